@@ -1,0 +1,139 @@
+//! The IAM changes `revoke` knows how to make. Each is reversible and recorded.
+
+use reflex_shared::{Principal, RemediationAction};
+use serde::Serialize;
+
+/// An IAM identity a policy can be attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Identity {
+    User(String),
+    Group(String),
+    Role(String),
+}
+
+impl Identity {
+    pub fn name(&self) -> &str {
+        match self {
+            Identity::User(n) | Identity::Group(n) | Identity::Role(n) => n,
+        }
+    }
+
+    /// `user`, `group` or `role`, as in the IAM API and CLI names.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Identity::User(_) => "user",
+            Identity::Group(_) => "group",
+            Identity::Role(_) => "role",
+        }
+    }
+
+    /// Groups carry no tags, so only users and roles can be exempt by tag.
+    pub fn principal(&self) -> Option<Principal> {
+        match self {
+            Identity::User(n) => Some(Principal::User(n.clone())),
+            Identity::Role(n) => Some(Principal::Role(n.clone())),
+            Identity::Group(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind(), self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum IamAction {
+    DetachManagedPolicy {
+        from: Identity,
+        policy_arn: String,
+    },
+    DeleteInlinePolicy {
+        from: Identity,
+        policy_name: String,
+    },
+    /// Make the newest non-escalating version the default again.
+    RestorePolicyVersion {
+        policy_arn: String,
+        escalating_version: String,
+    },
+    DeactivateAccessKey {
+        user: String,
+        access_key_id: String,
+    },
+    DeleteLoginProfile {
+        user: String,
+    },
+    RemoveUserFromGroup {
+        user: String,
+        group: String,
+    },
+    /// Containment of a user who escalated: every active access key goes inactive.
+    DeactivateUserAccessKeys {
+        user: String,
+    },
+    /// Containment of a role that escalated: deny everything to sessions issued before now.
+    RevokeRoleSessions {
+        role: String,
+    },
+}
+
+/// The inline policy `RevokeRoleSessions` puts on a role (the console's "revoke sessions" does the same).
+pub const REVOKE_SESSIONS_POLICY: &str = "reflex-revoke-older-sessions";
+
+impl RemediationAction for IamAction {
+    fn describe(&self) -> String {
+        match self {
+            IamAction::DetachManagedPolicy { from, policy_arn } => {
+                format!("detach {} from {from}", policy_name(policy_arn))
+            }
+            IamAction::DeleteInlinePolicy { from, policy_name } => {
+                format!("delete inline policy {policy_name} from {from}")
+            }
+            IamAction::RestorePolicyVersion {
+                policy_arn,
+                escalating_version,
+            } => format!(
+                "replace default version {escalating_version} of {} with the previous safe version",
+                policy_name(policy_arn)
+            ),
+            IamAction::DeactivateAccessKey {
+                user,
+                access_key_id,
+            } => format!("deactivate access key {access_key_id} of user {user}"),
+            IamAction::DeleteLoginProfile { user } => {
+                format!("delete the console login profile of user {user}")
+            }
+            IamAction::RemoveUserFromGroup { user, group } => {
+                format!("remove user {user} from group {group}")
+            }
+            IamAction::DeactivateUserAccessKeys { user } => {
+                format!("contain the actor: deactivate every access key of user {user}")
+            }
+            IamAction::RevokeRoleSessions { role } => {
+                format!("contain the actor: revoke every session of role {role} issued before now")
+            }
+        }
+    }
+
+    fn target(&self) -> Option<Principal> {
+        match self {
+            IamAction::DetachManagedPolicy { from, .. }
+            | IamAction::DeleteInlinePolicy { from, .. } => from.principal(),
+            IamAction::RestorePolicyVersion { .. } => None,
+            IamAction::DeactivateAccessKey { user, .. }
+            | IamAction::DeleteLoginProfile { user }
+            | IamAction::RemoveUserFromGroup { user, .. }
+            | IamAction::DeactivateUserAccessKeys { user } => Some(Principal::User(user.clone())),
+            IamAction::RevokeRoleSessions { role } => Some(Principal::Role(role.clone())),
+        }
+    }
+}
+
+/// `AdministratorAccess` from `arn:aws:iam::aws:policy/AdministratorAccess`.
+pub fn policy_name(policy_arn: &str) -> &str {
+    policy_arn.rsplit('/').next().unwrap_or(policy_arn)
+}

@@ -1,0 +1,124 @@
+//! `revoke`: undo IAM privilege escalation seen in CloudTrail (EventBridge source `aws.iam`,
+//! delivered only in us-east-1).
+//!
+//! - `rules`: the pure rules, one id each; `policy`: reading policy documents
+//! - `facts`: read-only lookups the rules need; `executor`: the IAM changes
+//! - this file: configuration and the wiring into the shared pipeline
+
+pub mod action;
+pub mod executor;
+pub mod facts;
+pub mod policy;
+pub mod rules;
+
+use reflex_shared::config::{self, CoreConfig, ExemptTag};
+use reflex_shared::event::{API_CALL_DETAIL_TYPE, Event};
+use reflex_shared::notify::Notifier;
+use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal, aws};
+
+pub use action::IamAction;
+pub use executor::IamExecutor;
+pub use rules::{Facts, RULE_IDS, RuleSettings};
+
+pub const NAME: &str = "revoke";
+/// Extra privileged managed policies (names or ARNs), comma-separated.
+pub const PRIVILEGED_POLICIES: &str = "REFLEX_PRIVILEGED_POLICIES";
+/// `true` to also contain the caller who escalated.
+pub const CONTAIN_ACTOR: &str = "REFLEX_CONTAIN_ACTOR";
+
+/// The revoke function: its rule settings and its IAM executor.
+pub struct Revoke {
+    pub settings: RuleSettings,
+    pub executor: IamExecutor,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Revoke {
+    pub fn new(settings: RuleSettings, iam: aws_sdk_iam::Client) -> Self {
+        Self {
+            settings,
+            executor: IamExecutor::new(iam.clone()),
+            iam,
+        }
+    }
+}
+
+/// Revoke's own settings from the environment.
+pub fn settings_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RuleSettings, ConfigError> {
+    let mut settings = RuleSettings::default();
+    for p in config::list(env, PRIVILEGED_POLICIES) {
+        if p.starts_with("arn:") && !p.contains(":policy/") {
+            return Err(ConfigError::new(
+                PRIVILEGED_POLICIES,
+                format!("`{p}` is not a policy ARN"),
+            ));
+        }
+        settings.privileged_policies.push(p);
+    }
+    settings.contain_actor = config::flag(env, CONTAIN_ACTOR, false)?;
+    Ok(settings)
+}
+
+impl Remediator for Revoke {
+    type Action = IamAction;
+    type Facts = Facts;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn accepts(&self, event: &Event) -> Result<(), EventError> {
+        let envelope = event.envelope();
+        if envelope.source != "aws.iam" {
+            return Err(EventError::Unsupported {
+                detail_type: envelope.detail_type.clone(),
+                event_source: envelope.source.clone(),
+            });
+        }
+        debug_assert_eq!(envelope.detail_type, API_CALL_DETAIL_TYPE);
+        Ok(())
+    }
+
+    async fn gather(&self, event: &Event) -> (Facts, Vec<String>) {
+        let Event::ApiCall { call, .. } = event;
+        facts::gather(&self.iam, call).await
+    }
+
+    fn decide(&self, event: &Event, facts: &Facts) -> Result<Vec<Finding<IamAction>>, EventError> {
+        let Event::ApiCall { call, .. } = event;
+        rules::evaluate(call, facts, &self.settings)
+    }
+
+    async fn has_exempt_tag(&self, principal: &Principal, tag: &ExemptTag) -> Result<bool, String> {
+        self.executor.has_tag(principal, tag).await
+    }
+
+    async fn execute(&self, action: &IamAction) -> Outcome {
+        self.executor.execute(action).await
+    }
+}
+
+/// Build the handler: configuration validated, clients created once, Reflex's identity known.
+pub async fn handler_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Handler<Revoke>, ConfigError> {
+    let core = CoreConfig::from_env(env, RULE_IDS)?;
+    let settings = settings_from_env(env)?;
+    let sdk = aws::load_sdk_config().await;
+    let me = aws::resolve_self_identity(&sdk, core.self_arn.as_deref())
+        .await
+        .map_err(|e| ConfigError::new(config::SELF_ARN, e))?;
+    let notifier = core
+        .topic_arn
+        .as_ref()
+        .map(|arn| Notifier::new(aws_sdk_sns::Client::new(&sdk), arn));
+    Ok(Handler {
+        remediator: Revoke::new(settings, aws_sdk_iam::Client::new(&sdk)),
+        guards: core.guards(Some(me)),
+        exempt_tag: core.exempt_tag.clone(),
+        notifier,
+    })
+}

@@ -1,0 +1,434 @@
+//! Every revoke rule and guard over the sample events in `events/`: pure, no emulator.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reflex_revoke::IamAction;
+use reflex_revoke::action::Identity;
+use reflex_revoke::rules::{self, Facts, GroupPolicies, ManagedPolicy, RuleSettings};
+use reflex_shared::event::{self, Event};
+use reflex_shared::guard::{Disposition, EventSkip, ExemptPrincipals, Guards, Mode};
+use reflex_shared::identity::SelfIdentity;
+use reflex_shared::{ApiCall, Finding, Principal};
+use serde_json::json;
+
+const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+fn load(name: &str) -> ApiCall {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let Event::ApiCall { call, .. } =
+        event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    call
+}
+
+fn findings(name: &str, facts: &Facts) -> Vec<Finding<IamAction>> {
+    rules::evaluate(&load(name), facts, &RuleSettings::default()).expect("a valid sample event")
+}
+
+/// The single finding of an event, with its rule id and actions.
+fn only_finding(name: &str, facts: &Facts) -> Finding<IamAction> {
+    let mut f = findings(name, facts);
+    assert_eq!(f.len(), 1, "{name}: {f:?}");
+    f.remove(0)
+}
+
+fn admin_group() -> Facts {
+    Facts {
+        group_policies: Some(GroupPolicies {
+            managed: vec![ManagedPolicy {
+                arn: ADMIN.into(),
+                document: None,
+            }],
+            inline: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn privileged_policy_attached_to_user_group_or_role_is_detached() {
+    let cases = [
+        (
+            "revoke/attach-admin-to-user.json",
+            Identity::User("alice".into()),
+            ADMIN,
+        ),
+        (
+            "revoke/attach-admin-to-group.json",
+            Identity::Group("developers".into()),
+            ADMIN,
+        ),
+        (
+            "revoke/attach-iam-full-access-to-role.json",
+            Identity::Role("app-role".into()),
+            "arn:aws:iam::aws:policy/IAMFullAccess",
+        ),
+    ];
+    for (file, from, policy_arn) in cases {
+        let f = only_finding(file, &Facts::default());
+        assert_eq!(f.rule_id, rules::PRIVILEGED_POLICY_ATTACHED, "{file}");
+        assert_eq!(
+            f.actions,
+            vec![IamAction::DetachManagedPolicy {
+                from,
+                policy_arn: policy_arn.into()
+            }],
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn a_harmless_managed_policy_is_left_alone_unless_configured_privileged() {
+    assert!(findings("revoke/attach-readonly-to-user.json", &Facts::default()).is_empty());
+    let mut settings = RuleSettings::default();
+    settings
+        .privileged_policies
+        .push("arn:aws:iam::aws:policy/ReadOnlyAccess".into());
+    let f = rules::evaluate(
+        &load("revoke/attach-readonly-to-user.json"),
+        &Facts::default(),
+        &settings,
+    )
+    .unwrap();
+    assert_eq!(f[0].rule_id, rules::PRIVILEGED_POLICY_ATTACHED);
+}
+
+#[test]
+fn escalating_inline_policies_are_deleted() {
+    let cases = [
+        (
+            "revoke/put-user-policy-allow-all.json",
+            Identity::User("alice".into()),
+            "debug-access",
+            "every action",
+        ),
+        (
+            "revoke/put-role-policy-passrole.json",
+            Identity::Role("app-role".into()),
+            "deploy-helper",
+            "iam:PassRole",
+        ),
+        (
+            "revoke/put-group-policy-iam-star.json",
+            Identity::Group("developers".into()),
+            "iam-admin",
+            "all of IAM",
+        ),
+    ];
+    for (file, from, policy_name, why) in cases {
+        let f = only_finding(file, &Facts::default());
+        assert_eq!(f.rule_id, rules::ESCALATING_INLINE_POLICY, "{file}");
+        assert!(f.reason.contains(why), "{file}: {}", f.reason);
+        assert_eq!(
+            f.actions,
+            vec![IamAction::DeleteInlinePolicy {
+                from,
+                policy_name: policy_name.into()
+            }]
+        );
+    }
+    assert!(findings("revoke/put-user-policy-s3-read.json", &Facts::default()).is_empty());
+}
+
+#[test]
+fn an_escalating_default_policy_version_is_rolled_back() {
+    let restore = vec![IamAction::RestorePolicyVersion {
+        policy_arn: "arn:aws:iam::123456789012:policy/app-policy".into(),
+        escalating_version: "v2".into(),
+    }];
+    let f = only_finding(
+        "revoke/create-policy-version-escalating-default.json",
+        &Facts::default(),
+    );
+    assert_eq!(f.rule_id, rules::ESCALATING_POLICY_VERSION);
+    assert_eq!(f.actions, restore);
+
+    // Not the default: it grants nothing yet.
+    assert!(
+        findings(
+            "revoke/create-policy-version-not-default.json",
+            &Facts::default()
+        )
+        .is_empty()
+    );
+
+    // SetDefaultPolicyVersion: the document is not in the event; the rule needs it as a fact.
+    let escalating = Facts {
+        version_document: Some(
+            json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+        ),
+        ..Default::default()
+    };
+    let f = only_finding(
+        "revoke/set-default-policy-version-escalating.json",
+        &escalating,
+    );
+    assert_eq!(f.actions, restore);
+    let harmless = Facts {
+        version_document: Some(
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+        ),
+        ..Default::default()
+    };
+    assert!(
+        findings(
+            "revoke/set-default-policy-version-escalating.json",
+            &harmless
+        )
+        .is_empty()
+    );
+    assert!(
+        findings(
+            "revoke/set-default-policy-version-escalating.json",
+            &Facts::default()
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn credentials_created_for_another_user_are_revoked_but_not_ones_for_yourself() {
+    let f = only_finding(
+        "revoke/create-access-key-for-another-user.json",
+        &Facts::default(),
+    );
+    assert_eq!(f.rule_id, rules::ACCESS_KEY_FOR_ANOTHER_USER);
+    assert_eq!(
+        f.actions,
+        vec![IamAction::DeactivateAccessKey {
+            user: "alice".into(),
+            access_key_id: "AKIAALICEEXAMPLE0001".into()
+        }]
+    );
+    assert!(findings("revoke/create-access-key-for-self.json", &Facts::default()).is_empty());
+
+    let f = only_finding(
+        "revoke/create-login-profile-for-another-user.json",
+        &Facts::default(),
+    );
+    assert_eq!(f.rule_id, rules::LOGIN_PROFILE_FOR_ANOTHER_USER);
+    assert_eq!(
+        f.actions,
+        vec![IamAction::DeleteLoginProfile {
+            user: "alice".into()
+        }]
+    );
+    assert!(
+        findings(
+            "revoke/create-login-profile-for-self.json",
+            &Facts::default()
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn joining_a_privileged_group_is_undone() {
+    let f = only_finding("revoke/add-user-to-admin-group.json", &admin_group());
+    assert_eq!(f.rule_id, rules::ADDED_TO_PRIVILEGED_GROUP);
+    assert_eq!(
+        f.actions,
+        vec![IamAction::RemoveUserFromGroup {
+            user: "mallory".into(),
+            group: "admins".into()
+        }]
+    );
+    // A group whose only policy is harmless, or whose policies are unknown: nothing.
+    let readers = Facts {
+        group_policies: Some(GroupPolicies {
+            managed: vec![ManagedPolicy {
+                arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+                document: Some(
+                    json!({"Statement": [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"}]}),
+                ),
+            }],
+            inline: vec![],
+        }),
+        ..Default::default()
+    };
+    assert!(findings("revoke/add-user-to-readers-group.json", &readers).is_empty());
+    assert!(findings("revoke/add-user-to-admin-group.json", &Facts::default()).is_empty());
+    // An inline policy that escalates makes a group privileged too.
+    let inline = Facts {
+        group_policies: Some(GroupPolicies {
+            managed: vec![],
+            inline: vec![(
+                "all".into(),
+                json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}),
+            )],
+        }),
+        ..Default::default()
+    };
+    assert!(
+        only_finding("revoke/add-user-to-readers-group.json", &inline)
+            .reason
+            .contains("inline policy all")
+    );
+}
+
+#[test]
+fn containment_of_the_actor_is_off_by_default_and_fits_the_actor() {
+    let mut settings = RuleSettings {
+        contain_actor: true,
+        ..Default::default()
+    };
+    let user = rules::evaluate(
+        &load("revoke/attach-admin-to-user.json"),
+        &Facts::default(),
+        &settings,
+    )
+    .unwrap();
+    assert_eq!(user[1].rule_id, rules::CONTAIN_ACTOR);
+    assert_eq!(
+        user[1].actions,
+        vec![IamAction::DeactivateUserAccessKeys {
+            user: "mallory".into()
+        }]
+    );
+    let role = rules::evaluate(
+        &load("revoke/put-role-policy-passrole.json"),
+        &Facts::default(),
+        &settings,
+    )
+    .unwrap();
+    assert_eq!(
+        role[1].actions,
+        vec![IamAction::RevokeRoleSessions {
+            role: "ci-deployer".into()
+        }]
+    );
+    // Nothing to remediate, nothing to contain.
+    assert!(
+        rules::evaluate(
+            &load("revoke/attach-readonly-to-user.json"),
+            &Facts::default(),
+            &settings
+        )
+        .unwrap()
+        .is_empty()
+    );
+    settings.contain_actor = false;
+    assert_eq!(
+        findings("revoke/attach-admin-to-user.json", &Facts::default()).len(),
+        1
+    );
+}
+
+#[test]
+fn an_event_missing_a_field_a_rule_needs_is_a_clear_error() {
+    let err = rules::evaluate(
+        &load("invalid/attach-policy-without-policy-arn.json"),
+        &Facts::default(),
+        &RuleSettings::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.error_type(), "MissingField");
+    assert!(
+        err.to_string().contains("requestParameters.policyArn"),
+        "{err}"
+    );
+}
+
+// ---- guards over the same sample events ----
+
+fn guards() -> Guards {
+    Guards {
+        self_identity: Some(SelfIdentity::from_arn(
+            "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke",
+        )),
+        exempt: ExemptPrincipals::new("TEST", &["arn:aws:iam::*:role/break-glass".to_string()])
+            .unwrap(),
+        default_mode: Mode::Enforce,
+        rule_modes: BTreeMap::new(),
+        max_actions: 10,
+    }
+}
+
+#[test]
+fn loop_guard_skips_reflex_own_calls() {
+    let skip = guards().screen(&load("revoke/attach-admin-to-user-by-reflex.json"));
+    assert!(
+        matches!(skip, Some(EventSkip::LoopGuard { .. })),
+        "{skip:?}"
+    );
+    assert_eq!(
+        guards().screen(&load("revoke/attach-admin-to-user.json")),
+        None
+    );
+}
+
+#[test]
+fn failed_calls_are_not_remediated() {
+    let skip = guards().screen(&load("revoke/attach-admin-to-user-access-denied.json"));
+    assert_eq!(
+        skip,
+        Some(EventSkip::FailedCall {
+            error_code: "AccessDenied".into()
+        })
+    );
+}
+
+#[test]
+fn exempt_principals_are_left_alone() {
+    let skip = guards().screen(&load("revoke/attach-admin-to-user-by-break-glass.json"));
+    assert!(
+        matches!(&skip, Some(EventSkip::ExemptActor { because, .. }) if because.contains("role/break-glass")),
+        "{skip:?}"
+    );
+}
+
+#[test]
+fn mode_per_rule_decides_run_dry_run_or_off() {
+    let f = findings("revoke/attach-admin-to-user.json", &Facts::default());
+    let mut g = guards();
+    assert_eq!(
+        g.apply(f.clone(), &BTreeSet::new())[0].steps[0].1,
+        Disposition::Run
+    );
+    g.rule_modes
+        .insert(rules::PRIVILEGED_POLICY_ATTACHED.into(), Mode::DryRun);
+    assert_eq!(
+        g.apply(f.clone(), &BTreeSet::new())[0].steps[0].1,
+        Disposition::DryRun
+    );
+    g.rule_modes
+        .insert(rules::PRIVILEGED_POLICY_ATTACHED.into(), Mode::Off);
+    assert!(matches!(
+        g.apply(f, &BTreeSet::new())[0].steps[0].1,
+        Disposition::Skip { .. }
+    ));
+}
+
+#[test]
+fn an_exemption_tag_on_the_target_skips_the_action() {
+    let f = findings("revoke/attach-admin-to-user.json", &Facts::default());
+    let tagged = BTreeSet::from([Principal::User("alice".into())]);
+    let guarded = guards().apply(f, &tagged);
+    assert!(
+        matches!(&guarded[0].steps[0].1, Disposition::Skip { why } if why.contains("user alice carries the exemption tag")),
+        "{guarded:?}"
+    );
+}
+
+#[test]
+fn blast_radius_caps_actions_per_invocation_and_reports_the_rest() {
+    let settings = RuleSettings {
+        contain_actor: true,
+        ..Default::default()
+    };
+    let f = rules::evaluate(
+        &load("revoke/attach-admin-to-user.json"),
+        &Facts::default(),
+        &settings,
+    )
+    .unwrap();
+    let mut g = guards();
+    g.max_actions = 1;
+    let guarded = g.apply(f, &BTreeSet::new());
+    assert_eq!(guarded[0].steps[0].1, Disposition::Run);
+    assert!(
+        matches!(&guarded[1].steps[0].1, Disposition::Skip { why } if why.contains("blast radius")),
+        "{guarded:?}"
+    );
+}

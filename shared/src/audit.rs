@@ -1,0 +1,36 @@
+//! One structured audit line per action (JSON in Lambda), with the prior state needed to undo it.
+
+use crate::report::Report;
+
+pub fn log_actions(report: &Report) {
+    for finding in &report.findings {
+        for action in &finding.actions {
+            let outcome = serde_json::to_string(&action.outcome).unwrap_or_default();
+            tracing::info!(
+                audit = true,
+                function = %report.function,
+                event_id = %report.event.id,
+                event_name = %report.event.name,
+                actor = %report.event.actor,
+                rule_id = %finding.rule_id,
+                mode = ?finding.mode,
+                action = %action.action,
+                outcome = %outcome,
+                "{}: {}",
+                action.description,
+                action.outcome.label()
+            );
+        }
+    }
+    tracing::info!(
+        audit = true,
+        function = %report.function,
+        event_id = %report.event.id,
+        status = ?report.status,
+        skipped = report.skipped.as_ref().map(|s| s.describe()),
+        "event {} by {}: {:?}",
+        report.event.name,
+        report.event.actor,
+        report.status
+    );
+}

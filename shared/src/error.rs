@@ -1,0 +1,82 @@
+//! Errors with a stable `error_type`, so operators can tell a bad event (permanent: retrying it
+//! changes nothing) from a fault worth retrying.
+
+use thiserror::Error;
+
+/// The event itself is wrong for this function. Nothing was called and nothing changed.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum EventError {
+    #[error("the event is not valid JSON: {reason}")]
+    MalformedJson { reason: String },
+    #[error("the event has no `{field}`")]
+    MissingField { field: String },
+    #[error("the event's `{field}` is invalid: {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("this function does not handle `{detail_type}` events (source `{event_source}`)")]
+    Unsupported {
+        detail_type: String,
+        event_source: String,
+    },
+}
+
+impl EventError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            EventError::MalformedJson { .. } => "MalformedJson",
+            EventError::MissingField { .. } => "MissingField",
+            EventError::InvalidField { .. } => "InvalidField",
+            EventError::Unsupported { .. } => "UnsupportedEvent",
+        }
+    }
+}
+
+/// A configuration value is missing or wrong; the cold start fails naming the variable.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("configuration variable {variable} is invalid: {reason}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &str, reason: impl Into<String>) -> Self {
+        Self {
+            variable: variable.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a handler invocation can fail with.
+#[derive(Debug, Error)]
+pub enum ReflexError {
+    /// Permanent: the same event will fail the same way. No AWS call was made.
+    #[error("rejected event: {0}")]
+    BadEvent(#[from] EventError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Transient: the report could not be published; Lambda retries the event and the
+    /// (idempotent) actions report "already done" the second time, so the report is not lost.
+    #[error("could not publish the report to SNS: {0}")]
+    Notify(String),
+}
+
+impl ReflexError {
+    /// Stable, machine-readable; `Permanent.*` means retrying is pointless.
+    pub fn error_type(&self) -> String {
+        match self {
+            ReflexError::BadEvent(e) => format!("Permanent.BadEvent.{}", e.error_type()),
+            ReflexError::Config(_) => "Permanent.Config".to_string(),
+            ReflexError::Notify(_) => "Transient.Notify".to_string(),
+        }
+    }
+}
+
+impl From<ReflexError> for lambda_runtime::Diagnostic {
+    fn from(e: ReflexError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type(),
+            error_message: e.to_string(),
+        }
+    }
+}

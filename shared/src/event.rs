@@ -1,0 +1,253 @@
+//! Parsing a raw EventBridge event into a typed event.
+//!
+//! The envelope is `aws_lambda_events`' `EventBridgeEvent`; CloudTrail's API-call detail is our own
+//! type because the ecosystem's one has no `errorCode`, which the failed-call guard needs.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::EventError;
+use crate::identity::UserIdentity;
+
+/// The `detail-type` CloudTrail uses for management API calls delivered to EventBridge.
+pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+
+/// Envelope fields every report needs, whatever the detail.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Envelope {
+    pub id: String,
+    pub detail_type: String,
+    pub source: String,
+    pub account: String,
+    pub region: String,
+    pub time: Option<String>,
+}
+
+/// A typed event. New shapes (alarm state change, Insight, sign-in, finding) join as variants.
+#[derive(Debug, Clone)]
+pub enum Event {
+    ApiCall { envelope: Envelope, call: ApiCall },
+}
+
+impl Event {
+    pub fn envelope(&self) -> &Envelope {
+        match self {
+            Event::ApiCall { envelope, .. } => envelope,
+        }
+    }
+}
+
+/// The `detail` of an "AWS API Call via CloudTrail" event.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiCall {
+    pub user_identity: UserIdentity,
+    pub event_source: String,
+    pub event_name: String,
+    pub aws_region: String,
+    #[serde(default)]
+    pub event_time: Option<String>,
+    #[serde(default, rename = "eventID")]
+    pub event_id: Option<String>,
+    #[serde(default, rename = "sourceIPAddress")]
+    pub source_ip_address: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Present when AWS refused the call: there is nothing to remediate.
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default)]
+    pub request_parameters: Option<Value>,
+    #[serde(default)]
+    pub response_elements: Option<Value>,
+    #[serde(default)]
+    pub recipient_account_id: Option<String>,
+}
+
+impl ApiCall {
+    /// A string field of `requestParameters`.
+    pub fn request_str(&self, key: &str) -> Option<&str> {
+        self.request_parameters.as_ref()?.get(key)?.as_str()
+    }
+
+    /// A boolean field of `requestParameters` (CloudTrail sometimes renders booleans as strings).
+    pub fn request_bool(&self, key: &str) -> Option<bool> {
+        match self.request_parameters.as_ref()?.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A value in `responseElements` by JSON pointer, e.g. `/accessKey/accessKeyId`.
+    pub fn response_str(&self, pointer: &str) -> Option<&str> {
+        self.response_elements.as_ref()?.pointer(pointer)?.as_str()
+    }
+
+    /// A required string request parameter, or a clear error naming it.
+    pub fn require_request_str(&self, key: &str) -> Result<&str, EventError> {
+        self.request_str(key)
+            .ok_or_else(|| EventError::MissingField {
+                field: format!("detail.requestParameters.{key} (in {})", self.event_name),
+            })
+    }
+}
+
+/// Parse raw JSON text into a typed event.
+pub fn parse_str(raw: &str) -> Result<Event, EventError> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| EventError::MalformedJson {
+        reason: e.to_string(),
+    })?;
+    parse(value)
+}
+
+/// Parse an already-decoded JSON value (what the Lambda runtime hands us) into a typed event.
+pub fn parse(value: Value) -> Result<Event, EventError> {
+    if !value.is_object() {
+        return Err(EventError::MalformedJson {
+            reason: format!("expected a JSON object, got {}", json_kind(&value)),
+        });
+    }
+    let raw: EventBridgeEvent<Value> = from_value(value, "")?;
+    let envelope = Envelope {
+        id: raw.id.clone().unwrap_or_default(),
+        detail_type: raw.detail_type.clone(),
+        source: raw.source.clone(),
+        account: raw.account.clone().unwrap_or_default(),
+        region: raw.region.clone().unwrap_or_default(),
+        time: raw.time.map(|t| t.to_rfc3339()),
+    };
+    match raw.detail_type.as_str() {
+        API_CALL_DETAIL_TYPE => {
+            let call: ApiCall = from_value(raw.detail, "detail.")?;
+            Ok(Event::ApiCall { envelope, call })
+        }
+        other => Err(EventError::Unsupported {
+            detail_type: other.to_string(),
+            event_source: raw.source,
+        }),
+    }
+}
+
+/// Deserialize with the path of the offending field in the error ("detail.userIdentity.type").
+fn from_value<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, EventError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde reports a missing field at its parent's path; name the field itself.
+        if let Some(field) = inner
+            .strip_prefix("missing field `")
+            .and_then(|s| s.split('`').next())
+        {
+            let parent = if path == "." {
+                String::new()
+            } else {
+                format!("{path}.")
+            };
+            EventError::MissingField {
+                field: format!("{prefix}{parent}{field}"),
+            }
+        } else {
+            EventError::InvalidField {
+                field: format!("{prefix}{path}"),
+                reason: inner,
+            }
+        }
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn api_call_event(detail: Value) -> Value {
+        json!({
+            "version": "0", "id": "e-1", "detail-type": API_CALL_DETAIL_TYPE,
+            "source": "aws.iam", "account": "123456789012", "time": "2026-11-20T10:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": detail
+        })
+    }
+
+    #[test]
+    fn parses_an_api_call() {
+        let ev = parse(api_call_event(json!({
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+            "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy",
+            "awsRegion": "us-east-1", "errorCode": "AccessDenied",
+            "requestParameters": {"userName": "alice", "setAsDefault": "true"}
+        })))
+        .unwrap();
+        let Event::ApiCall { envelope, call } = ev;
+        assert_eq!(envelope.id, "e-1");
+        assert_eq!(call.event_name, "AttachUserPolicy");
+        assert_eq!(call.error_code.as_deref(), Some("AccessDenied"));
+        assert_eq!(call.request_str("userName"), Some("alice"));
+        assert_eq!(call.request_bool("setAsDefault"), Some(true));
+    }
+
+    #[test]
+    fn malformed_json_is_a_clear_error() {
+        let err = parse_str("{not json").unwrap_err();
+        assert_eq!(err.error_type(), "MalformedJson");
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
+        let err = parse(json!([1, 2])).unwrap_err();
+        assert!(err.to_string().contains("an array"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_field_is_named_with_its_path() {
+        let err = parse(api_call_event(json!({
+            "userIdentity": {"type": "IAMUser"},
+            "eventSource": "iam.amazonaws.com", "awsRegion": "us-east-1"
+        })))
+        .unwrap_err();
+        assert_eq!(err.error_type(), "MissingField");
+        assert!(err.to_string().contains("detail.eventName"), "{err}");
+
+        let err = parse(json!({"source": "aws.iam", "detail": {}})).unwrap_err();
+        assert!(err.to_string().contains("detail-type"), "{err}");
+    }
+
+    #[test]
+    fn a_wrongly_typed_field_is_named() {
+        let err = parse(api_call_event(json!({
+            "userIdentity": {"type": 7}, "eventSource": "iam.amazonaws.com",
+            "eventName": "X", "awsRegion": "us-east-1"
+        })))
+        .unwrap_err();
+        assert_eq!(err.error_type(), "InvalidField");
+        assert!(
+            err.to_string().contains("detail.userIdentity.type"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_detail_type_is_unsupported() {
+        let err = parse(json!({
+            "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2",
+            "detail": {"state": "running"}
+        }))
+        .unwrap_err();
+        assert_eq!(err.error_type(), "UnsupportedEvent");
+        assert!(
+            err.to_string().contains("EC2 Instance State-change"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! Guards: pure checks applied to every plan before anything runs.
+//!
+//! Event level (before any AWS call): the loop guard, the failed-call skip, an exempt actor.
+//! Step level (after the rules): rule mode, exempt target, blast radius.
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::ConfigError;
+use crate::event::ApiCall;
+use crate::identity::{Principal, SelfIdentity};
+use crate::plan::{Finding, RemediationAction};
+
+/// How a rule runs in this deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Enforce,
+    DryRun,
+    Off,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "enforce" => Ok(Mode::Enforce),
+            "dry-run" | "dryrun" | "dry_run" => Ok(Mode::DryRun),
+            "off" => Ok(Mode::Off),
+            other => Err(format!(
+                "`{other}` is not a mode; use enforce, dry-run or off"
+            )),
+        }
+    }
+}
+
+/// ARN glob patterns (`*` and `?`, `*` also crossing `/`) of principals Reflex leaves alone.
+#[derive(Debug, Clone)]
+pub struct ExemptPrincipals {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl ExemptPrincipals {
+    pub fn new(variable: &str, patterns: &[String]) -> Result<Self, ConfigError> {
+        let mut builder = GlobSetBuilder::new();
+        for p in patterns {
+            let glob = Glob::new(p)
+                .map_err(|e| ConfigError::new(variable, format!("pattern `{p}`: {e}")))?;
+            builder.add(glob);
+        }
+        let set = builder
+            .build()
+            .map_err(|e| ConfigError::new(variable, e.to_string()))?;
+        Ok(Self {
+            patterns: patterns.to_vec(),
+            set,
+        })
+    }
+
+    pub fn none() -> Self {
+        Self::new("", &[]).expect("an empty pattern set always builds")
+    }
+
+    /// The first pattern that matches any of the ARNs.
+    pub fn matching(&self, arns: &[&str]) -> Option<&str> {
+        arns.iter().find_map(|arn| {
+            self.set
+                .matches(arn)
+                .first()
+                .map(|&i| self.patterns[i].as_str())
+        })
+    }
+}
+
+/// Why a whole event is left alone.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "guard", rename_all = "kebab-case")]
+pub enum EventSkip {
+    /// The call was made by Reflex itself: acting on it could loop forever.
+    LoopGuard { actor: String },
+    /// AWS refused the call (`errorCode`): nothing changed, nothing to remediate.
+    FailedCall { error_code: String },
+    /// The caller is exempt by configuration (ARN pattern or tag).
+    ExemptActor { actor: String, because: String },
+}
+
+impl EventSkip {
+    pub fn describe(&self) -> String {
+        match self {
+            EventSkip::LoopGuard { actor } => {
+                format!("loop guard: the call was made by Reflex itself ({actor})")
+            }
+            EventSkip::FailedCall { error_code } => {
+                format!("the call failed with {error_code}: nothing changed")
+            }
+            EventSkip::ExemptActor { actor, because } => {
+                format!("the caller {actor} is exempt ({because})")
+            }
+        }
+    }
+}
+
+/// What the guards decided for one planned action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "disposition", rename_all = "kebab-case")]
+pub enum Disposition {
+    Run,
+    DryRun,
+    Skip { why: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardedFinding<A> {
+    pub finding: Finding<A>,
+    pub mode: Mode,
+    pub steps: Vec<(A, Disposition)>,
+}
+
+/// The guards' settings, from configuration plus Reflex's own identity.
+#[derive(Debug, Clone)]
+pub struct Guards {
+    pub self_identity: Option<SelfIdentity>,
+    pub exempt: ExemptPrincipals,
+    pub default_mode: Mode,
+    pub rule_modes: BTreeMap<String, Mode>,
+    pub max_actions: usize,
+}
+
+impl Guards {
+    pub fn mode_for(&self, rule_id: &str) -> Mode {
+        self.rule_modes
+            .get(rule_id)
+            .copied()
+            .unwrap_or(self.default_mode)
+    }
+
+    /// Event-level guards, in order: loop guard, failed call, exempt actor (by ARN pattern).
+    pub fn screen(&self, call: &ApiCall) -> Option<EventSkip> {
+        let actor = &call.user_identity;
+        if self.self_identity.as_ref().is_some_and(|me| me.is(actor)) {
+            return Some(EventSkip::LoopGuard {
+                actor: actor.describe(),
+            });
+        }
+        if let Some(code) = call.error_code.as_deref().filter(|c| !c.is_empty()) {
+            return Some(EventSkip::FailedCall {
+                error_code: code.to_string(),
+            });
+        }
+        self.exempt
+            .matching(&actor.arns())
+            .map(|pattern| EventSkip::ExemptActor {
+                actor: actor.describe(),
+                because: format!("matches exemption pattern `{pattern}`"),
+            })
+    }
+
+    /// Step-level guards over the rules' findings. `tag_exempt` holds the principals whose
+    /// exemption tag was found. Dry-run steps count toward the blast radius too, so a dry-run
+    /// reports exactly what enforce mode would do.
+    pub fn apply<A: RemediationAction>(
+        &self,
+        findings: Vec<Finding<A>>,
+        tag_exempt: &BTreeSet<Principal>,
+    ) -> Vec<GuardedFinding<A>> {
+        let mut budget = self.max_actions;
+        findings
+            .into_iter()
+            .map(|finding| {
+                let mode = self.mode_for(finding.rule_id);
+                let steps = finding
+                    .actions
+                    .iter()
+                    .map(|action| {
+                        let disposition = match (mode, action.target()) {
+                            (Mode::Off, _) => Disposition::Skip {
+                                why: format!("rule {} is off", finding.rule_id),
+                            },
+                            (_, Some(target)) if tag_exempt.contains(&target) => {
+                                Disposition::Skip {
+                                    why: format!("{target} carries the exemption tag"),
+                                }
+                            }
+                            _ if budget == 0 => Disposition::Skip {
+                                why: format!(
+                                    "blast radius: at most {} actions per invocation",
+                                    self.max_actions
+                                ),
+                            },
+                            (Mode::Enforce, _) => {
+                                budget -= 1;
+                                Disposition::Run
+                            }
+                            (Mode::DryRun, _) => {
+                                budget -= 1;
+                                Disposition::DryRun
+                            }
+                        };
+                        (action.clone(), disposition)
+                    })
+                    .collect();
+                GuardedFinding {
+                    finding,
+                    mode,
+                    steps,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,268 @@
+//! Who made a call (CloudTrail `userIdentity`) and who Reflex itself is (the loop guard's input).
+
+use serde::{Deserialize, Serialize};
+
+/// CloudTrail's `userIdentity` block.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub user_name: Option<String>,
+    #[serde(default)]
+    pub session_context: Option<SessionContext>,
+    #[serde(default)]
+    pub invoked_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContext {
+    #[serde(default)]
+    pub session_issuer: Option<SessionIssuer>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionIssuer {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub arn: Option<String>,
+    #[serde(default)]
+    pub user_name: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+/// An IAM principal that can carry tags (and so an exemption tag).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(tag = "type", content = "name", rename_all = "lowercase")]
+pub enum Principal {
+    User(String),
+    Role(String),
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::User(n) => write!(f, "user {n}"),
+            Principal::Role(n) => write!(f, "role {n}"),
+        }
+    }
+}
+
+impl UserIdentity {
+    /// The IAM user's name when the caller is an IAM user.
+    pub fn iam_user_name(&self) -> Option<&str> {
+        if self.kind != "IAMUser" {
+            return None;
+        }
+        self.user_name
+            .as_deref()
+            .or_else(|| self.arn.as_deref().and_then(|a| a.rsplit('/').next()))
+    }
+
+    /// The role's ARN when the caller is an assumed-role session.
+    pub fn role_arn(&self) -> Option<&str> {
+        if self.kind != "AssumedRole" {
+            return None;
+        }
+        self.session_context
+            .as_ref()?
+            .session_issuer
+            .as_ref()
+            .filter(|i| i.kind.as_deref().is_none_or(|k| k == "Role"))?
+            .arn
+            .as_deref()
+    }
+
+    /// The role's name when the caller is an assumed-role session (from the issuer, else the ARN).
+    pub fn role_name(&self) -> Option<&str> {
+        if self.kind != "AssumedRole" {
+            return None;
+        }
+        if let Some(arn) = self.role_arn() {
+            return arn.rsplit('/').next();
+        }
+        // arn:aws:sts::123456789012:assumed-role/NAME/SESSION
+        self.arn
+            .as_deref()?
+            .split(":assumed-role/")
+            .nth(1)?
+            .split('/')
+            .next()
+    }
+
+    /// The taggable principal behind this identity, if any.
+    pub fn principal(&self) -> Option<Principal> {
+        if let Some(user) = self.iam_user_name() {
+            return Some(Principal::User(user.to_string()));
+        }
+        self.role_name().map(|r| Principal::Role(r.to_string()))
+    }
+
+    /// Every ARN that names this caller: the session ARN and, for a role session, the role ARN.
+    /// Exemption patterns are matched against all of them.
+    pub fn arns(&self) -> Vec<&str> {
+        self.arn
+            .iter()
+            .map(String::as_str)
+            .chain(self.role_arn())
+            .collect()
+    }
+
+    /// A short human description: the ARN when there is one.
+    pub fn describe(&self) -> String {
+        match (&self.arn, &self.invoked_by) {
+            (Some(arn), _) => arn.clone(),
+            (None, Some(by)) => format!("{} via {by}", self.kind),
+            (None, None) => self.kind.clone(),
+        }
+    }
+}
+
+/// Reflex's own identity, learned at cold start (STS `GetCallerIdentity`, or configured).
+/// Calls made under it are Reflex's own remediations and must never trigger remediation again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelfIdentity {
+    Role { account: String, name: String },
+    User { account: String, name: String },
+    Other { arn: String },
+}
+
+impl SelfIdentity {
+    /// From an ARN as STS reports it: `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`,
+    /// `arn:aws:iam::ACCT:role/path/ROLE`, or `arn:aws:iam::ACCT:user/NAME`.
+    pub fn from_arn(arn: &str) -> Self {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        if parts.len() == 6 && parts[0] == "arn" {
+            let account = parts[4].to_string();
+            let resource = parts[5];
+            if let Some(rest) = resource.strip_prefix("assumed-role/") {
+                if let Some(name) = rest.split('/').next() {
+                    return SelfIdentity::Role {
+                        account,
+                        name: name.to_string(),
+                    };
+                }
+            }
+            if let Some(rest) = resource.strip_prefix("role/") {
+                return SelfIdentity::Role {
+                    account,
+                    name: rest.rsplit('/').next().unwrap_or(rest).to_string(),
+                };
+            }
+            if let Some(rest) = resource.strip_prefix("user/") {
+                return SelfIdentity::User {
+                    account,
+                    name: rest.rsplit('/').next().unwrap_or(rest).to_string(),
+                };
+            }
+        }
+        SelfIdentity::Other {
+            arn: arn.to_string(),
+        }
+    }
+
+    /// Whether a caller is Reflex itself. IAM names are case-insensitive.
+    pub fn is(&self, caller: &UserIdentity) -> bool {
+        let same_account = |account: &str| {
+            caller
+                .account_id
+                .as_deref()
+                .is_none_or(|a| a == account || account.is_empty())
+        };
+        match self {
+            SelfIdentity::Role { account, name } => {
+                same_account(account)
+                    && caller
+                        .role_name()
+                        .is_some_and(|r| r.eq_ignore_ascii_case(name))
+            }
+            SelfIdentity::User { account, name } => {
+                same_account(account)
+                    && caller
+                        .iam_user_name()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(name))
+            }
+            SelfIdentity::Other { arn } => caller.arns().contains(&arn.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role_session(role: &str, session: &str) -> UserIdentity {
+        UserIdentity {
+            kind: "AssumedRole".into(),
+            arn: Some(format!(
+                "arn:aws:sts::123456789012:assumed-role/{role}/{session}"
+            )),
+            account_id: Some("123456789012".into()),
+            session_context: Some(SessionContext {
+                session_issuer: Some(SessionIssuer {
+                    kind: Some("Role".into()),
+                    arn: Some(format!("arn:aws:iam::123456789012:role/service/{role}")),
+                    user_name: Some(role.into()),
+                    account_id: Some("123456789012".into()),
+                }),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_role_session_is_recognised_as_self_whatever_the_session_name() {
+        let me = SelfIdentity::from_arn("arn:aws:sts::123456789012:assumed-role/reflex-revoke/fn");
+        assert!(me.is(&role_session("reflex-revoke", "another-session")));
+        assert!(me.is(&role_session("Reflex-Revoke", "x")));
+        assert!(!me.is(&role_session("reflex-revoke-not", "fn")));
+    }
+
+    #[test]
+    fn the_same_role_name_in_another_account_is_not_self() {
+        let me = SelfIdentity::from_arn("arn:aws:iam::999999999999:role/reflex-revoke");
+        assert!(!me.is(&role_session("reflex-revoke", "fn")));
+    }
+
+    #[test]
+    fn users_are_matched_by_name() {
+        let me = SelfIdentity::from_arn("arn:aws:iam::123456789012:user/reflex");
+        let caller = UserIdentity {
+            kind: "IAMUser".into(),
+            arn: Some("arn:aws:iam::123456789012:user/reflex".into()),
+            account_id: Some("123456789012".into()),
+            user_name: Some("reflex".into()),
+            ..Default::default()
+        };
+        assert!(me.is(&caller));
+        assert_eq!(caller.principal(), Some(Principal::User("reflex".into())));
+        assert!(!me.is(&role_session("reflex", "x")));
+    }
+
+    #[test]
+    fn role_identity_exposes_role_arn_name_and_principal() {
+        let caller = role_session("ci-deployer", "build-17");
+        assert_eq!(
+            caller.role_arn(),
+            Some("arn:aws:iam::123456789012:role/service/ci-deployer")
+        );
+        assert_eq!(
+            caller.principal(),
+            Some(Principal::Role("ci-deployer".into()))
+        );
+        assert_eq!(caller.arns().len(), 2);
+    }
+}

@@ -1,0 +1,44 @@
+//! What a rule decides: findings, each with a reason, a severity and a plan of actions.
+
+use serde::Serialize;
+use std::fmt::Debug;
+
+use crate::identity::Principal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        })
+    }
+}
+
+/// One remediation step a function knows how to carry out. Each function has its own action
+/// enum; the shared core only needs to describe it, serialize it and know whom it touches.
+pub trait RemediationAction: Serialize + Clone + Debug + Send + Sync {
+    /// Imperative, for people: "detach AdministratorAccess from user alice".
+    fn describe(&self) -> String;
+    /// The IAM principal this action changes, so an exemption tag on it can stop the action.
+    fn target(&self) -> Option<Principal>;
+}
+
+/// A rule's verdict on one event: why it matters and what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding<A> {
+    pub rule_id: &'static str,
+    pub severity: Severity,
+    pub reason: String,
+    pub actions: Vec<A>,
+}

@@ -1,0 +1,362 @@
+//! The report of one event: what happened, who did it, what Reflex did (or would do), how to undo.
+//! One type for every function, rendered for people (subject, text) and machines (JSON).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::{ApiCall, Envelope};
+use crate::guard::{EventSkip, Mode};
+use crate::outcome::Outcome;
+use crate::plan::Severity;
+
+/// SNS refuses subjects over 100 characters.
+const MAX_SUBJECT: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every attempted action is done or already done.
+    Remediated,
+    /// Dry-run: the report lists what would have been done.
+    DryRun,
+    /// Some actions failed, others succeeded.
+    PartiallyFailed,
+    /// Every attempted action failed.
+    Failed,
+    /// Findings, but every action was skipped (rule off, exempt target).
+    NoAction,
+    /// No rule found anything to remediate.
+    NothingToDo,
+    /// An event-level guard stopped it (loop guard, failed call, exempt caller).
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub detail_type: String,
+    pub source: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub time: Option<String>,
+    pub actor: String,
+    pub actor_type: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl EventSummary {
+    pub fn of_api_call(envelope: &Envelope, call: &ApiCall) -> Self {
+        Self {
+            id: envelope.id.clone(),
+            detail_type: envelope.detail_type.clone(),
+            source: envelope.source.clone(),
+            name: call.event_name.clone(),
+            account: call
+                .recipient_account_id
+                .clone()
+                .unwrap_or_else(|| envelope.account.clone()),
+            region: call.aws_region.clone(),
+            time: call.event_time.clone().or_else(|| envelope.time.clone()),
+            actor: call.user_identity.describe(),
+            actor_type: call.user_identity.kind.clone(),
+            source_ip: call.source_ip_address.clone(),
+            user_agent: call.user_agent.clone(),
+        }
+    }
+
+    /// The service prefix of the API, e.g. `iam` for `iam.amazonaws.com`.
+    fn service(&self) -> &str {
+        self.source.strip_prefix("aws.").unwrap_or(&self.source)
+    }
+
+    /// The last path segment of the actor ARN: `mallory`, `break-glass/jane`.
+    fn short_actor(&self) -> &str {
+        let a = self.actor.as_str();
+        match a.split_once(":assumed-role/") {
+            Some((_, rest)) => rest,
+            None => a.rsplit(['/', ':']).next().unwrap_or(a),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionReport {
+    pub description: String,
+    pub action: Value,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingReport {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub reason: String,
+    pub mode: Mode,
+    pub actions: Vec<ActionReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub function: String,
+    pub status: Status,
+    pub event: EventSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<EventSkip>,
+    pub findings: Vec<FindingReport>,
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    pub fn new(function: &str, event: EventSummary) -> Self {
+        Self {
+            function: function.to_string(),
+            status: Status::NothingToDo,
+            event,
+            skipped: None,
+            findings: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Derive the status from the outcomes; call once the findings are final.
+    pub fn settle(&mut self) {
+        let outcomes: Vec<&Outcome> = self.actions().map(|a| &a.outcome).collect();
+        let acted = outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Done { .. } | Outcome::AlreadyDone { .. }));
+        let failed = outcomes.iter().any(|o| o.is_failed());
+        self.status = if self.skipped.is_some() {
+            Status::Skipped
+        } else if self.findings.is_empty() {
+            Status::NothingToDo
+        } else if failed && acted {
+            Status::PartiallyFailed
+        } else if failed {
+            Status::Failed
+        } else if acted {
+            Status::Remediated
+        } else if outcomes.iter().any(|o| matches!(o, Outcome::WouldDo)) {
+            Status::DryRun
+        } else {
+            Status::NoAction
+        };
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = &ActionReport> {
+        self.findings.iter().flat_map(|f| f.actions.iter())
+    }
+
+    pub fn severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// Worth a person's attention: something was done, would be done, or went wrong.
+    pub fn is_notifiable(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Remediated | Status::DryRun | Status::PartiallyFailed | Status::Failed
+        )
+    }
+
+    fn status_words(&self) -> &'static str {
+        match self.status {
+            Status::Remediated => "Remediated",
+            Status::DryRun => "Dry-run (would remediate)",
+            Status::PartiallyFailed => "PARTIALLY FAILED",
+            Status::Failed => "FAILED to remediate",
+            Status::NoAction => "Found, not acted on",
+            Status::NothingToDo => "Nothing to do",
+            Status::Skipped => "Skipped",
+        }
+    }
+
+    /// A subject a person can scan in an inbox: severity, verdict, API, actor, account.
+    pub fn subject(&self) -> String {
+        let severity = self.severity().map(|s| format!(" {s}")).unwrap_or_default();
+        let raw = format!(
+            "[Reflex{severity}] {}: {}:{} by {} in {}",
+            self.status_words(),
+            self.event.service(),
+            self.event.name,
+            self.event.short_actor(),
+            self.event.account
+        );
+        // SNS subjects: printable ASCII, no line breaks, at most 100 characters.
+        let ascii: String = raw
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        if ascii.len() <= MAX_SUBJECT {
+            ascii
+        } else {
+            format!("{}...", &ascii[..MAX_SUBJECT - 3])
+        }
+    }
+
+    /// The human-readable body.
+    pub fn text(&self) -> String {
+        let e = &self.event;
+        let mut out = format!("Reflex {}: {}\n\n", self.function, self.status_words());
+        out += "WHAT HAPPENED\n";
+        out += &format!("  {} called {}:{}\n", e.actor, e.service(), e.name);
+        out += &format!(
+            "  account {}, region {}, at {}\n",
+            e.account,
+            e.region,
+            e.time.as_deref().unwrap_or("an unknown time")
+        );
+        if let Some(ip) = &e.source_ip {
+            out += &format!("  from {ip}");
+            if let Some(ua) = &e.user_agent {
+                out += &format!(" using {ua}");
+            }
+            out += "\n";
+        }
+        out += &format!("  event id {}\n", e.id);
+        if let Some(skip) = &self.skipped {
+            out += &format!("\nNOT ACTED ON: {}\n", skip.describe());
+        }
+        for f in &self.findings {
+            out += &format!(
+                "\nFINDING {} [{}] (mode: {})\n  {}\n",
+                f.rule_id,
+                f.severity,
+                mode_word(f.mode),
+                f.reason
+            );
+            for a in &f.actions {
+                out += &format!("  - {}: {}\n", a.description, a.outcome.label());
+                match &a.outcome {
+                    Outcome::Done { detail, undo, .. } => {
+                        out += &format!("      {detail}\n");
+                        if let Some(undo) = undo {
+                            out += &format!("      to undo: {undo}\n");
+                        }
+                    }
+                    Outcome::AlreadyDone { detail } => out += &format!("      {detail}\n"),
+                    Outcome::Skipped { why } => out += &format!("      why: {why}\n"),
+                    Outcome::Failed { why, .. } => out += &format!("      why: {why}\n"),
+                    Outcome::WouldDo => {}
+                }
+            }
+        }
+        for n in &self.notes {
+            out += &format!("\nNOTE: {n}\n");
+        }
+        out += "\nThe same report as JSON goes to queue, function and HTTP subscribers.\n";
+        out
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("a report always serializes")
+    }
+}
+
+fn mode_word(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Enforce => "enforce",
+        Mode::DryRun => "dry-run",
+        Mode::Off => "off",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn summary() -> EventSummary {
+        EventSummary {
+            id: "e-1".into(),
+            detail_type: "AWS API Call via CloudTrail".into(),
+            source: "aws.iam".into(),
+            name: "AttachUserPolicy".into(),
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            time: Some("2026-11-20T10:00:00Z".into()),
+            actor: "arn:aws:iam::123456789012:user/mallory".into(),
+            actor_type: "IAMUser".into(),
+            source_ip: Some("203.0.113.7".into()),
+            user_agent: Some("aws-cli/2.15".into()),
+        }
+    }
+
+    fn with_outcomes(outcomes: Vec<Outcome>) -> Report {
+        let mut r = Report::new("revoke", summary());
+        r.findings.push(FindingReport {
+            rule_id: "revoke.x".into(),
+            severity: Severity::High,
+            reason: "because".into(),
+            mode: Mode::Enforce,
+            actions: outcomes
+                .into_iter()
+                .map(|outcome| ActionReport {
+                    description: "detach it".into(),
+                    action: json!({}),
+                    outcome,
+                })
+                .collect(),
+        });
+        r.settle();
+        r
+    }
+
+    #[test]
+    fn status_follows_outcomes() {
+        let done = || Outcome::done("detached", None, "attach it again");
+        let failed = || Outcome::failed("AccessDenied", Some("AccessDenied".into()));
+        assert_eq!(with_outcomes(vec![done()]).status, Status::Remediated);
+        assert_eq!(
+            with_outcomes(vec![done(), failed()]).status,
+            Status::PartiallyFailed
+        );
+        assert_eq!(with_outcomes(vec![failed()]).status, Status::Failed);
+        assert_eq!(with_outcomes(vec![Outcome::WouldDo]).status, Status::DryRun);
+        assert_eq!(
+            with_outcomes(vec![Outcome::Skipped { why: "off".into() }]).status,
+            Status::NoAction
+        );
+        assert!(!with_outcomes(vec![Outcome::Skipped { why: "off".into() }]).is_notifiable());
+        let mut empty = Report::new("revoke", summary());
+        empty.settle();
+        assert_eq!(empty.status, Status::NothingToDo);
+    }
+
+    #[test]
+    fn subject_is_scannable_and_within_sns_limits() {
+        let r = with_outcomes(vec![Outcome::done("detached", None, "attach it again")]);
+        assert_eq!(
+            r.subject(),
+            "[Reflex HIGH] Remediated: iam:AttachUserPolicy by mallory in 123456789012"
+        );
+        let mut long = r.clone();
+        long.event.actor = format!("arn:aws:sts::1:assumed-role/{}/é", "r".repeat(200));
+        let s = long.subject();
+        assert!(s.len() <= 100 && s.is_ascii() && s.ends_with("..."), "{s}");
+    }
+
+    #[test]
+    fn text_says_who_what_and_how_to_undo() {
+        let r = with_outcomes(vec![Outcome::done(
+            "detached",
+            None,
+            "aws iam attach-user-policy",
+        )]);
+        let t = r.text();
+        assert!(t.contains("arn:aws:iam::123456789012:user/mallory called iam:AttachUserPolicy"));
+        assert!(t.contains("FINDING revoke.x [HIGH] (mode: enforce)"));
+        assert!(t.contains("to undo: aws iam attach-user-policy"));
+        assert_eq!(
+            r.to_json()["findings"][0]["actions"][0]["outcome"]["status"],
+            "done"
+        );
+    }
+}
