@@ -149,20 +149,19 @@ impl CoreConfig {
         };
 
         let topic_arn = var(env, TOPIC_ARN);
-        if let Some(arn) = &topic_arn {
-            if !arn.starts_with("arn:") || !arn.contains(":sns:") {
-                return Err(ConfigError::new(
-                    TOPIC_ARN,
-                    format!("`{arn}` is not an SNS topic ARN"),
-                ));
-            }
+        if let Some(arn) = topic_arn
+            .as_ref()
+            .filter(|a| !a.starts_with("arn:") || !a.contains(":sns:"))
+        {
+            return Err(ConfigError::new(
+                TOPIC_ARN,
+                format!("`{arn}` is not an SNS topic ARN"),
+            ));
         }
 
         let self_arn = var(env, SELF_ARN);
-        if let Some(arn) = &self_arn {
-            if !arn.starts_with("arn:") {
-                return Err(ConfigError::new(SELF_ARN, format!("`{arn}` is not an ARN")));
-            }
+        if let Some(arn) = self_arn.as_ref().filter(|a| !a.starts_with("arn:")) {
+            return Err(ConfigError::new(SELF_ARN, format!("`{arn}` is not an ARN")));
         }
 
         Ok(Self {

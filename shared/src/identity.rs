@@ -148,13 +148,14 @@ impl SelfIdentity {
         if parts.len() == 6 && parts[0] == "arn" {
             let account = parts[4].to_string();
             let resource = parts[5];
-            if let Some(rest) = resource.strip_prefix("assumed-role/") {
-                if let Some(name) = rest.split('/').next() {
-                    return SelfIdentity::Role {
-                        account,
-                        name: name.to_string(),
-                    };
-                }
+            if let Some(name) = resource
+                .strip_prefix("assumed-role/")
+                .and_then(|rest| rest.split('/').next())
+            {
+                return SelfIdentity::Role {
+                    account,
+                    name: name.to_string(),
+                };
             }
             if let Some(rest) = resource.strip_prefix("role/") {
                 return SelfIdentity::Role {

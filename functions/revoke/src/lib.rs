@@ -11,6 +11,7 @@ pub mod facts;
 pub mod policy;
 pub mod rules;
 
+use aws_config::SdkConfig;
 use reflex_shared::config::{self, CoreConfig, ExemptTag};
 use reflex_shared::event::{API_CALL_DETAIL_TYPE, Event};
 use reflex_shared::notify::Notifier;
@@ -104,19 +105,19 @@ impl Remediator for Revoke {
 /// Build the handler: configuration validated, clients created once, Reflex's identity known.
 pub async fn handler_from_env(
     env: &dyn Fn(&str) -> Option<String>,
+    sdk: &SdkConfig,
 ) -> Result<Handler<Revoke>, ConfigError> {
     let core = CoreConfig::from_env(env, RULE_IDS)?;
     let settings = settings_from_env(env)?;
-    let sdk = aws::load_sdk_config().await;
-    let me = aws::resolve_self_identity(&sdk, core.self_arn.as_deref())
+    let me = aws::resolve_self_identity(sdk, core.self_arn.as_deref())
         .await
         .map_err(|e| ConfigError::new(config::SELF_ARN, e))?;
     let notifier = core
         .topic_arn
         .as_ref()
-        .map(|arn| Notifier::new(aws_sdk_sns::Client::new(&sdk), arn));
+        .map(|arn| Notifier::new(aws_sdk_sns::Client::new(sdk), arn));
     Ok(Handler {
-        remediator: Revoke::new(settings, aws_sdk_iam::Client::new(&sdk)),
+        remediator: Revoke::new(settings, aws_sdk_iam::Client::new(sdk)),
         guards: core.guards(Some(me)),
         exempt_tag: core.exempt_tag.clone(),
         notifier,

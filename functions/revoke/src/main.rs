@@ -4,6 +4,7 @@
 async fn main() -> Result<(), lambda_runtime::Error> {
     reflex_shared::lambda::init_tracing();
     let env = |key: &str| std::env::var(key).ok();
-    let handler = reflex_revoke::handler_from_env(&env).await?;
+    let sdk = reflex_shared::aws::load_sdk_config().await;
+    let handler = reflex_revoke::handler_from_env(&env, &sdk).await?;
     reflex_shared::lambda::serve(handler).await
 }

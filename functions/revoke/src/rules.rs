@@ -221,7 +221,7 @@ fn escalating_policy_version(
 }
 
 /// The user a credential was created for, when that is not the caller itself.
-fn another_user<'a>(call: &'a ApiCall) -> Option<&'a str> {
+fn another_user(call: &ApiCall) -> Option<&str> {
     // Without `userName` the call acts on the caller's own user.
     let target = call.request_str("userName")?;
     let caller = call.user_identity.iam_user_name();

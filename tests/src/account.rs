@@ -1,0 +1,526 @@
+//! A sample AWS account in the emulator: seeded IAM state, the report topic with a queue
+//! subscribed to read reports back, the attacker's calls replayed, and read-back helpers.
+
+use aws_config::SdkConfig;
+use aws_sdk_iam::types::StatusType;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::emulator::{ACCOUNT, Emulator};
+use reflex_revoke::Revoke;
+use reflex_revoke::action::Identity;
+use reflex_shared::pipeline::Handler;
+
+pub const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+pub const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+pub const APP_POLICY: &str = "arn:aws:iam::123456789012:policy/app-policy";
+/// The session the sample events use for Reflex's own role (`*-by-reflex.json`).
+pub const REFLEX_SESSION: &str =
+    "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke";
+pub const BREAK_GLASS_PATTERN: &str = "arn:aws:iam::*:role/break-glass";
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const S3_READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::reports/*"}]}"#;
+const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// A report read back from the queue subscribed to the SNS topic.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub subject: String,
+    pub report: Value,
+    pub attributes: Value,
+}
+
+pub struct Account {
+    pub sdk: SdkConfig,
+    pub iam: aws_sdk_iam::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+/// A sample event from `events/`, e.g. `revoke/attach-admin-to-user.json`.
+pub fn load_event(relative: &str) -> Value {
+    let path = crate::emulator::workspace_root()
+        .join("events")
+        .join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+impl Account {
+    /// Clients for the emulator, the report topic and a queue subscribed to it.
+    pub async fn new(emulator: &Emulator) -> Self {
+        let sdk = emulator.sdk_config().await;
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name("reflex-reports")
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("reflex-reports-inbox")
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        let queue_arn = format!(
+            "arn:aws:sqs:{}:{ACCOUNT}:reflex-reports-inbox",
+            crate::emulator::REGION
+        );
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribe queue");
+        Self {
+            iam: aws_sdk_iam::Client::new(&sdk),
+            sdk,
+            sns,
+            sqs,
+            topic_arn,
+            queue_url,
+        }
+    }
+
+    /// The account before the attack: people, groups, roles and a customer policy.
+    pub async fn seed(&self) {
+        let iam = &self.iam;
+        for user in ["alice", "mallory"] {
+            iam.create_user()
+                .user_name(user)
+                .send()
+                .await
+                .expect("create user");
+        }
+        iam.create_access_key()
+            .user_name("mallory")
+            .send()
+            .await
+            .expect("key");
+        for group in ["admins", "developers", "readers"] {
+            iam.create_group()
+                .group_name(group)
+                .send()
+                .await
+                .expect("create group");
+        }
+        iam.attach_group_policy()
+            .group_name("admins")
+            .policy_arn(ADMIN)
+            .send()
+            .await
+            .expect("attach");
+        iam.attach_group_policy()
+            .group_name("readers")
+            .policy_arn(READ_ONLY)
+            .send()
+            .await
+            .expect("attach");
+        iam.add_user_to_group()
+            .group_name("developers")
+            .user_name("alice")
+            .send()
+            .await
+            .expect("add");
+        for role in ["app-role", "ci-deployer", "reflex-revoke", "break-glass"] {
+            iam.create_role()
+                .role_name(role)
+                .assume_role_policy_document(TRUST)
+                .send()
+                .await
+                .expect("create role");
+        }
+        iam.create_policy()
+            .policy_name("app-policy")
+            .policy_document(S3_READ)
+            .send()
+            .await
+            .expect("create policy");
+    }
+
+    /// Make the emulator's state what it is right after the call the event records (a failed
+    /// call changed nothing), and return the event with the ids the emulator generated.
+    pub async fn replay(&self, mut event: Value) -> Value {
+        let d = &event["detail"];
+        if d.get("errorCode").is_some_and(|c| !c.is_null()) {
+            return event;
+        }
+        let name = d["eventName"].as_str().unwrap_or_default().to_string();
+        let req = d["requestParameters"].clone();
+        let s = |k: &str| req[k].as_str().unwrap_or_default().to_string();
+        let iam = &self.iam;
+        match name.as_str() {
+            "AttachUserPolicy" => drop(
+                iam.attach_user_policy()
+                    .user_name(s("userName"))
+                    .policy_arn(s("policyArn"))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "AttachGroupPolicy" => drop(
+                iam.attach_group_policy()
+                    .group_name(s("groupName"))
+                    .policy_arn(s("policyArn"))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "AttachRolePolicy" => drop(
+                iam.attach_role_policy()
+                    .role_name(s("roleName"))
+                    .policy_arn(s("policyArn"))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "PutUserPolicy" => drop(
+                iam.put_user_policy()
+                    .user_name(s("userName"))
+                    .policy_name(s("policyName"))
+                    .policy_document(s("policyDocument"))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "PutGroupPolicy" => drop(
+                iam.put_group_policy()
+                    .group_name(s("groupName"))
+                    .policy_name(s("policyName"))
+                    .policy_document(s("policyDocument"))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "PutRolePolicy" => drop(
+                iam.put_role_policy()
+                    .role_name(s("roleName"))
+                    .policy_name(s("policyName"))
+                    .policy_document(s("policyDocument"))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "CreatePolicyVersion" => {
+                let out = iam
+                    .create_policy_version()
+                    .policy_arn(s("policyArn"))
+                    .policy_document(s("policyDocument"))
+                    .set_as_default(req["setAsDefault"].as_bool().unwrap_or(false))
+                    .send()
+                    .await
+                    .expect("replay");
+                let id = out
+                    .policy_version
+                    .and_then(|v| v.version_id)
+                    .expect("version id");
+                event["detail"]["responseElements"]["policyVersion"]["versionId"] = id.into();
+            }
+            "SetDefaultPolicyVersion" => {
+                // The sample's premise: the version was created earlier, escalating, not default.
+                if self.policy_versions(&s("policyArn")).await.len() < 2 {
+                    iam.create_policy_version()
+                        .policy_arn(s("policyArn"))
+                        .policy_document(ALLOW_ALL)
+                        .send()
+                        .await
+                        .expect("replay");
+                }
+                iam.set_default_policy_version()
+                    .policy_arn(s("policyArn"))
+                    .version_id(s("versionId"))
+                    .send()
+                    .await
+                    .expect("replay");
+            }
+            "CreateAccessKey" => {
+                let user = req["userName"]
+                    .as_str()
+                    .or(d["userIdentity"]["userName"].as_str())
+                    .unwrap_or_default();
+                let out = iam
+                    .create_access_key()
+                    .user_name(user)
+                    .send()
+                    .await
+                    .expect("replay");
+                let id = out.access_key.map(|k| k.access_key_id).expect("key id");
+                event["detail"]["responseElements"]["accessKey"]["accessKeyId"] = id.into();
+            }
+            "CreateLoginProfile" => drop(
+                iam.create_login_profile()
+                    .user_name(s("userName"))
+                    .password("Replayed-Passw0rd!")
+                    .password_reset_required(
+                        req["passwordResetRequired"].as_bool().unwrap_or(false),
+                    )
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "AddUserToGroup" => drop(
+                iam.add_user_to_group()
+                    .group_name(s("groupName"))
+                    .user_name(s("userName"))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            other => panic!("no replay for {other}"),
+        }
+        event
+    }
+
+    /// Configuration as a deployment would set it, aimed at this account's topic.
+    pub fn env(
+        &self,
+        mode: &str,
+        extra: &[(&str, &str)],
+    ) -> impl Fn(&str) -> Option<String> + use<> {
+        let mut vars: BTreeMap<String, String> = [
+            ("REFLEX_MODE", mode),
+            ("REFLEX_TOPIC_ARN", self.topic_arn.as_str()),
+            ("REFLEX_SELF_ARN", REFLEX_SESSION),
+            ("REFLEX_EXEMPT_PRINCIPALS", BREAK_GLASS_PATTERN),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        move |k: &str| vars.get(k).cloned()
+    }
+
+    /// The revoke handler exactly as the Lambda binary builds it, aimed at the emulator.
+    pub async fn revoke(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<Revoke> {
+        reflex_revoke::handler_from_env(&self.env(mode, extra), &self.sdk)
+            .await
+            .expect("valid configuration")
+    }
+
+    /// Every report delivered so far (drains the queue).
+    pub async fn reports(&self) -> Vec<Delivered> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                let envelope: Value =
+                    serde_json::from_str(m.body.as_deref().unwrap_or("{}")).expect("SNS envelope");
+                let report = serde_json::from_str(envelope["Message"].as_str().unwrap_or("null"))
+                    .expect("JSON report");
+                out.push(Delivered {
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                    report,
+                    attributes: envelope["MessageAttributes"].clone(),
+                });
+                if let Some(handle) = m.receipt_handle {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete");
+                }
+            }
+        }
+    }
+
+    // ---- read-back ----
+
+    pub async fn attached_policies(&self, identity: &Identity) -> Vec<String> {
+        let name = identity.name();
+        let policies = match identity {
+            Identity::User(_) => {
+                self.iam
+                    .list_attached_user_policies()
+                    .user_name(name)
+                    .send()
+                    .await
+                    .expect("list")
+                    .attached_policies
+            }
+            Identity::Group(_) => {
+                self.iam
+                    .list_attached_group_policies()
+                    .group_name(name)
+                    .send()
+                    .await
+                    .expect("list")
+                    .attached_policies
+            }
+            Identity::Role(_) => {
+                self.iam
+                    .list_attached_role_policies()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .expect("list")
+                    .attached_policies
+            }
+        };
+        policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect()
+    }
+
+    pub async fn inline_policies(&self, identity: &Identity) -> Vec<String> {
+        let name = identity.name();
+        match identity {
+            Identity::User(_) => {
+                self.iam
+                    .list_user_policies()
+                    .user_name(name)
+                    .send()
+                    .await
+                    .expect("list")
+                    .policy_names
+            }
+            Identity::Group(_) => {
+                self.iam
+                    .list_group_policies()
+                    .group_name(name)
+                    .send()
+                    .await
+                    .expect("list")
+                    .policy_names
+            }
+            Identity::Role(_) => {
+                self.iam
+                    .list_role_policies()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .expect("list")
+                    .policy_names
+            }
+        }
+    }
+
+    /// Version ids of a managed policy, the default one marked with `*`.
+    pub async fn policy_versions(&self, arn: &str) -> Vec<String> {
+        let versions = self
+            .iam
+            .list_policy_versions()
+            .policy_arn(arn)
+            .send()
+            .await
+            .expect("list")
+            .versions
+            .unwrap_or_default();
+        versions
+            .into_iter()
+            .map(|v| {
+                format!(
+                    "{}{}",
+                    v.version_id.unwrap_or_default(),
+                    if v.is_default_version { "*" } else { "" }
+                )
+            })
+            .collect()
+    }
+
+    pub async fn default_version(&self, arn: &str) -> String {
+        let policy = self
+            .iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .expect("get policy")
+            .policy
+            .expect("policy");
+        policy.default_version_id.unwrap_or_default()
+    }
+
+    /// `Active`, `Inactive`, or `None` when the key does not exist.
+    pub async fn access_key_status(&self, user: &str, key_id: &str) -> Option<String> {
+        let keys = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .expect("list keys")
+            .access_key_metadata;
+        keys.into_iter()
+            .find(|k| k.access_key_id.as_deref() == Some(key_id))
+            .and_then(|k| k.status)
+            .map(|s| s.as_str().to_string())
+    }
+
+    pub async fn active_access_keys(&self, user: &str) -> usize {
+        let keys = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .expect("list keys")
+            .access_key_metadata;
+        keys.iter()
+            .filter(|k| k.status == Some(StatusType::Active))
+            .count()
+    }
+
+    pub async fn has_login_profile(&self, user: &str) -> bool {
+        self.iam
+            .get_login_profile()
+            .user_name(user)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    pub async fn groups_of(&self, user: &str) -> Vec<String> {
+        let groups = self
+            .iam
+            .list_groups_for_user()
+            .user_name(user)
+            .send()
+            .await
+            .expect("list groups")
+            .groups;
+        groups.into_iter().map(|g| g.group_name).collect()
+    }
+
+    pub async fn tag_user(&self, user: &str, key: &str, value: &str) {
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .expect("tag");
+        self.iam
+            .tag_user()
+            .user_name(user)
+            .tags(tag)
+            .send()
+            .await
+            .expect("tag user");
+    }
+}

@@ -1,0 +1,116 @@
+//! The local stand-in for AWS: a real moto server on a free loopback port, one per test or demo,
+//! stopped when dropped (or when this process dies: it exits when its stdin closes).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::config::Credentials;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+pub struct Emulator {
+    child: Child,
+    /// Held open: closing it tells the server to stop.
+    _stdin: ChildStdin,
+    pub endpoint: String,
+}
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn python() -> PathBuf {
+    match std::env::var_os("REFLEX_VENV") {
+        Some(venv) => PathBuf::from(venv).join("bin/python"),
+        None => workspace_root().join(".venv/bin/python"),
+    }
+}
+
+impl Emulator {
+    /// Start moto server; panics with the set-up command to run if it is not installed.
+    pub fn start() -> Self {
+        let python = python();
+        assert!(
+            python.exists(),
+            "{} not found: run `make setup` (or `make test`) to install the emulator",
+            python.display()
+        );
+        let verbose = std::env::var_os("REFLEX_EMULATOR_VERBOSE").is_some();
+        let mut child = Command::new(&python)
+            .arg(workspace_root().join("tests/emulator.py"))
+            // AWS managed policies (AdministratorAccess, ...) exist in moto only with this.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if verbose {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", python.display()));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading the emulator's READY line");
+        let port: u16 = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the emulator did not start (said {line:?}); set REFLEX_EMULATOR_VERBOSE=1 to see why"));
+        Self {
+            child,
+            _stdin: stdin,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// SDK configuration aimed at the emulator, with dummy credentials (never the real chain,
+    /// never the instance metadata service).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "reflex-emulator",
+            ))
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+
+    /// Empty every service in the emulator (`POST /moto-api/reset`).
+    pub fn reset(&self) {
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connecting to the emulator");
+        write!(
+            stream,
+            "POST /moto-api/reset HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .expect("asking the emulator to reset");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .expect("reading the reset response");
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "reset failed: {response}"
+        );
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,719 @@
+//! End to end against the emulator: seed IAM, replay the attacker's call, run the real revoke
+//! handler on the sample event, then read the end state and the SNS report back.
+
+use reflex_revoke::action::Identity;
+use reflex_tests::account::{ADMIN, APP_POLICY, READ_ONLY, REFLEX_SESSION};
+use reflex_tests::{Account, Emulator, load_event};
+use serde_json::Value;
+
+/// A fresh emulator with the sample account seeded.
+async fn account() -> (Emulator, Account) {
+    let emulator = Emulator::start();
+    let account = Account::new(&emulator).await;
+    account.seed().await;
+    (emulator, account)
+}
+
+/// Replay the sample event's call, then hand the event to revoke in `mode`.
+async fn run(account: &Account, file: &str, mode: &str, extra: &[(&str, &str)]) -> Value {
+    let event = account.replay(load_event(file)).await;
+    let handler = account.revoke(mode, extra).await;
+    handler.handle(event).await.expect("handled").to_json()
+}
+
+fn user(n: &str) -> Identity {
+    Identity::User(n.into())
+}
+
+fn outcome(report: &Value, finding: usize, action: usize) -> &Value {
+    &report["findings"][finding]["actions"][action]["outcome"]
+}
+
+#[tokio::test]
+async fn privileged_policy_attached_to_a_user_is_detached_and_reported() {
+    let (_emu, acct) = account().await;
+    let report = run(&acct, "revoke/attach-admin-to-user.json", "enforce", &[]).await;
+
+    assert!(
+        !acct
+            .attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    assert_eq!(report["status"], "remediated");
+
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1, "one report per event");
+    let d = &delivered[0];
+    assert_eq!(
+        d.subject,
+        "[Reflex HIGH] Remediated: iam:AttachUserPolicy by mallory in 123456789012"
+    );
+    assert_eq!(
+        d.report["event"]["actor"],
+        "arn:aws:iam::123456789012:user/mallory"
+    );
+    assert_eq!(
+        d.report["findings"][0]["rule_id"],
+        "revoke.privileged-policy-attached"
+    );
+    let outcome = outcome(&d.report, 0, 0);
+    assert_eq!(outcome["status"], "done");
+    assert_eq!(
+        outcome["undo"],
+        "aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/AdministratorAccess"
+    );
+    assert_eq!(d.attributes["reflex_severity"]["Value"], "HIGH");
+}
+
+#[tokio::test]
+async fn privileged_policy_on_a_role_and_a_group_is_detached() {
+    let (_emu, acct) = account().await;
+    let full = "arn:aws:iam::aws:policy/IAMFullAccess".to_string();
+    run(
+        &acct,
+        "revoke/attach-iam-full-access-to-role.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert!(
+        !acct
+            .attached_policies(&Identity::Role("app-role".into()))
+            .await
+            .contains(&full)
+    );
+    run(&acct, "revoke/attach-admin-to-group.json", "enforce", &[]).await;
+    assert!(
+        !acct
+            .attached_policies(&Identity::Group("developers".into()))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 2);
+    assert!(
+        delivered[0]
+            .subject
+            .contains("iam:AttachRolePolicy by ci-deployer/build-4711"),
+        "{}",
+        delivered[0].subject
+    );
+}
+
+#[tokio::test]
+async fn a_harmless_managed_policy_stays_attached_and_nobody_is_paged() {
+    let (_emu, acct) = account().await;
+    let report = run(&acct, "revoke/attach-readonly-to-user.json", "enforce", &[]).await;
+    assert_eq!(report["status"], "nothing-to-do");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&READ_ONLY.to_string())
+    );
+    assert!(acct.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn escalating_inline_policies_are_deleted_with_their_document_kept_for_undo() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/put-user-policy-allow-all.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert!(acct.inline_policies(&user("alice")).await.is_empty());
+    let done = outcome(&report, 0, 0);
+    assert_eq!(done["status"], "done");
+    let kept: Value =
+        serde_json::from_str(done["prior_state"]["policy_document"].as_str().unwrap()).unwrap();
+    assert_eq!(kept["Statement"][0]["Action"], "*");
+    assert!(
+        done["undo"]
+            .as_str()
+            .unwrap()
+            .starts_with("aws iam put-user-policy --user-name alice --policy-name debug-access")
+    );
+
+    run(
+        &acct,
+        "revoke/put-role-policy-passrole.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert!(
+        acct.inline_policies(&Identity::Role("app-role".into()))
+            .await
+            .is_empty()
+    );
+    run(
+        &acct,
+        "revoke/put-group-policy-iam-star.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert!(
+        acct.inline_policies(&Identity::Group("developers".into()))
+            .await
+            .is_empty()
+    );
+    let subjects: Vec<String> = acct
+        .reports()
+        .await
+        .into_iter()
+        .map(|d| d.subject)
+        .collect();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+}
+
+#[tokio::test]
+async fn a_harmless_inline_policy_is_kept() {
+    let (_emu, acct) = account().await;
+    let report = run(&acct, "revoke/put-user-policy-s3-read.json", "enforce", &[]).await;
+    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(
+        acct.inline_policies(&user("alice")).await,
+        vec!["reports-read".to_string()]
+    );
+    assert!(acct.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_escalating_default_version_is_rolled_back_to_the_previous_one() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/create-policy-version-escalating-default.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(acct.default_version(APP_POLICY).await, "v1");
+    let done = outcome(&report, 0, 0);
+    assert_eq!(done["prior_state"]["default_version"], "v2");
+    assert!(
+        done["undo"]
+            .as_str()
+            .unwrap()
+            .contains("set-default-policy-version")
+    );
+    assert_eq!(acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn set_default_policy_version_to_an_escalating_version_is_rolled_back() {
+    let (_emu, acct) = account().await;
+    // The rule reads v2's document from IAM: it is not in the event.
+    run(
+        &acct,
+        "revoke/set-default-policy-version-escalating.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(acct.default_version(APP_POLICY).await, "v1");
+}
+
+#[tokio::test]
+async fn a_new_version_that_is_not_the_default_is_left_alone() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/create-policy-version-not-default.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(acct.policy_versions(APP_POLICY).await.len(), 2);
+    assert_eq!(acct.default_version(APP_POLICY).await, "v1");
+}
+
+#[tokio::test]
+async fn an_access_key_created_for_another_user_is_deactivated() {
+    let (_emu, acct) = account().await;
+    let event = acct
+        .replay(load_event("revoke/create-access-key-for-another-user.json"))
+        .await;
+    let key = event["detail"]["responseElements"]["accessKey"]["accessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        acct.access_key_status("alice", &key).await.as_deref(),
+        Some("Active")
+    );
+    acct.revoke("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .unwrap();
+    assert_eq!(
+        acct.access_key_status("alice", &key).await.as_deref(),
+        Some("Inactive")
+    );
+    let d = acct.reports().await;
+    assert!(
+        outcome(&d[0].report, 0, 0)["undo"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("--access-key-id {key} --status Active"))
+    );
+}
+
+#[tokio::test]
+async fn an_access_key_created_for_yourself_stays_active() {
+    let (_emu, acct) = account().await;
+    let event = acct
+        .replay(load_event("revoke/create-access-key-for-self.json"))
+        .await;
+    let key = event["detail"]["responseElements"]["accessKey"]["accessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = acct
+        .revoke("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .unwrap();
+    assert_eq!(report.to_json()["status"], "nothing-to-do");
+    assert_eq!(
+        acct.access_key_status("mallory", &key).await.as_deref(),
+        Some("Active")
+    );
+}
+
+#[tokio::test]
+async fn a_login_profile_created_for_another_user_is_deleted_but_your_own_is_kept() {
+    let (_emu, acct) = account().await;
+    run(
+        &acct,
+        "revoke/create-login-profile-for-another-user.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert!(!acct.has_login_profile("alice").await);
+    run(
+        &acct,
+        "revoke/create-login-profile-for-self.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert!(acct.has_login_profile("mallory").await);
+    assert_eq!(acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_user_added_to_a_privileged_group_is_removed() {
+    let (_emu, acct) = account().await;
+    let report = run(&acct, "revoke/add-user-to-admin-group.json", "enforce", &[]).await;
+    assert!(
+        !acct
+            .groups_of("mallory")
+            .await
+            .contains(&"admins".to_string())
+    );
+    assert!(
+        report["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("holds AdministratorAccess")
+    );
+}
+
+#[tokio::test]
+async fn a_user_added_to_a_harmless_group_stays() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/add-user-to-readers-group.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(acct.groups_of("mallory").await, vec!["readers".to_string()]);
+}
+
+#[tokio::test]
+async fn containment_deactivates_the_escalating_users_keys_and_revokes_a_roles_sessions() {
+    let (_emu, acct) = account().await;
+    let contain = [("REFLEX_CONTAIN_ACTOR", "true")];
+    assert_eq!(acct.active_access_keys("mallory").await, 1);
+    let report = run(
+        &acct,
+        "revoke/attach-admin-to-user.json",
+        "enforce",
+        &contain,
+    )
+    .await;
+    assert_eq!(report["findings"][1]["rule_id"], "revoke.contain-actor");
+    assert_eq!(acct.active_access_keys("mallory").await, 0);
+
+    run(
+        &acct,
+        "revoke/put-role-policy-passrole.json",
+        "enforce",
+        &contain,
+    )
+    .await;
+    let ci = acct
+        .inline_policies(&Identity::Role("ci-deployer".into()))
+        .await;
+    assert_eq!(ci, vec!["reflex-revoke-older-sessions".to_string()]);
+}
+
+#[tokio::test]
+async fn containment_is_off_by_default() {
+    let (_emu, acct) = account().await;
+    let report = run(&acct, "revoke/attach-admin-to-user.json", "enforce", &[]).await;
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(acct.active_access_keys("mallory").await, 1);
+}
+
+#[tokio::test]
+async fn loop_guard_leaves_reflex_own_calls_alone() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/attach-admin-to-user-by-reflex.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(report["status"], "skipped");
+    assert_eq!(report["skipped"]["guard"], "loop-guard");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    assert!(acct.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn loop_guard_learns_reflex_identity_from_sts_when_not_configured() {
+    let emulator = Emulator::start();
+    let acct = Account::new(&emulator).await;
+    acct.seed().await;
+    // Run as the reflex-revoke role, as in Lambda: STS tells the handler who it is.
+    let sts = aws_sdk_sts::Client::new(&acct.sdk);
+    let creds = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/reflex-revoke")
+        .role_session_name("reflex-revoke")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let as_reflex = acct
+        .sdk
+        .to_builder()
+        .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
+            aws_sdk_iam::config::Credentials::new(
+                creds.access_key_id,
+                creds.secret_access_key,
+                Some(creds.session_token),
+                None,
+                "assumed",
+            ),
+        ))
+        .build();
+    let env = acct.env("enforce", &[]);
+    let without_self_arn = move |k: &str| if k == "REFLEX_SELF_ARN" { None } else { env(k) };
+    let handler = reflex_revoke::handler_from_env(&without_self_arn, &as_reflex)
+        .await
+        .unwrap();
+    assert_eq!(
+        handler.guards.self_identity,
+        Some(reflex_shared::identity::SelfIdentity::from_arn(
+            REFLEX_SESSION
+        ))
+    );
+    let event = acct
+        .replay(load_event("revoke/attach-admin-to-user-by-reflex.json"))
+        .await;
+    let report = handler.handle(event).await.unwrap().to_json();
+    assert_eq!(report["skipped"]["guard"], "loop-guard");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_call_is_not_remediated() {
+    let (_emu, acct) = account().await;
+    // Give alice the policy some other, legitimate way: the failed call must not touch it.
+    acct.iam
+        .attach_user_policy()
+        .user_name("alice")
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let report = run(
+        &acct,
+        "revoke/attach-admin-to-user-access-denied.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(report["skipped"]["guard"], "failed-call");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    assert!(acct.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_exempt_principal_is_left_alone() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/attach-admin-to-user-by-break-glass.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(report["skipped"]["guard"], "exempt-actor");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+}
+
+#[tokio::test]
+async fn an_exemption_tag_on_the_target_user_skips_the_action() {
+    let (_emu, acct) = account().await;
+    acct.tag_user("alice", "reflex:exempt", "true").await;
+    let report = run(&acct, "revoke/attach-admin-to-user.json", "enforce", &[]).await;
+    assert_eq!(report["status"], "no-action");
+    assert_eq!(outcome(&report, 0, 0)["status"], "skipped");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+}
+
+#[tokio::test]
+async fn an_exemption_tag_on_the_actor_skips_the_event() {
+    let (_emu, acct) = account().await;
+    acct.tag_user("mallory", "reflex:exempt", "true").await;
+    let report = run(&acct, "revoke/attach-admin-to-user.json", "enforce", &[]).await;
+    assert_eq!(report["skipped"]["guard"], "exempt-actor");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+}
+
+/// Every positive sample, in dry-run: nothing changes and the report says what would be done.
+#[tokio::test]
+async fn dry_run_changes_nothing_and_reports_the_plan() {
+    let emulator = Emulator::start();
+    let positives = [
+        "revoke/attach-admin-to-user.json",
+        "revoke/attach-iam-full-access-to-role.json",
+        "revoke/attach-admin-to-group.json",
+        "revoke/put-user-policy-allow-all.json",
+        "revoke/put-role-policy-passrole.json",
+        "revoke/put-group-policy-iam-star.json",
+        "revoke/create-policy-version-escalating-default.json",
+        "revoke/set-default-policy-version-escalating.json",
+        "revoke/create-access-key-for-another-user.json",
+        "revoke/create-login-profile-for-another-user.json",
+        "revoke/add-user-to-admin-group.json",
+    ];
+    for file in positives {
+        emulator.reset();
+        let acct = Account::new(&emulator).await;
+        acct.seed().await;
+        let event = acct.replay(load_event(file)).await;
+        let before = snapshot(&acct).await;
+        let report = acct
+            .revoke("dry-run", &[])
+            .await
+            .handle(event)
+            .await
+            .unwrap()
+            .to_json();
+        assert_eq!(report["status"], "dry-run", "{file}");
+        assert_eq!(outcome(&report, 0, 0)["status"], "would-do", "{file}");
+        assert_eq!(
+            snapshot(&acct).await,
+            before,
+            "{file}: dry-run changed the account"
+        );
+        let delivered = acct.reports().await;
+        assert_eq!(delivered.len(), 1, "{file}");
+        assert!(
+            delivered[0].subject.contains("Dry-run (would remediate)"),
+            "{file}: {}",
+            delivered[0].subject
+        );
+        assert_eq!(delivered[0].report["findings"][0]["mode"], "dry-run");
+    }
+}
+
+/// Everything revoke could change, as text, to compare before and after.
+async fn snapshot(acct: &Account) -> String {
+    let mut out = String::new();
+    for id in [
+        user("alice"),
+        user("mallory"),
+        Identity::Group("developers".into()),
+        Identity::Group("admins".into()),
+        Identity::Role("app-role".into()),
+    ] {
+        out += &format!(
+            "{id}: {:?} {:?}\n",
+            acct.attached_policies(&id).await,
+            acct.inline_policies(&id).await
+        );
+    }
+    for u in ["alice", "mallory"] {
+        let keys = acct
+            .iam
+            .list_access_keys()
+            .user_name(u)
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata;
+        let keys: Vec<String> = keys.iter().map(|k| format!("{:?}", k.status)).collect();
+        out += &format!(
+            "{u}: keys {keys:?} login {} groups {:?}\n",
+            acct.has_login_profile(u).await,
+            acct.groups_of(u).await
+        );
+    }
+    out += &format!("app-policy: {:?}\n", acct.policy_versions(APP_POLICY).await);
+    out
+}
+
+#[tokio::test]
+async fn mode_off_for_a_rule_leaves_it_alone() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/attach-admin-to-user.json",
+        "enforce",
+        &[("REFLEX_RULE_MODES", "revoke.privileged-policy-attached=off")],
+    )
+    .await;
+    assert_eq!(report["status"], "no-action");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    assert!(acct.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done() {
+    let (_emu, acct) = account().await;
+    let event = acct
+        .replay(load_event("revoke/add-user-to-admin-group.json"))
+        .await;
+    let handler = acct.revoke("enforce", &[]).await;
+    let first = handler.handle(event.clone()).await.unwrap().to_json();
+    let second = handler.handle(event).await.unwrap().to_json();
+    assert_eq!(outcome(&first, 0, 0)["status"], "done");
+    assert_eq!(outcome(&second, 0, 0)["status"], "already-done");
+    assert_eq!(second["status"], "remediated");
+    assert!(
+        !acct
+            .groups_of("mallory")
+            .await
+            .contains(&"admins".to_string())
+    );
+}
+
+#[tokio::test]
+async fn blast_radius_runs_at_most_n_actions_and_reports_the_rest() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/attach-admin-to-user.json",
+        "enforce",
+        &[
+            ("REFLEX_CONTAIN_ACTOR", "true"),
+            ("REFLEX_MAX_ACTIONS", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(outcome(&report, 0, 0)["status"], "done");
+    let skipped = outcome(&report, 1, 0);
+    assert_eq!(skipped["status"], "skipped");
+    assert!(skipped["why"].as_str().unwrap().contains("blast radius"));
+    assert_eq!(
+        acct.active_access_keys("mallory").await,
+        1,
+        "the capped action did not run"
+    );
+    let delivered = acct.reports().await;
+    assert!(delivered[0].report.to_string().contains("blast radius"));
+}
+
+#[tokio::test]
+async fn bad_events_are_refused_clearly_with_nothing_changed() {
+    let (_emu, acct) = account().await;
+    acct.iam
+        .attach_user_policy()
+        .user_name("alice")
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let handler = acct.revoke("enforce", &[]).await;
+    let cases = [
+        (
+            "invalid/missing-event-name.json",
+            "Permanent.BadEvent.MissingField",
+            "detail.eventName",
+        ),
+        (
+            "invalid/attach-policy-without-policy-arn.json",
+            "Permanent.BadEvent.MissingField",
+            "policyArn",
+        ),
+        (
+            "invalid/alarm-state-change-for-revoke.json",
+            "Permanent.BadEvent.UnsupportedEvent",
+            "CloudWatch Alarm State Change",
+        ),
+    ];
+    for (file, error_type, mentions) in cases {
+        let err = handler.handle(load_event(file)).await.unwrap_err();
+        assert_eq!(err.error_type(), error_type, "{file}");
+        assert!(err.to_string().contains(mentions), "{file}: {err}");
+    }
+    let text = std::fs::read_to_string(
+        reflex_tests::emulator::workspace_root().join("events/invalid/not-json.txt"),
+    )
+    .unwrap();
+    let err = reflex_shared::event::parse_str(&text).unwrap_err();
+    assert_eq!(err.error_type(), "MalformedJson");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    assert!(acct.reports().await.is_empty());
+}
