@@ -21,6 +21,7 @@ demo: setup
 test: setup
 	cargo test --workspace
 
-lint:
+lint: setup
+	$(VENV)/bin/cfn-lint infra/template.yaml
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings

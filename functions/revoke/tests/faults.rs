@@ -1,0 +1,288 @@
+//! How revoke handles AWS faults: a refused call, an entity that is already gone, throttling.
+//!
+//! The moto emulator behind the end-to-end tests cannot produce these faults on demand: it
+//! does not refuse one chosen call with `AccessDenied` or throttle a call and then let the retry
+//! through. So these tests mock the IAM client with the AWS SDK's own `aws-smithy-mocks`.
+//! Nothing is sent over the network. The mocks answer the way IAM answers on the wire: an
+//! awsQuery `<ErrorResponse>` body with an HTTP status. So the SDK's own error parsing and retry
+//! classification run, and the executor sees the same `SdkError` it would see in production.
+//!
+//! The full pipeline runs (`Handler::handle` on a sample event from `events/revoke/`), and the
+//! tests read the returned `Report`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::config::retry::RetryConfig;
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_iam::operation::detach_user_policy::{
+    DetachUserPolicyError, DetachUserPolicyInput, DetachUserPolicyOutput,
+};
+use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
+use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
+use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput;
+use aws_sdk_iam::types::{AccessKeyMetadata, StatusType};
+use aws_smithy_mocks::{
+    MockResponseInterceptor, Rule, RuleBuilder, RuleMode, create_mock_http_client, mock,
+};
+use reflex_revoke::{Revoke, RuleSettings};
+use reflex_shared::Outcome;
+use reflex_shared::config::ExemptTag;
+use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
+use reflex_shared::pipeline::Handler;
+use reflex_shared::report::{Report, Status};
+use serde_json::Value;
+
+const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+/// The key mallory used in `attach-admin-to-user.json`.
+const MALLORY_KEY: &str = "AKIAMALLORYEXAMPLE01";
+/// Attempts per call, the first one included: the SDK's standard retry mode.
+const MAX_ATTEMPTS: u32 = 3;
+
+fn event(name: &str) -> Value {
+    let path = format!("{}/../../events/revoke/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An IAM client that answers only from `rules`. The first rule that matches a request and is not
+/// used up answers it. A request that no rule answers panics, so an unexpected IAM call fails the
+/// test.
+///
+/// This is what `mock_client!` expands to. The macro needs aws-sdk-iam's `test-util` feature
+/// (for `with_test_defaults_v2`), so the client is built by hand here with the same two pieces:
+/// the mock interceptor and the mock HTTP client. Retries are on (standard mode, 3 attempts, like
+/// the SDK default) but with no backoff, so retry tests take no time.
+fn mocked_iam(rules: &[&Rule]) -> Client {
+    let interceptor = rules.iter().fold(
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+        |i, rule| i.with_rule(rule),
+    );
+    let config = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDFAULTSTEST",
+            "secret",
+            None,
+            None,
+            "faults-test",
+        ))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::ZERO)
+                .with_max_backoff(Duration::ZERO),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+fn handler(settings: RuleSettings, iam: Client) -> Handler<Revoke> {
+    Handler {
+        remediator: Revoke::new(settings, iam),
+        guards: Guards {
+            self_identity: None,
+            exempt: ExemptPrincipals::none(),
+            default_mode: Mode::Enforce,
+            rule_modes: BTreeMap::new(),
+            max_actions: 10,
+        },
+        exempt_tag: ExemptTag {
+            key: "reflex:exempt".into(),
+            value: "true".into(),
+        },
+        notifier: None,
+    }
+}
+
+/// An IAM error response as IAM sends it (the awsQuery protocol).
+fn iam_error(code: &str, message: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+         <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+         <RequestId>4b1e9a2c-0000-4000-8000-faultstest01</RequestId>\
+         </ErrorResponse>"
+    )
+}
+
+/// ListUserTags for any user: no tags, so no one is exempt. Answers every time.
+fn no_tags() -> Rule {
+    mock!(Client::list_user_tags).then_output(|| {
+        ListUserTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .expect("tags are set")
+    })
+}
+
+/// A rule for DetachUserPolicy of AdministratorAccess from alice, still to be given its answers.
+fn detach_admin_from_alice()
+-> RuleBuilder<DetachUserPolicyInput, DetachUserPolicyOutput, DetachUserPolicyError> {
+    mock!(Client::detach_user_policy)
+        .match_requests(|r| r.user_name() == Some("alice") && r.policy_arn() == Some(ADMIN))
+}
+
+/// The outcomes of every action in the report, in order.
+fn outcomes(report: &Report) -> Vec<&Outcome> {
+    report.actions().map(|a| &a.outcome).collect()
+}
+
+#[tokio::test]
+async fn access_denied_is_reported_as_failed_and_other_actions_still_run() {
+    let tags = no_tags();
+    // One answer only: a second DetachUserPolicy (an SDK retry of AccessDenied) would be counted.
+    let detach = detach_admin_from_alice()
+        .sequence()
+        .http_status(
+            403,
+            Some(iam_error(
+                "AccessDenied",
+                "User: arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex is not \
+                 authorized to perform: iam:DetachUserPolicy on resource: user alice",
+            )),
+        )
+        .build();
+    let list_keys = mock!(Client::list_access_keys)
+        .match_requests(|r| r.user_name() == Some("mallory"))
+        .then_output(|| {
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(
+                    AccessKeyMetadata::builder()
+                        .user_name("mallory")
+                        .access_key_id(MALLORY_KEY)
+                        .status(StatusType::Active)
+                        .build(),
+                )
+                .is_truncated(false)
+                .build()
+                .expect("access key metadata is set")
+        });
+    let deactivate = mock!(Client::update_access_key)
+        .match_requests(|r| {
+            r.user_name() == Some("mallory")
+                && r.access_key_id() == Some(MALLORY_KEY)
+                && r.status() == Some(&StatusType::Inactive)
+        })
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    let iam = mocked_iam(&[&tags, &detach, &list_keys, &deactivate]);
+    let settings = RuleSettings {
+        contain_actor: true,
+        ..RuleSettings::default()
+    };
+
+    let report = handler(settings, iam)
+        .handle(event("attach-admin-to-user.json"))
+        .await
+        .expect("the event is handled");
+
+    let outcomes = outcomes(&report);
+    assert_eq!(outcomes.len(), 2, "{report:#?}");
+    match outcomes[0] {
+        Outcome::Failed { why, error_code } => {
+            assert_eq!(error_code.as_deref(), Some("AccessDenied"));
+            assert!(why.contains("AccessDenied"), "{why}");
+            assert!(why.contains("iam:DetachUserPolicy"), "{why}");
+        }
+        other => panic!("detaching from alice should have failed: {other:?}"),
+    }
+    match outcomes[1] {
+        Outcome::Done { detail, .. } => assert!(detail.contains(MALLORY_KEY), "{detail}"),
+        other => panic!("containing mallory should have run and succeeded: {other:?}"),
+    }
+    assert_eq!(report.status, Status::PartiallyFailed);
+    assert!(report.text().contains("FAILED"), "{}", report.text());
+    // The exemption check read the tags of the actor (mallory) and the target (alice).
+    assert_eq!(tags.num_calls(), 2);
+    // AccessDenied is not retried.
+    assert_eq!(detach.num_calls(), 1);
+    assert_eq!(deactivate.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn no_such_entity_on_revoke_means_already_done() {
+    let tags = no_tags();
+    let detach = detach_admin_from_alice()
+        .sequence()
+        .http_status(
+            404,
+            Some(iam_error(
+                "NoSuchEntity",
+                "Policy arn:aws:iam::aws:policy/AdministratorAccess was not found.",
+            )),
+        )
+        .build();
+    let iam = mocked_iam(&[&tags, &detach]);
+
+    let report = handler(RuleSettings::default(), iam)
+        .handle(event("attach-admin-to-user.json"))
+        .await
+        .expect("the event is handled");
+
+    let outcomes = outcomes(&report);
+    assert_eq!(outcomes.len(), 1, "{report:#?}");
+    assert!(
+        matches!(outcomes[0], Outcome::AlreadyDone { .. }),
+        "{:?}",
+        outcomes[0]
+    );
+    assert_eq!(report.status, Status::Remediated);
+    assert_eq!(detach.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk() {
+    let tags = no_tags();
+    let detach = detach_admin_from_alice()
+        .sequence()
+        .http_status(400, Some(iam_error("Throttling", "Rate exceeded")))
+        .output(|| DetachUserPolicyOutput::builder().build())
+        .build();
+    let iam = mocked_iam(&[&tags, &detach]);
+
+    let report = handler(RuleSettings::default(), iam)
+        .handle(event("attach-admin-to-user.json"))
+        .await
+        .expect("the event is handled");
+
+    let outcomes = outcomes(&report);
+    assert_eq!(outcomes.len(), 1, "{report:#?}");
+    assert!(
+        matches!(outcomes[0], Outcome::Done { .. }),
+        "{:?}",
+        outcomes[0]
+    );
+    assert_eq!(report.status, Status::Remediated);
+    // Throttled once, then the SDK's retry succeeded: one DetachUserPolicy call, two attempts.
+    assert_eq!(detach.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_is_reported_as_failed() {
+    let tags = no_tags();
+    let detach = detach_admin_from_alice()
+        .sequence()
+        .http_status(400, Some(iam_error("Throttling", "Rate exceeded")))
+        .times(MAX_ATTEMPTS as usize)
+        .build();
+    let iam = mocked_iam(&[&tags, &detach]);
+
+    let report = handler(RuleSettings::default(), iam)
+        .handle(event("attach-admin-to-user.json"))
+        .await
+        .expect("the event is handled");
+
+    let outcomes = outcomes(&report);
+    assert_eq!(outcomes.len(), 1, "{report:#?}");
+    match outcomes[0] {
+        Outcome::Failed { error_code, .. } => {
+            assert_eq!(error_code.as_deref(), Some("Throttling"));
+        }
+        other => panic!("a call throttled on every attempt should fail: {other:?}"),
+    }
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(detach.num_calls(), MAX_ATTEMPTS as usize);
+}
