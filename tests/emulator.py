@@ -2,13 +2,23 @@
 
 Prints "READY <port>" once it serves, then runs until its standard input closes, so the server
 dies with the test process that started it, even if that process is killed.
+
+Requests are served one at a time: DynamoDB applies a conditional write atomically, and a
+single-threaded emulator is faithful to that when several invocations race for one claim.
 """
 import sys
+import threading
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(f"READY {server.get_host_and_port()[1]}", flush=True)
+app = DomainDispatcherApplication(create_backend_app)
+server = make_server("127.0.0.1", 0, app, threaded=False, request_handler=MotoRequestHandler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print(f"READY {server.server_port}", flush=True)
 sys.stdin.read()
-server.stop()
+server.shutdown()

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use crate::error::ConfigError;
 use crate::guard::{ExemptPrincipals, Guards, Mode};
 use crate::identity::SelfIdentity;
+use crate::ledger;
 
 pub const MODE: &str = "REFLEX_MODE";
 pub const RULE_MODES: &str = "REFLEX_RULE_MODES";
@@ -43,6 +44,10 @@ pub struct CoreConfig {
     pub topic_arn: Option<String>,
     /// When unset, Reflex asks STS who it is at cold start.
     pub self_arn: Option<String>,
+    /// The ledger table; `None` turns duplicate protection off (local runs).
+    pub ledger_table: Option<String>,
+    pub ledger_ttl_days: i64,
+    pub claim_timeout_seconds: i64,
 }
 
 /// Reads one variable; blank counts as unset.
@@ -63,6 +68,24 @@ pub fn list(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A whole number of at least 1, or the default when unset.
+pub fn positive(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: i64,
+) -> Result<i64, ConfigError> {
+    match var(env, name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::new(
+                name,
+                format!("`{v}` is not a whole number of at least 1"),
+            )),
+        },
+    }
 }
 
 /// `true`/`false` (also 1/0, yes/no), or the default when unset.
@@ -164,7 +187,18 @@ impl CoreConfig {
             return Err(ConfigError::new(SELF_ARN, format!("`{arn}` is not an ARN")));
         }
 
+        let ledger_table = var(env, ledger::TABLE);
+        let ledger_ttl_days = positive(env, ledger::TTL_DAYS, ledger::DEFAULT_TTL_DAYS)?;
+        let claim_timeout_seconds = positive(
+            env,
+            ledger::CLAIM_TIMEOUT,
+            ledger::DEFAULT_CLAIM_TIMEOUT_SECONDS,
+        )?;
+
         Ok(Self {
+            ledger_table,
+            ledger_ttl_days,
+            claim_timeout_seconds,
             default_mode,
             rule_modes,
             max_actions,
@@ -256,6 +290,8 @@ mod tests {
             (EXEMPT_TAG, "=true"),
             (TOPIC_ARN, "reflex-topic"),
             (SELF_ARN, "reflex"),
+            (ledger::TTL_DAYS, "-1"),
+            (ledger::CLAIM_TIMEOUT, "soon"),
         ];
         for (key, value) in cases {
             let err = CoreConfig::from_env(&env(&[(key, value)]), RULES).unwrap_err();

@@ -7,6 +7,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::alarm::AlarmStateChange;
 use crate::error::EventError;
 use crate::identity::UserIdentity;
 
@@ -24,16 +25,37 @@ pub struct Envelope {
     pub time: Option<String>,
 }
 
-/// A typed event. New shapes (alarm state change, Insight, sign-in, finding) join as variants.
+/// The `detail-type` of an alarm state change (metric, metric-math and composite alarms).
+pub const ALARM_DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
+
+/// A typed event. New shapes (Insight, sign-in, finding) join as variants.
 #[derive(Debug, Clone)]
 pub enum Event {
-    ApiCall { envelope: Envelope, call: ApiCall },
+    ApiCall {
+        envelope: Envelope,
+        call: ApiCall,
+    },
+    Alarm {
+        envelope: Envelope,
+        alarm: AlarmStateChange,
+    },
 }
 
 impl Event {
     pub fn envelope(&self) -> &Envelope {
         match self {
-            Event::ApiCall { envelope, .. } => envelope,
+            Event::ApiCall { envelope, .. } | Event::Alarm { envelope, .. } => envelope,
+        }
+    }
+
+    /// The id that identifies this event across redeliveries (EventBridge keeps it).
+    pub fn id(&self) -> &str {
+        let envelope = self.envelope();
+        match self {
+            Event::ApiCall { call, .. } if envelope.id.is_empty() => {
+                call.event_id.as_deref().unwrap_or("")
+            }
+            _ => &envelope.id,
         }
     }
 }
@@ -125,6 +147,10 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
             let call: ApiCall = from_value(raw.detail, "detail.")?;
             Ok(Event::ApiCall { envelope, call })
         }
+        ALARM_DETAIL_TYPE => {
+            let alarm: AlarmStateChange = from_value(raw.detail, "detail.")?;
+            Ok(Event::Alarm { envelope, alarm })
+        }
         other => Err(EventError::Unsupported {
             detail_type: other.to_string(),
             event_source: raw.source,
@@ -192,7 +218,9 @@ mod tests {
             "requestParameters": {"userName": "alice", "setAsDefault": "true"}
         })))
         .unwrap();
-        let Event::ApiCall { envelope, call } = ev;
+        let Event::ApiCall { envelope, call } = ev else {
+            panic!("not an API call")
+        };
         assert_eq!(envelope.id, "e-1");
         assert_eq!(call.event_name, "AttachUserPolicy");
         assert_eq!(call.error_code.as_deref(), Some("AccessDenied"));
@@ -235,6 +263,25 @@ mod tests {
             err.to_string().contains("detail.userIdentity.type"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn parses_an_alarm_state_change() {
+        let ev = parse(json!({
+            "id": "a-1", "detail-type": ALARM_DETAIL_TYPE, "source": "aws.cloudwatch",
+            "detail": {"alarmName": "web-cpu-high",
+                       "state": {"value": "INSUFFICIENT_DATA", "timestamp": "2026-11-20T10:40:00.000+0000"}}
+        }))
+        .unwrap();
+        let Event::Alarm { alarm, .. } = &ev else {
+            panic!("not an alarm")
+        };
+        assert_eq!(alarm.alarm_name, "web-cpu-high");
+        assert_eq!(ev.id(), "a-1");
+        let err = parse(json!({"detail-type": ALARM_DETAIL_TYPE, "source": "aws.cloudwatch",
+                               "detail": {"alarmName": "x", "state": {"value": "SOMETIMES", "timestamp": "t"}}}))
+        .unwrap_err();
+        assert!(err.to_string().contains("detail.state.value"), "{err}");
     }
 
     #[test]

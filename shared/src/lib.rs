@@ -4,6 +4,7 @@
 //! supplies everything around them: event parsing, guards, outcomes, the report, the audit log,
 //! the SNS notifier, configuration and the Lambda glue.
 
+pub mod alarm;
 pub mod audit;
 pub mod aws;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod event;
 pub mod guard;
 pub mod identity;
 pub mod lambda;
+pub mod ledger;
 pub mod notify;
 pub mod outcome;
 pub mod pipeline;

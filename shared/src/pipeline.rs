@@ -1,17 +1,20 @@
 //! The flow of one event, the same for every function:
 //! parse → screen (event guards) → validate (pure) → gather facts (read-only AWS) → decide (pure)
-//! → step guards → act → audit → notify.
+//! → step guards → claim in the ledger → act → record → audit → notify.
 
+use aws_config::SdkConfig;
+use chrono::Utc;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::future::Future;
 
 use crate::audit;
-use crate::config::ExemptTag;
-use crate::error::{EventError, ReflexError};
+use crate::config::{CoreConfig, ExemptTag};
+use crate::error::{ConfigError, EventError, ReflexError};
 use crate::event::{self, Event};
-use crate::guard::{Disposition, EventSkip, Guards};
+use crate::guard::{Disposition, EventSkip, GuardedFinding, Guards};
 use crate::identity::Principal;
+use crate::ledger::{Claim, Ledger};
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::plan::{Finding, RemediationAction};
@@ -54,20 +57,53 @@ pub struct Handler<R> {
     pub guards: Guards,
     pub exempt_tag: ExemptTag,
     pub notifier: Option<Notifier>,
+    /// Duplicate protection and audit trail; `None` for local runs without a table.
+    pub ledger: Option<Ledger>,
 }
 
 impl<R: Remediator> Handler<R> {
+    /// Wire a function into the pipeline from validated configuration: clients created once,
+    /// Reflex's own identity learned for the loop guard.
+    pub async fn from_config(
+        remediator: R,
+        core: &CoreConfig,
+        sdk: &SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        let me = crate::aws::resolve_self_identity(sdk, core.self_arn.as_deref())
+            .await
+            .map_err(|e| ConfigError::new(crate::config::SELF_ARN, e))?;
+        let notifier = core
+            .topic_arn
+            .as_ref()
+            .map(|arn| Notifier::new(aws_sdk_sns::Client::new(sdk), arn));
+        let ledger = core.ledger_table.as_ref().map(|table| {
+            Ledger::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                table,
+                core.ledger_ttl_days,
+                core.claim_timeout_seconds,
+            )
+        });
+        Ok(Self {
+            remediator,
+            guards: core.guards(Some(me)),
+            exempt_tag: core.exempt_tag.clone(),
+            notifier,
+            ledger,
+        })
+    }
+
     /// Handle one raw EventBridge event and return its report.
     pub async fn handle(&self, raw: Value) -> Result<Report, ReflexError> {
         let event = event::parse(raw)?;
         self.remediator.accepts(&event)?;
-        let Event::ApiCall { envelope, call } = &event;
-        let mut report = Report::new(
-            self.remediator.name(),
-            EventSummary::of_api_call(envelope, call),
-        );
+        let mut report = Report::new(self.remediator.name(), EventSummary::of(&event));
+        let call = match &event {
+            Event::ApiCall { call, .. } => Some(call),
+            Event::Alarm { .. } => None,
+        };
 
-        if let Some(skip) = self.guards.screen(call) {
+        if let Some(skip) = call.and_then(|c| self.guards.screen(c)) {
             return Ok(self.finish_without_action(report, Some(skip)));
         }
         // Running the rules once without facts validates the event before any AWS call.
@@ -80,14 +116,14 @@ impl<R: Remediator> Handler<R> {
             return Ok(self.finish_without_action(report, None));
         }
 
-        let actor = call.user_identity.principal();
+        let actor = call.and_then(|c| c.user_identity.principal());
         let tagged = self
             .tag_exempt(
                 actor.iter().chain(targets(&findings).iter()),
                 &mut report.notes,
             )
             .await;
-        if let Some(actor) = actor.filter(|a| tagged.contains(a)) {
+        if let (Some(actor), Some(call)) = (actor.filter(|a| tagged.contains(a)), call) {
             let skip = EventSkip::ExemptActor {
                 actor: call.user_identity.describe(),
                 because: format!("{actor} carries the exemption tag {}", self.exempt_tag.key),
@@ -96,31 +132,104 @@ impl<R: Remediator> Handler<R> {
         }
 
         for guarded in self.guards.apply(findings, &tagged) {
-            let mut actions = Vec::with_capacity(guarded.steps.len());
-            for (action, disposition) in guarded.steps {
-                let outcome = match disposition {
-                    Disposition::Run => self.remediator.execute(&action).await,
-                    Disposition::DryRun => Outcome::WouldDo,
-                    Disposition::Skip { why } => Outcome::Skipped { why },
-                };
-                actions.push(ActionReport {
-                    description: action.describe(),
-                    action: serde_json::to_value(&action).unwrap_or(Value::Null),
-                    outcome,
-                });
-            }
-            report.findings.push(FindingReport {
-                rule_id: guarded.finding.rule_id.to_string(),
-                severity: guarded.finding.severity,
-                reason: guarded.finding.reason,
-                mode: guarded.mode,
-                actions,
-            });
+            let finding = self
+                .act(&event, &report.event.what, guarded, &mut report.notes)
+                .await;
+            report.findings.push(finding);
         }
         report.settle();
         audit::log_actions(&report);
         self.notify(&mut report).await?;
         Ok(report)
+    }
+
+    /// Claim the finding in the ledger, run its steps, record the outcomes.
+    async fn act(
+        &self,
+        event: &Event,
+        what: &str,
+        guarded: GuardedFinding<R::Action>,
+        notes: &mut Vec<String>,
+    ) -> FindingReport {
+        let rule_id = guarded.finding.rule_id;
+        let acts = guarded
+            .steps
+            .iter()
+            .any(|(_, d)| matches!(d, Disposition::Run | Disposition::DryRun));
+        let mut held = None;
+        let mut claimed = false;
+        match (&self.ledger, acts) {
+            (Some(ledger), true) => {
+                match ledger
+                    .claim(
+                        event.id(),
+                        rule_id,
+                        self.remediator.name(),
+                        what,
+                        Utc::now(),
+                    )
+                    .await
+                {
+                    Ok(Claim::Acquired) => claimed = true,
+                    Ok(Claim::Held { state, claimed_at }) => {
+                        held = Some(format!(
+                            "already handled: an earlier delivery of this event claimed it at {claimed_at} ({state})"
+                        ))
+                    }
+                    // Acting twice is safe (actions are idempotent); not acting is not.
+                    Err(e) => notes.push(format!(
+                        "ledger {} unavailable, acting without duplicate protection: {e}",
+                        ledger.table()
+                    )),
+                }
+            }
+            (None, true) => {
+                let note = format!(
+                    "no ledger table ({}): duplicate protection is off",
+                    crate::ledger::TABLE
+                );
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+            _ => {}
+        }
+
+        let mut actions = Vec::with_capacity(guarded.steps.len());
+        for (action, disposition) in guarded.steps {
+            let outcome = match (&held, disposition) {
+                (Some(why), _) => Outcome::Skipped { why: why.clone() },
+                (None, Disposition::Run) => self.remediator.execute(&action).await,
+                (None, Disposition::DryRun) => Outcome::WouldDo,
+                (None, Disposition::Skip { why }) => Outcome::Skipped { why },
+            };
+            actions.push(ActionReport {
+                description: action.describe(),
+                action: serde_json::to_value(&action).unwrap_or(Value::Null),
+                outcome,
+            });
+        }
+        let report = FindingReport {
+            rule_id: rule_id.to_string(),
+            severity: guarded.finding.severity,
+            reason: guarded.finding.reason,
+            mode: guarded.mode,
+            already_handled: held.is_some(),
+            actions,
+        };
+        if let (Some(ledger), true) = (&self.ledger, claimed) {
+            let outcomes = serde_json::to_value(&report.actions).unwrap_or(Value::Null);
+            if let Err(e) = ledger
+                .record(event.id(), rule_id, &outcomes, Utc::now())
+                .await
+            {
+                notes.push(format!(
+                    "could not record the outcome in ledger {}: {e}",
+                    ledger.table()
+                ));
+            }
+        }
+        report
     }
 
     fn finish_without_action(&self, mut report: Report, skip: Option<EventSkip>) -> Report {

@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::event::{ApiCall, Envelope};
+use crate::alarm::AlarmStateChange;
+use crate::event::{ApiCall, Envelope, Event};
 use crate::guard::{EventSkip, Mode};
 use crate::outcome::Outcome;
 use crate::plan::Severity;
@@ -29,11 +30,15 @@ pub enum Status {
     NothingToDo,
     /// An event-level guard stopped it (loop guard, failed call, exempt caller).
     Skipped,
+    /// A redelivery: the ledger shows an earlier delivery handled every finding.
+    AlreadyHandled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventSummary {
     pub id: String,
+    /// One line for people: "iam:AttachUserPolicy by mallory", "alarm web-cpu-high OK -> ALARM".
+    pub what: String,
     pub detail_type: String,
     pub source: String,
     pub name: String,
@@ -47,9 +52,47 @@ pub struct EventSummary {
 }
 
 impl EventSummary {
-    pub fn of_api_call(envelope: &Envelope, call: &ApiCall) -> Self {
+    pub fn of(event: &Event) -> Self {
+        match event {
+            Event::ApiCall { envelope, call } => Self::of_api_call(envelope, call),
+            Event::Alarm { envelope, alarm } => Self::of_alarm(envelope, alarm),
+        }
+    }
+
+    pub fn of_alarm(envelope: &Envelope, alarm: &AlarmStateChange) -> Self {
+        let previous = alarm
+            .previous_state
+            .as_ref()
+            .map(|p| format!("{} -> ", p.value))
+            .unwrap_or_default();
         Self {
             id: envelope.id.clone(),
+            what: format!("alarm {} {previous}{}", alarm.alarm_name, alarm.state.value),
+            detail_type: envelope.detail_type.clone(),
+            source: envelope.source.clone(),
+            name: alarm.state.value.to_string(),
+            account: envelope.account.clone(),
+            region: envelope.region.clone(),
+            time: Some(alarm.state.timestamp.clone()).or_else(|| envelope.time.clone()),
+            actor: format!("CloudWatch alarm {}", alarm.alarm_name),
+            actor_type: "Alarm".into(),
+            source_ip: None,
+            user_agent: None,
+        }
+    }
+
+    pub fn of_api_call(envelope: &Envelope, call: &ApiCall) -> Self {
+        let service = envelope
+            .source
+            .strip_prefix("aws.")
+            .unwrap_or(&envelope.source);
+        Self {
+            id: envelope.id.clone(),
+            what: format!(
+                "{service}:{} by {}",
+                call.event_name,
+                short_actor(&call.user_identity.describe())
+            ),
             detail_type: envelope.detail_type.clone(),
             source: envelope.source.clone(),
             name: call.event_name.clone(),
@@ -65,19 +108,13 @@ impl EventSummary {
             user_agent: call.user_agent.clone(),
         }
     }
+}
 
-    /// The service prefix of the API, e.g. `iam` for `iam.amazonaws.com`.
-    fn service(&self) -> &str {
-        self.source.strip_prefix("aws.").unwrap_or(&self.source)
-    }
-
-    /// The last path segment of the actor ARN: `mallory`, `break-glass/jane`.
-    fn short_actor(&self) -> &str {
-        let a = self.actor.as_str();
-        match a.split_once(":assumed-role/") {
-            Some((_, rest)) => rest,
-            None => a.rsplit(['/', ':']).next().unwrap_or(a),
-        }
+/// The last path segment of an actor ARN: `mallory`, `break-glass/jane`.
+fn short_actor(actor: &str) -> &str {
+    match actor.split_once(":assumed-role/") {
+        Some((_, rest)) => rest,
+        None => actor.rsplit(['/', ':']).next().unwrap_or(actor),
     }
 }
 
@@ -94,6 +131,9 @@ pub struct FindingReport {
     pub severity: Severity,
     pub reason: String,
     pub mode: Mode,
+    /// An earlier delivery of the same event already handled this finding (ledger claim).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub already_handled: bool,
     pub actions: Vec<ActionReport>,
 }
 
@@ -131,6 +171,8 @@ impl Report {
             Status::Skipped
         } else if self.findings.is_empty() {
             Status::NothingToDo
+        } else if self.findings.iter().all(|f| f.already_handled) {
+            Status::AlreadyHandled
         } else if failed && acted {
             Status::PartiallyFailed
         } else if failed {
@@ -169,6 +211,7 @@ impl Report {
             Status::NoAction => "Found, not acted on",
             Status::NothingToDo => "Nothing to do",
             Status::Skipped => "Skipped",
+            Status::AlreadyHandled => "Already handled",
         }
     }
 
@@ -176,11 +219,9 @@ impl Report {
     pub fn subject(&self) -> String {
         let severity = self.severity().map(|s| format!(" {s}")).unwrap_or_default();
         let raw = format!(
-            "[Reflex{severity}] {}: {}:{} by {} in {}",
+            "[Reflex{severity}] {}: {} in {}",
             self.status_words(),
-            self.event.service(),
-            self.event.name,
-            self.event.short_actor(),
+            self.event.what,
             self.event.account
         );
         // SNS subjects: printable ASCII, no line breaks, at most 100 characters.
@@ -206,7 +247,12 @@ impl Report {
         let e = &self.event;
         let mut out = format!("Reflex {}: {}\n\n", self.function, self.status_words());
         out += "WHAT HAPPENED\n";
-        out += &format!("  {} called {}:{}\n", e.actor, e.service(), e.name);
+        if e.actor_type == "Alarm" {
+            out += &format!("  {}\n", e.what);
+        } else {
+            let service = e.source.strip_prefix("aws.").unwrap_or(&e.source);
+            out += &format!("  {} called {service}:{}\n", e.actor, e.name);
+        }
         out += &format!(
             "  account {}, region {}, at {}\n",
             e.account,
@@ -276,6 +322,7 @@ mod tests {
     fn summary() -> EventSummary {
         EventSummary {
             id: "e-1".into(),
+            what: "iam:AttachUserPolicy by mallory".into(),
             detail_type: "AWS API Call via CloudTrail".into(),
             source: "aws.iam".into(),
             name: "AttachUserPolicy".into(),
@@ -296,6 +343,7 @@ mod tests {
             severity: Severity::High,
             reason: "because".into(),
             mode: Mode::Enforce,
+            already_handled: false,
             actions: outcomes
                 .into_iter()
                 .map(|outcome| ActionReport {
@@ -338,7 +386,7 @@ mod tests {
             "[Reflex HIGH] Remediated: iam:AttachUserPolicy by mallory in 123456789012"
         );
         let mut long = r.clone();
-        long.event.actor = format!("arn:aws:sts::1:assumed-role/{}/é", "r".repeat(200));
+        long.event.what = format!("iam:X by {}/é", "r".repeat(200));
         let s = long.subject();
         assert!(s.len() <= 100 && s.is_ascii() && s.ends_with("..."), "{s}");
     }

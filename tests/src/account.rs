@@ -32,8 +32,11 @@ pub struct Delivered {
     pub attributes: Value,
 }
 
+pub const LEDGER_TABLE: &str = "reflex-ledger";
+
 pub struct Account {
     pub sdk: SdkConfig,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     pub iam: aws_sdk_iam::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -51,9 +54,11 @@ pub fn load_event(relative: &str) -> Value {
 }
 
 impl Account {
-    /// Clients for the emulator, the report topic and a queue subscribed to it.
+    /// Clients for the emulator, the report topic with a queue subscribed to it, the ledger table.
     pub async fn new(emulator: &Emulator) -> Self {
         let sdk = emulator.sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        create_ledger_table(&dynamodb).await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let topic_arn = sns
@@ -85,6 +90,7 @@ impl Account {
             .expect("subscribe queue");
         Self {
             iam: aws_sdk_iam::Client::new(&sdk),
+            dynamodb,
             sdk,
             sns,
             sqs,
@@ -293,6 +299,7 @@ impl Account {
             ("REFLEX_TOPIC_ARN", self.topic_arn.as_str()),
             ("REFLEX_SELF_ARN", REFLEX_SESSION),
             ("REFLEX_EXEMPT_PRINCIPALS", BREAK_GLASS_PATTERN),
+            ("REFLEX_LEDGER_TABLE", LEDGER_TABLE),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -308,6 +315,12 @@ impl Account {
         reflex_revoke::handler_from_env(&self.env(mode, extra), &self.sdk)
             .await
             .expect("valid configuration")
+    }
+
+    /// Every ledger item, as JSON.
+    pub async fn ledger_entries(&self) -> Vec<Value> {
+        let ledger = reflex_shared::ledger::Ledger::new(self.dynamodb.clone(), LEDGER_TABLE, 1, 1);
+        ledger.entries().await.expect("scan the ledger")
     }
 
     /// Every report delivered so far (drains the queue).
@@ -523,4 +536,46 @@ impl Account {
             .await
             .expect("tag user");
     }
+}
+
+/// The ledger table as the SAM template defines it: one string key `pk`, TTL on `expires_at`.
+async fn create_ledger_table(dynamodb: &aws_sdk_dynamodb::Client) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    dynamodb
+        .create_table()
+        .table_name(LEDGER_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create the ledger table");
+    dynamodb
+        .update_time_to_live()
+        .table_name(LEDGER_TABLE)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .expect("ttl"),
+        )
+        .send()
+        .await
+        .expect("enable TTL");
 }

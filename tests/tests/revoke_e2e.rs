@@ -631,7 +631,8 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
     let event = acct
         .replay(load_event("revoke/add-user-to-admin-group.json"))
         .await;
-    let handler = acct.revoke("enforce", &[]).await;
+    // Without the ledger: the executor itself must make the second run harmless.
+    let handler = acct.revoke("enforce", &[("REFLEX_LEDGER_TABLE", "")]).await;
     let first = handler.handle(event.clone()).await.unwrap().to_json();
     let second = handler.handle(event).await.unwrap().to_json();
     assert_eq!(outcome(&first, 0, 0)["status"], "done");
@@ -716,4 +717,169 @@ async fn bad_events_are_refused_clearly_with_nothing_changed() {
             .contains(&ADMIN.to_string())
     );
     assert!(acct.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_reported_as_already_handled_from_the_ledger() {
+    let (_emu, acct) = account().await;
+    let event = acct
+        .replay(load_event("revoke/attach-admin-to-user.json"))
+        .await;
+    let handler = acct.revoke("enforce", &[]).await;
+    let first = handler.handle(event.clone()).await.unwrap().to_json();
+    // Someone attaches it again by hand: a redelivery of the old event must not touch it.
+    acct.iam
+        .attach_user_policy()
+        .user_name("alice")
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let second = handler.handle(event).await.unwrap().to_json();
+
+    assert_eq!(first["status"], "remediated");
+    assert_eq!(second["status"], "already-handled");
+    assert!(
+        outcome(&second, 0, 0)["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("already handled")
+    );
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    assert_eq!(
+        acct.reports().await.len(),
+        1,
+        "one report, not one per delivery"
+    );
+
+    let entries = acct.ledger_entries().await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let claim = &entries[0];
+    assert_eq!(claim["state"], "done");
+    assert_eq!(claim["rule_id"], "revoke.privileged-policy-attached");
+    let outcomes: Value = serde_json::from_str(claim["outcomes"].as_str().unwrap()).unwrap();
+    assert_eq!(outcomes[0]["outcome"]["status"], "done");
+    assert!(
+        outcomes[0]["outcome"]["undo"]
+            .as_str()
+            .unwrap()
+            .contains("attach-user-policy")
+    );
+    assert!(claim["expires_at"].as_i64().unwrap() > claim["claimed_epoch"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn five_concurrent_deliveries_act_exactly_once() {
+    let (_emu, acct) = account().await;
+    let event = acct
+        .replay(load_event("revoke/create-access-key-for-another-user.json"))
+        .await;
+    let handler = acct.revoke("enforce", &[]).await;
+    let (a, b, c, d, e) = tokio::join!(
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+    );
+    let statuses: Vec<String> = [a, b, c, d, e]
+        .into_iter()
+        .map(|r| r.unwrap().to_json()["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "remediated").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "already-handled").count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_crashed_run_is_taken_over_after_the_timeout() {
+    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+    let (_emu, acct) = account().await;
+    let event = acct
+        .replay(load_event("revoke/attach-admin-to-user.json"))
+        .await;
+    let key = format!(
+        "event#{}#revoke.privileged-policy-attached",
+        event["id"].as_str().unwrap()
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claim_at = |epoch: i64| {
+        acct.dynamodb
+            .put_item()
+            .table_name(reflex_tests::account::LEDGER_TABLE)
+            .item("pk", S(key.clone()))
+            .item("state", S("claimed".into()))
+            .item("claimed_at", S(format!("epoch {epoch}")))
+            .item("claimed_epoch", N(epoch.to_string()))
+            .send()
+    };
+    let handler = acct
+        .revoke("enforce", &[("REFLEX_CLAIM_TIMEOUT_SECONDS", "600")])
+        .await;
+
+    // A run that claimed a minute ago may still be working: leave it.
+    claim_at(now - 60).await.unwrap();
+    let report = handler.handle(event.clone()).await.unwrap().to_json();
+    assert_eq!(report["status"], "already-handled");
+    assert!(
+        acct.attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+
+    // A claim older than the timeout belongs to a run that crashed: take it over and act.
+    claim_at(now - 3600).await.unwrap();
+    let report = handler.handle(event).await.unwrap().to_json();
+    assert_eq!(report["status"], "remediated");
+    assert!(
+        !acct
+            .attached_policies(&user("alice"))
+            .await
+            .contains(&ADMIN.to_string())
+    );
+    assert_eq!(acct.ledger_entries().await[0]["state"], "done");
+}
+
+#[tokio::test]
+async fn events_with_nothing_to_do_leave_no_claim() {
+    let (_emu, acct) = account().await;
+    run(&acct, "revoke/attach-readonly-to-user.json", "enforce", &[]).await;
+    run(
+        &acct,
+        "revoke/attach-admin-to-user-by-reflex.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert!(acct.ledger_entries().await.is_empty());
+}
+
+#[tokio::test]
+async fn without_a_ledger_the_report_says_duplicate_protection_is_off() {
+    let (_emu, acct) = account().await;
+    let report = run(
+        &acct,
+        "revoke/attach-admin-to-user.json",
+        "enforce",
+        &[("REFLEX_LEDGER_TABLE", "")],
+    )
+    .await;
+    assert_eq!(report["status"], "remediated");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("duplicate protection is off"), "{notes}");
 }

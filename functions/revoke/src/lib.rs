@@ -13,10 +13,9 @@ pub mod rules;
 
 use aws_config::SdkConfig;
 use reflex_shared::config::{self, CoreConfig, ExemptTag};
-use reflex_shared::event::{API_CALL_DETAIL_TYPE, Event};
-use reflex_shared::notify::Notifier;
+use reflex_shared::event::Event;
 use reflex_shared::pipeline::{Handler, Remediator};
-use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal, aws};
+use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
 
 pub use action::IamAction;
 pub use executor::IamExecutor;
@@ -73,24 +72,27 @@ impl Remediator for Revoke {
 
     fn accepts(&self, event: &Event) -> Result<(), EventError> {
         let envelope = event.envelope();
-        if envelope.source != "aws.iam" {
+        if envelope.source != "aws.iam" || !matches!(event, Event::ApiCall { .. }) {
             return Err(EventError::Unsupported {
                 detail_type: envelope.detail_type.clone(),
                 event_source: envelope.source.clone(),
             });
         }
-        debug_assert_eq!(envelope.detail_type, API_CALL_DETAIL_TYPE);
         Ok(())
     }
 
     async fn gather(&self, event: &Event) -> (Facts, Vec<String>) {
-        let Event::ApiCall { call, .. } = event;
-        facts::gather(&self.iam, call).await
+        match event {
+            Event::ApiCall { call, .. } => facts::gather(&self.iam, call).await,
+            _ => (Facts::default(), Vec::new()),
+        }
     }
 
     fn decide(&self, event: &Event, facts: &Facts) -> Result<Vec<Finding<IamAction>>, EventError> {
-        let Event::ApiCall { call, .. } = event;
-        rules::evaluate(call, facts, &self.settings)
+        match event {
+            Event::ApiCall { call, .. } => rules::evaluate(call, facts, &self.settings),
+            _ => Ok(Vec::new()),
+        }
     }
 
     async fn has_exempt_tag(&self, principal: &Principal, tag: &ExemptTag) -> Result<bool, String> {
@@ -109,17 +111,6 @@ pub async fn handler_from_env(
 ) -> Result<Handler<Revoke>, ConfigError> {
     let core = CoreConfig::from_env(env, RULE_IDS)?;
     let settings = settings_from_env(env)?;
-    let me = aws::resolve_self_identity(sdk, core.self_arn.as_deref())
-        .await
-        .map_err(|e| ConfigError::new(config::SELF_ARN, e))?;
-    let notifier = core
-        .topic_arn
-        .as_ref()
-        .map(|arn| Notifier::new(aws_sdk_sns::Client::new(sdk), arn));
-    Ok(Handler {
-        remediator: Revoke::new(settings, aws_sdk_iam::Client::new(sdk)),
-        guards: core.guards(Some(me)),
-        exempt_tag: core.exempt_tag.clone(),
-        notifier,
-    })
+    let revoke = Revoke::new(settings, aws_sdk_iam::Client::new(sdk));
+    Handler::from_config(revoke, &core, sdk).await
 }

@@ -96,6 +96,7 @@ fn handler(settings: RuleSettings, iam: Client) -> Handler<Revoke> {
             value: "true".into(),
         },
         notifier: None,
+        ledger: None,
     }
 }
 

@@ -16,9 +16,10 @@ const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 fn load(name: &str) -> ApiCall {
     let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let Event::ApiCall { call, .. } =
-        event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    call
+    match event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")) {
+        Event::ApiCall { call, .. } => call,
+        other => panic!("{path}: not an API call: {other:?}"),
+    }
 }
 
 fn findings(name: &str, facts: &Facts) -> Vec<Finding<IamAction>> {
