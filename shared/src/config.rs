@@ -209,6 +209,18 @@ impl CoreConfig {
         })
     }
 
+    /// The ledger client, when a table is configured.
+    pub fn ledger(&self, sdk: &aws_config::SdkConfig) -> Option<ledger::Ledger> {
+        self.ledger_table.as_ref().map(|table| {
+            ledger::Ledger::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                table,
+                self.ledger_ttl_days,
+                self.claim_timeout_seconds,
+            )
+        })
+    }
+
     pub fn guards(&self, self_identity: Option<SelfIdentity>) -> Guards {
         Guards {
             self_identity,

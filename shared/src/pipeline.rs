@@ -76,14 +76,7 @@ impl<R: Remediator> Handler<R> {
             .topic_arn
             .as_ref()
             .map(|arn| Notifier::new(aws_sdk_sns::Client::new(sdk), arn));
-        let ledger = core.ledger_table.as_ref().map(|table| {
-            Ledger::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                table,
-                core.ledger_ttl_days,
-                core.claim_timeout_seconds,
-            )
-        });
+        let ledger = core.ledger(sdk);
         Ok(Self {
             remediator,
             guards: core.guards(Some(me)),

@@ -1,0 +1,40 @@
+//! The one change `scale` makes: set a group's desired capacity, recording why.
+
+use reflex_shared::{Principal, RemediationAction};
+use serde::Serialize;
+
+use crate::rules::GroupState;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleAction {
+    pub group: String,
+    pub from: i32,
+    pub to: i32,
+    pub min: i32,
+    pub max: i32,
+    /// Bookkeeping written to the ledger with the change (not part of the report).
+    #[serde(skip)]
+    pub next_state: GroupState,
+    #[serde(skip)]
+    pub expected_version: Option<i64>,
+    #[serde(skip)]
+    pub tracked: bool,
+}
+
+impl RemediationAction for ScaleAction {
+    fn describe(&self) -> String {
+        let verb = if self.to > self.from {
+            "raise"
+        } else {
+            "lower"
+        };
+        format!(
+            "{verb} desired capacity of {} from {} to {} (min {}, max {})",
+            self.group, self.from, self.to, self.min, self.max
+        )
+    }
+
+    fn target(&self) -> Option<Principal> {
+        None
+    }
+}
