@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::emulator::{ACCOUNT, Emulator};
 use reflex_revoke::Revoke;
 use reflex_revoke::action::Identity;
+use reflex_scale::Scale;
 use reflex_shared::pipeline::Handler;
 
 pub const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -36,6 +37,7 @@ pub const LEDGER_TABLE: &str = "reflex-ledger";
 
 pub struct Account {
     pub sdk: SdkConfig,
+    pub autoscaling: aws_sdk_autoscaling::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub iam: aws_sdk_iam::Client,
     pub sns: aws_sdk_sns::Client,
@@ -89,6 +91,7 @@ impl Account {
             .await
             .expect("subscribe queue");
         Self {
+            autoscaling: aws_sdk_autoscaling::Client::new(&sdk),
             iam: aws_sdk_iam::Client::new(&sdk),
             dynamodb,
             sdk,
@@ -315,6 +318,52 @@ impl Account {
         reflex_revoke::handler_from_env(&self.env(mode, extra), &self.sdk)
             .await
             .expect("valid configuration")
+    }
+
+    /// The scale handler exactly as the Lambda binary builds it, aimed at the emulator.
+    pub async fn scale(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<Scale> {
+        reflex_scale::handler_from_env(&self.env(mode, extra), &self.sdk)
+            .await
+            .expect("valid configuration")
+    }
+
+    /// An Auto Scaling group (the sample alarms watch `web`).
+    pub async fn seed_group(&self, name: &str, min: i32, max: i32, desired: i32) {
+        let config = format!("{name}-launch-config");
+        self.autoscaling
+            .create_launch_configuration()
+            .launch_configuration_name(&config)
+            .image_id("ami-12c6146b")
+            .instance_type("t3.micro")
+            .send()
+            .await
+            .expect("create launch configuration");
+        self.autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_configuration_name(&config)
+            .min_size(min)
+            .max_size(max)
+            .desired_capacity(desired)
+            .availability_zones("us-east-1a")
+            .send()
+            .await
+            .expect("create Auto Scaling group");
+    }
+
+    pub async fn desired_capacity(&self, group: &str) -> i32 {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .expect("describe group");
+        out.auto_scaling_groups
+            .unwrap_or_default()
+            .first()
+            .and_then(|g| g.desired_capacity)
+            .expect("the group exists")
     }
 
     /// Every ledger item, as JSON.

@@ -115,18 +115,17 @@ pub fn evaluate(
     };
 
     let event_time = alarm.state_time();
-    if let (Some(this), Some(last)) = (
-        event_time,
-        group.state.last_event_time.as_deref().and_then(parse_time),
-    ) {
-        if this <= last {
-            return finding(
-                Some(format!(
-                    "out of order: this state change is from {this}, Reflex already acted on one from {last}"
-                )),
-                vec![],
-            );
-        }
+    let last_event = group.state.last_event_time.as_deref().and_then(parse_time);
+    if let Some((this, last)) = event_time
+        .zip(last_event)
+        .filter(|(this, last)| this < last)
+    {
+        return finding(
+            Some(format!(
+                "out of order: this state change is from {this}, Reflex already acted on one from {last}"
+            )),
+            vec![],
+        );
     }
     if let Some(last) = group.state.last_change_at.as_deref().and_then(parse_time) {
         let since = (now - last).num_seconds();

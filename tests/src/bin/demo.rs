@@ -1,6 +1,6 @@
 //! The local demo: start the emulator, seed a sample account, replay every revoke sample event
 //! through the very handler the Lambda binary runs, and print what was remediated, read back
-//! from the emulator.
+//! from the emulator; then an alarm's life through the scale function, and the ledger.
 //!
 //! `make demo` (or `cargo run -p reflex-tests --bin reflex-demo`). `RUST_LOG=info` adds the
 //! audit log lines.
@@ -42,11 +42,110 @@ async fn main() {
     bad_input(&emulator).await;
 
     println!(
-        "== summary: {} sample events in enforce mode ==",
+        "== summary: {} revoke sample events in enforce mode ==",
         files.len()
     );
     for (status, n) in tally {
         println!("  {status:<14} {n}");
+    }
+    println!();
+    scaling(&emulator).await;
+}
+
+/// The scale function on one alarm's life, duplicates and a late delivery included, then the ledger.
+async fn scaling(emulator: &Emulator) {
+    println!(
+        "== scale: alarm state changes resize the Auto Scaling group `web` (min 1, max 4) ==\n"
+    );
+    emulator.reset();
+    let acct = Account::new(emulator).await;
+    acct.seed_group("web", 1, 4, 2).await;
+    let config = [
+        ("REFLEX_SCALE_IN_STEP", "1"),
+        ("REFLEX_SCALE_COOLDOWN_SECONDS", "0"),
+    ];
+    println!(
+        "   config    REFLEX_SCALE_OUT_STEP=1 REFLEX_SCALE_IN_STEP=1 REFLEX_SCALE_COOLDOWN_SECONDS=0"
+    );
+    println!(
+        "   emulator  web desired capacity {}\n",
+        acct.desired_capacity("web").await
+    );
+    let handler = acct.scale("enforce", &config).await;
+    let story = [
+        ("cpu-high-alarm.json", "CPU above 80%"),
+        (
+            "cpu-high-alarm.json",
+            "EventBridge delivers the same event again",
+        ),
+        ("cpu-ok-delivered-late.json", "an older OK arrives late"),
+        ("cpu-high-alarm-again.json", "CPU still climbing"),
+        ("cpu-back-to-ok.json", "CPU back to normal"),
+        (
+            "composite-cpu-and-disk-alarm.json",
+            "composite alarm: busy AND disk almost full",
+        ),
+        ("cpu-insufficient-data.json", "the metric stops reporting"),
+        (
+            "unmapped-billing-alarm.json",
+            "an alarm that scales nothing",
+        ),
+    ];
+    for (file, why) in story {
+        println!("-- {file} ({why})");
+        let report = handler
+            .handle(load_event(&format!("scale/{file}")))
+            .await
+            .expect("a valid sample")
+            .to_json();
+        println!("   verdict   {}", report["status"].as_str().unwrap_or("?"));
+        for f in report["findings"].as_array().into_iter().flatten() {
+            println!(
+                "   rule      {}: {}",
+                f["rule_id"].as_str().unwrap_or("?"),
+                f["reason"].as_str().unwrap_or("?")
+            );
+            for a in f["actions"].as_array().into_iter().flatten() {
+                let o = &a["outcome"];
+                println!(
+                    "   action    {} -> {}",
+                    a["description"].as_str().unwrap_or("?"),
+                    o["status"].as_str().unwrap_or("?")
+                );
+                if let Some(why) = o["why"].as_str() {
+                    println!("   why       {why}");
+                }
+            }
+        }
+        for n in report["notes"].as_array().into_iter().flatten() {
+            println!("   note      {}", n.as_str().unwrap_or("?"));
+        }
+        println!(
+            "   emulator  web desired capacity {}",
+            acct.desired_capacity("web").await
+        );
+        for r in acct.reports().await {
+            println!("   SNS       \"{}\"", r.subject);
+        }
+        println!();
+    }
+    println!(
+        "== the ledger (DynamoDB table {}) ==\n",
+        reflex_tests::account::LEDGER_TABLE
+    );
+    for e in acct.ledger_entries().await {
+        let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
+        if s("kind") == "claim" {
+            println!(
+                "   claim  {:<11} {:<5} {} ({})",
+                s("rule_id"),
+                s("state"),
+                s("summary"),
+                s("claimed_at")
+            );
+        } else {
+            println!("   state  {} v{}: {}", s("pk"), e["version"], s("doc"));
+        }
     }
 }
 
@@ -116,6 +215,7 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
 }
 
 async fn bad_input(emulator: &Emulator) {
+    emulator.reset();
     let acct = Account::new(emulator).await;
     let handler = acct.revoke("enforce", &[]).await;
     let dir = workspace_root().join("events/invalid");

@@ -1,0 +1,264 @@
+//! The scale rules over the sample events in `events/scale/`: pure, no emulator.
+
+use chrono::{DateTime, Utc};
+use reflex_scale::rules::{self, Facts, GroupFacts, GroupState, target_group};
+use reflex_scale::settings::{ScaleSettings, Step};
+use reflex_shared::alarm::AlarmStateChange;
+use reflex_shared::event::{self, Event};
+
+fn load(name: &str) -> AlarmStateChange {
+    let path = format!("{}/../../events/scale/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    match event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")) {
+        Event::Alarm { alarm, .. } => alarm,
+        other => panic!("{path}: not an alarm: {other:?}"),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-20T12:00:00Z".parse().unwrap()
+}
+
+fn web(desired: i32, state: GroupState) -> Facts {
+    Facts {
+        group: Some(GroupFacts {
+            name: "web".into(),
+            desired,
+            min: 1,
+            max: 4,
+            state,
+            version: Some(3),
+            tracked: true,
+        }),
+        now: Some(now()),
+    }
+}
+
+fn settings() -> ScaleSettings {
+    ScaleSettings {
+        in_step: Some(Step::Absolute(1)),
+        cooldown_seconds: 300,
+        ..Default::default()
+    }
+}
+
+/// (from, to) of the single action, or None when the finding has no action.
+fn change(name: &str, facts: &Facts, settings: &ScaleSettings) -> Option<(i32, i32)> {
+    let findings = rules::evaluate(&load(name), facts, settings);
+    assert!(findings.len() <= 1, "{findings:?}");
+    findings.first()?.actions.first().map(|a| (a.from, a.to))
+}
+
+#[test]
+fn alarm_raises_by_the_step_and_records_the_baseline() {
+    let findings = rules::evaluate(
+        &load("cpu-high-alarm.json"),
+        &web(2, GroupState::default()),
+        &settings(),
+    );
+    let f = &findings[0];
+    assert_eq!(f.rule_id, rules::SCALE_OUT);
+    assert!(
+        f.reason
+            .contains("CPUUtilization 91.2 against threshold 80"),
+        "{}",
+        f.reason
+    );
+    let a = &f.actions[0];
+    assert_eq!((a.from, a.to), (2, 3));
+    assert_eq!(a.next_state.baseline, Some(2));
+    assert_eq!(
+        a.next_state.last_event_time.as_deref(),
+        Some("2026-11-20T11:00:00+00:00")
+    );
+    assert_eq!(a.expected_version, Some(3));
+}
+
+#[test]
+fn scale_out_is_capped_at_the_maximum() {
+    let big = ScaleSettings {
+        out_step: Step::Absolute(5),
+        ..settings()
+    };
+    assert_eq!(
+        change("cpu-high-alarm.json", &web(2, GroupState::default()), &big),
+        Some((2, 4))
+    );
+    assert_eq!(
+        change("cpu-high-alarm.json", &web(4, GroupState::default()), &big),
+        None
+    );
+    let pct = ScaleSettings {
+        out_step: Step::Percent(50),
+        ..settings()
+    };
+    assert_eq!(
+        change("cpu-high-alarm.json", &web(3, GroupState::default()), &pct),
+        Some((3, 4))
+    );
+}
+
+#[test]
+fn ok_lowers_but_never_below_the_baseline_or_minimum() {
+    let raised = |baseline| GroupState {
+        last_change_at: Some("2026-11-20T11:00:00Z".into()),
+        last_event_time: Some("2026-11-20T11:00:00Z".into()),
+        baseline: Some(baseline),
+    };
+    assert_eq!(
+        change("cpu-back-to-ok.json", &web(4, raised(2)), &settings()),
+        Some((4, 3))
+    );
+    let two = ScaleSettings {
+        in_step: Some(Step::Absolute(2)),
+        ..settings()
+    };
+    assert_eq!(
+        change("cpu-back-to-ok.json", &web(3, raised(2)), &two),
+        Some((3, 2))
+    );
+    assert_eq!(
+        change("cpu-back-to-ok.json", &web(2, raised(2)), &settings()),
+        None
+    );
+    // Back at the baseline, the record forgets it: the next scale-out starts afresh.
+    let f = rules::evaluate(
+        &load("cpu-back-to-ok.json"),
+        &web(3, raised(2)),
+        &settings(),
+    );
+    assert_eq!(f[0].actions[0].next_state.baseline, None);
+}
+
+#[test]
+fn ok_does_not_lower_a_group_reflex_never_raised_nor_when_scale_in_is_off() {
+    assert_eq!(
+        change(
+            "cpu-back-to-ok.json",
+            &web(3, GroupState::default()),
+            &settings()
+        ),
+        None
+    );
+    let off = ScaleSettings {
+        in_step: None,
+        ..settings()
+    };
+    assert!(
+        rules::evaluate(
+            &load("cpu-back-to-ok.json"),
+            &web(3, GroupState::default()),
+            &off
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn an_ok_older_than_the_alarm_reflex_acted_on_does_not_scale_in() {
+    let after_alarm = GroupState {
+        last_change_at: Some("2026-11-20T11:00:01Z".into()),
+        last_event_time: Some("2026-11-20T11:00:00Z".into()),
+        baseline: Some(2),
+    };
+    let f = rules::evaluate(
+        &load("cpu-ok-delivered-late.json"),
+        &web(3, after_alarm),
+        &settings(),
+    );
+    assert!(f[0].actions.is_empty());
+    assert!(f[0].reason.contains("out of order"), "{}", f[0].reason);
+}
+
+#[test]
+fn cooldown_holds_between_reflex_changes() {
+    let just_changed = GroupState {
+        last_change_at: Some((now() - chrono::Duration::seconds(60)).to_rfc3339()),
+        last_event_time: Some("2026-11-20T11:00:00Z".into()),
+        baseline: Some(2),
+    };
+    let f = rules::evaluate(
+        &load("cpu-high-alarm-again.json"),
+        &web(3, just_changed.clone()),
+        &settings(),
+    );
+    assert!(f[0].actions.is_empty());
+    assert!(f[0].reason.contains("cooldown"), "{}", f[0].reason);
+    let no_cooldown = ScaleSettings {
+        cooldown_seconds: 0,
+        ..settings()
+    };
+    assert_eq!(
+        change(
+            "cpu-high-alarm-again.json",
+            &web(3, just_changed),
+            &no_cooldown
+        ),
+        Some((3, 4))
+    );
+}
+
+#[test]
+fn insufficient_data_does_nothing() {
+    assert!(
+        rules::evaluate(
+            &load("cpu-insufficient-data.json"),
+            &web(2, GroupState::default()),
+            &settings()
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn groups_are_found_by_configuration_tag_or_dimension() {
+    let s = settings();
+    assert_eq!(
+        target_group(&load("cpu-high-alarm.json"), &s),
+        Some(("web", "AutoScalingGroupName dimension"))
+    );
+    assert_eq!(
+        target_group(&load("composite-cpu-and-disk-alarm.json"), &s),
+        Some(("web", "alarm tag"))
+    );
+    assert_eq!(
+        target_group(&load("metric-math-error-rate-alarm.json"), &s),
+        Some(("web", "AutoScalingGroupName dimension"))
+    );
+    assert_eq!(target_group(&load("unmapped-billing-alarm.json"), &s), None);
+    let configured = ScaleSettings {
+        targets: vec![("billing-*".into(), "batch".into())],
+        ..settings()
+    };
+    assert_eq!(
+        target_group(&load("unmapped-billing-alarm.json"), &configured),
+        Some(("batch", "configuration"))
+    );
+}
+
+#[test]
+fn composite_and_metric_math_alarms_scale_like_metric_alarms() {
+    let f = rules::evaluate(
+        &load("composite-cpu-and-disk-alarm.json"),
+        &web(2, GroupState::default()),
+        &settings(),
+    );
+    assert!(
+        f[0].reason.contains("triggered by web-disk-almost-full"),
+        "{}",
+        f[0].reason
+    );
+    assert_eq!((f[0].actions[0].from, f[0].actions[0].to), (2, 3));
+    let f = rules::evaluate(
+        &load("metric-math-error-rate-alarm.json"),
+        &web(2, GroupState::default()),
+        &settings(),
+    );
+    assert!(
+        f[0].reason
+            .contains("expression m1 / m2 * 100 7.3 against threshold 5"),
+        "{}",
+        f[0].reason
+    );
+    assert_eq!(f[0].actions[0].to, 3);
+}

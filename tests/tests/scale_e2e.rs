@@ -1,0 +1,277 @@
+//! End to end against the emulator (Auto Scaling, DynamoDB, SNS/SQS): alarm state changes scale
+//! the `web` group exactly once per event, in order, with a cooldown.
+
+use reflex_tests::{Account, Emulator, load_event};
+use serde_json::Value;
+
+/// A fresh emulator with `web` (min 1, max 4, desired 2) and the ledger table.
+async fn account() -> (Emulator, Account) {
+    let emulator = Emulator::start();
+    let account = Account::new(&emulator).await;
+    account.seed_group("web", 1, 4, 2).await;
+    (emulator, account)
+}
+
+async fn deliver(acct: &Account, file: &str, extra: &[(&str, &str)]) -> Value {
+    let handler = acct.scale("enforce", extra).await;
+    handler
+        .handle(load_event(&format!("scale/{file}")))
+        .await
+        .expect("handled")
+        .to_json()
+}
+
+/// Scale in by 1, and no cooldown unless a test asks for one.
+const IN_AND_NO_COOLDOWN: &[(&str, &str)] = &[
+    ("REFLEX_SCALE_IN_STEP", "1"),
+    ("REFLEX_SCALE_COOLDOWN_SECONDS", "0"),
+];
+
+#[tokio::test]
+async fn alarm_raises_capacity_by_the_step_and_reports_it() {
+    let (_emu, acct) = account().await;
+    let report = deliver(&acct, "cpu-high-alarm.json", &[]).await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    assert_eq!(report["status"], "remediated");
+
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    let d = &delivered[0];
+    assert_eq!(
+        d.subject,
+        "[Reflex MEDIUM] Remediated: alarm web-cpu-high OK -> ALARM in 123456789012"
+    );
+    let finding = &d.report["findings"][0];
+    assert_eq!(finding["rule_id"], "scale.out");
+    assert!(
+        finding["reason"]
+            .as_str()
+            .unwrap()
+            .contains("CPUUtilization 91.2 against threshold 80")
+    );
+    let action = &finding["actions"][0];
+    assert_eq!(
+        action["description"],
+        "raise desired capacity of web from 2 to 3 (min 1, max 4)"
+    );
+    assert_eq!(action["outcome"]["prior_state"]["desired_capacity"], 2);
+    assert!(
+        action["outcome"]["undo"]
+            .as_str()
+            .unwrap()
+            .ends_with("--desired-capacity 2")
+    );
+}
+
+#[tokio::test]
+async fn alarm_is_capped_at_the_group_maximum() {
+    let (_emu, acct) = account().await;
+    let report = deliver(
+        &acct,
+        "cpu-high-alarm.json",
+        &[("REFLEX_SCALE_OUT_STEP", "200%")],
+    )
+    .await;
+    assert_eq!(acct.desired_capacity("web").await, 4);
+    assert_eq!(report["findings"][0]["actions"][0]["action"]["to"], 4);
+}
+
+#[tokio::test]
+async fn ok_lowers_capacity_but_not_below_what_it_was_before_reflex_raised_it() {
+    let (_emu, acct) = account().await;
+    let big_in = [
+        ("REFLEX_SCALE_IN_STEP", "3"),
+        ("REFLEX_SCALE_COOLDOWN_SECONDS", "0"),
+    ];
+    deliver(&acct, "cpu-high-alarm.json", &big_in).await;
+    deliver(&acct, "cpu-high-alarm-again.json", &big_in).await;
+    assert_eq!(acct.desired_capacity("web").await, 4);
+    let report = deliver(&acct, "cpu-back-to-ok.json", &big_in).await;
+    assert_eq!(report["findings"][0]["rule_id"], "scale.in");
+    assert_eq!(
+        acct.desired_capacity("web").await,
+        2,
+        "floored at the capacity before the alarm, not the minimum 1"
+    );
+}
+
+#[tokio::test]
+async fn the_same_alarm_event_twice_changes_capacity_once() {
+    let (_emu, acct) = account().await;
+    let first = deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
+    let second = deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
+    assert_eq!(first["status"], "remediated");
+    assert_eq!(second["status"], "already-handled");
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    assert_eq!(acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn five_concurrent_deliveries_change_capacity_once() {
+    let (_emu, acct) = account().await;
+    let handler = acct.scale("enforce", IN_AND_NO_COOLDOWN).await;
+    let event = load_event("scale/cpu-high-alarm.json");
+    let results = tokio::join!(
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+        handler.handle(event.clone()),
+    );
+    let statuses: Vec<String> = [results.0, results.1, results.2, results.3, results.4]
+        .into_iter()
+        .map(|r| r.unwrap().to_json()["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "remediated").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(acct.desired_capacity("web").await, 3);
+}
+
+#[tokio::test]
+async fn two_alarms_racing_for_one_group_do_not_both_act_on_stale_capacity() {
+    let (_emu, acct) = account().await;
+    let handler = acct.scale("enforce", IN_AND_NO_COOLDOWN).await;
+    let (a, b) = tokio::join!(
+        handler.handle(load_event("scale/cpu-high-alarm.json")),
+        handler.handle(load_event("scale/composite-cpu-and-disk-alarm.json")),
+    );
+    let outcomes = [a.unwrap().to_json(), b.unwrap().to_json()];
+    let done = outcomes
+        .iter()
+        .filter(|r| r["findings"][0]["actions"][0]["outcome"]["status"] == "done")
+        .count();
+    // If both read capacity 2, only one may apply its decision: the other finds the record moved
+    // and skips. If one finished before the other read, both apply, each from fresh capacity.
+    assert!(done >= 1);
+    assert_eq!(acct.desired_capacity("web").await, 2 + done as i32);
+}
+
+#[tokio::test]
+async fn an_ok_delivered_after_a_newer_alarm_does_not_scale_in() {
+    let (_emu, acct) = account().await;
+    deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    let report = deliver(&acct, "cpu-ok-delivered-late.json", IN_AND_NO_COOLDOWN).await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    assert_eq!(report["status"], "no-action");
+    assert!(
+        report["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("out of order")
+    );
+}
+
+#[tokio::test]
+async fn cooldown_holds_between_reflex_changes_to_a_group() {
+    let (_emu, acct) = account().await;
+    let cooldown = [("REFLEX_SCALE_COOLDOWN_SECONDS", "600")];
+    deliver(&acct, "cpu-high-alarm.json", &cooldown).await;
+    let report = deliver(&acct, "cpu-high-alarm-again.json", &cooldown).await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    assert!(
+        report["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cooldown")
+    );
+    assert_eq!(
+        acct.reports().await.len(),
+        1,
+        "a held-back change pages nobody"
+    );
+}
+
+#[tokio::test]
+async fn insufficient_data_and_unmapped_alarms_change_nothing() {
+    let (_emu, acct) = account().await;
+    let report = deliver(&acct, "cpu-insufficient-data.json", &[]).await;
+    assert_eq!(report["status"], "nothing-to-do");
+    let report = deliver(&acct, "unmapped-billing-alarm.json", &[]).await;
+    assert_eq!(report["status"], "nothing-to-do");
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("maps to no Auto Scaling group")
+    );
+    assert_eq!(acct.desired_capacity("web").await, 2);
+    assert!(acct.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn composite_and_metric_math_alarms_scale_too() {
+    let (_emu, acct) = account().await;
+    deliver(
+        &acct,
+        "composite-cpu-and-disk-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    deliver(
+        &acct,
+        "metric-math-error-rate-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
+    assert_eq!(acct.desired_capacity("web").await, 4);
+}
+
+#[tokio::test]
+async fn dry_run_changes_no_capacity_and_reports_the_plan() {
+    let (_emu, acct) = account().await;
+    let handler = acct.scale("dry-run", &[]).await;
+    let report = handler
+        .handle(load_event("scale/cpu-high-alarm.json"))
+        .await
+        .unwrap()
+        .to_json();
+    assert_eq!(report["status"], "dry-run");
+    assert_eq!(acct.desired_capacity("web").await, 2);
+    let delivered = acct.reports().await;
+    assert!(
+        delivered[0].subject.contains("Dry-run"),
+        "{}",
+        delivered[0].subject
+    );
+    assert_eq!(
+        delivered[0].report["findings"][0]["actions"][0]["action"]["to"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn the_ledger_shows_the_claim_and_the_groups_scaling_record() {
+    let (_emu, acct) = account().await;
+    deliver(&acct, "cpu-high-alarm.json", &[]).await;
+    let entries = acct.ledger_entries().await;
+    let claim = entries
+        .iter()
+        .find(|e| e["kind"] == "claim")
+        .expect("a claim");
+    assert_eq!(claim["rule_id"], "scale.out");
+    assert_eq!(claim["state"], "done");
+    let record = entries
+        .iter()
+        .find(|e| e["pk"] == "state#scale-group#web")
+        .expect("the group's record");
+    let doc: Value = serde_json::from_str(record["doc"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["baseline"], 2);
+    assert_eq!(doc["last_event_time"], "2026-11-20T11:00:00+00:00");
+}
+
+#[tokio::test]
+async fn revoke_events_are_refused_by_scale() {
+    let (_emu, acct) = account().await;
+    let err = acct
+        .scale("enforce", &[])
+        .await
+        .handle(load_event("revoke/attach-admin-to-user.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
+}
