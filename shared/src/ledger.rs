@@ -35,6 +35,8 @@ pub enum Claim {
     Held {
         state: String,
         claimed_at: String,
+        /// What the earlier delivery did, once it finished.
+        recorded: Option<Value>,
     },
 }
 
@@ -124,6 +126,7 @@ impl Ledger {
                 Ok(Claim::Held {
                     state: text("state"),
                     claimed_at: text("claimed_at"),
+                    recorded: serde_json::from_str(&text("outcomes")).ok(),
                 })
             }
             Err(e) => Err(error_text(&e)),

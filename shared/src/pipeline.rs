@@ -164,9 +164,16 @@ impl<R: Remediator> Handler<R> {
                     .await
                 {
                     Ok(Claim::Acquired) => claimed = true,
-                    Ok(Claim::Held { state, claimed_at }) => {
-                        held = Some(format!(
-                            "already handled: an earlier delivery of this event claimed it at {claimed_at} ({state})"
+                    Ok(Claim::Held {
+                        state,
+                        claimed_at,
+                        recorded,
+                    }) => {
+                        held = Some((
+                            format!(
+                                "already handled: an earlier delivery of this event claimed it at {claimed_at} ({state})"
+                            ),
+                            recorded,
                         ))
                     }
                     // Acting twice is safe (actions are idempotent); not acting is not.
@@ -188,20 +195,35 @@ impl<R: Remediator> Handler<R> {
             _ => {}
         }
 
-        let mut actions = Vec::with_capacity(guarded.steps.len());
-        for (action, disposition) in guarded.steps {
-            let outcome = match (&held, disposition) {
-                (Some(why), _) => Outcome::Skipped { why: why.clone() },
-                (None, Disposition::Run) => self.remediator.execute(&action).await,
-                (None, Disposition::DryRun) => Outcome::WouldDo,
-                (None, Disposition::Skip { why }) => Outcome::Skipped { why },
-            };
-            actions.push(ActionReport {
-                description: action.describe(),
-                action: serde_json::to_value(&action).unwrap_or(Value::Null),
-                outcome,
-            });
-        }
+        let actions = match &held {
+            // Report what the earlier delivery did, not a plan recomputed from today's state.
+            Some((why, Some(recorded))) => already_handled(why, recorded),
+            Some((why, None)) => guarded
+                .steps
+                .iter()
+                .map(|(action, _)| ActionReport {
+                    description: action.describe(),
+                    action: serde_json::to_value(action).unwrap_or(Value::Null),
+                    outcome: Outcome::Skipped { why: why.clone() },
+                })
+                .collect(),
+            None => {
+                let mut actions = Vec::with_capacity(guarded.steps.len());
+                for (action, disposition) in guarded.steps {
+                    let outcome = match disposition {
+                        Disposition::Run => self.remediator.execute(&action).await,
+                        Disposition::DryRun => Outcome::WouldDo,
+                        Disposition::Skip { why } => Outcome::Skipped { why },
+                    };
+                    actions.push(ActionReport {
+                        description: action.describe(),
+                        action: serde_json::to_value(&action).unwrap_or(Value::Null),
+                        outcome,
+                    });
+                }
+                actions
+            }
+        };
         let report = FindingReport {
             rule_id: rule_id.to_string(),
             severity: guarded.finding.severity,
@@ -269,6 +291,32 @@ impl<R: Remediator> Handler<R> {
         }
         Ok(())
     }
+}
+
+/// The recorded actions of an earlier delivery, each reported as skipped with what it was.
+fn already_handled(why: &str, recorded: &Value) -> Vec<ActionReport> {
+    recorded
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let was = a
+                .pointer("/outcome/status")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            ActionReport {
+                description: a
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                action: a.get("action").cloned().unwrap_or(Value::Null),
+                outcome: Outcome::Skipped {
+                    why: format!("{why}; the earlier outcome was {was}"),
+                },
+            }
+        })
+        .collect()
 }
 
 fn targets<A: RemediationAction>(findings: &[Finding<A>]) -> Vec<Principal> {

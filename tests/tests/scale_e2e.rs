@@ -102,6 +102,10 @@ async fn the_same_alarm_event_twice_changes_capacity_once() {
     let second = deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
     assert_eq!(first["status"], "remediated");
     assert_eq!(second["status"], "already-handled");
+    // The duplicate reports what the first delivery did, not a plan recomputed from capacity 3.
+    let action = &second["findings"][0]["actions"][0];
+    assert_eq!(action["description"], "raise desired capacity of web from 2 to 3 (min 1, max 4)");
+    assert!(action["outcome"]["why"].as_str().unwrap().ends_with("the earlier outcome was done"));
     assert_eq!(acct.desired_capacity("web").await, 3);
     assert_eq!(acct.reports().await.len(), 1);
 }
