@@ -50,6 +50,17 @@ pub struct CoreConfig {
     pub claim_timeout_seconds: i64,
 }
 
+/// A lookup over fixed pairs instead of the process environment (tests, local runs).
+pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+    pairs: &[(K, V)],
+) -> impl Fn(&str) -> Option<String> + use<K, V> {
+    let map: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+        .collect();
+    move |key: &str| map.get(key).cloned()
+}
+
 /// Reads one variable; blank counts as unset.
 pub fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     env(name)
@@ -237,11 +248,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
+        from_pairs(pairs)
     }
 
     const RULES: &[&str] = &["revoke.a", "revoke.b"];

@@ -779,17 +779,7 @@ async fn five_concurrent_deliveries_act_exactly_once() {
         .replay(load_event("revoke/create-access-key-for-another-user.json"))
         .await;
     let handler = acct.revoke("enforce", &[]).await;
-    let (a, b, c, d, e) = tokio::join!(
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-    );
-    let statuses: Vec<String> = [a, b, c, d, e]
-        .into_iter()
-        .map(|r| r.unwrap().to_json()["status"].as_str().unwrap().to_string())
-        .collect();
+    let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
     assert_eq!(
         statuses.iter().filter(|s| *s == "remediated").count(),
         1,

@@ -104,8 +104,16 @@ async fn the_same_alarm_event_twice_changes_capacity_once() {
     assert_eq!(second["status"], "already-handled");
     // The duplicate reports what the first delivery did, not a plan recomputed from capacity 3.
     let action = &second["findings"][0]["actions"][0];
-    assert_eq!(action["description"], "raise desired capacity of web from 2 to 3 (min 1, max 4)");
-    assert!(action["outcome"]["why"].as_str().unwrap().ends_with("the earlier outcome was done"));
+    assert_eq!(
+        action["description"],
+        "raise desired capacity of web from 2 to 3 (min 1, max 4)"
+    );
+    assert!(
+        action["outcome"]["why"]
+            .as_str()
+            .unwrap()
+            .ends_with("the earlier outcome was done")
+    );
     assert_eq!(acct.desired_capacity("web").await, 3);
     assert_eq!(acct.reports().await.len(), 1);
 }
@@ -115,17 +123,7 @@ async fn five_concurrent_deliveries_change_capacity_once() {
     let (_emu, acct) = account().await;
     let handler = acct.scale("enforce", IN_AND_NO_COOLDOWN).await;
     let event = load_event("scale/cpu-high-alarm.json");
-    let results = tokio::join!(
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-        handler.handle(event.clone()),
-    );
-    let statuses: Vec<String> = [results.0, results.1, results.2, results.3, results.4]
-        .into_iter()
-        .map(|r| r.unwrap().to_json()["status"].as_str().unwrap().to_string())
-        .collect();
+    let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
     assert_eq!(
         statuses.iter().filter(|s| *s == "remediated").count(),
         1,

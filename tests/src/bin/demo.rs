@@ -98,28 +98,7 @@ async fn scaling(emulator: &Emulator) {
             .await
             .expect("a valid sample")
             .to_json();
-        println!("   verdict   {}", report["status"].as_str().unwrap_or("?"));
-        for f in report["findings"].as_array().into_iter().flatten() {
-            println!(
-                "   rule      {}: {}",
-                f["rule_id"].as_str().unwrap_or("?"),
-                f["reason"].as_str().unwrap_or("?")
-            );
-            for a in f["actions"].as_array().into_iter().flatten() {
-                let o = &a["outcome"];
-                println!(
-                    "   action    {} -> {}",
-                    a["description"].as_str().unwrap_or("?"),
-                    o["status"].as_str().unwrap_or("?")
-                );
-                if let Some(why) = o["why"].as_str() {
-                    println!("   why       {why}");
-                }
-            }
-        }
-        for n in report["notes"].as_array().into_iter().flatten() {
-            println!("   note      {}", n.as_str().unwrap_or("?"));
-        }
+        print_report(&report);
         println!(
             "   emulator  web desired capacity {}",
             acct.desired_capacity("web").await
@@ -175,32 +154,7 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
         }
     };
     let status = report["status"].as_str().unwrap_or("?").to_string();
-    println!("   verdict   {status}");
-    if let Some(skip) = report.get("skipped") {
-        println!("   guard     {}", skip["guard"].as_str().unwrap_or("?"));
-    }
-    for f in report["findings"].as_array().into_iter().flatten() {
-        println!(
-            "   rule      {} [{}]: {}",
-            f["rule_id"].as_str().unwrap_or("?"),
-            f["severity"].as_str().unwrap_or("?"),
-            f["reason"].as_str().unwrap_or("?")
-        );
-        for a in f["actions"].as_array().into_iter().flatten() {
-            let o = &a["outcome"];
-            println!(
-                "   action    {} -> {}",
-                a["description"].as_str().unwrap_or("?"),
-                o["status"].as_str().unwrap_or("?")
-            );
-            if let Some(undo) = o["undo"].as_str() {
-                println!("   undo      {undo}");
-            }
-            if let Some(why) = o["why"].as_str() {
-                println!("   why       {why}");
-            }
-        }
-    }
+    print_report(&report);
     println!("   emulator  {}", read_back(&acct, d).await);
     match acct.reports().await.as_slice() {
         [] => println!("   SNS       no report (nothing a person needs to see)"),
@@ -248,6 +202,39 @@ async fn bad_input(emulator: &Emulator) {
             Err((kind, message)) => println!("-- {name}\n   error     {kind}: {message}\n"),
             Ok(()) => println!("-- {name}\n   unexpectedly accepted\n"),
         }
+    }
+}
+
+/// Verdict, guard, each finding with its actions and outcomes, and notes.
+fn print_report(report: &Value) {
+    let text = |v: &Value| v.as_str().unwrap_or("?").to_string();
+    println!("   verdict   {}", text(&report["status"]));
+    if let Some(skip) = report.get("skipped") {
+        println!("   guard     {}", text(&skip["guard"]));
+    }
+    for f in report["findings"].as_array().into_iter().flatten() {
+        println!(
+            "   rule      {} [{}]: {}",
+            text(&f["rule_id"]),
+            text(&f["severity"]),
+            text(&f["reason"])
+        );
+        for a in f["actions"].as_array().into_iter().flatten() {
+            let o = &a["outcome"];
+            println!(
+                "   action    {} -> {}",
+                text(&a["description"]),
+                text(&o["status"])
+            );
+            for (label, key) in [("undo", "undo"), ("why", "why")] {
+                if let Some(v) = o[key].as_str() {
+                    println!("   {label:<9} {v}");
+                }
+            }
+        }
+    }
+    for n in report["notes"].as_array().into_iter().flatten() {
+        println!("   note      {}", text(n));
     }
 }
 
