@@ -311,7 +311,7 @@ pub fn group_privilege(policies: &GroupPolicies, settings: &RuleSettings) -> Opt
 }
 
 /// Containment of the caller who escalated, when enabled.
-fn contain_actor(call: &ApiCall) -> Option<Finding<IamAction>> {
+pub fn contain_actor(call: &ApiCall) -> Option<Finding<IamAction>> {
     let actor = &call.user_identity;
     let action = if let Some(user) = actor.iam_user_name() {
         IamAction::DeactivateUserAccessKeys {

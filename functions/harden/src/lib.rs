@@ -1,0 +1,1 @@
+//! `harden`: placeholder, being built.
