@@ -26,6 +26,8 @@ pub enum Status {
     Failed,
     /// Findings, but every action was skipped (rule off, exempt target).
     NoAction,
+    /// A serious finding with nothing to do automatically (a deleted trail): a person must act.
+    NeedsAttention,
     /// No rule found anything to remediate.
     NothingToDo,
     /// An event-level guard stopped it (loop guard, failed call, exempt caller).
@@ -137,6 +139,13 @@ pub struct FindingReport {
     pub actions: Vec<ActionReport>,
 }
 
+impl FindingReport {
+    /// High severity or worse, no action planned, and the rule not switched off.
+    pub fn needs_a_person(&self) -> bool {
+        self.actions.is_empty() && self.severity >= Severity::High && self.mode != Mode::Off
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub function: String,
@@ -181,6 +190,8 @@ impl Report {
             Status::Remediated
         } else if outcomes.iter().any(|o| matches!(o, Outcome::WouldDo)) {
             Status::DryRun
+        } else if self.findings.iter().any(FindingReport::needs_a_person) {
+            Status::NeedsAttention
         } else {
             Status::NoAction
         };
@@ -198,7 +209,11 @@ impl Report {
     pub fn is_notifiable(&self) -> bool {
         matches!(
             self.status,
-            Status::Remediated | Status::DryRun | Status::PartiallyFailed | Status::Failed
+            Status::Remediated
+                | Status::DryRun
+                | Status::PartiallyFailed
+                | Status::Failed
+                | Status::NeedsAttention
         )
     }
 
@@ -209,6 +224,7 @@ impl Report {
             Status::PartiallyFailed => "PARTIALLY FAILED",
             Status::Failed => "FAILED to remediate",
             Status::NoAction => "Found, not acted on",
+            Status::NeedsAttention => "NEEDS ATTENTION (no automatic fix)",
             Status::NothingToDo => "Nothing to do",
             Status::Skipped => "Skipped",
             Status::AlreadyHandled => "Already handled",
@@ -373,6 +389,12 @@ mod tests {
             Status::NoAction
         );
         assert!(!with_outcomes(vec![Outcome::Skipped { why: "off".into() }]).is_notifiable());
+        let mut alert = with_outcomes(vec![]);
+        assert_eq!(alert.status, Status::NeedsAttention);
+        assert!(alert.is_notifiable());
+        alert.findings[0].severity = Severity::Medium;
+        alert.settle();
+        assert_eq!(alert.status, Status::NoAction);
         let mut empty = Report::new("revoke", summary());
         empty.settle();
         assert_eq!(empty.status, Status::NothingToDo);
