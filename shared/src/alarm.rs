@@ -134,6 +134,40 @@ impl AlarmStateChange {
         Some(Observation { value, threshold })
     }
 
+    /// What drove the change, for people: the metric's value against the threshold, or the
+    /// alarms that triggered a composite alarm.
+    pub fn cause(&self) -> String {
+        match self.kind() {
+            AlarmKind::Composite => {
+                let triggers = self.triggering_alarms();
+                if triggers.is_empty() {
+                    "composite alarm".to_string()
+                } else {
+                    format!("composite alarm, triggered by {}", triggers.join(", "))
+                }
+            }
+            _ => {
+                let metric = self.metric_label().unwrap_or_else(|| "metric".into());
+                match self.observation() {
+                    Some(o) => format!("{metric} {} against threshold {}", o.value, o.threshold),
+                    None => metric,
+                }
+            }
+        }
+    }
+
+    /// One line for people: "alarm web-cpu-high is ALARM: CPUUtilization 91.2 against
+    /// threshold 80 (Threshold Crossed: ...)".
+    pub fn explain(&self) -> String {
+        format!(
+            "alarm {} is {}: {} ({})",
+            self.alarm_name,
+            self.state.value,
+            self.cause(),
+            self.state.reason
+        )
+    }
+
     /// The alarms that made a composite alarm change state.
     pub fn triggering_alarms(&self) -> Vec<String> {
         let Some(data) = self

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::alarm::AlarmStateChange;
 use crate::error::EventError;
 use crate::identity::UserIdentity;
+use crate::insight::InsightEvent;
 
 /// The `detail-type` CloudTrail uses for management API calls delivered to EventBridge.
 pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
@@ -28,7 +29,15 @@ pub struct Envelope {
 /// The `detail-type` of an alarm state change (metric, metric-math and composite alarms).
 pub const ALARM_DETAIL_TYPE: &str = "CloudWatch Alarm State Change";
 
-/// A typed event. New shapes (Insight, sign-in, finding) join as variants.
+/// CloudTrail Insights: unusual API call or error rates.
+pub const INSIGHT_DETAIL_TYPE: &str = "AWS Insight via CloudTrail";
+/// Console sign-ins; AWS spells the detail-type both ways.
+pub const SIGN_IN_DETAIL_TYPES: [&str; 2] = [
+    "AWS Console Sign In via CloudTrail",
+    "AWS Console Signin via CloudTrail",
+];
+
+/// A typed event. New shapes (GuardDuty finding) join as variants.
 // One event per invocation: the variants' size difference costs nothing worth boxing for.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
@@ -41,12 +50,24 @@ pub enum Event {
         envelope: Envelope,
         alarm: AlarmStateChange,
     },
+    Insight {
+        envelope: Envelope,
+        insight: InsightEvent,
+    },
+    /// A console sign-in: CloudTrail's record shape, `ConsoleLogin` with `additionalEventData`.
+    SignIn {
+        envelope: Envelope,
+        call: ApiCall,
+    },
 }
 
 impl Event {
     pub fn envelope(&self) -> &Envelope {
         match self {
-            Event::ApiCall { envelope, .. } | Event::Alarm { envelope, .. } => envelope,
+            Event::ApiCall { envelope, .. }
+            | Event::Alarm { envelope, .. }
+            | Event::Insight { envelope, .. }
+            | Event::SignIn { envelope, .. } => envelope,
         }
     }
 
@@ -54,7 +75,7 @@ impl Event {
     pub fn id(&self) -> &str {
         let envelope = self.envelope();
         match self {
-            Event::ApiCall { call, .. } if envelope.id.is_empty() => {
+            Event::ApiCall { call, .. } | Event::SignIn { call, .. } if envelope.id.is_empty() => {
                 call.event_id.as_deref().unwrap_or("")
             }
             _ => &envelope.id,
@@ -89,6 +110,9 @@ pub struct ApiCall {
     pub response_elements: Option<Value>,
     #[serde(default)]
     pub recipient_account_id: Option<String>,
+    /// Console sign-ins carry `MFAUsed`, `LoginTo` and the like here.
+    #[serde(default)]
+    pub additional_event_data: Option<Value>,
 }
 
 impl ApiCall {
@@ -148,6 +172,14 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
         API_CALL_DETAIL_TYPE => {
             let call: ApiCall = from_value(raw.detail, "detail.")?;
             Ok(Event::ApiCall { envelope, call })
+        }
+        INSIGHT_DETAIL_TYPE => {
+            let insight: InsightEvent = from_value(raw.detail, "detail.")?;
+            Ok(Event::Insight { envelope, insight })
+        }
+        t if SIGN_IN_DETAIL_TYPES.contains(&t) => {
+            let call: ApiCall = from_value(raw.detail, "detail.")?;
+            Ok(Event::SignIn { envelope, call })
         }
         ALARM_DETAIL_TYPE => {
             let alarm: AlarmStateChange = from_value(raw.detail, "detail.")?;

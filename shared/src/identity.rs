@@ -123,10 +123,15 @@ impl UserIdentity {
 
     /// A short human description: the ARN when there is one.
     pub fn describe(&self) -> String {
-        match (&self.arn, &self.invoked_by) {
-            (Some(arn), _) => arn.clone(),
-            (None, Some(by)) => format!("{} via {by}", self.kind),
-            (None, None) => self.kind.clone(),
+        match (&self.arn, &self.user_name, &self.invoked_by) {
+            (Some(arn), _, _) => arn.clone(),
+            // AWS hides a user name that does not exist (often a mistyped password field).
+            (None, Some(user), _) if user == "HIDDEN_DUE_TO_SECURITY_REASONS" => {
+                "an unknown user (name hidden by AWS)".to_string()
+            }
+            (None, Some(user), _) => format!("{} {user}", self.kind),
+            (None, None, Some(by)) => format!("{} via {by}", self.kind),
+            (None, None, None) => self.kind.clone(),
         }
     }
 }

@@ -156,6 +156,18 @@ impl Ledger {
             .map_err(|e| error_text(&e))
     }
 
+    /// Give a claim back (the report could not be sent): the retry claims and reports again.
+    pub async fn release(&self, event_id: &str, rule_id: &str) -> Result<(), String> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(claim_key(event_id, rule_id)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| error_text(&e))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, String> {
         self.client
             .get_item()

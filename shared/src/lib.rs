@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod guard;
 pub mod identity;
+pub mod insight;
 pub mod lambda;
 pub mod ledger;
 pub mod notify;

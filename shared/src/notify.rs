@@ -2,13 +2,11 @@
 //! document for queues, functions and HTTP endpoints (SNS per-protocol message structure).
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::ReflexError;
+use crate::outcome::Outcome;
 use crate::report::Report;
-
-/// SNS accepts at most 256 KiB per message; keep the readable body well inside it.
-const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Notifier {
@@ -59,26 +57,216 @@ impl Notifier {
     }
 }
 
-/// The SNS `MessageStructure=json` body: text for people, the JSON report for programs.
+/// SNS refuses messages over 256 KiB; the per-protocol structure counts whole.
+pub const SNS_MAX_BYTES: usize = 256 * 1024;
+/// What a reader sees where a report was cut to fit.
+pub const TRUNCATED_MARKER: &str =
+    "[... truncated by Reflex to fit SNS: the full report is in the function's log]";
+
+/// The SNS `MessageStructure=json` body, one form per protocol: readable text for email (and
+/// any protocol without its own form), the JSON report for queues, functions and HTTP
+/// endpoints, and the AWS Chatbot (Amazon Q Developer in chat) custom-notification format on
+/// HTTPS, which is how Chatbot subscribes. Too large a report is cut with a visible marker,
+/// never dropped.
 pub fn message_structure(report: &Report) -> String {
-    let mut text = report.text();
-    if text.len() > MAX_TEXT_BYTES {
-        let mut cut = MAX_TEXT_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text += "\n[... truncated by Reflex: the full report is in the JSON form and the logs]\n";
-    }
+    let text = report.text();
     let machine = report.to_json().to_string();
+    let full = forms(
+        &text,
+        &machine,
+        &chat_notification(report, None).to_string(),
+    );
+    if full.len() <= SNS_MAX_BYTES {
+        return full;
+    }
+    // Six copies share the limit, with room for the JSON around them and escaping.
+    let share = SNS_MAX_BYTES / 6 - 4096;
+    let text = cut(&text, share);
+    let machine = json!({
+        "truncated": TRUNCATED_MARKER,
+        "function": report.function,
+        "status": report.status,
+        "subject": report.subject(),
+        "event": report.event,
+        "text": cut(&report.text(), share - 8192),
+    })
+    .to_string();
+    let chat = chat_notification(report, Some(share / 2)).to_string();
+    forms(&text, &machine, &chat)
+}
+
+fn forms(text: &str, machine: &str, chat: &str) -> String {
     json!({
         "default": text,
         "email": text,
-        "email-json": machine,
         "sqs": machine,
         "lambda": machine,
         "http": machine,
-        "https": machine,
+        "https": chat,
     })
     .to_string()
+}
+
+/// At most `max` bytes of `text` (JSON escaping may add some), cut on a character boundary,
+/// ending with the marker.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(TRUNCATED_MARKER.len() + 2);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n{TRUNCATED_MARKER}\n", &text[..end])
+}
+
+/// The custom-notification document AWS Chatbot renders in Slack, Teams or Chime.
+pub fn chat_notification(report: &Report, max_description: Option<usize>) -> Value {
+    let e = &report.event;
+    let mut description = format!("*{}*\n", e.what);
+    for f in &report.findings {
+        description += &format!("\n*{}* `{}`: {}\n", f.severity, f.rule_id, f.reason);
+        for a in &f.actions {
+            description += &format!("• {}: *{}*\n", a.description, a.outcome.label());
+        }
+    }
+    for n in &report.notes {
+        description += &format!("\n_{n}_\n");
+    }
+    if let Some(max) = max_description {
+        description = cut(&description, max);
+    }
+    let next_steps: Vec<String> = report
+        .actions()
+        .filter_map(|a| match &a.outcome {
+            Outcome::Done {
+                undo: Some(undo), ..
+            } => Some(format!("To undo: `{undo}`")),
+            _ => None,
+        })
+        .chain(
+            e.console_url
+                .iter()
+                .map(|u| format!("Open in the console: {u}")),
+        )
+        .collect();
+    let status = serde_json::to_value(report.status).unwrap_or(Value::Null);
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": e.id,
+        "content": {
+            "textType": "client-markdown",
+            "title": report.subject(),
+            "description": description,
+            "nextSteps": next_steps,
+            "keywords": [
+                "reflex",
+                report.function.clone(),
+                status.as_str().unwrap_or_default(),
+                report.severity().map(|s| s.to_string()).unwrap_or_default(),
+            ],
+        },
+        "metadata": {
+            "threadId": e.id,
+            "summary": report.subject(),
+            "eventType": e.detail_type,
+            "relatedResources": e.console_url.iter().collect::<Vec<_>>(),
+            "additionalContext": {
+                "account": e.account,
+                "region": e.region,
+                "actor": e.actor,
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{EventSummary, Status};
+
+    fn report(notes: Vec<String>) -> Report {
+        let mut r = Report::new(
+            "notify",
+            EventSummary {
+                id: "e-1".into(),
+                what: "console sign-in failure by mallory".into(),
+                detail_type: "AWS Console Sign In via CloudTrail".into(),
+                source: "aws.signin".into(),
+                name: "ConsoleLogin".into(),
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+                time: None,
+                actor: "arn:aws:iam::123456789012:user/mallory".into(),
+                actor_type: "IAMUser".into(),
+                source_ip: None,
+                user_agent: None,
+                console_url: Some("https://console.example/event".into()),
+            },
+        );
+        r.notes = notes;
+        r.status = Status::NeedsAttention;
+        r
+    }
+
+    fn parse(structure: &str) -> Value {
+        serde_json::from_str(structure).expect("the structure is JSON")
+    }
+
+    #[test]
+    fn every_protocol_gets_its_form() {
+        let m = parse(&message_structure(&report(vec![])));
+        assert!(
+            m["email"]
+                .as_str()
+                .unwrap()
+                .starts_with("Reflex notify: NEEDS ATTENTION")
+        );
+        assert_eq!(m["default"], m["email"]);
+        let json: Value = serde_json::from_str(m["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(json["status"], "needs-attention");
+        assert_eq!(m["sqs"], m["lambda"]);
+        let chat: Value = serde_json::from_str(m["https"].as_str().unwrap()).unwrap();
+        assert_eq!(chat["version"], "1.0");
+        assert_eq!(chat["source"], "custom");
+        assert_eq!(chat["content"]["textType"], "client-markdown");
+        assert!(
+            chat["content"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("console sign-in failure by mallory")
+        );
+        assert_eq!(
+            chat["content"]["nextSteps"][0],
+            "Open in the console: https://console.example/event"
+        );
+    }
+
+    #[test]
+    fn a_report_too_large_for_sns_is_cut_with_a_marker_not_dropped() {
+        let huge = vec!["x".repeat(400 * 1024), "é".repeat(10_000)];
+        let structure = message_structure(&report(huge));
+        assert!(
+            structure.len() <= SNS_MAX_BYTES,
+            "{} bytes",
+            structure.len()
+        );
+        let m = parse(&structure);
+        assert!(m["email"].as_str().unwrap().contains(TRUNCATED_MARKER));
+        let json: Value = serde_json::from_str(m["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(json["truncated"], TRUNCATED_MARKER);
+        assert_eq!(json["status"], "needs-attention");
+        assert_eq!(
+            json["event"]["actor"],
+            "arn:aws:iam::123456789012:user/mallory"
+        );
+        let chat: Value = serde_json::from_str(m["https"].as_str().unwrap()).unwrap();
+        assert!(
+            chat["content"]["description"]
+                .as_str()
+                .unwrap()
+                .contains(TRUNCATED_MARKER)
+        );
+    }
 }

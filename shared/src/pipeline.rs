@@ -12,12 +12,12 @@ use crate::audit;
 use crate::config::{CoreConfig, ExemptTag};
 use crate::error::{ConfigError, EventError, ReflexError};
 use crate::event::{self, Event};
-use crate::guard::{Disposition, EventSkip, GuardedFinding, Guards};
+use crate::guard::{Disposition, EventSkip, GuardedFinding, Guards, Mode};
 use crate::identity::Principal;
 use crate::ledger::{Claim, Ledger};
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
-use crate::plan::{Finding, RemediationAction};
+use crate::plan::{Finding, RemediationAction, Severity};
 use crate::report::{ActionReport, EventSummary, FindingReport, Report};
 
 /// What a function plugs into the pipeline: its rules and its executor.
@@ -47,6 +47,12 @@ pub trait Remediator: Send + Sync {
         principal: &Principal,
         tag: &ExemptTag,
     ) -> impl Future<Output = Result<bool, String>> + Send;
+
+    /// Findings with no action at or above this severity are reported to people (a deleted
+    /// trail); `notify` lowers it to report everything it finds.
+    fn alert_severity(&self) -> Severity {
+        Severity::High
+    }
 
     /// Carry out one action. Never panics; every fault is an outcome.
     fn execute(&self, action: &Self::Action) -> impl Future<Output = Outcome> + Send;
@@ -91,9 +97,11 @@ impl<R: Remediator> Handler<R> {
         let event = event::parse(raw)?;
         self.remediator.accepts(&event)?;
         let mut report = Report::new(self.remediator.name(), EventSummary::of(&event));
+        report.alert_severity = self.remediator.alert_severity();
+        // Event guards are about API calls: a failed sign-in is news, not noise.
         let call = match &event {
             Event::ApiCall { call, .. } => Some(call),
-            Event::Alarm { .. } => None,
+            _ => None,
         };
 
         if let Some(skip) = call.and_then(|c| self.guards.screen(c)) {
@@ -124,31 +132,52 @@ impl<R: Remediator> Handler<R> {
             return Ok(self.finish_without_action(report, Some(skip)));
         }
 
+        let mut claimed = Vec::new();
         for guarded in self.guards.apply(findings, &tagged) {
-            let finding = self
+            let (finding, claim) = self
                 .act(&event, &report.event.what, guarded, &mut report.notes)
                 .await;
+            if claim {
+                claimed.push(finding.rule_id.clone());
+            }
             report.findings.push(finding);
         }
         report.settle();
         audit::log_actions(&report);
-        self.notify(&mut report).await?;
+        if let Err(e) = self.notify(&mut report).await {
+            // Lambda retries the event: release the claims so the retry acts (idempotently,
+            // "already done") and publishes the report, instead of finding it handled.
+            if let Some(ledger) = &self.ledger {
+                for rule_id in &claimed {
+                    if let Err(release) = ledger.release(event.id(), rule_id).await {
+                        tracing::error!(rule_id, error = %release, "could not release the claim");
+                    }
+                }
+            }
+            return Err(e);
+        }
         Ok(report)
     }
 
-    /// Claim the finding in the ledger, run its steps, record the outcomes.
+    /// Claim the finding in the ledger, run its steps, record the outcomes. Also says whether
+    /// this invocation holds the claim.
     async fn act(
         &self,
         event: &Event,
         what: &str,
         guarded: GuardedFinding<R::Action>,
         notes: &mut Vec<String>,
-    ) -> FindingReport {
+    ) -> (FindingReport, bool) {
         let rule_id = guarded.finding.rule_id;
+        // Claim whatever will act or page someone, so a redelivery does neither twice.
         let acts = guarded
             .steps
             .iter()
-            .any(|(_, d)| matches!(d, Disposition::Run | Disposition::DryRun));
+            .any(|(_, d)| matches!(d, Disposition::Run | Disposition::DryRun))
+            || (guarded.steps.is_empty()
+                && guarded.mode != Mode::Off
+                && guarded.finding.severity >= self.remediator.alert_severity());
+
         let mut held = None;
         let mut claimed = false;
         match (&self.ledger, acts) {
@@ -244,7 +273,7 @@ impl<R: Remediator> Handler<R> {
                 ));
             }
         }
-        report
+        (report, claimed)
     }
 
     fn finish_without_action(&self, mut report: Report, skip: Option<EventSkip>) -> Report {

@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::alarm::AlarmStateChange;
 use crate::event::{ApiCall, Envelope, Event};
 use crate::guard::{EventSkip, Mode};
+use crate::insight::InsightEvent;
 use crate::outcome::Outcome;
 use crate::plan::Severity;
 
@@ -51,6 +52,9 @@ pub struct EventSummary {
     pub actor_type: String,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Where a person looks at it in the AWS console.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
 }
 
 impl EventSummary {
@@ -58,6 +62,51 @@ impl EventSummary {
         match event {
             Event::ApiCall { envelope, call } => Self::of_api_call(envelope, call),
             Event::Alarm { envelope, alarm } => Self::of_alarm(envelope, alarm),
+            Event::Insight { envelope, insight } => Self::of_insight(envelope, insight),
+            Event::SignIn { envelope, call } => {
+                let mut summary = Self::of_api_call(envelope, call);
+                let result = call.response_str("/ConsoleLogin").unwrap_or("attempt");
+                summary.what = format!(
+                    "console sign-in {} by {}",
+                    result.to_ascii_lowercase(),
+                    short_actor(&summary.actor)
+                );
+                summary
+            }
+        }
+    }
+
+    pub fn of_insight(envelope: &Envelope, insight: &InsightEvent) -> Self {
+        let d = &insight.insight_details;
+        let kind = if insight.is_error_rate() {
+            "error rate"
+        } else {
+            "call rate"
+        };
+        let region = insight
+            .aws_region
+            .clone()
+            .unwrap_or_else(|| envelope.region.clone());
+        Self {
+            id: envelope.id.clone(),
+            what: format!(
+                "unusual {kind} of {} ({})",
+                insight.api(),
+                d.state.to_ascii_lowercase()
+            ),
+            detail_type: envelope.detail_type.clone(),
+            source: envelope.source.clone(),
+            name: d.event_name.clone(),
+            account: envelope.account.clone(),
+            console_url: Some(format!(
+                "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/insights"
+            )),
+            region,
+            time: insight.event_time.clone().or_else(|| envelope.time.clone()),
+            actor: "CloudTrail Insights".into(),
+            actor_type: "Insight".into(),
+            source_ip: None,
+            user_agent: None,
         }
     }
 
@@ -80,6 +129,11 @@ impl EventSummary {
             actor_type: "Alarm".into(),
             source_ip: None,
             user_agent: None,
+            console_url: Some(format!(
+                "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}",
+                region = envelope.region,
+                name = url_path_segment(&alarm.alarm_name)
+            )),
         }
     }
 
@@ -108,8 +162,26 @@ impl EventSummary {
             actor_type: call.user_identity.kind.clone(),
             source_ip: call.source_ip_address.clone(),
             user_agent: call.user_agent.clone(),
+            console_url: call.event_id.as_ref().map(|id| {
+                format!(
+                    "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{id}",
+                    region = call.aws_region
+                )
+            }),
         }
     }
+}
+
+/// Percent-encode everything but unreserved characters (alarm names may hold spaces, slashes).
+fn url_path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The last path segment of an actor ARN: `mallory`, `break-glass/jane`.
@@ -140,9 +212,9 @@ pub struct FindingReport {
 }
 
 impl FindingReport {
-    /// High severity or worse, no action planned, and the rule not switched off.
-    pub fn needs_a_person(&self) -> bool {
-        self.actions.is_empty() && self.severity >= Severity::High && self.mode != Mode::Off
+    /// Nothing to do automatically, serious enough (at or above `threshold`), rule not off.
+    pub fn needs_a_person(&self, threshold: Severity) -> bool {
+        self.actions.is_empty() && self.severity >= threshold && self.mode != Mode::Off
     }
 }
 
@@ -155,6 +227,9 @@ pub struct Report {
     pub skipped: Option<EventSkip>,
     pub findings: Vec<FindingReport>,
     pub notes: Vec<String>,
+    /// Findings without actions at or above this severity go to a person (see `needs_a_person`).
+    #[serde(skip)]
+    pub alert_severity: Severity,
 }
 
 impl Report {
@@ -166,6 +241,7 @@ impl Report {
             skipped: None,
             findings: Vec::new(),
             notes: Vec::new(),
+            alert_severity: Severity::High,
         }
     }
 
@@ -190,7 +266,11 @@ impl Report {
             Status::Remediated
         } else if outcomes.iter().any(|o| matches!(o, Outcome::WouldDo)) {
             Status::DryRun
-        } else if self.findings.iter().any(FindingReport::needs_a_person) {
+        } else if self
+            .findings
+            .iter()
+            .any(|f| f.needs_a_person(self.alert_severity))
+        {
             Status::NeedsAttention
         } else {
             Status::NoAction
@@ -224,7 +304,7 @@ impl Report {
             Status::PartiallyFailed => "PARTIALLY FAILED",
             Status::Failed => "FAILED to remediate",
             Status::NoAction => "Found, not acted on",
-            Status::NeedsAttention => "NEEDS ATTENTION (no automatic fix)",
+            Status::NeedsAttention => "Needs attention",
             Status::NothingToDo => "Nothing to do",
             Status::Skipped => "Skipped",
             Status::AlreadyHandled => "Already handled",
@@ -283,6 +363,9 @@ impl Report {
             out += "\n";
         }
         out += &format!("  event id {}\n", e.id);
+        if let Some(url) = &e.console_url {
+            out += &format!("  console: {url}\n");
+        }
         if let Some(skip) = &self.skipped {
             out += &format!("\nNOT ACTED ON: {}\n", skip.describe());
         }
@@ -292,7 +375,7 @@ impl Report {
                 f.rule_id,
                 f.severity,
                 mode_word(f.mode),
-                f.reason
+                f.reason.replace('\n', "\n  ")
             );
             for a in &f.actions {
                 out += &format!("  - {}: {}\n", a.description, a.outcome.label());
@@ -349,6 +432,7 @@ mod tests {
             actor_type: "IAMUser".into(),
             source_ip: Some("203.0.113.7".into()),
             user_agent: Some("aws-cli/2.15".into()),
+            console_url: None,
         }
     }
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use crate::emulator::{ACCOUNT, Emulator};
+use reflex_notify::Notify;
 use reflex_revoke::Revoke;
 use reflex_revoke::action::Identity;
 use reflex_scale::Scale;
@@ -323,6 +324,13 @@ impl Account {
     /// The scale handler exactly as the Lambda binary builds it, aimed at the emulator.
     pub async fn scale(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<Scale> {
         reflex_scale::handler_from_env(&self.env(mode, extra), &self.sdk)
+            .await
+            .expect("valid configuration")
+    }
+
+    /// The notify handler exactly as the Lambda binary builds it, aimed at the emulator.
+    pub async fn notify(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<Notify> {
+        reflex_notify::handler_from_env(&self.env(mode, extra), &self.sdk)
             .await
             .expect("valid configuration")
     }

@@ -2,7 +2,7 @@
 //! own record of its last change to the group. No AWS calls here.
 
 use chrono::{DateTime, Utc};
-use reflex_shared::alarm::{AlarmKind, AlarmStateChange, AlarmStateValue, parse_time};
+use reflex_shared::alarm::{AlarmStateChange, AlarmStateValue, parse_time};
 use reflex_shared::{Finding, Severity};
 use serde::{Deserialize, Serialize};
 
@@ -59,31 +59,6 @@ pub fn target_group<'a>(
         .map(|g| (g, "AutoScalingGroupName dimension"))
 }
 
-/// Why the alarm changed state, for people: value against threshold, or the triggering alarms.
-pub fn explain(alarm: &AlarmStateChange) -> String {
-    let what = match alarm.kind() {
-        AlarmKind::Composite => {
-            let triggers = alarm.triggering_alarms();
-            if triggers.is_empty() {
-                "composite alarm".to_string()
-            } else {
-                format!("composite alarm, triggered by {}", triggers.join(", "))
-            }
-        }
-        _ => {
-            let metric = alarm.metric_label().unwrap_or_else(|| "metric".into());
-            match alarm.observation() {
-                Some(o) => format!("{metric} {} against threshold {}", o.value, o.threshold),
-                None => metric,
-            }
-        }
-    };
-    format!(
-        "alarm {} is {}: {what} ({})",
-        alarm.alarm_name, alarm.state.value, alarm.state.reason
-    )
-}
-
 /// The scale rules over one alarm state change.
 pub fn evaluate(
     alarm: &AlarmStateChange,
@@ -102,7 +77,7 @@ pub fn evaluate(
         return Vec::new();
     };
     let finding = |why_not: Option<String>, actions: Vec<ScaleAction>| {
-        let mut reason = explain(alarm);
+        let mut reason = alarm.explain();
         if let Some(w) = why_not {
             reason += &format!("; no change: {w}");
         }

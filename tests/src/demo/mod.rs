@@ -2,6 +2,7 @@
 //! scenarios against a freshly seeded account, printing what happened and reading the result
 //! back from the emulator.
 
+pub mod notify;
 pub mod revoke;
 pub mod scale;
 
@@ -15,6 +16,7 @@ pub async fn run() {
     println!("emulator listening on {}\n", emulator.endpoint);
     revoke::run(&emulator).await;
     scale::run(&emulator).await;
+    notify::run(&emulator).await;
 }
 
 /// Verdict, guard, each finding with its actions and outcomes, and notes.

@@ -1,0 +1,83 @@
+//! `notify`: one clear report for each event that needs a person: CloudWatch alarm state
+//! changes, CloudTrail Insights, and console sign-ins (failures, root, no MFA).
+//!
+//! It plans no actions; the shared pipeline claims each event in the ledger (one message per
+//! event, however often it is delivered) and publishes the report with a body per protocol.
+
+pub mod rules;
+
+use aws_config::SdkConfig;
+use reflex_shared::config::{self, CoreConfig, ExemptTag};
+use reflex_shared::event::Event;
+use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal, Severity};
+
+pub use rules::{NoAction, NotifySettings, RULE_IDS};
+
+pub const NAME: &str = "notify";
+/// `true` to also report alarms returning to OK and the end of an Insight.
+pub const NOTIFY_RESOLVED: &str = "REFLEX_NOTIFY_RESOLVED";
+
+pub struct Notify {
+    pub settings: NotifySettings,
+}
+
+impl Remediator for Notify {
+    type Action = NoAction;
+    type Facts = ();
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn accepts(&self, event: &Event) -> Result<(), EventError> {
+        match event {
+            Event::Alarm { .. } | Event::Insight { .. } | Event::SignIn { .. } => Ok(()),
+            other => Err(EventError::Unsupported {
+                detail_type: other.envelope().detail_type.clone(),
+                event_source: other.envelope().source.clone(),
+            }),
+        }
+    }
+
+    async fn gather(&self, _event: &Event) -> ((), Vec<String>) {
+        ((), Vec::new())
+    }
+
+    fn decide(&self, event: &Event, _facts: &()) -> Result<Vec<Finding<NoAction>>, EventError> {
+        Ok(match event {
+            Event::Alarm { alarm, .. } => rules::alarm(alarm, &self.settings),
+            Event::Insight { insight, .. } => rules::insight(insight, &self.settings),
+            Event::SignIn { call, .. } => rules::sign_in(call),
+            Event::ApiCall { .. } => Vec::new(),
+        })
+    }
+
+    /// Everything notify finds is for a person.
+    fn alert_severity(&self) -> Severity {
+        Severity::Low
+    }
+
+    async fn has_exempt_tag(
+        &self,
+        _principal: &Principal,
+        _tag: &ExemptTag,
+    ) -> Result<bool, String> {
+        Ok(false)
+    }
+
+    async fn execute(&self, action: &NoAction) -> Outcome {
+        match *action {}
+    }
+}
+
+pub async fn handler_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+    sdk: &SdkConfig,
+) -> Result<Handler<Notify>, ConfigError> {
+    let core = CoreConfig::from_env(env, RULE_IDS)?;
+    let settings = NotifySettings {
+        resolved: config::flag(env, NOTIFY_RESOLVED, false)?,
+    };
+    Handler::from_config(Notify { settings }, &core, sdk).await
+}

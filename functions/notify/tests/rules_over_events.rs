@@ -1,0 +1,144 @@
+//! The notify rules over the sample events in `events/notify/`: pure, no emulator.
+
+use reflex_notify::rules::{self, NoAction, NotifySettings};
+use reflex_shared::event::{self, Event};
+use reflex_shared::{Finding, Severity};
+
+fn findings(name: &str, settings: &NotifySettings) -> Vec<Finding<NoAction>> {
+    let path = format!("{}/../../events/notify/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    match event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")) {
+        Event::Alarm { alarm, .. } => rules::alarm(&alarm, settings),
+        Event::Insight { insight, .. } => rules::insight(&insight, settings),
+        Event::SignIn { call, .. } => rules::sign_in(&call),
+        other => panic!("{path}: not a notify event: {other:?}"),
+    }
+}
+
+fn one(name: &str) -> Finding<NoAction> {
+    let mut f = findings(name, &NotifySettings::default());
+    assert_eq!(f.len(), 1, "{name}: {f:?}");
+    f.remove(0)
+}
+
+#[test]
+fn a_metric_alarm_reports_the_change_and_the_value_against_the_threshold() {
+    let f = one("alarm-lambda-errors.json");
+    assert_eq!((f.rule_id, f.severity), (rules::ALARM, Severity::Medium));
+    assert!(
+        f.reason
+            .contains("alarm checkout-errors: OK -> ALARM at 2026-11-20T12:00:00.000+0000"),
+        "{}",
+        f.reason
+    );
+    assert!(
+        f.reason.contains("cause: Errors 12 against threshold 5"),
+        "{}",
+        f.reason
+    );
+    assert!(f.reason.contains("description: checkout function errors"));
+}
+
+#[test]
+fn composite_and_metric_math_alarms_are_reported_too() {
+    let f = one("alarm-composite.json");
+    assert!(
+        f.reason
+            .contains("composite alarm, triggered by checkout-latency-high"),
+        "{}",
+        f.reason
+    );
+    let f = one("alarm-metric-math-insufficient-data.json");
+    assert_eq!(f.severity, Severity::Low);
+    assert!(f.reason.contains("OK -> INSUFFICIENT_DATA"));
+    assert!(
+        f.reason.contains("expression errors / invocations * 100"),
+        "{}",
+        f.reason
+    );
+}
+
+#[test]
+fn an_alarm_returning_to_ok_is_reported_only_when_asked() {
+    assert!(findings("alarm-back-to-ok.json", &NotifySettings::default()).is_empty());
+    let resolved = NotifySettings { resolved: true };
+    assert_eq!(
+        findings("alarm-back-to-ok.json", &resolved)[0].severity,
+        Severity::Low
+    );
+}
+
+#[test]
+fn an_insight_names_the_api_the_rates_and_who_drove_it() {
+    let f = one("insight-api-call-rate-start.json");
+    assert_eq!((f.rule_id, f.severity), (rules::INSIGHT, Severity::Medium));
+    assert!(
+        f.reason
+            .contains("unusual API call rate of s3:DeleteObject (s3.amazonaws.com), started"),
+        "{}",
+        f.reason
+    );
+    assert!(
+        f.reason
+            .contains("observed 14.5 calls/min against a baseline of 0.0721, 201x the baseline"),
+        "{}",
+        f.reason
+    );
+    assert!(f.reason.contains("top principals: arn:aws:iam::123456789012:user/mallory (13), arn:aws:sts::123456789012:assumed-role/ci-deployer/build-4711 (1.5)"), "{}", f.reason);
+    assert!(
+        f.reason.contains("top user agents: aws-cli/2.22.4 (13)"),
+        "{}",
+        f.reason
+    );
+
+    let f = one("insight-error-rate-start.json");
+    assert_eq!(f.severity, Severity::High);
+    assert!(f.reason.contains("error code: AccessDenied"));
+    assert!(
+        f.reason.contains("top error codes: AccessDenied (0.85)"),
+        "{}",
+        f.reason
+    );
+}
+
+#[test]
+fn the_end_of_an_insight_is_reported_only_when_asked() {
+    assert!(findings("insight-api-call-rate-end.json", &NotifySettings::default()).is_empty());
+    let f = findings(
+        "insight-api-call-rate-end.json",
+        &NotifySettings { resolved: true },
+    );
+    assert!(f[0].reason.contains("ended"));
+}
+
+#[test]
+fn sign_ins_that_need_a_person_are_reported() {
+    let f = one("sign-in-failed.json");
+    assert_eq!(
+        (f.rule_id, f.severity),
+        (rules::SIGN_IN_FAILED, Severity::Medium)
+    );
+    assert!(f.reason.contains("failed console sign-in as an unknown user (name hidden by AWS) from 198.51.100.66: Failed authentication"), "{}", f.reason);
+
+    // Spelled "Signin" in this sample: both detail-types parse.
+    let f = one("sign-in-root.json");
+    assert_eq!(
+        (f.rule_id, f.severity),
+        (rules::ROOT_SIGN_IN, Severity::Critical)
+    );
+
+    let f = one("sign-in-without-mfa.json");
+    assert_eq!(
+        (f.rule_id, f.severity),
+        (rules::SIGN_IN_WITHOUT_MFA, Severity::High)
+    );
+    assert!(
+        f.reason
+            .contains("arn:aws:iam::123456789012:user/alice signed in to the console without MFA")
+    );
+}
+
+#[test]
+fn a_sign_in_with_mfa_is_not_news() {
+    assert!(findings("sign-in-with-mfa.json", &NotifySettings::default()).is_empty());
+}

@@ -1,0 +1,68 @@
+//! The notify part of the demo: events that need a person, one message each.
+
+use serde_json::Value;
+
+use crate::{Account, Emulator, load_event};
+
+pub async fn run(emulator: &Emulator) {
+    println!("== notify: events that need a person, one SNS message each ==\n");
+    emulator.reset();
+    let acct = Account::new(emulator).await;
+    let handler = acct.notify("enforce", &[]).await;
+    let mut files: Vec<String> =
+        std::fs::read_dir(crate::emulator::workspace_root().join("events/notify"))
+            .expect("events/notify")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+    files.sort();
+    let mut example = None;
+    for file in files {
+        println!("-- {file}");
+        let report = handler
+            .handle(load_event(&format!("notify/{file}")))
+            .await
+            .expect("a valid sample");
+        if let Some(f) = report.findings.first() {
+            println!("   rule      {} [{}]", f.rule_id, f.severity);
+            for line in f.reason.lines() {
+                println!("             {line}");
+            }
+        }
+        match acct.reports().await.as_slice() {
+            [] => println!("   SNS       no message (nothing a person needs to see)"),
+            delivered => {
+                for d in delivered {
+                    println!("   SNS       \"{}\"", d.subject);
+                }
+            }
+        }
+        if file == "sign-in-root.json" {
+            example = Some(report);
+        }
+        println!();
+    }
+    if let Some(report) = example {
+        let forms: Value =
+            serde_json::from_str(&reflex_shared::notify::message_structure(&report)).expect("JSON");
+        println!("== what the root sign-in looks like in an email (the `email` form) ==\n");
+        for line in forms["email"].as_str().unwrap_or_default().lines() {
+            println!("   | {line}");
+        }
+        println!("\n== and in Slack or Teams through AWS Chatbot (the `https` form) ==\n");
+        let chat: Value =
+            serde_json::from_str(forms["https"].as_str().unwrap_or("{}")).expect("JSON");
+        println!(
+            "   title        {}",
+            chat["content"]["title"].as_str().unwrap_or("?")
+        );
+        for line in chat["content"]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+        {
+            println!("   description  {line}");
+        }
+        println!();
+    }
+}

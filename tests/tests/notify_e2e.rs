@@ -1,0 +1,237 @@
+//! End to end against the emulator (SNS/SQS, DynamoDB): each event that needs a person yields
+//! exactly one message on the subscribed queue, its content asserted field by field.
+
+use reflex_tests::{Account, Delivered, Emulator, load_event};
+use serde_json::Value;
+
+async fn account() -> (Emulator, Account) {
+    let emulator = Emulator::start();
+    let account = Account::new(&emulator).await;
+    (emulator, account)
+}
+
+/// Deliver a sample to notify; the messages that reached the queue.
+async fn deliver(acct: &Account, file: &str, extra: &[(&str, &str)]) -> Vec<Delivered> {
+    let handler = acct.notify("enforce", extra).await;
+    handler
+        .handle(load_event(&format!("notify/{file}")))
+        .await
+        .expect("handled");
+    acct.reports().await
+}
+
+fn only(mut delivered: Vec<Delivered>) -> Delivered {
+    assert_eq!(delivered.len(), 1, "exactly one message: {delivered:#?}");
+    delivered.remove(0)
+}
+
+fn reason(d: &Delivered) -> &str {
+    d.report["findings"][0]["reason"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn an_alarm_yields_one_message_with_the_change_value_threshold_and_link() {
+    let (_emu, acct) = account().await;
+    let d = only(deliver(&acct, "alarm-lambda-errors.json", &[]).await);
+    assert_eq!(
+        d.subject,
+        "[Reflex MEDIUM] Needs attention: alarm checkout-errors OK -> ALARM in 123456789012"
+    );
+    let r = &d.report;
+    assert_eq!(r["function"], "notify");
+    assert_eq!(r["status"], "needs-attention");
+    assert_eq!(r["event"]["account"], "123456789012");
+    assert_eq!(r["event"]["region"], "us-east-1");
+    assert_eq!(r["event"]["detail_type"], "CloudWatch Alarm State Change");
+    assert_eq!(
+        r["event"]["console_url"],
+        "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/checkout-errors"
+    );
+    let f = &r["findings"][0];
+    assert_eq!(f["rule_id"], "notify.alarm");
+    assert_eq!(f["severity"], "MEDIUM");
+    assert_eq!(f["actions"], Value::Array(vec![]));
+    let lines: Vec<&str> = reason(&d).lines().collect();
+    assert_eq!(
+        lines[0],
+        "alarm checkout-errors: OK -> ALARM at 2026-11-20T12:00:00.000+0000"
+    );
+    assert_eq!(lines[1], "cause: Errors 12 against threshold 5");
+    assert!(
+        lines[2].starts_with("reason: Threshold Crossed: 1 out of the last 1 datapoints [12.0")
+    );
+    assert_eq!(d.attributes["reflex_function"]["Value"], "notify");
+    assert_eq!(d.attributes["reflex_severity"]["Value"], "MEDIUM");
+    assert_eq!(d.attributes["reflex_status"]["Value"], "needs-attention");
+}
+
+#[tokio::test]
+async fn composite_and_metric_math_alarms_yield_one_message_each() {
+    let (_emu, acct) = account().await;
+    let d = only(deliver(&acct, "alarm-composite.json", &[]).await);
+    assert!(reason(&d).contains("cause: composite alarm, triggered by checkout-latency-high"));
+    let d = only(deliver(&acct, "alarm-metric-math-insufficient-data.json", &[]).await);
+    assert_eq!(d.report["findings"][0]["severity"], "LOW");
+    assert!(reason(&d).contains("cause: expression errors / invocations * 100"));
+}
+
+#[tokio::test]
+async fn an_alarm_back_to_ok_is_silent_unless_resolutions_are_wanted() {
+    let (_emu, acct) = account().await;
+    assert!(
+        deliver(&acct, "alarm-back-to-ok.json", &[])
+            .await
+            .is_empty()
+    );
+    let d = only(
+        deliver(
+            &acct,
+            "alarm-back-to-ok.json",
+            &[("REFLEX_NOTIFY_RESOLVED", "true")],
+        )
+        .await,
+    );
+    assert!(
+        d.subject.contains("alarm checkout-errors ALARM -> OK"),
+        "{}",
+        d.subject
+    );
+}
+
+#[tokio::test]
+async fn an_insight_yields_one_message_with_rates_and_top_contributors() {
+    let (_emu, acct) = account().await;
+    let d = only(deliver(&acct, "insight-api-call-rate-start.json", &[]).await);
+    assert_eq!(
+        d.subject,
+        "[Reflex MEDIUM] Needs attention: unusual call rate of s3:DeleteObject (start) in 123456789012"
+    );
+    let lines: Vec<&str> = reason(&d).lines().collect();
+    assert_eq!(
+        lines[0],
+        "CloudTrail Insights: unusual API call rate of s3:DeleteObject (s3.amazonaws.com), started"
+    );
+    assert_eq!(
+        lines[1],
+        "observed 14.5 calls/min against a baseline of 0.0721, 201x the baseline"
+    );
+    assert_eq!(
+        lines[2],
+        "top principals: arn:aws:iam::123456789012:user/mallory (13), arn:aws:sts::123456789012:assumed-role/ci-deployer/build-4711 (1.5)"
+    );
+    assert_eq!(
+        lines[3],
+        "top user agents: aws-cli/2.22.4 (13), aws-sdk-go-v2/1.30 (1.5)"
+    );
+    assert_eq!(lines[4], "top error codes: null (14.5)");
+
+    let d = only(deliver(&acct, "insight-error-rate-start.json", &[]).await);
+    assert_eq!(d.report["findings"][0]["severity"], "HIGH");
+    assert!(reason(&d).contains("error code: AccessDenied"));
+}
+
+#[tokio::test]
+async fn the_end_of_an_insight_is_silent_by_default() {
+    let (_emu, acct) = account().await;
+    assert!(
+        deliver(&acct, "insight-api-call-rate-end.json", &[])
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn sign_ins_that_need_a_person_yield_one_message_each() {
+    let (_emu, acct) = account().await;
+    let d = only(deliver(&acct, "sign-in-failed.json", &[]).await);
+    assert_eq!(d.report["findings"][0]["rule_id"], "notify.sign-in-failed");
+    assert_eq!(d.report["event"]["source_ip"], "198.51.100.66");
+    assert!(reason(&d).ends_with("from 198.51.100.66: Failed authentication"));
+
+    let d = only(deliver(&acct, "sign-in-root.json", &[]).await);
+    assert_eq!(
+        d.subject,
+        "[Reflex CRITICAL] Needs attention: console sign-in success by root in 123456789012"
+    );
+    assert_eq!(d.report["findings"][0]["rule_id"], "notify.root-sign-in");
+
+    let d = only(deliver(&acct, "sign-in-without-mfa.json", &[]).await);
+    assert_eq!(
+        d.report["findings"][0]["rule_id"],
+        "notify.sign-in-without-mfa"
+    );
+    assert_eq!(
+        d.report["event"]["actor"],
+        "arn:aws:iam::123456789012:user/alice"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_with_mfa_is_silent() {
+    let (_emu, acct) = account().await;
+    assert!(
+        deliver(&acct, "sign-in-with-mfa.json", &[])
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_event_yields_no_second_message() {
+    let (_emu, acct) = account().await;
+    let handler = acct.notify("enforce", &[]).await;
+    let event = load_event("notify/sign-in-root.json");
+    let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "needs-attention").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "already-handled").count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_an_error_lambda_retries_and_the_retry_reports() {
+    let (_emu, acct) = account().await;
+    let event = load_event("notify/sign-in-root.json");
+    // A topic that does not exist: the publish fails, and so must the invocation.
+    let broken = acct
+        .notify(
+            "enforce",
+            &[(
+                "REFLEX_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+            )],
+        )
+        .await;
+    let err = broken.handle(event.clone()).await.unwrap_err();
+    assert_eq!(err.error_type(), "Transient.Notify");
+    assert!(err.to_string().contains("could not publish"), "{err}");
+    // The claim was given back, so Lambda's retry is not mistaken for a duplicate.
+    assert!(acct.ledger_entries().await.is_empty());
+    let report = acct
+        .notify("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .unwrap();
+    assert_eq!(report.to_json()["status"], "needs-attention");
+    assert_eq!(acct.reports().await.len(), 1, "the report is not lost");
+}
+
+#[tokio::test]
+async fn api_calls_are_refused_by_notify() {
+    let (_emu, acct) = account().await;
+    let err = acct
+        .notify("enforce", &[])
+        .await
+        .handle(load_event("revoke/attach-admin-to-user.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
+}
