@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::alarm::AlarmStateChange;
 use crate::error::EventError;
+use crate::finding::GuardDutyFinding;
 use crate::identity::UserIdentity;
 use crate::insight::InsightEvent;
 
@@ -37,7 +38,10 @@ pub const SIGN_IN_DETAIL_TYPES: [&str; 2] = [
     "AWS Console Signin via CloudTrail",
 ];
 
-/// A typed event. New shapes (GuardDuty finding) join as variants.
+/// GuardDuty findings.
+pub const GUARDDUTY_DETAIL_TYPE: &str = "GuardDuty Finding";
+
+/// A typed event.
 // One event per invocation: the variants' size difference costs nothing worth boxing for.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
@@ -59,6 +63,10 @@ pub enum Event {
         envelope: Envelope,
         call: ApiCall,
     },
+    GuardDuty {
+        envelope: Envelope,
+        finding: GuardDutyFinding,
+    },
 }
 
 impl Event {
@@ -67,7 +75,8 @@ impl Event {
             Event::ApiCall { envelope, .. }
             | Event::Alarm { envelope, .. }
             | Event::Insight { envelope, .. }
-            | Event::SignIn { envelope, .. } => envelope,
+            | Event::SignIn { envelope, .. }
+            | Event::GuardDuty { envelope, .. } => envelope,
         }
     }
 
@@ -180,6 +189,10 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
         t if SIGN_IN_DETAIL_TYPES.contains(&t) => {
             let call: ApiCall = from_value(raw.detail, "detail.")?;
             Ok(Event::SignIn { envelope, call })
+        }
+        GUARDDUTY_DETAIL_TYPE => {
+            let finding: GuardDutyFinding = from_value(raw.detail, "detail.")?;
+            Ok(Event::GuardDuty { envelope, finding })
         }
         ALARM_DETAIL_TYPE => {
             let alarm: AlarmStateChange = from_value(raw.detail, "detail.")?;

@@ -10,6 +10,7 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod finding;
 pub mod guard;
 pub mod identity;
 pub mod insight;

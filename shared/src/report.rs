@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::alarm::AlarmStateChange;
 use crate::event::{ApiCall, Envelope, Event};
+use crate::finding::GuardDutyFinding;
 use crate::guard::{EventSkip, Mode};
 use crate::insight::InsightEvent;
 use crate::outcome::Outcome;
@@ -63,6 +64,7 @@ impl EventSummary {
             Event::ApiCall { envelope, call } => Self::of_api_call(envelope, call),
             Event::Alarm { envelope, alarm } => Self::of_alarm(envelope, alarm),
             Event::Insight { envelope, insight } => Self::of_insight(envelope, insight),
+            Event::GuardDuty { envelope, finding } => Self::of_guardduty(envelope, finding),
             Event::SignIn { envelope, call } => {
                 let mut summary = Self::of_api_call(envelope, call);
                 let result = call.response_str("/ConsoleLogin").unwrap_or("attempt");
@@ -73,6 +75,37 @@ impl EventSummary {
                 );
                 summary
             }
+        }
+    }
+
+    pub fn of_guardduty(envelope: &Envelope, finding: &GuardDutyFinding) -> Self {
+        let region = finding
+            .region
+            .clone()
+            .unwrap_or_else(|| envelope.region.clone());
+        Self {
+            id: envelope.id.clone(),
+            what: format!(
+                "GuardDuty {} (severity {})",
+                finding.finding_type, finding.severity
+            ),
+            detail_type: envelope.detail_type.clone(),
+            source: envelope.source.clone(),
+            name: finding.finding_type.clone(),
+            account: finding
+                .account_id
+                .clone()
+                .unwrap_or_else(|| envelope.account.clone()),
+            console_url: Some(format!(
+                "https://{region}.console.aws.amazon.com/guardduty/home?region={region}#/findings?search=id%3D{}",
+                finding.id
+            )),
+            region,
+            time: envelope.time.clone(),
+            actor: "GuardDuty".into(),
+            actor_type: "Finding".into(),
+            source_ip: None,
+            user_agent: None,
         }
     }
 

@@ -49,7 +49,7 @@ impl Remediator for Notify {
             Event::Alarm { alarm, .. } => rules::alarm(alarm, &self.settings),
             Event::Insight { insight, .. } => rules::insight(insight, &self.settings),
             Event::SignIn { call, .. } => rules::sign_in(call),
-            Event::ApiCall { .. } => Vec::new(),
+            Event::ApiCall { .. } | Event::GuardDuty { .. } => Vec::new(),
         })
     }
 
