@@ -221,7 +221,7 @@ mod tests {
             m["email"]
                 .as_str()
                 .unwrap()
-                .starts_with("Reflex notify: NEEDS ATTENTION")
+                .starts_with("Reflex notify: Needs attention")
         );
         assert_eq!(m["default"], m["email"]);
         let json: Value = serde_json::from_str(m["sqs"].as_str().unwrap()).unwrap();

@@ -285,6 +285,11 @@ impl Report {
             .iter()
             .any(|o| matches!(o, Outcome::Done { .. } | Outcome::AlreadyDone { .. }));
         let failed = outcomes.iter().any(|o| o.is_failed());
+        let alert = self
+            .findings
+            .iter()
+            .any(|f| f.needs_a_person(self.alert_severity));
+        // Most urgent first: something broke, then something a person must do themselves.
         self.status = if self.skipped.is_some() {
             Status::Skipped
         } else if self.findings.is_empty() {
@@ -295,16 +300,12 @@ impl Report {
             Status::PartiallyFailed
         } else if failed {
             Status::Failed
+        } else if alert {
+            Status::NeedsAttention
         } else if acted {
             Status::Remediated
         } else if outcomes.iter().any(|o| matches!(o, Outcome::WouldDo)) {
             Status::DryRun
-        } else if self
-            .findings
-            .iter()
-            .any(|f| f.needs_a_person(self.alert_severity))
-        {
-            Status::NeedsAttention
         } else {
             Status::NoAction
         };
@@ -376,7 +377,7 @@ impl Report {
         let e = &self.event;
         let mut out = format!("Reflex {}: {}\n\n", self.function, self.status_words());
         out += "WHAT HAPPENED\n";
-        if e.actor_type == "Alarm" {
+        if matches!(e.actor_type.as_str(), "Alarm" | "Insight" | "Finding") {
             out += &format!("  {}\n", e.what);
         } else {
             let service = e.source.strip_prefix("aws.").unwrap_or(&e.source);

@@ -2,7 +2,10 @@
 
 pub mod account;
 pub mod demo;
+pub mod ec2;
 pub mod emulator;
+pub mod pattern;
+pub mod trail;
 
 pub use account::{Account, Delivered, load_event};
 pub use emulator::Emulator;

@@ -2,7 +2,9 @@
 //! scenarios against a freshly seeded account, printing what happened and reading the result
 //! back from the emulator.
 
+pub mod harden;
 pub mod notify;
+pub mod quarantine;
 pub mod revoke;
 pub mod scale;
 
@@ -17,6 +19,8 @@ pub async fn run() {
     revoke::run(&emulator).await;
     scale::run(&emulator).await;
     notify::run(&emulator).await;
+    harden::run(&emulator).await;
+    quarantine::run(&emulator).await;
 }
 
 /// Verdict, guard, each finding with its actions and outcomes, and notes.

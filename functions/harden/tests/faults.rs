@@ -1,0 +1,420 @@
+//! Harden's executor where the emulator cannot go: KMS association, refused calls, AWS's own
+//! parameter rules.
+//!
+//! moto server does not implement CloudWatch Logs `AssociateKmsKey` (it answers HTTP 500), does
+//! not refuse one chosen call with `AccessDenied`, and does not enforce that a multi-region trail
+//! includes global service events (real CloudTrail refuses that combination with
+//! `InvalidParameterCombinationException`). So these tests mock the clients with the AWS SDK's
+//! own `aws-smithy-mocks`. Nothing is sent over the network. Errors are answered the way the
+//! services answer on the wire (an awsJson 1.1 body with `__type` and an HTTP status), so the
+//! SDK's own error parsing and retry classification run and the executor sees the same
+//! `SdkError` it would see in production.
+//!
+//! The full pipeline runs (`Handler::handle` on a sample event from `events/harden/`), and the
+//! tests read the returned `Report`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_cloudtrail::operation::get_trail::GetTrailOutput;
+use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+use aws_sdk_cloudtrail::operation::update_trail::UpdateTrailOutput;
+use aws_sdk_cloudtrail::types::Trail;
+use aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyOutput;
+use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
+use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use reflex_harden::{Harden, RuleSettings};
+use reflex_shared::Outcome;
+use reflex_shared::config::ExemptTag;
+use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
+use reflex_shared::pipeline::Handler;
+use reflex_shared::report::{Report, Status};
+use serde_json::{Value, json};
+
+const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const OTHER_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/0000ffff-0000-ffff-0000-ffff0000ffff";
+/// The log group `create-log-group-without-kms-key.json` creates.
+const GROUP: &str = "/app/payments";
+/// Attempts per call, the first one included: the SDK's standard retry mode.
+const MAX_ATTEMPTS: u32 = 3;
+
+fn event(name: &str) -> Value {
+    let path = format!("{}/../../events/harden/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A client of `$sdk` that answers only from `$rules`. The first rule that matches a request and
+/// is not used up answers it; a request no rule answers panics, so an unexpected call fails the
+/// test.
+///
+/// This is what `mock_client!` expands to. The macro needs each SDK's `test-util` feature (for
+/// `with_test_defaults_v2`), so the client is built by hand with the same two pieces: the mock
+/// interceptor and the mock HTTP client. Retries are on (standard mode, 3 attempts, like the
+/// SDK default) but with no backoff.
+macro_rules! mocked {
+    ($sdk:ident, $rules:expr) => {{
+        let rules: &[&Rule] = $rules;
+        let interceptor = rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+            |i, rule| i.with_rule(rule),
+        );
+        let config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new("us-east-1"))
+            .credentials_provider($sdk::config::Credentials::new(
+                "AKIDFAULTSTEST",
+                "secret",
+                None,
+                None,
+                "faults-test",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .retry_config(
+                $sdk::config::retry::RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_initial_backoff(Duration::ZERO)
+                    .with_max_backoff(Duration::ZERO),
+            )
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
+
+fn handler(
+    settings: RuleSettings,
+    cloudtrail: aws_sdk_cloudtrail::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    iam: aws_sdk_iam::Client,
+) -> Handler<Harden> {
+    Handler {
+        remediator: Harden::new(settings, cloudtrail, logs, iam),
+        guards: Guards {
+            self_identity: None,
+            exempt: ExemptPrincipals::none(),
+            default_mode: Mode::Enforce,
+            rule_modes: BTreeMap::new(),
+            max_actions: 10,
+        },
+        exempt_tag: ExemptTag {
+            key: "reflex:exempt".into(),
+            value: "true".into(),
+        },
+        notifier: None,
+        ledger: None,
+    }
+}
+
+/// A JSON-protocol error as CloudTrail and CloudWatch Logs send it.
+fn json_error(code: &str, message: &str) -> String {
+    json!({ "__type": code, "message": message }).to_string()
+}
+
+/// IAM that knows no exemption tags (the actor's tags are read before acting).
+fn untagged_iam() -> (Rule, Rule) {
+    let users = mock!(aws_sdk_iam::Client::list_user_tags).then_output(|| {
+        ListUserTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .expect("tags are set")
+    });
+    let roles = mock!(aws_sdk_iam::Client::list_role_tags).then_output(|| {
+        ListRoleTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .expect("tags are set")
+    });
+    (users, roles)
+}
+
+/// DescribeLogGroups for the sample's group: it already keeps events 90 days (so only the KMS
+/// action has anything to do), and carries `key` when given.
+fn payments_group(key: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
+        .match_requests(|r| r.log_group_name_prefix() == Some(GROUP))
+        .then_output(move || {
+            DescribeLogGroupsOutput::builder()
+                .log_groups(
+                    LogGroup::builder()
+                        .log_group_name(GROUP)
+                        .retention_in_days(90)
+                        .set_kms_key_id(key.map(String::from))
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn outcomes(report: &Report) -> Vec<&Outcome> {
+    report.actions().map(|a| &a.outcome).collect()
+}
+
+fn with_key() -> RuleSettings {
+    RuleSettings {
+        kms_key_arn: Some(KEY.into()),
+        ..RuleSettings::default()
+    }
+}
+
+/// Run `create-log-group-without-kms-key.json` with a key configured against these Logs rules.
+async fn create_log_group(logs_rules: &[&Rule]) -> Report {
+    let (users, roles) = untagged_iam();
+    handler(
+        with_key(),
+        mocked!(aws_sdk_cloudtrail, &[]),
+        mocked!(aws_sdk_cloudwatchlogs, logs_rules),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("create-log-group-without-kms-key.json"))
+    .await
+    .expect("the event is handled")
+}
+
+#[tokio::test]
+async fn a_log_group_without_a_key_is_associated_with_the_configured_key() {
+    let group = payments_group(None);
+    let associate = mock!(aws_sdk_cloudwatchlogs::Client::associate_kms_key)
+        .match_requests(|r| r.log_group_name() == Some(GROUP) && r.kms_key_id() == Some(KEY))
+        .then_output(|| AssociateKmsKeyOutput::builder().build());
+
+    let report = create_log_group(&[&group, &associate]).await;
+
+    let outcomes = outcomes(&report);
+    assert_eq!(outcomes.len(), 2, "{report:#?}");
+    assert!(
+        matches!(outcomes[0], Outcome::AlreadyDone { detail } if detail.contains("90 days")),
+        "the retention was already there: {:?}",
+        outcomes[0]
+    );
+    match outcomes[1] {
+        Outcome::Done {
+            detail,
+            prior_state,
+            undo,
+        } => {
+            assert!(detail.contains(KEY), "{detail}");
+            assert_eq!(prior_state.as_ref(), Some(&json!({ "kms_key_id": null })));
+            assert_eq!(
+                undo.as_deref(),
+                Some("aws logs disassociate-kms-key --log-group-name /app/payments")
+            );
+        }
+        other => panic!("the key should have been associated: {other:?}"),
+    }
+    assert_eq!(report.findings[1].rule_id, "harden.log-encryption");
+    assert_eq!(report.status, Status::Remediated);
+    assert_eq!(associate.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_log_group_that_already_has_a_key_is_left_alone() {
+    for key in [KEY, OTHER_KEY] {
+        let group = payments_group(Some(key));
+        let associate = mock!(aws_sdk_cloudwatchlogs::Client::associate_kms_key)
+            .then_output(|| AssociateKmsKeyOutput::builder().build());
+
+        let report = create_log_group(&[&group, &associate]).await;
+
+        let outcomes = outcomes(&report);
+        match outcomes[1] {
+            Outcome::AlreadyDone { detail } => assert!(detail.contains(key), "{detail}"),
+            other => panic!("{key}: the group's key should stand: {other:?}"),
+        }
+        assert_eq!(report.status, Status::Remediated);
+        assert_eq!(
+            associate.num_calls(),
+            0,
+            "{key}: AssociateKmsKey was called"
+        );
+    }
+}
+
+#[tokio::test]
+async fn access_denied_on_associate_kms_key_is_reported_as_failed() {
+    let group = payments_group(None);
+    let associate = mock!(aws_sdk_cloudwatchlogs::Client::associate_kms_key)
+        .sequence()
+        .http_status(
+            400,
+            Some(json_error(
+                "AccessDeniedException",
+                "User: arn:aws:sts::123456789012:assumed-role/reflex-harden/reflex-harden is not \
+                 authorized to perform: logs:AssociateKmsKey",
+            )),
+        )
+        .build();
+
+    let report = create_log_group(&[&group, &associate]).await;
+
+    let outcomes = outcomes(&report);
+    match outcomes[1] {
+        Outcome::Failed { why, error_code } => {
+            assert_eq!(error_code.as_deref(), Some("AccessDeniedException"));
+            assert!(why.contains("logs:AssociateKmsKey"), "{why}");
+            assert!(why.contains("not authorized"), "{why}");
+        }
+        other => panic!("associating the key should have failed: {other:?}"),
+    }
+    // The retention held (already done), the key did not: partly failed, and it says so.
+    assert_eq!(report.status, Status::PartiallyFailed);
+    assert!(report.text().contains("FAILED"), "{}", report.text());
+    // AccessDenied is not retried.
+    assert_eq!(associate.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_log_group_deleted_before_reflex_acts_needs_nothing() {
+    let group = payments_group(None);
+    let associate = mock!(aws_sdk_cloudwatchlogs::Client::associate_kms_key)
+        .sequence()
+        .http_status(
+            400,
+            Some(json_error(
+                "ResourceNotFoundException",
+                "The specified log group does not exist.",
+            )),
+        )
+        .build();
+
+    let report = create_log_group(&[&group, &associate]).await;
+
+    assert!(
+        matches!(outcomes(&report)[1], Outcome::AlreadyDone { detail } if detail.contains("no longer exists")),
+        "{report:#?}"
+    );
+    assert_eq!(report.status, Status::Remediated);
+}
+
+#[tokio::test]
+async fn multi_region_comes_back_with_the_global_service_events_it_needs() {
+    let get = mock!(aws_sdk_cloudtrail::Client::get_trail)
+        .match_requests(|r| r.name() == Some("main"))
+        .then_output(|| {
+            GetTrailOutput::builder()
+                .trail(
+                    Trail::builder()
+                        .name("main")
+                        .is_multi_region_trail(false)
+                        .include_global_service_events(false)
+                        .log_file_validation_enabled(true)
+                        .build(),
+                )
+                .build()
+        });
+    let update = mock!(aws_sdk_cloudtrail::Client::update_trail)
+        .match_requests(|r| {
+            r.name() == Some("main")
+                && r.is_multi_region_trail() == Some(true)
+                && r.include_global_service_events() == Some(true)
+                && r.enable_log_file_validation().is_none()
+        })
+        .then_output(|| UpdateTrailOutput::builder().build());
+    let (users, roles) = untagged_iam();
+
+    let report = handler(
+        RuleSettings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&get, &update]),
+        mocked!(aws_sdk_cloudwatchlogs, &[]),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("update-trail-disables-multi-region.json"))
+    .await
+    .expect("the event is handled");
+
+    match outcomes(&report)[0] {
+        Outcome::Done {
+            prior_state, undo, ..
+        } => {
+            assert_eq!(
+                prior_state.as_ref(),
+                Some(&json!({
+                    "is_multi_region_trail": false,
+                    "include_global_service_events": false
+                }))
+            );
+            assert_eq!(
+                undo.as_deref(),
+                Some(
+                    "aws cloudtrail update-trail --name main --no-is-multi-region-trail \
+                     --no-include-global-service-events"
+                )
+            );
+        }
+        other => panic!("the trail should be multi-region again: {other:?}"),
+    }
+    assert_eq!(update.num_calls(), 1);
+    // mallory's tags were read: exemption by tag works for harden's actors too.
+    assert_eq!(users.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn access_denied_on_start_logging_is_reported_as_failed() {
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(false).build());
+    let start = mock!(aws_sdk_cloudtrail::Client::start_logging)
+        .sequence()
+        .http_status(
+            400,
+            Some(json_error(
+                "AccessDeniedException",
+                "User is not authorized to perform: cloudtrail:StartLogging",
+            )),
+        )
+        .build();
+    let (users, roles) = untagged_iam();
+
+    let report = handler(
+        RuleSettings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&status, &start]),
+        mocked!(aws_sdk_cloudwatchlogs, &[]),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("stop-logging.json"))
+    .await
+    .expect("the event is handled");
+
+    match outcomes(&report)[0] {
+        Outcome::Failed { why, error_code } => {
+            assert_eq!(error_code.as_deref(), Some("AccessDeniedException"));
+            assert!(why.contains("cloudtrail:StartLogging"), "{why}");
+        }
+        other => panic!("starting the trail should have failed: {other:?}"),
+    }
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(start.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk() {
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .sequence()
+        .http_status(
+            400,
+            Some(json_error("ThrottlingException", "Rate exceeded")),
+        )
+        .output(|| GetTrailStatusOutput::builder().is_logging(true).build())
+        .build();
+    let (users, roles) = untagged_iam();
+
+    let report = handler(
+        RuleSettings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&status]),
+        mocked!(aws_sdk_cloudwatchlogs, &[]),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("stop-logging.json"))
+    .await
+    .expect("the event is handled");
+
+    // Someone started it again first: after the retried read, nothing is left to do.
+    assert!(
+        matches!(outcomes(&report)[0], Outcome::AlreadyDone { .. }),
+        "{report:#?}"
+    );
+    assert_eq!(status.num_calls(), 2);
+}

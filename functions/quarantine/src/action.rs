@@ -1,0 +1,189 @@
+//! The EC2 and Auto Scaling changes `quarantine` knows how to make. Each reads the current state
+//! first, is recorded, and says how to undo it.
+
+use reflex_shared::{Principal, RemediationAction};
+use serde::{Deserialize, Serialize};
+
+use crate::ingress::OpenedRule;
+
+/// The tag that marks Reflex's quarantine security group in a VPC (value `true`).
+pub const QUARANTINE_GROUP_TAG: &str = "reflex:quarantine-group";
+/// The name of the quarantine security group Reflex creates in a VPC.
+pub const QUARANTINE_GROUP_NAME: &str = "reflex-quarantine";
+/// On a quarantined instance: when Reflex quarantined it.
+pub const QUARANTINED_AT_TAG: &str = "reflex:quarantined-at";
+/// On a quarantined instance: why.
+pub const QUARANTINE_REASON_TAG: &str = "reflex:quarantine-reason";
+/// On a quarantined instance, one per network interface (`reflex:previous-groups:eni-...`): the
+/// interface's security groups before quarantine, comma-separated.
+pub const PREVIOUS_GROUPS_TAG_PREFIX: &str = "reflex:previous-groups:";
+/// On a forensic snapshot: the instance it was taken from.
+pub const SNAPSHOT_INSTANCE_TAG: &str = "reflex:quarantined-instance";
+/// On a forensic snapshot: the finding behind it.
+pub const SNAPSHOT_FINDING_TAG: &str = "reflex:finding";
+/// On a forensic snapshot: the id of the event behind it.
+pub const SNAPSHOT_EVENT_TAG: &str = "reflex:event-id";
+/// EC2 refuses tag values longer than this.
+pub const MAX_TAG_VALUE: usize = 256;
+
+/// A network interface of an instance and its security groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub id: String,
+    /// 0 is the primary interface.
+    pub device_index: i32,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum QuarantineAction {
+    /// Revoke the world-open rules an `AuthorizeSecurityGroupIngress` call added.
+    RevokeIngress {
+        group_id: String,
+        rules: Vec<OpenedRule>,
+    },
+    /// Make the VPC's quarantine group (no ingress, no egress; created if missing) the only
+    /// group of every network interface of the instance.
+    Isolate {
+        instance_id: String,
+        vpc_id: String,
+        /// The quarantine group when it already exists; `None`: it will be created.
+        quarantine_group: Option<String>,
+        /// The interfaces and their groups when the plan was made.
+        interfaces: Vec<Interface>,
+    },
+    /// Tag the instance with each interface's groups before quarantine.
+    RecordPreviousGroups {
+        instance_id: String,
+        interfaces: Vec<Interface>,
+    },
+    /// Detach from the Auto Scaling group without lowering desired capacity, so the group
+    /// launches a replacement and does not terminate the quarantined instance.
+    DetachFromAutoScalingGroup {
+        instance_id: String,
+        group: String,
+    },
+    EnableTerminationProtection {
+        instance_id: String,
+    },
+    /// Shutdown from inside the instance stops it instead of terminating it (evidence kept).
+    StopOnShutdown {
+        instance_id: String,
+    },
+    /// Tag the instance with the reason and the time of quarantine.
+    TagQuarantined {
+        instance_id: String,
+        reason: String,
+    },
+    /// Snapshot one attached EBS volume, tagged with the finding.
+    SnapshotVolume {
+        instance_id: String,
+        volume_id: String,
+        device: String,
+        finding: String,
+        event_id: String,
+    },
+}
+
+impl QuarantineAction {
+    /// The instance the action changes, if it changes one.
+    pub fn instance_id(&self) -> Option<&str> {
+        match self {
+            QuarantineAction::RevokeIngress { .. } => None,
+            QuarantineAction::Isolate { instance_id, .. }
+            | QuarantineAction::RecordPreviousGroups { instance_id, .. }
+            | QuarantineAction::DetachFromAutoScalingGroup { instance_id, .. }
+            | QuarantineAction::EnableTerminationProtection { instance_id }
+            | QuarantineAction::StopOnShutdown { instance_id }
+            | QuarantineAction::TagQuarantined { instance_id, .. }
+            | QuarantineAction::SnapshotVolume { instance_id, .. } => Some(instance_id),
+        }
+    }
+}
+
+impl RemediationAction for QuarantineAction {
+    fn describe(&self) -> String {
+        match self {
+            QuarantineAction::RevokeIngress { group_id, rules } => {
+                let list: Vec<String> = rules
+                    .iter()
+                    .map(|r| format!("{} from {}", r.ports(), r.cidr))
+                    .collect();
+                format!("revoke {} on security group {group_id}", list.join(", "))
+            }
+            QuarantineAction::Isolate {
+                instance_id,
+                vpc_id,
+                quarantine_group,
+                interfaces,
+            } => {
+                let group = match quarantine_group {
+                    Some(id) => format!("quarantine group {id}"),
+                    None => format!("a new quarantine group {QUARANTINE_GROUP_NAME}"),
+                };
+                let enis: Vec<&str> = interfaces.iter().map(|i| i.id.as_str()).collect();
+                format!(
+                    "isolate instance {instance_id}: {group} in {vpc_id} (no ingress, no egress) becomes the only security group of {}",
+                    if enis.is_empty() {
+                        "its network interfaces".to_string()
+                    } else {
+                        enis.join(", ")
+                    }
+                )
+            }
+            QuarantineAction::RecordPreviousGroups {
+                instance_id,
+                interfaces,
+            } => {
+                let groups: Vec<String> = interfaces
+                    .iter()
+                    .map(|i| format!("{}: {}", i.id, i.groups.join(" ")))
+                    .collect();
+                format!(
+                    "record the previous security groups of instance {instance_id} on it ({})",
+                    groups.join("; ")
+                )
+            }
+            QuarantineAction::DetachFromAutoScalingGroup { instance_id, group } => format!(
+                "detach instance {instance_id} from Auto Scaling group {group} (desired capacity unchanged: the group replaces it)"
+            ),
+            QuarantineAction::EnableTerminationProtection { instance_id } => {
+                format!("turn on termination protection of instance {instance_id}")
+            }
+            QuarantineAction::StopOnShutdown { instance_id } => {
+                format!(
+                    "make a shutdown from inside instance {instance_id} stop it, not terminate it"
+                )
+            }
+            QuarantineAction::TagQuarantined { instance_id, .. } => {
+                format!("tag instance {instance_id} with the reason and time of quarantine")
+            }
+            QuarantineAction::SnapshotVolume {
+                instance_id,
+                volume_id,
+                device,
+                ..
+            } => format!(
+                "snapshot volume {volume_id} ({device}) of instance {instance_id} for forensics"
+            ),
+        }
+    }
+
+    fn target(&self) -> Option<Principal> {
+        // EC2 resources carry their own exemption tag, read by the rules from the facts.
+        None
+    }
+}
+
+/// Cut a tag value to what EC2 accepts, on a character boundary.
+pub fn tag_value(text: &str) -> String {
+    if text.len() <= MAX_TAG_VALUE {
+        return text.to_string();
+    }
+    let mut end = MAX_TAG_VALUE - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}

@@ -1,0 +1,143 @@
+//! `quarantine`: close security groups opened to the world on sensitive ports, and quarantine
+//! EC2 instances (EventBridge sources `aws.ec2`, `aws.guardduty`, `aws.cloudwatch`).
+//!
+//! - `settings`: sensitive ports, severity threshold, listed alarms, the operator's tag
+//! - `rules`: the pure rules, one id each; `ingress`: reading what a CloudTrail call opened
+//! - `facts`: read-only lookups the rules need; `executor`: the EC2 and Auto Scaling changes
+//! - this file: the wiring into the shared pipeline
+
+pub mod action;
+pub mod executor;
+pub mod facts;
+pub mod ingress;
+pub mod rules;
+pub mod settings;
+
+use aws_config::SdkConfig;
+use reflex_shared::config::{CoreConfig, ExemptTag};
+use reflex_shared::event::Event;
+use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
+
+pub use action::QuarantineAction;
+pub use executor::Ec2Executor;
+pub use rules::{Facts, RULE_IDS};
+pub use settings::Settings;
+
+pub const NAME: &str = "quarantine";
+
+/// The quarantine function: its settings, its EC2 and Auto Scaling executor, and IAM for the
+/// exemption tag of the caller.
+pub struct Quarantine {
+    pub settings: Settings,
+    pub executor: Ec2Executor,
+    ec2: aws_sdk_ec2::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Quarantine {
+    pub fn new(
+        settings: Settings,
+        ec2: aws_sdk_ec2::Client,
+        autoscaling: aws_sdk_autoscaling::Client,
+        iam: aws_sdk_iam::Client,
+    ) -> Self {
+        Self {
+            settings,
+            executor: Ec2Executor::new(ec2.clone(), autoscaling.clone()),
+            ec2,
+            autoscaling,
+            iam,
+        }
+    }
+}
+
+impl Remediator for Quarantine {
+    type Action = QuarantineAction;
+    type Facts = Facts;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn accepts(&self, event: &Event) -> Result<(), EventError> {
+        let source = event.envelope().source.as_str();
+        match event {
+            Event::ApiCall { .. } if source == "aws.ec2" => Ok(()),
+            Event::GuardDuty { .. } if source == "aws.guardduty" => Ok(()),
+            Event::Alarm { .. } if source == "aws.cloudwatch" => Ok(()),
+            other => Err(EventError::Unsupported {
+                detail_type: other.envelope().detail_type.clone(),
+                event_source: other.envelope().source.clone(),
+            }),
+        }
+    }
+
+    async fn gather(&self, event: &Event) -> (Facts, Vec<String>) {
+        facts::gather(&self.ec2, &self.autoscaling, event, &self.settings).await
+    }
+
+    fn decide(
+        &self,
+        event: &Event,
+        facts: &Facts,
+    ) -> Result<Vec<Finding<QuarantineAction>>, EventError> {
+        rules::evaluate(event, facts, &self.settings)
+    }
+
+    async fn has_exempt_tag(&self, principal: &Principal, tag: &ExemptTag) -> Result<bool, String> {
+        /// A principal that no longer exists carries no tag.
+        fn tags_or_none<E>(
+            result: Result<Vec<aws_sdk_iam::types::Tag>, E>,
+        ) -> Result<Vec<aws_sdk_iam::types::Tag>, String>
+        where
+            E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
+        {
+            match result {
+                Ok(tags) => Ok(tags),
+                Err(e) if e.code() == Some("NoSuchEntity") => Ok(Vec::new()),
+                Err(e) => Err(reflex_shared::aws::error_text(&e)),
+            }
+        }
+        let tags = match principal {
+            Principal::User(name) => tags_or_none(
+                self.iam
+                    .list_user_tags()
+                    .user_name(name)
+                    .send()
+                    .await
+                    .map(|o| o.tags),
+            )?,
+            Principal::Role(name) => tags_or_none(
+                self.iam
+                    .list_role_tags()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map(|o| o.tags),
+            )?,
+        };
+        Ok(tags.iter().any(|t| tag.matches(&t.key, &t.value)))
+    }
+
+    async fn execute(&self, action: &QuarantineAction) -> Outcome {
+        self.executor.execute(action).await
+    }
+}
+
+/// Build the handler: configuration validated, clients created once, Reflex's identity known.
+pub async fn handler_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+    sdk: &SdkConfig,
+) -> Result<Handler<Quarantine>, ConfigError> {
+    let core = CoreConfig::from_env(env, RULE_IDS)?;
+    let settings = Settings::from_env(env, core.exempt_tag.clone())?;
+    let quarantine = Quarantine::new(
+        settings,
+        aws_sdk_ec2::Client::new(sdk),
+        aws_sdk_autoscaling::Client::new(sdk),
+        aws_sdk_iam::Client::new(sdk),
+    );
+    Handler::from_config(quarantine, &core, sdk).await
+}

@@ -1,0 +1,496 @@
+//! Quarantine paths the moto emulator cannot show honestly, tested with the AWS SDK's own
+//! `aws-smithy-mocks` instead:
+//!
+//! - An instance with several network interfaces. Real EC2 refuses `ModifyInstanceAttribute`
+//!   with `Groups` on such an instance ("There are multiple interfaces attached to instance"),
+//!   so each interface, the primary one included, is changed with
+//!   `ModifyNetworkInterfaceAttribute`. moto 5.2's `ModifyNetworkInterfaceAttribute` adds the
+//!   groups instead of replacing them, so the end-to-end tests (one interface per instance)
+//!   cannot check this path.
+//! - A step that fails: moto cannot refuse one chosen call (`CreateSnapshot`) with
+//!   `UnauthorizedOperation`. The other steps, isolation first, must still run and the report
+//!   must list each step's result.
+//!
+//! Nothing is sent over the network. Errors are answered the way EC2 answers on the wire (an
+//! ec2Query `<Response><Errors>` body with an HTTP status), so the SDK's own error parsing runs.
+//! The full pipeline runs (`Handler::handle` on a sample event from `events/quarantine/`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
+use aws_sdk_autoscaling::operation::detach_instances::DetachInstancesOutput;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, AutoScalingInstanceDetails};
+use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
+use aws_sdk_ec2::operation::create_snapshot::CreateSnapshotOutput;
+use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
+use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
+use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
+use aws_sdk_ec2::operation::modify_instance_attribute::ModifyInstanceAttributeOutput;
+use aws_sdk_ec2::operation::modify_network_interface_attribute::ModifyNetworkInterfaceAttributeOutput;
+use aws_sdk_ec2::operation::revoke_security_group_egress::RevokeSecurityGroupEgressOutput;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, AttributeValue, EbsInstanceBlockDevice, GroupIdentifier, Instance,
+    InstanceAttributeName, InstanceBlockDeviceMapping, InstanceNetworkInterface,
+    InstanceNetworkInterfaceAttachment, InstanceState, InstanceStateName, IpPermission, IpRange,
+    Reservation, SecurityGroup, Tag,
+};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use reflex_quarantine::{Quarantine, Settings};
+use reflex_shared::Outcome;
+use reflex_shared::config::ExemptTag;
+use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
+use reflex_shared::pipeline::Handler;
+use reflex_shared::report::{Report, Status};
+use serde_json::Value;
+
+const INSTANCE: &str = "i-0c7e5f3a9b1d24680";
+const VPC: &str = "vpc-0f1e2d3c4b5a69788";
+const WEB_SG: &str = "sg-0a1b2c3d4e5f60001";
+const SSH_SG: &str = "sg-0a1b2c3d4e5f60002";
+const BACKEND_SG: &str = "sg-0a1b2c3d4e5f60003";
+const QUARANTINE_SG: &str = "sg-0feedc0ffee000001";
+const PRIMARY_ENI: &str = "eni-0b1c2d3e4f5a60718";
+const SECONDARY_ENI: &str = "eni-0b1c2d3e4f5a60719";
+const ROOT_VOLUME: &str = "vol-0a1b2c3d4e5f60001";
+
+fn event(name: &str) -> Value {
+    let path = format!(
+        "{}/../../events/quarantine/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A client of `$sdk` that answers only from `$rules`; a request no rule answers panics, so an
+/// unexpected call fails the test. This is what `mock_client!` expands to, built by hand because
+/// the macro needs each SDK's `test-util` feature. No retry backoff, so tests take no time.
+macro_rules! mocked {
+    ($sdk:ident, $rules:expr) => {{
+        let interceptor = $rules.iter().fold(
+            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+            |i, rule: &&Rule| i.with_rule(rule),
+        );
+        let config = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new("us-east-1"))
+            .credentials_provider($sdk::config::Credentials::new(
+                "AKIDFAULTSTEST",
+                "secret",
+                None,
+                None,
+                "faults-test",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .retry_config(
+                $sdk::config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::ZERO)
+                    .with_max_backoff(Duration::ZERO),
+            )
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
+
+fn handler(ec2: &[&Rule], autoscaling: &[&Rule]) -> Handler<Quarantine> {
+    let no_iam: [&Rule; 0] = [];
+    Handler {
+        remediator: Quarantine::new(
+            Settings::default(),
+            mocked!(aws_sdk_ec2, ec2),
+            mocked!(aws_sdk_autoscaling, autoscaling),
+            mocked!(aws_sdk_iam, no_iam),
+        ),
+        guards: Guards {
+            self_identity: None,
+            exempt: ExemptPrincipals::none(),
+            default_mode: Mode::Enforce,
+            rule_modes: BTreeMap::new(),
+            max_actions: 20,
+        },
+        exempt_tag: ExemptTag {
+            key: "reflex:exempt".into(),
+            value: "true".into(),
+        },
+        notifier: None,
+        ledger: None,
+    }
+}
+
+/// An EC2 error as EC2 sends it (the ec2Query protocol).
+fn ec2_error(code: &str, message: &str) -> String {
+    format!(
+        "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>\
+         <RequestID>4b1e9a2c-0000-4000-8000-faultstest02</RequestID></Response>"
+    )
+}
+
+fn group(id: &str) -> GroupIdentifier {
+    GroupIdentifier::builder().group_id(id).build()
+}
+
+fn eni(id: &str, index: i32, groups: &[&str]) -> InstanceNetworkInterface {
+    groups
+        .iter()
+        .fold(
+            InstanceNetworkInterface::builder()
+                .network_interface_id(id)
+                .attachment(
+                    InstanceNetworkInterfaceAttachment::builder()
+                        .device_index(index)
+                        .build(),
+                ),
+            |b, g| b.groups(group(g)),
+        )
+        .build()
+}
+
+/// The instance as DescribeInstances returns it, with these interfaces.
+fn instance(interfaces: Vec<InstanceNetworkInterface>, in_fleet: bool) -> Instance {
+    let mut b = Instance::builder()
+        .instance_id(INSTANCE)
+        .vpc_id(VPC)
+        .state(
+            InstanceState::builder()
+                .name(InstanceStateName::Running)
+                .build(),
+        )
+        .block_device_mappings(
+            InstanceBlockDeviceMapping::builder()
+                .device_name("/dev/xvda")
+                .ebs(
+                    EbsInstanceBlockDevice::builder()
+                        .volume_id(ROOT_VOLUME)
+                        .build(),
+                )
+                .build(),
+        )
+        .tags(Tag::builder().key("Name").value("web-1").build());
+    if in_fleet {
+        b = b.tags(
+            Tag::builder()
+                .key("aws:autoscaling:groupName")
+                .value("web-fleet")
+                .build(),
+        );
+    }
+    for n in &interfaces {
+        for g in n.groups() {
+            b = b.security_groups(g.clone());
+        }
+    }
+    b.set_network_interfaces(Some(interfaces)).build()
+}
+
+fn describe_instances(i: Instance) -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_instances)
+        .match_requests(|r| r.instance_ids() == [INSTANCE])
+        .then_output(move || {
+            DescribeInstancesOutput::builder()
+                .reservations(Reservation::builder().instances(i.clone()).build())
+                .build()
+        })
+}
+
+/// DescribeInstanceAttribute: termination protection off, shutdown terminates.
+fn attributes() -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_instance_attribute).then_compute_output(|r| {
+        let b = DescribeInstanceAttributeOutput::builder().instance_id(INSTANCE);
+        match r.attribute() {
+            Some(InstanceAttributeName::DisableApiTermination) => b
+                .disable_api_termination(AttributeBooleanValue::builder().value(false).build())
+                .build(),
+            _ => b
+                .instance_initiated_shutdown_behavior(
+                    AttributeValue::builder().value("terminate").build(),
+                )
+                .build(),
+        }
+    })
+}
+
+/// ModifyInstanceAttribute for termination protection and shutdown behaviour (not groups).
+fn modify_attributes() -> Rule {
+    mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| r.groups().is_empty())
+        .then_output(|| ModifyInstanceAttributeOutput::builder().build())
+}
+
+fn create_tags() -> Rule {
+    mock!(aws_sdk_ec2::Client::create_tags)
+        .match_requests(|r| r.resources() == [INSTANCE])
+        .then_output(|| CreateTagsOutput::builder().build())
+}
+
+fn no_snapshots() -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_snapshots)
+        .then_output(|| DescribeSnapshotsOutput::builder().build())
+}
+
+fn outcomes(report: &Report) -> Vec<(String, &Outcome)> {
+    report
+        .actions()
+        .map(|a| (a.description.clone(), &a.outcome))
+        .collect()
+}
+
+fn is_done(o: &Outcome) -> bool {
+    matches!(o, Outcome::Done { .. })
+}
+
+#[tokio::test]
+async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
+    let two = instance(
+        vec![
+            eni(PRIMARY_ENI, 0, &[WEB_SG, SSH_SG]),
+            eni(SECONDARY_ENI, 1, &[BACKEND_SG]),
+        ],
+        false,
+    );
+    let instances = describe_instances(two);
+    // The VPC's quarantine group exists already, with no rules.
+    let find_group = mock!(aws_sdk_ec2::Client::describe_security_groups)
+        .match_requests(|r| r.group_ids().is_empty())
+        .then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(
+                    SecurityGroup::builder()
+                        .group_id(QUARANTINE_SG)
+                        .vpc_id(VPC)
+                        .group_name("reflex-quarantine")
+                        .build(),
+                )
+                .build()
+        });
+    let per_interface = mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
+        .match_requests(|r| {
+            [Some(PRIMARY_ENI), Some(SECONDARY_ENI)].contains(&r.network_interface_id())
+                && r.groups() == [QUARANTINE_SG]
+        })
+        .then_output(|| ModifyNetworkInterfaceAttributeOutput::builder().build());
+    // Refused by EC2 for an instance with several interfaces: must not be used.
+    let instance_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| !r.groups().is_empty())
+        .then_http_response(|| {
+            panic!("ModifyInstanceAttribute with Groups on a multi-interface instance")
+        });
+    let (attributes, modify, tags, snapshots) = (
+        attributes(),
+        modify_attributes(),
+        create_tags(),
+        no_snapshots(),
+    );
+    let snapshot = mock!(aws_sdk_ec2::Client::create_snapshot)
+        .match_requests(|r| r.volume_id() == Some(ROOT_VOLUME))
+        .then_output(|| {
+            CreateSnapshotOutput::builder()
+                .snapshot_id("snap-0a1b2c3d4e5f60001")
+                .build()
+        });
+    let not_in_a_group = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
+
+    let report = handler(
+        &[
+            &instances,
+            &find_group,
+            &per_interface,
+            &instance_groups,
+            &attributes,
+            &modify,
+            &tags,
+            &snapshots,
+            &snapshot,
+        ],
+        &[&not_in_a_group],
+    )
+    .handle(event("guardduty-bitcoin-tool-high.json"))
+    .await
+    .expect("the event is handled");
+
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    let steps = outcomes(&report);
+    assert_eq!(steps.len(), 6, "{steps:#?}");
+    assert!(steps.iter().all(|(_, o)| is_done(o)), "{steps:#?}");
+    // Both interfaces, the primary one included, changed one by one.
+    assert_eq!(per_interface.num_calls(), 2);
+    assert_eq!(instance_groups.num_calls(), 0);
+    let Outcome::Done {
+        undo, prior_state, ..
+    } = steps[0].1
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        undo.as_deref(),
+        Some(
+            "aws ec2 modify-network-interface-attribute --network-interface-id eni-0b1c2d3e4f5a60718 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002 \
+             && aws ec2 modify-network-interface-attribute --network-interface-id eni-0b1c2d3e4f5a60719 --groups sg-0a1b2c3d4e5f60003"
+        )
+    );
+    let prior = prior_state.as_ref().unwrap();
+    assert_eq!(prior["interfaces"][1]["groups"][0], BACKEND_SG);
+    assert_eq!(prior["created_quarantine_group"], false);
+    // The previous groups of each interface are recorded on the instance.
+    let Outcome::Done { detail, .. } = steps[1].1 else {
+        unreachable!()
+    };
+    assert!(
+        detail.contains(&format!(
+            "reflex:previous-groups:{PRIMARY_ENI}={WEB_SG},{SSH_SG}"
+        )) && detail.contains(&format!(
+            "reflex:previous-groups:{SECONDARY_ENI}={BACKEND_SG}"
+        )),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_step() {
+    let one = instance(vec![eni(PRIMARY_ENI, 0, &[WEB_SG, SSH_SG])], true);
+    let instances = describe_instances(one);
+    // No quarantine group yet: found by tag (none), created, then read back with the default
+    // allow-all egress rule, which is revoked.
+    let groups = mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(|r| {
+        let b = DescribeSecurityGroupsOutput::builder();
+        if r.group_ids().is_empty() {
+            return b.build();
+        }
+        b.security_groups(
+            SecurityGroup::builder()
+                .group_id(QUARANTINE_SG)
+                .vpc_id(VPC)
+                .ip_permissions_egress(
+                    IpPermission::builder()
+                        .ip_protocol("-1")
+                        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+    });
+    let create_group = mock!(aws_sdk_ec2::Client::create_security_group)
+        .match_requests(|r| r.group_name() == Some("reflex-quarantine") && r.vpc_id() == Some(VPC))
+        .then_output(|| {
+            CreateSecurityGroupOutput::builder()
+                .group_id(QUARANTINE_SG)
+                .build()
+        });
+    let no_egress = mock!(aws_sdk_ec2::Client::revoke_security_group_egress)
+        .match_requests(|r| r.group_id() == Some(QUARANTINE_SG) && r.ip_permissions().len() == 1)
+        .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
+    let isolate = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| r.instance_id() == Some(INSTANCE) && r.groups() == [QUARANTINE_SG])
+        .then_output(|| ModifyInstanceAttributeOutput::builder().build());
+    let (attributes, modify, tags, snapshots) = (
+        attributes(),
+        modify_attributes(),
+        create_tags(),
+        no_snapshots(),
+    );
+    let refused = mock!(aws_sdk_ec2::Client::create_snapshot)
+        .sequence()
+        .http_status(
+            403,
+            Some(ec2_error(
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            )),
+        )
+        .build();
+    let member =
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances).then_output(|| {
+            DescribeAutoScalingInstancesOutput::builder()
+                .auto_scaling_instances(
+                    AutoScalingInstanceDetails::builder()
+                        .instance_id(INSTANCE)
+                        .auto_scaling_group_name("web-fleet")
+                        .lifecycle_state("InService")
+                        .build(),
+                )
+                .build()
+        });
+    let fleet =
+        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(
+                    AutoScalingGroup::builder()
+                        .auto_scaling_group_name("web-fleet")
+                        .desired_capacity(2)
+                        .build(),
+                )
+                .build()
+        });
+    let detach = mock!(aws_sdk_autoscaling::Client::detach_instances)
+        .match_requests(|r| {
+            r.auto_scaling_group_name() == Some("web-fleet")
+                && r.should_decrement_desired_capacity() == Some(false)
+        })
+        .then_output(|| DetachInstancesOutput::builder().build());
+
+    let report = handler(
+        &[
+            &instances,
+            &groups,
+            &create_group,
+            &no_egress,
+            &isolate,
+            &attributes,
+            &modify,
+            &tags,
+            &snapshots,
+            &refused,
+        ],
+        &[&member, &fleet, &detach],
+    )
+    .handle(event("guardduty-bitcoin-tool-high.json"))
+    .await
+    .expect("the event is handled");
+
+    assert_eq!(report.status, Status::PartiallyFailed, "{report:#?}");
+    let steps = outcomes(&report);
+    let done: Vec<bool> = steps.iter().map(|(_, o)| is_done(o)).collect();
+    assert_eq!(
+        done,
+        [true, true, true, true, true, true, false],
+        "{steps:#?}"
+    );
+    match steps[6].1 {
+        Outcome::Failed { why, error_code } => {
+            assert_eq!(error_code.as_deref(), Some("UnauthorizedOperation"));
+            assert!(
+                why.starts_with("ec2:CreateSnapshot failed with UnauthorizedOperation"),
+                "{why}"
+            );
+        }
+        other => panic!("the snapshot should have failed: {other:?}"),
+    }
+    assert_eq!(isolate.num_calls(), 1);
+    assert_eq!(create_group.num_calls(), 1);
+    assert_eq!(no_egress.num_calls(), 1);
+    assert_eq!(detach.num_calls(), 1);
+    // UnauthorizedOperation is not retried.
+    assert_eq!(refused.num_calls(), 1);
+    let text = report.text();
+    for (description, outcome) in &steps {
+        assert!(
+            text.contains(&format!("  - {description}: {}", outcome.label())),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains("created quarantine group sg-0feedc0ffee000001"),
+        "{text}"
+    );
+    assert!(
+        text.contains("to undo: aws ec2 modify-instance-attribute --instance-id i-0c7e5f3a9b1d24680 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002"),
+        "{text}"
+    );
+}

@@ -1,0 +1,588 @@
+//! Every quarantine rule and guard over the sample events in `events/quarantine/`: pure, no
+//! emulator, no AWS call.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reflex_quarantine::action::{Interface, QUARANTINED_AT_TAG, QuarantineAction};
+use reflex_quarantine::ingress::OpenedRule;
+use reflex_quarantine::rules::{self, Facts, InstanceFacts, InstanceLookup};
+use reflex_quarantine::{Quarantine, Settings};
+use reflex_shared::event::{self, Event};
+use reflex_shared::guard::{EventSkip, ExemptPrincipals, Guards, Mode};
+use reflex_shared::identity::SelfIdentity;
+use reflex_shared::pipeline::Remediator;
+use reflex_shared::{Finding, RemediationAction, Severity};
+
+const INSTANCE: &str = "i-0c7e5f3a9b1d24680";
+const WEB_SG: &str = "sg-0a1b2c3d4e5f60001";
+const SSH_SG: &str = "sg-0a1b2c3d4e5f60002";
+const QUARANTINE_SG: &str = "sg-0quarantine000001";
+const VPC: &str = "vpc-0f1e2d3c4b5a69788";
+const REFLEX_SESSION: &str = "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke";
+
+fn load(name: &str) -> Event {
+    let path = format!(
+        "{}/../../events/quarantine/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn evaluate(name: &str, facts: &Facts, settings: &Settings) -> Vec<Finding<QuarantineAction>> {
+    rules::evaluate(&load(name), facts, settings).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn only(name: &str, facts: &Facts, settings: &Settings) -> Finding<QuarantineAction> {
+    let mut f = evaluate(name, facts, settings);
+    assert_eq!(f.len(), 1, "{name}: {f:#?}");
+    f.remove(0)
+}
+
+/// `web-1` as the emulator seeds it: one interface in two groups, two volumes, in `web-fleet`.
+fn web_1() -> InstanceFacts {
+    InstanceFacts {
+        instance_id: INSTANCE.into(),
+        state: "running".into(),
+        vpc_id: Some(VPC.into()),
+        interfaces: vec![Interface {
+            id: "eni-0b1c2d3e4f5a60718".into(),
+            device_index: 0,
+            groups: vec![WEB_SG.into(), SSH_SG.into()],
+        }],
+        volumes: vec![
+            ("vol-0root0000000001".into(), "/dev/xvda".into()),
+            ("vol-0data0000000002".into(), "/dev/sdf".into()),
+        ],
+        tags: BTreeMap::from([("Name".into(), "web-1".into())]),
+        auto_scaling_group: Some("web-fleet".into()),
+        quarantine_group: None,
+    }
+}
+
+fn facts_with(lookup: InstanceLookup) -> Facts {
+    Facts {
+        instances: BTreeMap::from([(INSTANCE.to_string(), lookup)]),
+        ..Facts::default()
+    }
+}
+
+fn found(i: InstanceFacts) -> Facts {
+    facts_with(InstanceLookup::Found(i))
+}
+
+fn alarms(patterns: &[&str]) -> Settings {
+    Settings {
+        alarms: patterns.iter().map(|p| p.to_string()).collect(),
+        ..Settings::default()
+    }
+}
+
+/// The kind of each step, in order.
+fn kinds(f: &Finding<QuarantineAction>) -> Vec<&'static str> {
+    f.actions
+        .iter()
+        .map(|a| match a {
+            QuarantineAction::RevokeIngress { .. } => "revoke-ingress",
+            QuarantineAction::Isolate { .. } => "isolate",
+            QuarantineAction::RecordPreviousGroups { .. } => "record-previous-groups",
+            QuarantineAction::DetachFromAutoScalingGroup { .. } => "detach",
+            QuarantineAction::EnableTerminationProtection { .. } => "termination-protection",
+            QuarantineAction::StopOnShutdown { .. } => "stop-on-shutdown",
+            QuarantineAction::TagQuarantined { .. } => "tag",
+            QuarantineAction::SnapshotVolume { .. } => "snapshot",
+        })
+        .collect()
+}
+
+const FULL_QUARANTINE: [&str; 8] = [
+    "isolate",
+    "record-previous-groups",
+    "detach",
+    "termination-protection",
+    "stop-on-shutdown",
+    "tag",
+    "snapshot",
+    "snapshot",
+];
+
+#[test]
+fn ssh_opened_to_the_world_is_revoked_and_https_in_the_same_call_is_kept() {
+    let f = only(
+        "authorize-ssh-to-world.json",
+        &Facts::default(),
+        &Settings::default(),
+    );
+    assert_eq!(f.rule_id, rules::WORLD_OPEN_INGRESS);
+    assert_eq!(f.severity, Severity::High);
+    assert!(
+        f.reason.contains("tcp 22 (SSH) from 0.0.0.0/0"),
+        "{}",
+        f.reason
+    );
+    assert!(f.reason.contains("tcp 22 (SSH) from ::/0"), "{}", f.reason);
+    let rule = |cidr: &str, id: &str| OpenedRule {
+        protocol: "tcp".into(),
+        from_port: Some(22),
+        to_port: Some(22),
+        cidr: cidr.into(),
+        rule_id: Some(id.into()),
+        description: None,
+    };
+    assert_eq!(
+        f.actions,
+        vec![QuarantineAction::RevokeIngress {
+            group_id: WEB_SG.into(),
+            rules: vec![
+                rule("0.0.0.0/0", "sgr-0e1d2c3b4a5968701"),
+                rule("::/0", "sgr-0e1d2c3b4a5968702"),
+            ],
+        }]
+    );
+    assert_eq!(
+        f.actions[0].describe(),
+        format!("revoke tcp 22 from 0.0.0.0/0, tcp 22 from ::/0 on security group {WEB_SG}")
+    );
+}
+
+#[test]
+fn all_traffic_to_the_world_is_revoked_even_without_rule_ids_in_the_record() {
+    let f = only(
+        "authorize-all-traffic-to-world.json",
+        &Facts::default(),
+        &Settings::default(),
+    );
+    assert_eq!(f.rule_id, rules::WORLD_OPEN_INGRESS);
+    let QuarantineAction::RevokeIngress { rules, .. } = &f.actions[0] else {
+        panic!("{f:?}")
+    };
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].protocol, "-1");
+    assert_eq!(rules[0].rule_id, None);
+    assert_eq!(rules[0].from_port, None);
+}
+
+#[test]
+fn a_private_source_or_a_non_sensitive_port_is_left_alone() {
+    for file in [
+        "authorize-ssh-to-private-cidr.json",
+        "authorize-https-to-world.json",
+    ] {
+        assert!(
+            evaluate(file, &Facts::default(), &Settings::default()).is_empty(),
+            "{file}"
+        );
+    }
+    // ... unless the port is configured sensitive.
+    let settings = Settings {
+        sensitive_ports: reflex_quarantine::settings::SensitivePorts::parse("X", "443").unwrap(),
+        ..Settings::default()
+    };
+    assert_eq!(
+        only(
+            "authorize-https-to-world.json",
+            &Facts::default(),
+            &settings
+        )
+        .rule_id,
+        rules::WORLD_OPEN_INGRESS
+    );
+}
+
+#[test]
+fn a_group_with_the_exemption_tag_stays_open_and_the_report_says_why() {
+    let facts = Facts {
+        group_tags: Some(BTreeMap::from([("reflex:exempt".into(), "TRUE".into())])),
+        ..Facts::default()
+    };
+    let f = only("authorize-ssh-to-world.json", &facts, &Settings::default());
+    assert!(f.actions.is_empty());
+    assert!(
+        f.reason.contains("exemption tag reflex:exempt=TRUE"),
+        "{}",
+        f.reason
+    );
+}
+
+#[test]
+fn a_high_guardduty_finding_quarantines_the_instance_isolation_first() {
+    let f = only(
+        "guardduty-bitcoin-tool-high.json",
+        &found(web_1()),
+        &Settings::default(),
+    );
+    assert_eq!(f.rule_id, rules::GUARDDUTY_FINDING);
+    assert_eq!(f.severity, Severity::High);
+    assert!(
+        f.reason
+            .contains("CryptoCurrency:EC2/BitcoinTool.B!DNS (severity 8, at or above 7)"),
+        "{}",
+        f.reason
+    );
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+    match &f.actions[0] {
+        QuarantineAction::Isolate {
+            instance_id,
+            vpc_id,
+            quarantine_group,
+            ..
+        } => {
+            assert_eq!(instance_id, INSTANCE);
+            assert_eq!(vpc_id, VPC);
+            assert_eq!(quarantine_group, &None);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &f.actions[1] {
+        QuarantineAction::RecordPreviousGroups { interfaces, .. } => {
+            assert_eq!(interfaces[0].groups, [WEB_SG, SSH_SG]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &f.actions[6] {
+        QuarantineAction::SnapshotVolume {
+            volume_id,
+            finding,
+            event_id,
+            ..
+        } => {
+            assert_eq!(volume_id, "vol-0root0000000001");
+            assert!(finding.starts_with("GuardDuty finding CryptoCurrency"));
+            assert_eq!(event_id, "0e5c8a2f-6b1d-4f3e-a7c9-2d4f6b8e0a01");
+        }
+        other => panic!("{other:?}"),
+    }
+    let Event::GuardDuty { .. } = load("guardduty-bitcoin-tool-high.json") else {
+        panic!("not a GuardDuty event")
+    };
+}
+
+#[test]
+fn low_findings_and_findings_about_other_resources_do_nothing() {
+    let facts = found(web_1());
+    assert!(
+        evaluate(
+            "guardduty-port-probe-low.json",
+            &facts,
+            &Settings::default()
+        )
+        .is_empty()
+    );
+    assert!(
+        evaluate(
+            "guardduty-access-key-high.json",
+            &facts,
+            &Settings::default()
+        )
+        .is_empty()
+    );
+    // No lookups are made for them either.
+    for file in [
+        "guardduty-port-probe-low.json",
+        "guardduty-access-key-high.json",
+    ] {
+        assert!(rules::instances_to_look_up(&load(file), &Settings::default()).is_empty());
+    }
+    let low = Settings {
+        min_severity: 2.0,
+        ..Settings::default()
+    };
+    let f = only("guardduty-port-probe-low.json", &facts, &low);
+    assert_eq!(f.severity, Severity::Low);
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+}
+
+#[test]
+fn a_listed_alarm_quarantines_the_instance_of_its_dimension() {
+    let event = load("alarm-instance-network-out-high.json");
+    assert!(
+        rules::evaluate(&event, &found(web_1()), &Settings::default())
+            .unwrap()
+            .is_empty()
+    );
+    for pattern in ["exfil-*", "exfil-network-out-web-1"] {
+        let f = only(
+            "alarm-instance-network-out-high.json",
+            &found(web_1()),
+            &alarms(&[pattern]),
+        );
+        assert_eq!(f.rule_id, rules::INSTANCE_ALARM);
+        assert!(
+            f.reason.contains(&format!(
+                "alarm exfil-network-out-web-1 (listed as `{pattern}`) is ALARM for instance {INSTANCE}"
+            )),
+            "{}",
+            f.reason
+        );
+        assert_eq!(kinds(&f), FULL_QUARANTINE);
+    }
+    assert_eq!(
+        rules::instances_to_look_up(&event, &alarms(&["exfil-*"])),
+        [INSTANCE]
+    );
+}
+
+#[test]
+fn an_unlisted_alarm_does_nothing() {
+    assert!(
+        evaluate(
+            "alarm-unlisted-cpu-high.json",
+            &found(web_1()),
+            &alarms(&["exfil-*"])
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn the_operator_tag_quarantines_and_other_tags_do_not() {
+    let f = only(
+        "create-tags-quarantine.json",
+        &found(web_1()),
+        &Settings::default(),
+    );
+    assert_eq!(f.rule_id, rules::OPERATOR_TAG);
+    assert!(
+        f.reason.starts_with(&format!(
+            "arn:aws:iam::123456789012:user/alice tagged instance {INSTANCE} with reflex:quarantine=true"
+        )),
+        "{}",
+        f.reason
+    );
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+    assert!(
+        evaluate(
+            "create-tags-name-only.json",
+            &found(web_1()),
+            &Settings::default()
+        )
+        .is_empty()
+    );
+    let other_tag = Settings {
+        trigger_tag: reflex_quarantine::settings::TriggerTag {
+            key: "security:isolate".into(),
+            value: None,
+        },
+        ..Settings::default()
+    };
+    assert!(evaluate("create-tags-quarantine.json", &found(web_1()), &other_tag).is_empty());
+}
+
+#[test]
+fn an_instance_in_no_auto_scaling_group_is_not_detached() {
+    let mut i = web_1();
+    i.auto_scaling_group = None;
+    i.quarantine_group = Some(QUARANTINE_SG.into());
+    let f = only(
+        "guardduty-bitcoin-tool-high.json",
+        &found(i),
+        &Settings::default(),
+    );
+    assert!(!kinds(&f).contains(&"detach"));
+    assert!(matches!(
+        &f.actions[0],
+        QuarantineAction::Isolate { quarantine_group: Some(g), .. } if g == QUARANTINE_SG
+    ));
+}
+
+#[test]
+fn an_already_quarantined_instance_gets_the_same_steps_and_never_records_the_quarantine_group() {
+    let mut i = web_1();
+    i.quarantine_group = Some(QUARANTINE_SG.into());
+    i.interfaces[0].groups = vec![QUARANTINE_SG.into()];
+    i.tags
+        .insert(QUARANTINED_AT_TAG.into(), "2026-11-20T11:41:00Z".into());
+    let f = only(
+        "guardduty-bitcoin-tool-high.json",
+        &found(i),
+        &Settings::default(),
+    );
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+    assert!(
+        f.reason
+            .contains("already quarantined by Reflex at 2026-11-20T11:41:00Z"),
+        "{}",
+        f.reason
+    );
+    match &f.actions[1] {
+        QuarantineAction::RecordPreviousGroups { interfaces, .. } => {
+            assert!(interfaces[0].groups.is_empty(), "{interfaces:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_terminated_unreadable_or_exempt_instance_gets_a_finding_without_actions() {
+    let mut terminated = web_1();
+    terminated.state = "terminated".into();
+    let mut exempt = web_1();
+    exempt.tags.insert("reflex:exempt".into(), "true".into());
+    let cases = [
+        (InstanceLookup::Missing, "does not exist"),
+        (
+            InstanceLookup::Unreadable("AccessDenied".into()),
+            "could not be read (AccessDenied)",
+        ),
+        (InstanceLookup::Found(terminated), "is terminated"),
+        (
+            InstanceLookup::Found(exempt),
+            "carries the exemption tag reflex:exempt=true",
+        ),
+    ];
+    for (lookup, says) in cases {
+        let f = only(
+            "guardduty-bitcoin-tool-high.json",
+            &facts_with(lookup),
+            &Settings::default(),
+        );
+        assert!(f.actions.is_empty(), "{f:?}");
+        assert!(f.reason.contains(says), "{}", f.reason);
+        // A person is told: the report marks a high finding without actions as needs-attention.
+        assert!(f.severity >= Severity::High);
+    }
+}
+
+#[test]
+fn malformed_events_are_refused_naming_the_field() {
+    let cases = [
+        (
+            "invalid-authorize-without-ip-permissions.json",
+            "detail.requestParameters.ipPermissions",
+        ),
+        (
+            "invalid-create-tags-without-resources.json",
+            "detail.requestParameters.resourcesSet.items",
+        ),
+    ];
+    for (file, field) in cases {
+        let err =
+            rules::evaluate(&load(file), &Facts::default(), &Settings::default()).expect_err(file);
+        assert_eq!(err.error_type(), "MissingField", "{file}");
+        assert!(err.to_string().contains(field), "{file}: {err}");
+    }
+}
+
+#[test]
+fn reflexs_own_calls_and_refused_calls_are_stopped_by_the_event_guards() {
+    let guards = Guards {
+        self_identity: Some(SelfIdentity::from_arn(REFLEX_SESSION)),
+        exempt: ExemptPrincipals::none(),
+        default_mode: Mode::Enforce,
+        rule_modes: BTreeMap::new(),
+        max_actions: 10,
+    };
+    let screen = |file: &str| match load(file) {
+        Event::ApiCall { call, .. } => guards.screen(&call),
+        other => panic!("{file}: {other:?}"),
+    };
+    for file in [
+        "authorize-ssh-to-world-by-reflex.json",
+        "create-tags-quarantine-by-reflex.json",
+    ] {
+        assert!(
+            matches!(screen(file), Some(EventSkip::LoopGuard { .. })),
+            "{file}"
+        );
+    }
+    assert_eq!(
+        screen("authorize-ssh-to-world-access-denied.json"),
+        Some(EventSkip::FailedCall {
+            error_code: "Client.UnauthorizedOperation".into()
+        })
+    );
+    for file in ["authorize-ssh-to-world.json", "create-tags-quarantine.json"] {
+        assert_eq!(screen(file), None, "{file}");
+    }
+}
+
+#[test]
+fn the_blast_radius_keeps_isolation_and_cuts_the_tail() {
+    let guards = Guards {
+        self_identity: None,
+        exempt: ExemptPrincipals::none(),
+        default_mode: Mode::Enforce,
+        rule_modes: BTreeMap::new(),
+        max_actions: 3,
+    };
+    let f = only(
+        "guardduty-bitcoin-tool-high.json",
+        &found(web_1()),
+        &Settings::default(),
+    );
+    let guarded = guards.apply(vec![f], &BTreeSet::new());
+    let run: Vec<_> = guarded[0]
+        .steps
+        .iter()
+        .map(|(a, d)| {
+            (
+                kinds_of(a),
+                matches!(d, reflex_shared::guard::Disposition::Run),
+            )
+        })
+        .collect();
+    assert_eq!(run[0], ("isolate", true));
+    assert_eq!(run[2], ("detach", true));
+    assert!(run[3..].iter().all(|(_, ran)| !ran), "{run:?}");
+}
+
+fn kinds_of(a: &QuarantineAction) -> &'static str {
+    kinds(&Finding {
+        rule_id: "x",
+        severity: Severity::Low,
+        reason: String::new(),
+        actions: vec![a.clone()],
+    })[0]
+}
+
+#[test]
+fn every_sample_parses_and_every_rule_has_a_positive_sample() {
+    let dir = format!("{}/../../events/quarantine", env!("CARGO_MANIFEST_DIR"));
+    let mut fired = BTreeSet::new();
+    let settings = alarms(&["exfil-*"]);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let result = rules::evaluate(&load(&name), &found(web_1()), &settings);
+        if name.starts_with("invalid-") {
+            assert!(result.is_err(), "{name}");
+            continue;
+        }
+        for f in result.unwrap_or_else(|e| panic!("{name}: {e}")) {
+            fired.insert(f.rule_id);
+        }
+    }
+    assert_eq!(
+        fired,
+        rules::RULE_IDS.iter().copied().collect::<BTreeSet<_>>()
+    );
+}
+
+#[test]
+fn only_ec2_calls_guardduty_findings_and_alarms_are_accepted() {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let q = Quarantine::new(
+        Settings::default(),
+        aws_sdk_ec2::Client::new(&sdk),
+        aws_sdk_autoscaling::Client::new(&sdk),
+        aws_sdk_iam::Client::new(&sdk),
+    );
+    for file in [
+        "authorize-ssh-to-world.json",
+        "guardduty-bitcoin-tool-high.json",
+        "alarm-instance-network-out-high.json",
+        "create-tags-quarantine.json",
+    ] {
+        assert!(q.accepts(&load(file)).is_ok(), "{file}");
+    }
+    let iam = std::fs::read_to_string(format!(
+        "{}/../../events/revoke/attach-admin-to-user.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let err = q.accepts(&event::parse_str(&iam).unwrap()).unwrap_err();
+    assert_eq!(err.error_type(), "UnsupportedEvent");
+    assert!(err.to_string().contains("aws.iam"), "{err}");
+}

@@ -1,0 +1,471 @@
+//! EC2 and Auto Scaling in the emulator, for the quarantine tests and demo: a VPC with a web
+//! fleet (an Auto Scaling group of instances with two security groups and two volumes), the
+//! sample events pointed at what the emulator created, the quarantine handler, and read-back.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    Filter, InstanceAttributeName, IpPermission, IpRange, Ipv6Range,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    RequestLaunchTemplateData, ShutdownBehavior, Tag,
+};
+use reflex_quarantine::Quarantine;
+use reflex_shared::pipeline::Handler;
+use serde_json::{Value, json};
+
+use crate::Account;
+use crate::emulator::{ACCOUNT, REGION};
+
+/// The instance the sample events name; [`for_instance`] points them at a real one.
+pub const SAMPLE_INSTANCE: &str = "i-0c7e5f3a9b1d24680";
+/// The security group the sample `AuthorizeSecurityGroupIngress` events change.
+pub const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60001";
+/// The Auto Scaling group of the web fleet.
+pub const FLEET: &str = "web-fleet";
+/// The tag that marks Reflex's quarantine group (`reflex_quarantine::action`).
+pub use reflex_quarantine::action::QUARANTINE_GROUP_TAG;
+
+/// What [`seed_fleet`] created.
+pub struct Fleet {
+    pub ec2: aws_sdk_ec2::Client,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    /// `web`: HTTP from anywhere.
+    pub web_group: String,
+    /// `ssh-from-office`: SSH from the office network only.
+    pub ssh_group: String,
+    /// The fleet's first instance, the one the tests quarantine.
+    pub instance_id: String,
+}
+
+fn ec2(acct: &Account) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&acct.sdk)
+}
+
+/// A VPC with a subnet, the `web` and `ssh-from-office` groups, a launch template and the
+/// `web-fleet` Auto Scaling group (min 1, max 4, desired 2): each instance in both groups, with
+/// a root volume and a data volume, shutdown behaviour `terminate`.
+pub async fn seed_fleet(acct: &Account) -> Fleet {
+    let ec2 = ec2(acct);
+    // moto knows a fixed catalogue of AMIs: use one it lists.
+    let image = ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .expect("describe images")
+        .images()
+        .iter()
+        .find_map(|i| i.image_id().map(String::from))
+        .expect("the emulator lists an AMI");
+    let vpc_id = ec2
+        .create_vpc()
+        .cidr_block("10.20.0.0/16")
+        .send()
+        .await
+        .expect("create vpc")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .expect("vpc id");
+    let subnet_id = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.20.1.0/24")
+        .availability_zone(format!("{REGION}a"))
+        .send()
+        .await
+        .expect("create subnet")
+        .subnet
+        .and_then(|s| s.subnet_id)
+        .expect("subnet id");
+    let web_group = create_group(&ec2, &vpc_id, "web", "web servers").await;
+    authorize(&ec2, &web_group, "tcp", 80, "0.0.0.0/0").await;
+    let ssh_group = create_group(&ec2, &vpc_id, "ssh-from-office", "SSH from the office").await;
+    authorize(&ec2, &ssh_group, "tcp", 22, "198.51.100.0/24").await;
+
+    ec2.create_launch_template()
+        .launch_template_name("web")
+        .launch_template_data(
+            RequestLaunchTemplateData::builder()
+                .image_id(&image)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                .security_group_ids(&web_group)
+                .security_group_ids(&ssh_group)
+                .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
+                .block_device_mappings(
+                    LaunchTemplateBlockDeviceMappingRequest::builder()
+                        .device_name("/dev/sdf")
+                        .ebs(
+                            LaunchTemplateEbsBlockDeviceRequest::builder()
+                                .volume_size(8)
+                                .delete_on_termination(true)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create launch template");
+    acct.autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(FLEET)
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_name("web")
+                .build(),
+        )
+        .min_size(1)
+        .max_size(4)
+        .desired_capacity(2)
+        .vpc_zone_identifier(&subnet_id)
+        .send()
+        .await
+        .expect("create the web fleet");
+    let instance_id = fleet_instances(acct)
+        .await
+        .into_iter()
+        .next()
+        .expect("the fleet launched instances");
+    // moto ignores the template's shutdown behaviour: set it as a real launch would have.
+    ec2.modify_instance_attribute()
+        .instance_id(&instance_id)
+        .attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior)
+        .value("terminate")
+        .send()
+        .await
+        .expect("shutdown behaviour");
+    ec2.create_tags()
+        .resources(&instance_id)
+        .tags(Tag::builder().key("Name").value("web-1").build())
+        .send()
+        .await
+        .expect("name the instance");
+    Fleet {
+        ec2,
+        vpc_id,
+        subnet_id,
+        web_group,
+        ssh_group,
+        instance_id,
+    }
+}
+
+async fn create_group(ec2: &aws_sdk_ec2::Client, vpc: &str, name: &str, about: &str) -> String {
+    ec2.create_security_group()
+        .group_name(name)
+        .description(about)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .expect("create security group")
+        .group_id
+        .expect("group id")
+}
+
+async fn authorize(ec2: &aws_sdk_ec2::Client, group: &str, protocol: &str, port: i32, cidr: &str) {
+    ec2.authorize_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol(protocol)
+                .from_port(port)
+                .to_port(port)
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("authorize ingress");
+}
+
+/// The quarantine handler exactly as the Lambda binary builds it, aimed at the emulator.
+pub async fn quarantine(acct: &Account, mode: &str, extra: &[(&str, &str)]) -> Handler<Quarantine> {
+    reflex_quarantine::handler_from_env(&acct.env(mode, extra), &acct.sdk)
+        .await
+        .expect("valid configuration")
+}
+
+/// A sample event (GuardDuty finding, alarm, `CreateTags`) about `instance` instead of the
+/// sample's instance.
+pub fn for_instance(event: Value, instance: &str) -> Value {
+    let text = event.to_string().replace(SAMPLE_INSTANCE, instance);
+    serde_json::from_str(&text).expect("still JSON")
+}
+
+/// Make the emulator's state what it is right after the `AuthorizeSecurityGroupIngress` call the
+/// event records (on the fleet's `web` group), and return the event with the group and rule ids
+/// the emulator generated. A failed call changed nothing and is returned as it is.
+pub async fn replay_authorize(fleet: &Fleet, event: Value) -> Value {
+    let d = &event["detail"];
+    if d.get("errorCode").is_some_and(|c| !c.is_null()) {
+        return event;
+    }
+    let mut permissions = Vec::new();
+    for p in d["requestParameters"]["ipPermissions"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let mut b = IpPermission::builder().ip_protocol(p["ipProtocol"].as_str().unwrap_or("-1"));
+        if let (Some(from), Some(to)) = (p["fromPort"].as_i64(), p["toPort"].as_i64()) {
+            b = b.from_port(from as i32).to_port(to as i32);
+        }
+        for r in p["ipRanges"]["items"].as_array().into_iter().flatten() {
+            b = b.ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(r["cidrIp"].as_str().unwrap_or(""))
+                    .build(),
+            );
+        }
+        for r in p["ipv6Ranges"]["items"].as_array().into_iter().flatten() {
+            b = b.ipv6_ranges(
+                Ipv6Range::builder()
+                    .cidr_ipv6(r["cidrIpv6"].as_str().unwrap_or(""))
+                    .build(),
+            );
+        }
+        permissions.push(b.build());
+    }
+    let before = rule_ids(&fleet.ec2, &fleet.web_group).await;
+    fleet
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&fleet.web_group)
+        .set_ip_permissions(Some(permissions))
+        .send()
+        .await
+        .expect("replay AuthorizeSecurityGroupIngress");
+    // The rules the call created. (Read back rather than taken from the response: moto 5.2
+    // answers a call with several permissions with the rules of the last one only.)
+    let created: Vec<_> = describe_rules(&fleet.ec2, &fleet.web_group)
+        .await
+        .into_iter()
+        .filter(|r| {
+            !before
+                .iter()
+                .any(|b| Some(b.as_str()) == r.security_group_rule_id())
+        })
+        .collect();
+    let mut event = for_group(event, &fleet.web_group);
+    let response = &mut event["detail"]["responseElements"];
+    if response.get("securityGroupRuleSet").is_some() {
+        let items: Vec<Value> = created
+            .iter()
+            .map(|r| {
+                let mut item = json!({
+                    "groupOwnerId": ACCOUNT,
+                    "groupId": r.group_id(),
+                    "securityGroupRuleId": r.security_group_rule_id(),
+                    "isEgress": false,
+                    "ipProtocol": r.ip_protocol(),
+                    "fromPort": r.from_port(),
+                    "toPort": r.to_port(),
+                });
+                match (r.cidr_ipv4(), r.cidr_ipv6()) {
+                    (Some(v4), _) => item["cidrIpv4"] = v4.into(),
+                    (_, Some(v6)) => item["cidrIpv6"] = v6.into(),
+                    _ => {}
+                }
+                item
+            })
+            .collect();
+        response["securityGroupRuleSet"] = json!({ "items": items });
+    }
+    event
+}
+
+async fn describe_rules(
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+) -> Vec<aws_sdk_ec2::types::SecurityGroupRule> {
+    ec2.describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group).build())
+        .send()
+        .await
+        .expect("describe rules")
+        .security_group_rules
+        .unwrap_or_default()
+}
+
+async fn rule_ids(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<String> {
+    describe_rules(ec2, group)
+        .await
+        .into_iter()
+        .filter_map(|r| r.security_group_rule_id)
+        .collect()
+}
+
+/// A sample event about `group` instead of the sample's group.
+pub fn for_group(event: Value, group: &str) -> Value {
+    let text = event.to_string().replace(SAMPLE_GROUP, group);
+    serde_json::from_str(&text).expect("still JSON")
+}
+
+// ---- read-back ----
+
+/// The fleet's instances, in the order Auto Scaling lists them.
+pub async fn fleet_instances(acct: &Account) -> Vec<String> {
+    let out = acct
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(FLEET)
+        .send()
+        .await
+        .expect("describe the fleet");
+    out.auto_scaling_groups()
+        .first()
+        .map(|g| {
+            g.instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn instance(acct: &Account, id: &str) -> aws_sdk_ec2::types::Instance {
+    ec2(acct)
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("describe instance")
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .next()
+        .cloned()
+        .expect("the instance exists")
+}
+
+/// The instance's security groups. (The instance's own list: moto 5.2 shows the primary
+/// interface's groups as the union of the old and new groups after `ModifyInstanceAttribute`.)
+pub async fn instance_groups(acct: &Account, id: &str) -> Vec<String> {
+    instance(acct, id)
+        .await
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id().map(String::from))
+        .collect()
+}
+
+pub async fn instance_tags(acct: &Account, id: &str) -> BTreeMap<String, String> {
+    instance(acct, id)
+        .await
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
+/// The instance's EBS volumes.
+pub async fn volumes_of(acct: &Account, id: &str) -> Vec<String> {
+    instance(acct, id)
+        .await
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs()?.volume_id().map(String::from))
+        .collect()
+}
+
+pub async fn termination_protection(acct: &Account, id: &str) -> bool {
+    ec2(acct)
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(InstanceAttributeName::DisableApiTermination)
+        .send()
+        .await
+        .expect("describe attribute")
+        .disable_api_termination()
+        .and_then(|v| v.value())
+        .unwrap_or(false)
+}
+
+pub async fn shutdown_behaviour(acct: &Account, id: &str) -> String {
+    ec2(acct)
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior)
+        .send()
+        .await
+        .expect("describe attribute")
+        .instance_initiated_shutdown_behavior()
+        .and_then(|v| v.value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The forensic snapshots Reflex took of the instance: volume id and tags of each.
+pub async fn snapshots_of(acct: &Account, id: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    let out = ec2(acct)
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            Filter::builder()
+                .name("tag:reflex:quarantined-instance")
+                .values(id)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe snapshots");
+    out.snapshots()
+        .iter()
+        .map(|s| {
+            let tags = s
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect();
+            (s.volume_id().unwrap_or_default().to_string(), tags)
+        })
+        .collect()
+}
+
+/// The VPC's quarantine group, if Reflex created one.
+pub async fn quarantine_group(acct: &Account, vpc: &str) -> Option<String> {
+    ec2(acct)
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{QUARANTINE_GROUP_TAG}"))
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe security groups")
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id().map(String::from))
+}
+
+/// A group's rules, one line each: `in tcp 22 0.0.0.0/0`, `out -1 all 0.0.0.0/0`.
+pub async fn group_rules(acct: &Account, group: &str) -> Vec<String> {
+    let mut rules: Vec<String> = describe_rules(&ec2(acct), group)
+        .await
+        .iter()
+        .map(|r| {
+            let ports = match (r.from_port(), r.to_port()) {
+                (Some(f), Some(t)) if f == t && f >= 0 => f.to_string(),
+                (Some(f), Some(t)) if f >= 0 => format!("{f}-{t}"),
+                _ => "all".into(),
+            };
+            format!(
+                "{} {} {ports} {}",
+                if r.is_egress() == Some(true) {
+                    "out"
+                } else {
+                    "in"
+                },
+                r.ip_protocol().unwrap_or("?"),
+                r.cidr_ipv4().or(r.cidr_ipv6()).unwrap_or("?")
+            )
+        })
+        .collect();
+    rules.sort();
+    rules
+}

@@ -1,0 +1,649 @@
+//! End to end against the emulator (EC2, Auto Scaling, DynamoDB, SNS/SQS): seed a VPC with a web
+//! fleet, point the sample event at what the emulator created, run the real quarantine handler,
+//! then read the end state and the SNS report back.
+//!
+//! The emulator's instances have one network interface each; the several-interface path and a
+//! step failing mid-quarantine are tested with the SDK's mocks in
+//! `functions/quarantine/tests/faults.rs`.
+
+use std::collections::BTreeSet;
+
+use reflex_tests::ec2::{self, FLEET, Fleet};
+use reflex_tests::{Account, Emulator, load_event};
+use serde_json::Value;
+
+/// A fresh emulator with the web fleet seeded.
+async fn world() -> (Emulator, Account, Fleet) {
+    let emulator = Emulator::start();
+    let acct = Account::new(&emulator).await;
+    let fleet = ec2::seed_fleet(&acct).await;
+    (emulator, acct, fleet)
+}
+
+/// The sample alarm `exfil-network-out-web-1` is listed.
+const ALARMS: (&str, &str) = ("REFLEX_QUARANTINE_ALARMS", "exfil-*");
+/// No ledger: a repeated delivery reaches the executors, whose own reads make it idempotent.
+const NO_LEDGER: (&str, &str) = ("REFLEX_LEDGER_TABLE", "");
+
+/// A sample about the fleet's first instance, handled in `mode`.
+async fn run(
+    acct: &Account,
+    fleet: &Fleet,
+    file: &str,
+    mode: &str,
+    extra: &[(&str, &str)],
+) -> Value {
+    let event = ec2::for_instance(
+        load_event(&format!("quarantine/{file}")),
+        &fleet.instance_id,
+    );
+    handle(acct, event, mode, extra).await
+}
+
+async fn handle(acct: &Account, event: Value, mode: &str, extra: &[(&str, &str)]) -> Value {
+    ec2::quarantine(acct, mode, extra)
+        .await
+        .handle(event)
+        .await
+        .expect("handled")
+        .to_json()
+}
+
+fn actions(report: &Value) -> &Vec<Value> {
+    report["findings"][0]["actions"]
+        .as_array()
+        .expect("actions")
+}
+
+fn statuses(report: &Value) -> Vec<String> {
+    actions(report)
+        .iter()
+        .map(|a| a["outcome"]["status"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// The outcome of the action whose description starts with `prefix`.
+fn outcome<'a>(report: &'a Value, prefix: &str) -> &'a Value {
+    &actions(report)
+        .iter()
+        .find(|a| a["description"].as_str().unwrap_or("").starts_with(prefix))
+        .unwrap_or_else(|| panic!("no action starting with {prefix:?}: {report:#}"))["outcome"]
+}
+
+/// Every mark of a quarantine on the fleet's first instance, read back from the emulator.
+async fn assert_quarantined(acct: &Account, fleet: &Fleet) {
+    let id = &fleet.instance_id;
+    let q = ec2::quarantine_group(acct, &fleet.vpc_id)
+        .await
+        .expect("the quarantine group exists");
+    assert_eq!(
+        ec2::instance_groups(acct, id).await,
+        std::slice::from_ref(&q)
+    );
+    assert!(
+        ec2::group_rules(acct, &q).await.is_empty(),
+        "the quarantine group allows nothing in or out"
+    );
+    assert!(ec2::termination_protection(acct, id).await);
+    assert_eq!(ec2::shutdown_behaviour(acct, id).await, "stop");
+    let volumes: BTreeSet<String> = ec2::volumes_of(acct, id).await.into_iter().collect();
+    assert_eq!(volumes.len(), 2);
+    let snapshots = ec2::snapshots_of(acct, id).await;
+    let snapshotted: BTreeSet<String> = snapshots.iter().map(|(v, _)| v.clone()).collect();
+    assert_eq!(snapshotted, volumes, "one snapshot per volume");
+    assert_eq!(snapshots.len(), 2);
+    let tags = ec2::instance_tags(acct, id).await;
+    for (_, snapshot) in &snapshots {
+        assert!(!snapshot["reflex:finding"].is_empty(), "{snapshot:?}");
+        assert!(snapshot.contains_key("reflex:event-id"), "{snapshot:?}");
+        assert_eq!(
+            snapshot.get("reflex:quarantined-at"),
+            tags.get("reflex:quarantined-at"),
+            "the snapshots belong to this quarantine"
+        );
+    }
+    assert!(
+        !ec2::fleet_instances(acct).await.contains(id),
+        "detached from the fleet"
+    );
+    assert_eq!(
+        acct.desired_capacity(FLEET).await,
+        2,
+        "the fleet's desired capacity is unchanged: it replaces the instance"
+    );
+    assert!(tags.contains_key("reflex:quarantined-at"), "{tags:?}");
+    assert!(tags.contains_key("reflex:quarantine-reason"), "{tags:?}");
+    let previous: Vec<&String> = tags
+        .iter()
+        .filter(|(k, _)| k.starts_with("reflex:previous-groups:eni-"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        previous,
+        [&format!("{},{}", fleet.web_group, fleet.ssh_group)],
+        "{tags:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to_undo_it() {
+    let (_emu, acct, fleet) = world().await;
+    let other = ec2::fleet_instances(&acct)
+        .await
+        .into_iter()
+        .find(|i| *i != fleet.instance_id)
+        .expect("a second instance");
+    let report = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[],
+    )
+    .await;
+
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_quarantined(&acct, &fleet).await;
+    assert_eq!(
+        ec2::instance_groups(&acct, &other).await,
+        [fleet.web_group.clone(), fleet.ssh_group.clone()],
+        "the rest of the fleet is untouched"
+    );
+
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1, "one report per event");
+    let d = &delivered[0];
+    // SNS subjects stop at 100 characters.
+    assert!(
+        d.subject
+            .starts_with("[Reflex HIGH] Remediated: GuardDuty CryptoCurrency:EC2/BitcoinTool.B!DNS (severity 8) in 1234"),
+        "{}",
+        d.subject
+    );
+    let finding = &d.report["findings"][0];
+    assert_eq!(finding["rule_id"], "quarantine.guardduty-finding");
+    assert_eq!(
+        statuses(&d.report),
+        ["done"; 8],
+        "isolate, record, detach, protection, shutdown, tag, two snapshots"
+    );
+    let id = &fleet.instance_id;
+    let isolate = outcome(&d.report, "isolate instance");
+    assert_eq!(
+        isolate["undo"],
+        format!(
+            "aws ec2 modify-instance-attribute --instance-id {id} --groups {} {}",
+            fleet.web_group, fleet.ssh_group
+        )
+    );
+    assert_eq!(isolate["prior_state"]["created_quarantine_group"], true);
+    assert_eq!(
+        isolate["prior_state"]["interfaces"][0]["groups"],
+        serde_json::json!([fleet.web_group, fleet.ssh_group])
+    );
+    assert_eq!(
+        outcome(&d.report, "detach instance")["undo"],
+        format!(
+            "aws autoscaling attach-instances --auto-scaling-group-name {FLEET} --instance-ids {id}"
+        )
+    );
+    assert_eq!(
+        outcome(&d.report, "turn on termination protection")["undo"],
+        format!(
+            "aws ec2 modify-instance-attribute --instance-id {id} --no-disable-api-termination"
+        )
+    );
+    assert_eq!(
+        outcome(&d.report, "make a shutdown")["undo"],
+        format!(
+            "aws ec2 modify-instance-attribute --instance-id {id} --instance-initiated-shutdown-behavior terminate"
+        )
+    );
+    assert!(
+        outcome(&d.report, "snapshot volume")["undo"]
+            .as_str()
+            .unwrap()
+            .starts_with("aws ec2 delete-snapshot --snapshot-id snap-")
+    );
+}
+
+#[tokio::test]
+async fn a_listed_alarm_quarantines_its_instance_and_an_unlisted_one_does_nothing() {
+    let (_emu, acct, fleet) = world().await;
+    let unlisted = run(
+        &acct,
+        &fleet,
+        "alarm-unlisted-cpu-high.json",
+        "enforce",
+        &[ALARMS],
+    )
+    .await;
+    assert_eq!(unlisted["status"], "nothing-to-do");
+    assert!(ec2::quarantine_group(&acct, &fleet.vpc_id).await.is_none());
+    assert!(acct.reports().await.is_empty());
+
+    let report = run(
+        &acct,
+        &fleet,
+        "alarm-instance-network-out-high.json",
+        "enforce",
+        &[ALARMS],
+    )
+    .await;
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(
+        report["findings"][0]["rule_id"],
+        "quarantine.instance-alarm"
+    );
+    assert_quarantined(&acct, &fleet).await;
+    assert_eq!(acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_operators_quarantine_tag_quarantines_the_instance() {
+    let (_emu, acct, fleet) = world().await;
+    // The operator's call, as the event records it.
+    fleet
+        .ec2
+        .create_tags()
+        .resources(&fleet.instance_id)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("reflex:quarantine")
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag");
+    let report = run(&acct, &fleet, "create-tags-quarantine.json", "enforce", &[]).await;
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report["findings"][0]["rule_id"], "quarantine.operator-tag");
+    assert_quarantined(&acct, &fleet).await;
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].subject,
+        "[Reflex HIGH] Remediated: ec2:CreateTags by alice in 123456789012"
+    );
+}
+
+#[tokio::test]
+async fn a_world_open_ssh_rule_is_revoked_and_every_other_rule_kept() {
+    let (_emu, acct, fleet) = world().await;
+    let web = &fleet.web_group;
+    let event =
+        ec2::replay_authorize(&fleet, load_event("quarantine/authorize-ssh-to-world.json")).await;
+    assert_eq!(
+        ec2::group_rules(&acct, web).await,
+        [
+            "in tcp 22 0.0.0.0/0",
+            "in tcp 22 ::/0",
+            "in tcp 443 0.0.0.0/0",
+            "in tcp 80 0.0.0.0/0",
+            "out -1 all 0.0.0.0/0"
+        ]
+    );
+    let report = handle(&acct, event.clone(), "enforce", &[]).await;
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(
+        ec2::group_rules(&acct, web).await,
+        [
+            "in tcp 443 0.0.0.0/0",
+            "in tcp 80 0.0.0.0/0",
+            "out -1 all 0.0.0.0/0"
+        ],
+        "HTTPS opened in the same call, the older HTTP rule and the egress rule stay"
+    );
+
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    let d = &delivered[0];
+    assert_eq!(
+        d.subject,
+        "[Reflex HIGH] Remediated: ec2:AuthorizeSecurityGroupIngress by mallory in 123456789012"
+    );
+    assert_eq!(
+        d.report["findings"][0]["rule_id"],
+        "quarantine.world-open-ingress"
+    );
+    let done = &d.report["findings"][0]["actions"][0]["outcome"];
+    assert_eq!(done["status"], "done");
+    // Exactly the rules the call created, by the ids CloudTrail recorded.
+    let recorded: Vec<&Value> =
+        event["detail"]["responseElements"]["securityGroupRuleSet"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["fromPort"] == 22)
+            .map(|r| &r["securityGroupRuleId"])
+            .collect();
+    assert_eq!(
+        done["prior_state"]["rule_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        recorded
+    );
+    // Compare the permissions as JSON: key order depends on serde_json's features in the build.
+    let undo = done["undo"].as_str().unwrap();
+    let prefix =
+        format!("aws ec2 authorize-security-group-ingress --group-id {web} --ip-permissions '");
+    let permissions = undo
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("unexpected undo command: {undo}"));
+    assert_eq!(
+        serde_json::from_str::<Value>(permissions).unwrap(),
+        serde_json::json!([
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}
+        ])
+    );
+
+    // Delivered again (no ledger): nothing left to revoke.
+    let again = handle(&acct, event, "enforce", &[NO_LEDGER]).await;
+    assert_eq!(statuses(&again), ["already-done"]);
+}
+
+#[tokio::test]
+async fn all_traffic_opened_to_the_world_is_revoked_from_an_older_record_without_rule_ids() {
+    let (_emu, acct, fleet) = world().await;
+    let event = ec2::replay_authorize(
+        &fleet,
+        load_event("quarantine/authorize-all-traffic-to-world.json"),
+    )
+    .await;
+    assert!(
+        ec2::group_rules(&acct, &fleet.web_group)
+            .await
+            .contains(&"in -1 all 0.0.0.0/0".to_string())
+    );
+    let report = handle(&acct, event, "enforce", &[]).await;
+    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(
+        ec2::group_rules(&acct, &fleet.web_group).await,
+        ["in tcp 80 0.0.0.0/0", "out -1 all 0.0.0.0/0"]
+    );
+}
+
+#[tokio::test]
+async fn harmless_rules_low_findings_refused_calls_and_reflexs_own_calls_change_nothing() {
+    let (_emu, acct, fleet) = world().await;
+    for (file, status) in [
+        ("authorize-ssh-to-private-cidr.json", "nothing-to-do"),
+        ("authorize-https-to-world.json", "nothing-to-do"),
+        ("authorize-ssh-to-world-by-reflex.json", "skipped"),
+        ("authorize-ssh-to-world-access-denied.json", "skipped"),
+    ] {
+        let event = ec2::replay_authorize(&fleet, load_event(&format!("quarantine/{file}"))).await;
+        let report = handle(&acct, event, "enforce", &[]).await;
+        assert_eq!(report["status"], status, "{file}: {report:#}");
+    }
+    assert_eq!(
+        ec2::group_rules(&acct, &fleet.web_group).await,
+        [
+            "in tcp 22 0.0.0.0/0",
+            "in tcp 22 10.0.0.0/8",
+            "in tcp 443 0.0.0.0/0",
+            "in tcp 443 ::/0",
+            "in tcp 80 0.0.0.0/0",
+            "out -1 all 0.0.0.0/0",
+        ],
+        "the loop guard leaves Reflex's own rule; the refused call added none"
+    );
+    for file in [
+        "guardduty-port-probe-low.json",
+        "guardduty-access-key-high.json",
+        "create-tags-name-only.json",
+        "create-tags-quarantine-by-reflex.json",
+    ] {
+        let report = run(&acct, &fleet, file, "enforce", &[]).await;
+        assert!(
+            ["nothing-to-do", "skipped"].contains(&report["status"].as_str().unwrap()),
+            "{file}: {report:#}"
+        );
+    }
+    assert_eq!(
+        ec2::instance_groups(&acct, &fleet.instance_id).await,
+        [fleet.web_group.clone(), fleet.ssh_group.clone()]
+    );
+    assert!(ec2::quarantine_group(&acct, &fleet.vpc_id).await.is_none());
+    assert!(acct.reports().await.is_empty(), "nobody is paged");
+}
+
+#[tokio::test]
+async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done() {
+    let (_emu, acct, fleet) = world().await;
+    let first = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[NO_LEDGER],
+    )
+    .await;
+    assert_eq!(statuses(&first), ["done"; 8], "{first:#}");
+    let second = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[NO_LEDGER],
+    )
+    .await;
+    // Every step reads the state first. The instance is in no Auto Scaling group any more, so
+    // the second plan has no detach step.
+    assert_eq!(statuses(&second), ["already-done"; 7], "{second:#}");
+    assert!(
+        second["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("was already quarantined by Reflex at")
+    );
+    assert_quarantined(&acct, &fleet).await;
+    // Another trigger for the quarantined instance leaves it as it is, snapshots included.
+    let another = run(
+        &acct,
+        &fleet,
+        "create-tags-quarantine.json",
+        "enforce",
+        &[NO_LEDGER],
+    )
+    .await;
+    assert_eq!(statuses(&another), ["already-done"; 7], "{another:#}");
+    assert_quarantined(&acct, &fleet).await;
+    let groups = fleet
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("reflex-quarantine")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        groups.security_groups().len(),
+        1,
+        "one quarantine group per VPC"
+    );
+
+    // With the ledger, a redelivery is recognised before any step runs.
+    let claimed = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(claimed["status"], "remediated");
+    let redelivered = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(redelivered["status"], "already-handled", "{redelivered:#}");
+    assert_quarantined(&acct, &fleet).await;
+    // One report per handled delivery: the quarantine, the two already-done runs without the
+    // ledger and the first one with it; none for the redelivery the ledger recognised.
+    assert_eq!(acct.reports().await.len(), 4);
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing_and_reports_the_full_plan() {
+    let (_emu, acct, fleet) = world().await;
+    let report = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "dry-run",
+        &[],
+    )
+    .await;
+    assert_eq!(report["status"], "dry-run", "{report:#}");
+    assert_eq!(statuses(&report), ["would-do"; 8]);
+    let id = &fleet.instance_id;
+    let described: Vec<&str> = actions(&report)
+        .iter()
+        .map(|a| a["description"].as_str().unwrap())
+        .collect();
+    assert!(described[0].starts_with(&format!(
+        "isolate instance {id}: a new quarantine group reflex-quarantine in {}",
+        fleet.vpc_id
+    )));
+    assert!(described[2].starts_with(&format!(
+        "detach instance {id} from Auto Scaling group {FLEET}"
+    )));
+    assert_eq!(
+        described
+            .iter()
+            .filter(|d| d.starts_with("snapshot volume"))
+            .count(),
+        2
+    );
+
+    assert_eq!(
+        ec2::instance_groups(&acct, id).await,
+        [fleet.web_group.clone(), fleet.ssh_group.clone()]
+    );
+    assert!(ec2::quarantine_group(&acct, &fleet.vpc_id).await.is_none());
+    assert!(!ec2::termination_protection(&acct, id).await);
+    assert_eq!(ec2::shutdown_behaviour(&acct, id).await, "terminate");
+    assert!(ec2::snapshots_of(&acct, id).await.is_empty());
+    assert!(ec2::fleet_instances(&acct).await.contains(id));
+    assert!(
+        !ec2::instance_tags(&acct, id)
+            .await
+            .contains_key("reflex:quarantined-at")
+    );
+
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].subject.contains("Dry-run (would remediate)"),
+        "{}",
+        delivered[0].subject
+    );
+}
+
+#[tokio::test]
+async fn an_instance_that_no_longer_exists_is_reported_not_an_error() {
+    let (_emu, acct, _fleet) = world().await;
+    let event = ec2::for_instance(
+        load_event("quarantine/guardduty-bitcoin-tool-high.json"),
+        "i-0123456789abcdef0",
+    );
+    let report = handle(&acct, event, "enforce", &[]).await;
+    assert_eq!(report["status"], "needs-attention", "{report:#}");
+    assert!(actions(&report).is_empty());
+    assert!(
+        report["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("instance i-0123456789abcdef0 does not exist"),
+        "{report:#}"
+    );
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].subject.contains("Needs attention"),
+        "{}",
+        delivered[0].subject
+    );
+}
+
+#[tokio::test]
+async fn an_instance_with_the_exemption_tag_is_left_alone_and_a_person_is_told() {
+    let (_emu, acct, fleet) = world().await;
+    fleet
+        .ec2
+        .create_tags()
+        .resources(&fleet.instance_id)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("reflex:exempt")
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag");
+    let report = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(report["status"], "needs-attention", "{report:#}");
+    assert!(
+        report["findings"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("carries the exemption tag reflex:exempt=true: not quarantined")
+    );
+    assert_eq!(
+        ec2::instance_groups(&acct, &fleet.instance_id).await,
+        [fleet.web_group.clone(), fleet.ssh_group.clone()]
+    );
+}
+
+#[tokio::test]
+async fn malformed_events_are_refused_before_any_change() {
+    let (_emu, acct, fleet) = world().await;
+    for file in [
+        "invalid-authorize-without-ip-permissions.json",
+        "invalid-create-tags-without-resources.json",
+    ] {
+        let event = ec2::for_instance(
+            load_event(&format!("quarantine/{file}")),
+            &fleet.instance_id,
+        );
+        let err = ec2::quarantine(&acct, "enforce", &[])
+            .await
+            .handle(event)
+            .await
+            .expect_err(file);
+        assert_eq!(
+            err.error_type(),
+            "Permanent.BadEvent.MissingField",
+            "{file}"
+        );
+    }
+    let err = ec2::quarantine(&acct, "enforce", &[])
+        .await
+        .handle(load_event("revoke/attach-admin-to-user.json"))
+        .await
+        .expect_err("an IAM event");
+    assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
+    assert!(acct.reports().await.is_empty());
+}

@@ -1,0 +1,596 @@
+//! The EventBridge wiring, proven without AWS: every sample event under `events/` reaches exactly
+//! the functions `events/routes.toml` names, through the rules of `infra/template.yaml`, as
+//! matched by [`reflex_tests::pattern`]. "The rule never fired" is the failure nothing reports;
+//! here it fails a test that names the file, the functions expected and the functions reached.
+//!
+//! `REFLEX_WIRING_TEMPLATE=path/to/template.yaml` checks another template (a copy being edited).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use globset::GlobBuilder;
+use reflex_tests::pattern::Pattern;
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Sample events that are malformed or unsupported: never routed, so not in the manifest.
+const UNROUTED_DIR: &str = "invalid";
+/// The directories with a test of their own below; any other is checked by
+/// `samples_in_other_directories_route_as_the_manifest_says`.
+const CHECKED_DIRS: &[&str] = &["revoke", "scale", "notify", "harden"];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The template: every function's EventBridge rules
+
+/// One EventBridge rule of a function.
+struct Rule {
+    /// The function's `BuildProperties.Binary` without `reflex-`: `revoke` for `reflex-revoke`.
+    function: String,
+    /// Where it is in the template: `NotifyFunction.Events.Insight`.
+    name: String,
+    pattern: Pattern,
+}
+
+struct Wiring {
+    template: PathBuf,
+    rules: Vec<Rule>,
+}
+
+impl Wiring {
+    fn load(template: PathBuf) -> Result<Self, String> {
+        let text = std::fs::read_to_string(&template).map_err(|e| e.to_string())?;
+        let document = yaml_to_json_document(&text)?;
+        let resources = document
+            .get("Resources")
+            .and_then(Value::as_object)
+            .ok_or("no Resources")?;
+        let mut rules = Vec::new();
+        for (id, resource) in resources {
+            if resource["Type"] == "AWS::Serverless::Function" {
+                rules.extend(function_rules(id, resource)?);
+            }
+        }
+        Ok(Self { template, rules })
+    }
+
+    /// The functions with at least one rule.
+    fn functions(&self) -> BTreeSet<&str> {
+        self.rules.iter().map(|r| r.function.as_str()).collect()
+    }
+
+    /// The rules that fire for `event`.
+    fn fired(&self, event: &Value) -> Vec<&Rule> {
+        self.rules
+            .iter()
+            .filter(|r| r.pattern.matches(event))
+            .collect()
+    }
+}
+
+/// The enabled `EventBridgeRule` (or its older name, `CloudWatchEvent`) events of a SAM function.
+fn function_rules(id: &str, function: &Value) -> Result<Vec<Rule>, String> {
+    let binary = function
+        .pointer("/Metadata/BuildProperties/Binary")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{id}: no Metadata.BuildProperties.Binary to name the function"))?;
+    let name = binary.strip_prefix("reflex-").unwrap_or(binary);
+    let Some(events) = function
+        .pointer("/Properties/Events")
+        .and_then(Value::as_object)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut rules = Vec::new();
+    for (event_id, event) in events {
+        let rule = format!("{id}.Events.{event_id}");
+        let is_rule = matches!(
+            event["Type"].as_str(),
+            Some("EventBridgeRule" | "CloudWatchEvent")
+        );
+        let disabled = event.pointer("/Properties/State") == Some(&json!("DISABLED"));
+        if !is_rule || disabled {
+            continue;
+        }
+        let pattern = match event.pointer("/Properties/Pattern") {
+            // A pattern may also be given as a JSON string (how CloudFormation accepts `null`).
+            Some(Value::String(text)) => {
+                serde_json::from_str(text).map_err(|e| format!("{rule}: Pattern: {e}"))?
+            }
+            Some(pattern) => pattern.clone(),
+            None => return Err(format!("{rule}: no Pattern")),
+        };
+        rules.push(Rule {
+            function: name.to_string(),
+            pattern: Pattern::parse(&pattern).map_err(|e| format!("{rule}: {e}"))?,
+            name: rule,
+        });
+    }
+    Ok(rules)
+}
+
+/// A one-document YAML template as JSON, the way CloudFormation reads it: the short-form
+/// intrinsics become their long form (`!Ref X` is `{"Ref": "X"}`, `!Sub s` is `{"Fn::Sub": "s"}`).
+fn yaml_to_json_document(text: &str) -> Result<Value, String> {
+    let documents = Yaml::load_from_str(text).map_err(|e| e.to_string())?;
+    match documents.as_slice() {
+        [document] => yaml_to_json(document),
+        _ => Err(format!("{} YAML documents, expected one", documents.len())),
+    }
+}
+
+fn yaml_to_json(node: &Yaml) -> Result<Value, String> {
+    match node {
+        Yaml::Value(scalar) => scalar_to_json(scalar),
+        Yaml::Sequence(items) => items
+            .iter()
+            .map(yaml_to_json)
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        Yaml::Mapping(entries) => entries
+            .iter()
+            .map(|(key, value)| {
+                let key = key
+                    .as_str()
+                    .ok_or_else(|| format!("a mapping key that is not a string: {key:?}"))?;
+                Ok((key.to_string(), yaml_to_json(value)?))
+            })
+            .collect::<Result<Map<_, _>, String>>()
+            .map(Value::Object),
+        Yaml::Tagged(tag, node) => {
+            let function = match tag.suffix.as_str() {
+                "Ref" => "Ref".to_string(),
+                other => format!("Fn::{other}"),
+            };
+            Ok(json!({ function: yaml_to_json(node)? }))
+        }
+        other => Err(format!("unsupported YAML node {other:?}")),
+    }
+}
+
+fn scalar_to_json(scalar: &Scalar) -> Result<Value, String> {
+    Ok(match scalar {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(*b),
+        Scalar::Integer(i) => json!(i),
+        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner())
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} has no JSON form"))?,
+        Scalar::String(s) => Value::String(s.to_string()),
+    })
+}
+
+fn template() -> PathBuf {
+    std::env::var_os("REFLEX_WIRING_TEMPLATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("infra/template.yaml"))
+}
+
+fn wiring() -> &'static Wiring {
+    static WIRING: OnceLock<Wiring> = OnceLock::new();
+    WIRING.get_or_init(|| {
+        let path = template();
+        Wiring::load(path.clone()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifest: events/routes.toml
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    /// A path under `events/`, or a glob, and the functions its events must reach.
+    routes: BTreeMap<String, Vec<String>>,
+    #[serde(default, rename = "variant")]
+    variants: Vec<Variant>,
+}
+
+/// A near miss: a sample with fields changed, and the functions it must reach (often none).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Variant {
+    from: String,
+    /// JSON pointer into the event = the value to put there.
+    #[serde(default)]
+    set: BTreeMap<String, Value>,
+    /// JSON pointers of fields to remove.
+    #[serde(default)]
+    remove: Vec<String>,
+    to: Vec<String>,
+    why: String,
+}
+
+const MANIFEST: &str = "events/routes.toml";
+
+fn manifest() -> &'static Manifest {
+    static MANIFEST_: OnceLock<Manifest> = OnceLock::new();
+    MANIFEST_.get_or_init(|| {
+        let text = std::fs::read_to_string(workspace().join(MANIFEST))
+            .unwrap_or_else(|e| panic!("{MANIFEST}: {e}"));
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{MANIFEST}: {e}"))
+    })
+}
+
+fn is_glob(key: &str) -> bool {
+    key.contains(['*', '?', '[', '{'])
+}
+
+/// Whether the glob `key` covers `file` (both relative to `events/`; `*` does not cross `/`).
+fn covers(key: &str, file: &str) -> bool {
+    GlobBuilder::new(key)
+        .literal_separator(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{MANIFEST}: `{key}` is not a valid glob: {e}"))
+        .compile_matcher()
+        .is_match(file)
+}
+
+impl Manifest {
+    /// The functions `file` (relative to `events/`) must reach: its own entry, else the one glob
+    /// that covers it.
+    fn expected(&self, file: &str) -> Result<BTreeSet<String>, String> {
+        if let Some(functions) = self.routes.get(file) {
+            return Ok(functions.iter().cloned().collect());
+        }
+        let globs: Vec<_> = self
+            .routes
+            .iter()
+            .filter(|(key, _)| is_glob(key) && covers(key, file))
+            .collect();
+        match globs.as_slice() {
+            [(_, functions)] => Ok(functions.iter().cloned().collect()),
+            [] => Err(format!(
+                "events/{file}: not in {MANIFEST}; add it (or a glob covering it) with the \
+                 functions it must reach, [] for none"
+            )),
+            several => Err(format!(
+                "events/{file}: covered by several globs in {MANIFEST} ({}); give the file its \
+                 own entry",
+                several
+                    .iter()
+                    .map(|(key, _)| format!("\"{key}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sample events
+
+/// The directories of sample events that are routed, sorted.
+fn sample_dirs() -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(workspace().join("events"))
+        .expect("events/")
+        .map(|entry| entry.expect("events/ entry"))
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|dir| dir != UNROUTED_DIR)
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The sample events of `events/<dir>/`, as `dir/file`, sorted.
+fn samples_in(dir: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(workspace().join("events").join(dir))
+        .unwrap_or_else(|e| panic!("events/{dir}: {e}"))
+        .map(|entry| entry.expect("events/ entry"))
+        .filter(|entry| entry.path().is_file())
+        .map(|entry| format!("{dir}/{}", entry.file_name().to_string_lossy()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn all_samples() -> Vec<String> {
+    sample_dirs()
+        .iter()
+        .flat_map(|dir| samples_in(dir))
+        .collect()
+}
+
+fn load_event(file: &str) -> Value {
+    let path = workspace().join("events").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("events/{file}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{file}: not JSON: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking routes
+
+fn listed<'a>(functions: impl IntoIterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = functions.into_iter().map(String::as_str).collect();
+    if names.is_empty() {
+        "nothing".to_string()
+    } else {
+        format!("[{}]", names.join(", "))
+    }
+}
+
+/// `None` if `event` reaches exactly `expected`; otherwise a line that says what went wrong.
+fn mismatch(what: &str, event: &Value, expected: &BTreeSet<String>) -> Option<String> {
+    let fired = wiring().fired(event);
+    let reached: BTreeSet<String> = fired.iter().map(|r| r.function.clone()).collect();
+    if &reached == expected {
+        return None;
+    }
+    let mut line = format!(
+        "{what}: expected {}, routed to {}",
+        listed(expected),
+        listed(&reached)
+    );
+    if !fired.is_empty() {
+        let names: Vec<&str> = fired.iter().map(|r| r.name.as_str()).collect();
+        line += &format!(" (fired: {})", names.join(", "));
+    }
+    Some(line)
+}
+
+/// Every sample in `files` reaches exactly the functions the manifest names; all the mismatches
+/// in one failure.
+#[track_caller]
+fn assert_routed(what: &str, files: &[String]) {
+    assert!(!files.is_empty(), "{what}: no sample events");
+    let mut expected_functions = BTreeSet::new();
+    let problems: Vec<String> = files
+        .iter()
+        .filter_map(|file| match manifest().expected(file) {
+            Ok(expected) => {
+                let problem = mismatch(&format!("events/{file}"), &load_event(file), &expected);
+                expected_functions.extend(expected);
+                problem
+            }
+            Err(uncovered) => Some(uncovered),
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{} of {} samples in {what} are not routed as {MANIFEST} says, by the rules of {}:\n  \
+         {}{}",
+        problems.len(),
+        files.len(),
+        shown(&wiring().template),
+        problems.join("\n  "),
+        without_rules(&expected_functions)
+    );
+}
+
+#[track_caller]
+fn assert_dir_routed(dir: &str) {
+    assert_routed(&format!("events/{dir}/"), &samples_in(dir));
+}
+
+/// A note on the expected functions that have no rule in the template at all, if any.
+fn without_rules(expected: &BTreeSet<String>) -> String {
+    let known = wiring().functions();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|f| !known.contains(f.as_str()))
+        .collect();
+    if missing.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nThe template has no EventBridge rule for {} (the functions with rules: {}).",
+        listed(missing),
+        known.into_iter().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// `path` relative to the workspace when it is inside it.
+fn shown(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let root = workspace().canonicalize().unwrap_or_else(|_| workspace());
+    path.strip_prefix(&root)
+        .unwrap_or(&path)
+        .display()
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn the_template_loads_with_its_rules_as_valid_event_patterns() {
+    let wiring = wiring();
+    assert!(
+        !wiring.rules.is_empty(),
+        "{}: no EventBridge rules",
+        shown(&wiring.template)
+    );
+}
+
+#[test]
+fn cloudformation_short_form_tags_load_as_their_long_form() {
+    let yaml = "Role: !GetAtt RevokeRole.Arn\nName: !Sub ${AWS::StackName}-x\n\
+                Cond: !Not [!Equals [!Ref Email, \"\"]]\nPattern: {source: [aws.iam], n: [1, 2.5, true, null]}\n";
+    assert_eq!(
+        yaml_to_json_document(yaml).unwrap(),
+        json!({
+            "Role": { "Fn::GetAtt": "RevokeRole.Arn" },
+            "Name": { "Fn::Sub": "${AWS::StackName}-x" },
+            "Cond": { "Fn::Not": [{ "Fn::Equals": [{ "Ref": "Email" }, ""] }] },
+            "Pattern": { "source": ["aws.iam"], "n": [1, 2.5, true, null] }
+        })
+    );
+    assert!(
+        yaml_to_json_document("a: 1\na: 2\n").is_err(),
+        "a duplicated key is an error"
+    );
+}
+
+#[test]
+fn every_sample_event_is_in_the_manifest() {
+    let uncovered: Vec<String> = all_samples()
+        .iter()
+        .filter_map(|file| manifest().expected(file).err())
+        .collect();
+    assert!(uncovered.is_empty(), "{}", uncovered.join("\n"));
+}
+
+#[test]
+fn every_manifest_entry_covers_a_sample_event() {
+    let samples = all_samples();
+    let mut stale: Vec<String> = manifest()
+        .routes
+        .keys()
+        .filter(|key| {
+            !samples
+                .iter()
+                .any(|file| file == *key || (is_glob(key) && covers(key, file)))
+        })
+        .map(|key| format!("\"{key}\" covers no sample event under events/ (but invalid/)"))
+        .collect();
+    stale.extend(
+        manifest()
+            .variants
+            .iter()
+            .filter(|v| !samples.contains(&v.from))
+            .map(|v| format!("variant from \"{}\": no such sample event", v.from)),
+    );
+    assert!(stale.is_empty(), "{MANIFEST}:\n{}", stale.join("\n"));
+}
+
+#[test]
+fn revoke_samples_route_as_the_manifest_says() {
+    assert_dir_routed("revoke");
+}
+
+#[test]
+fn scale_samples_route_as_the_manifest_says() {
+    assert_dir_routed("scale");
+}
+
+#[test]
+fn notify_samples_route_as_the_manifest_says() {
+    assert_dir_routed("notify");
+}
+
+#[test]
+fn harden_samples_route_as_the_manifest_says() {
+    assert_dir_routed("harden");
+}
+
+#[test]
+fn samples_in_other_directories_route_as_the_manifest_says() {
+    let others: Vec<String> = sample_dirs()
+        .into_iter()
+        .filter(|dir| !CHECKED_DIRS.contains(&dir.as_str()))
+        .flat_map(|dir| samples_in(&dir))
+        .collect();
+    if !others.is_empty() {
+        assert_routed("the other events/ directories", &others);
+    }
+}
+
+#[test]
+fn near_misses_route_as_the_manifest_says() {
+    let problems: Vec<String> = manifest()
+        .variants
+        .iter()
+        .filter_map(|variant| {
+            let what = describe(variant);
+            match apply(variant) {
+                Ok(event) => mismatch(&what, &event, &variant.to.iter().cloned().collect()),
+                Err(e) => Some(format!("{what}: {e}")),
+            }
+        })
+        .collect();
+    let expected = manifest()
+        .variants
+        .iter()
+        .flat_map(|variant| variant.to.iter().cloned())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "near misses in {MANIFEST} not routed as it says, by the rules of {}:\n  {}{}",
+        shown(&wiring().template),
+        problems.join("\n  "),
+        without_rules(&expected)
+    );
+}
+
+#[test]
+fn every_rule_in_the_template_fires_for_some_sample_event() {
+    let events: Vec<Value> = all_samples().iter().map(|file| load_event(file)).collect();
+    let idle: Vec<&str> = wiring()
+        .rules
+        .iter()
+        .filter(|rule| !events.iter().any(|event| rule.pattern.matches(event)))
+        .map(|rule| rule.name.as_str())
+        .collect();
+    assert!(
+        idle.is_empty(),
+        "no sample event fires {}: a rule that cannot fire, or a sample to add under events/",
+        idle.join(", ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Near misses
+
+fn describe(variant: &Variant) -> String {
+    let mut changes: Vec<String> = variant
+        .set
+        .iter()
+        .map(|(pointer, value)| format!("{pointer} = {value}"))
+        .collect();
+    changes.extend(
+        variant
+            .remove
+            .iter()
+            .map(|pointer| format!("{pointer} removed")),
+    );
+    format!(
+        "events/{} with {} ({})",
+        variant.from,
+        changes.join(", "),
+        variant.why
+    )
+}
+
+fn apply(variant: &Variant) -> Result<Value, String> {
+    let mut event = load_event(&variant.from);
+    for (pointer, value) in &variant.set {
+        let value = value.clone();
+        match event.pointer_mut(pointer) {
+            Some(slot) => *slot = value,
+            None => {
+                let (parent, key) = parent_and_key(pointer)?;
+                match event.pointer_mut(parent) {
+                    Some(Value::Object(object)) => {
+                        object.insert(key, value);
+                    }
+                    _ => return Err(format!("{pointer}: no object to set it in")),
+                }
+            }
+        }
+    }
+    for pointer in &variant.remove {
+        let (parent, key) = parent_and_key(pointer)?;
+        let removed = event
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .and_then(|object| object.remove(&key));
+        if removed.is_none() {
+            return Err(format!("{pointer}: no such field to remove"));
+        }
+    }
+    Ok(event)
+}
+
+/// `/detail/eventName` as (`/detail`, `eventName`), the key unescaped (`~1` is `/`, `~0` is `~`).
+fn parent_and_key(pointer: &str) -> Result<(&str, String), String> {
+    let (parent, key) = pointer
+        .rsplit_once('/')
+        .ok_or_else(|| format!("{pointer}: not a JSON pointer"))?;
+    Ok((parent, key.replace("~1", "/").replace("~0", "~")))
+}
