@@ -137,9 +137,7 @@ impl<R: Remediator> Handler<R> {
             let (finding, claim) = self
                 .act(&event, &report.event.what, guarded, &mut report.notes)
                 .await;
-            if claim {
-                claimed.push(finding.rule_id.clone());
-            }
+            claimed.extend(claim);
             report.findings.push(finding);
         }
         report.settle();
@@ -148,9 +146,9 @@ impl<R: Remediator> Handler<R> {
             // Lambda retries the event: release the claims so the retry acts (idempotently,
             // "already done") and publishes the report, instead of finding it handled.
             if let Some(ledger) = &self.ledger {
-                for rule_id in &claimed {
-                    if let Err(release) = ledger.release(event.id(), rule_id).await {
-                        tracing::error!(rule_id, error = %release, "could not release the claim");
+                for claim_id in &claimed {
+                    if let Err(release) = ledger.release(event.id(), claim_id).await {
+                        tracing::error!(claim_id, error = %release, "could not release the claim");
                     }
                 }
             }
@@ -167,8 +165,13 @@ impl<R: Remediator> Handler<R> {
         what: &str,
         guarded: GuardedFinding<R::Action>,
         notes: &mut Vec<String>,
-    ) -> (FindingReport, bool) {
+    ) -> (FindingReport, Option<String>) {
         let rule_id = guarded.finding.rule_id;
+        // A dry-run claims apart from enforcement, so enforcing an event later still acts.
+        let claim_id = match guarded.mode {
+            Mode::DryRun => format!("{rule_id}#dry-run"),
+            _ => rule_id.to_string(),
+        };
         // Claim whatever will act or page someone, so a redelivery does neither twice.
         let acts = guarded
             .steps
@@ -185,7 +188,7 @@ impl<R: Remediator> Handler<R> {
                 match ledger
                     .claim(
                         event.id(),
-                        rule_id,
+                        &claim_id,
                         self.remediator.name(),
                         what,
                         Utc::now(),
@@ -264,7 +267,7 @@ impl<R: Remediator> Handler<R> {
         if let (Some(ledger), true) = (&self.ledger, claimed) {
             let outcomes = serde_json::to_value(&report.actions).unwrap_or(Value::Null);
             if let Err(e) = ledger
-                .record(event.id(), rule_id, &outcomes, Utc::now())
+                .record(event.id(), &claim_id, &outcomes, Utc::now())
                 .await
             {
                 notes.push(format!(
@@ -273,7 +276,7 @@ impl<R: Remediator> Handler<R> {
                 ));
             }
         }
-        (report, claimed)
+        (report, claimed.then_some(claim_id))
     }
 
     fn finish_without_action(&self, mut report: Report, skip: Option<EventSkip>) -> Report {

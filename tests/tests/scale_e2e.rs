@@ -277,3 +277,32 @@ async fn revoke_events_are_refused_by_scale() {
         .unwrap_err();
     assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
 }
+
+#[tokio::test]
+async fn a_dry_run_does_not_stop_a_later_enforcement_of_the_same_event() {
+    let (_emu, acct) = account().await;
+    let event = load_event("scale/cpu-high-alarm.json");
+    let dry = acct
+        .scale("dry-run", &[])
+        .await
+        .handle(event.clone())
+        .await
+        .unwrap();
+    assert_eq!(dry.to_json()["status"], "dry-run");
+    // The dry-run's claim is its own: enforcing the event (say, after switching modes) acts.
+    let enforced = acct
+        .scale("enforce", &[])
+        .await
+        .handle(event.clone())
+        .await
+        .unwrap();
+    assert_eq!(enforced.to_json()["status"], "remediated");
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    // A redelivery changes nothing more (the ledger, the cooldown and the ordering all hold it).
+    acct.scale("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .unwrap();
+    assert_eq!(acct.desired_capacity("web").await, 3);
+}
