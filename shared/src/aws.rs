@@ -1,9 +1,11 @@
 //! AWS plumbing shared by every function: the SDK configuration, error codes, who we are.
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sts::config::http::HttpResponse;
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::identity::SelfIdentity;
+use crate::outcome::Outcome;
 
 /// Load the SDK configuration once per cold start. `AWS_ENDPOINT_URL` points it at an emulator.
 pub async fn load_sdk_config() -> SdkConfig {
@@ -18,6 +20,56 @@ pub fn error_code<E: ProvideErrorMetadata>(err: &E) -> Option<String> {
 /// A one-line description of an SDK error including its cause chain.
 pub fn error_text<E: std::error::Error>(err: &E) -> String {
     DisplayErrorContext(err).to_string()
+}
+
+/// A failed AWS call, sorted for an executor: the resource it acts on is gone (the remediation
+/// may already be done), or a failure to report as the action's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    Gone,
+    Failed(Outcome),
+}
+
+/// Sort an SDK error: one of `gone_codes` (e.g. `NoSuchEntity`) is `Gone`; anything else is a
+/// failed outcome naming the call, AWS's error code and message (`AccessDenied` included).
+pub fn fault<E>(call: &str, err: &SdkError<E, HttpResponse>, gone_codes: &[&str]) -> Fault
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = err.code().map(String::from);
+    if code.as_deref().is_some_and(|c| gone_codes.contains(&c)) {
+        return Fault::Gone;
+    }
+    let message = err
+        .message()
+        .map(String::from)
+        .unwrap_or_else(|| match err.raw_response() {
+            // Not an AWS error (an HTML error page): its status says enough.
+            Some(raw) => format!(
+                "HTTP {} with no AWS error code or message",
+                raw.status().as_u16()
+            ),
+            None => error_text(err),
+        });
+    let why = match &code {
+        Some(code) => format!("{call} failed with {code}: {message}"),
+        None => format!("{call} failed: {message}"),
+    };
+    Fault::Failed(Outcome::failed(why, code))
+}
+
+/// An argument as a POSIX shell reads it back, for the undo commands in reports: plain words
+/// stay as they are, anything else is single-quoted.
+pub fn shell_arg(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
 }
 
 /// Reflex's own identity for the loop guard: configured, or asked of STS.
@@ -42,4 +94,18 @@ pub async fn resolve_self_identity(
         })?;
     let arn = out.arn.ok_or("STS GetCallerIdentity returned no ARN")?;
     Ok(SelfIdentity::from_arn(&arn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_arg;
+
+    #[test]
+    fn shell_args_are_quoted_only_when_needed() {
+        assert_eq!(shell_arg("/aws/lambda/payments"), "/aws/lambda/payments");
+        assert_eq!(shell_arg("#app logs"), "'#app logs'");
+        assert_eq!(shell_arg("it's"), r"'it'\''s'");
+        assert_eq!(shell_arg(r#"{"a":1}"#), r#"'{"a":1}'"#);
+        assert_eq!(shell_arg(""), "''");
+    }
 }

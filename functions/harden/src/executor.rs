@@ -2,11 +2,10 @@
 //! through revoke's IAM executor. Every action first reads the current state, so a repeated
 //! delivery reports "already done" and every change records its prior state and how to undo it.
 
-use aws_sdk_cloudtrail::config::http::HttpResponse;
-use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudtrail::types::Trail;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use reflex_revoke::IamExecutor;
+use reflex_shared::aws::{self, Fault, shell_arg};
 use reflex_shared::config::ExemptTag;
 use reflex_shared::{Outcome, Principal};
 use serde_json::json;
@@ -21,39 +20,8 @@ pub struct HardenExecutor {
     iam: IamExecutor,
 }
 
-/// A failed call: the trail or log group is gone, or a real failure.
-enum Fault {
-    Gone,
-    Other(Outcome),
-}
-
-/// Error codes that mean the resource no longer exists.
+/// Error codes that mean the trail or log group no longer exists.
 const GONE: &[&str] = &["TrailNotFoundException", "ResourceNotFoundException"];
-
-fn fault<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    call: &str,
-    err: SdkError<E, HttpResponse>,
-) -> Fault {
-    let code = err.code().map(String::from);
-    if code.as_deref().is_some_and(|c| GONE.contains(&c)) {
-        return Fault::Gone;
-    }
-    let message = err.message().map(String::from).unwrap_or_else(|| {
-        match err.raw_response() {
-            // A response that is not an AWS error (an HTML error page): its status says enough.
-            Some(raw) => format!(
-                "HTTP {} with no AWS error code or message",
-                raw.status().as_u16()
-            ),
-            None => reflex_shared::aws::error_text(&err),
-        }
-    });
-    let why = match &code {
-        Some(code) => format!("{call} failed with {code}: {message}"),
-        None => format!("{call} failed: {message}"),
-    };
-    Fault::Other(Outcome::failed(why, code))
-}
 
 /// Unwrap a result; when the resource is gone return `$gone`, on any other fault its outcome.
 macro_rules! attempt {
@@ -61,9 +29,9 @@ macro_rules! attempt {
         match $fut.await {
             Ok(v) => v,
             Err(e) => {
-                return match fault($call, e) {
+                return match aws::fault($call, &e, GONE) {
                     Fault::Gone => $gone,
-                    Fault::Other(outcome) => outcome,
+                    Fault::Failed(outcome) => outcome,
                 };
             }
         }
@@ -87,19 +55,6 @@ fn log_group_gone(group: &str) -> Outcome {
     Outcome::already_done(format!(
         "log group {group} no longer exists: nothing to protect"
     ))
-}
-
-/// An argument as a POSIX shell reads it back (log group names may hold `#` and the like).
-fn sh(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c));
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
 }
 
 impl HardenExecutor {
@@ -155,7 +110,7 @@ impl HardenExecutor {
                 "is_logging": false,
                 "stop_logging_time": status.stop_logging_time.map(|t| t.to_string()),
             })),
-            format!("aws cloudtrail stop-logging --name {}", sh(trail)),
+            format!("aws cloudtrail stop-logging --name {}", shell_arg(trail)),
         )
     }
 
@@ -163,9 +118,9 @@ impl HardenExecutor {
     async fn trail(&self, trail: &str, what: &str) -> Result<Trail, Outcome> {
         match self.cloudtrail.get_trail().name(trail).send().await {
             Ok(out) => out.trail.ok_or_else(|| trail_gone(trail, what)),
-            Err(e) => Err(match fault("cloudtrail:GetTrail", e) {
+            Err(e) => Err(match aws::fault("cloudtrail:GetTrail", &e, GONE) {
                 Fault::Gone => trail_gone(trail, what),
-                Fault::Other(outcome) => outcome,
+                Fault::Failed(outcome) => outcome,
             }),
         }
     }
@@ -195,7 +150,7 @@ impl HardenExecutor {
         attempt!("cloudtrail:UpdateTrail", request.send(), gone());
         let mut undo = format!(
             "aws cloudtrail update-trail --name {} --no-is-multi-region-trail",
-            sh(trail)
+            shell_arg(trail)
         );
         let mut detail = format!("trail {name} records every region again");
         if global_off {
@@ -237,7 +192,7 @@ impl HardenExecutor {
             Some(json!({ "log_file_validation_enabled": false })),
             format!(
                 "aws cloudtrail update-trail --name {} --no-enable-log-file-validation",
-                sh(trail)
+                shell_arg(trail)
             ),
         )
     }
@@ -252,7 +207,7 @@ impl HardenExecutor {
             .items()
             .send();
         while let Some(group) = groups.next().await {
-            let group = group.map_err(|e| fault("logs:DescribeLogGroups", e))?;
+            let group = group.map_err(|e| aws::fault("logs:DescribeLogGroups", &e, GONE))?;
             if group.log_group_name() == Some(name) {
                 return Ok(Some(group));
             }
@@ -265,7 +220,7 @@ impl HardenExecutor {
         match self.log_group(name).await {
             Ok(Some(group)) => Ok(group),
             Ok(None) | Err(Fault::Gone) => Err(log_group_gone(name)),
-            Err(Fault::Other(outcome)) => Err(outcome),
+            Err(Fault::Failed(outcome)) => Err(outcome),
         }
     }
 
@@ -294,7 +249,7 @@ impl HardenExecutor {
             Some(json!({ "retention_in_days": null })),
             format!(
                 "aws logs delete-retention-policy --log-group-name {}",
-                sh(group)
+                shell_arg(group)
             ),
         )
     }
@@ -330,7 +285,7 @@ impl HardenExecutor {
             Some(json!({ "kms_key_id": null })),
             format!(
                 "aws logs disassociate-kms-key --log-group-name {}",
-                sh(group)
+                shell_arg(group)
             ),
         )
     }
@@ -338,21 +293,5 @@ impl HardenExecutor {
     /// Whether the user or role carries the exemption tag (revoke's IAM lookup).
     pub async fn has_tag(&self, principal: &Principal, tag: &ExemptTag) -> Result<bool, String> {
         self.iam.has_tag(principal, tag).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sh;
-
-    #[test]
-    fn undo_arguments_survive_the_shell() {
-        assert_eq!(sh("/aws/lambda/payments"), "/aws/lambda/payments");
-        assert_eq!(
-            sh("arn:aws:cloudtrail:us-east-1:123456789012:trail/main"),
-            "arn:aws:cloudtrail:us-east-1:123456789012:trail/main"
-        );
-        assert_eq!(sh("#app logs"), "'#app logs'");
-        assert_eq!(sh("it's"), r"'it'\''s'");
     }
 }

@@ -4,6 +4,7 @@
 //! other steps still run.
 
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, InstanceAttributeName, IpPermission, ResourceType,
@@ -11,7 +12,7 @@ use aws_sdk_ec2::types::{
 };
 use chrono::{SecondsFormat, Utc};
 use reflex_shared::Outcome;
-use reflex_shared::aws::error_text;
+use reflex_shared::aws::{self, Fault, shell_arg};
 use serde_json::{Value, json};
 
 use crate::action::{
@@ -19,7 +20,7 @@ use crate::action::{
     QUARANTINE_REASON_TAG, QUARANTINED_AT_TAG, QuarantineAction, SNAPSHOT_EVENT_TAG,
     SNAPSHOT_FINDING_TAG, SNAPSHOT_INSTANCE_TAG, tag_value,
 };
-use crate::facts::{self, describe_instance, find_quarantine_group, is_missing_instance};
+use crate::facts::{self, MISSING_INSTANCE, describe_instance, find_quarantine_group};
 use crate::ingress::OpenedRule;
 
 #[derive(Debug, Clone)]
@@ -30,24 +31,20 @@ pub struct Ec2Executor {
 
 /// A failed call as an outcome: `ec2:CreateSnapshot failed with UnauthorizedOperation: ...`;
 /// an instance that no longer exists is a skip, not a failure.
-fn fault<E, R>(call: &str, instance: Option<&str>, err: SdkError<E, R>) -> Outcome
+fn fault<E>(call: &str, instance: Option<&str>, err: SdkError<E, HttpResponse>) -> Outcome
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let code = err.code().map(String::from);
-    if let Some(id) = instance.filter(|_| is_missing_instance(code.as_deref())) {
-        return gone(id);
-    }
-    let message = err
-        .message()
-        .map(String::from)
-        .unwrap_or_else(|| error_text(&err));
-    let why = match &code {
-        Some(code) => format!("{call} failed with {code}: {message}"),
-        None => format!("{call} failed: {message}"),
+    // "Not found" means the instance is gone only when the call is about one.
+    let gone_codes = if instance.is_some() {
+        MISSING_INSTANCE
+    } else {
+        &[]
     };
-    Outcome::failed(why, code)
+    match aws::fault(call, &err, gone_codes) {
+        Fault::Gone => gone(instance.unwrap_or_default()),
+        Fault::Failed(outcome) => outcome,
+    }
 }
 
 fn gone(instance: &str) -> Outcome {
@@ -88,11 +85,6 @@ fn delete_tags(instance: &str, keys: &[String]) -> String {
         "aws ec2 delete-tags --resources {instance} --tags {}",
         keys.join(" ")
     )
-}
-
-/// Quote for a POSIX shell.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 impl Ec2Executor {
@@ -208,7 +200,7 @@ impl Ec2Executor {
             ),
             format!(
                 "aws ec2 authorize-security-group-ingress --group-id {group_id} --ip-permissions {}",
-                shell_quote(&Value::Array(permissions.clone()).to_string())
+                shell_arg(&Value::Array(permissions.clone()).to_string())
             ),
         )
     }

@@ -139,11 +139,12 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
 }
 
 /// EC2's answer for an instance that does not exist (or an id that cannot exist).
+/// EC2's answers for an instance that is not (or no longer) there.
+pub const MISSING_INSTANCE: &[&str] =
+    &["InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"];
+
 pub fn is_missing_instance(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed")
-    )
+    code.is_some_and(|c| MISSING_INSTANCE.contains(&c))
 }
 
 /// The instance's network interfaces and their security groups, primary first.

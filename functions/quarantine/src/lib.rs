@@ -14,6 +14,7 @@ pub mod rules;
 pub mod settings;
 
 use aws_config::SdkConfig;
+use reflex_revoke::IamExecutor;
 use reflex_shared::config::{CoreConfig, ExemptTag};
 use reflex_shared::event::Event;
 use reflex_shared::pipeline::{Handler, Remediator};
@@ -33,7 +34,8 @@ pub struct Quarantine {
     pub executor: Ec2Executor,
     ec2: aws_sdk_ec2::Client,
     autoscaling: aws_sdk_autoscaling::Client,
-    iam: aws_sdk_iam::Client,
+    /// Reads the exemption tag of the caller, as revoke does.
+    iam: IamExecutor,
 }
 
 impl Quarantine {
@@ -48,7 +50,7 @@ impl Quarantine {
             executor: Ec2Executor::new(ec2.clone(), autoscaling.clone()),
             ec2,
             autoscaling,
-            iam,
+            iam: IamExecutor::new(iam),
         }
     }
 }
@@ -87,38 +89,7 @@ impl Remediator for Quarantine {
     }
 
     async fn has_exempt_tag(&self, principal: &Principal, tag: &ExemptTag) -> Result<bool, String> {
-        /// A principal that no longer exists carries no tag.
-        fn tags_or_none<E>(
-            result: Result<Vec<aws_sdk_iam::types::Tag>, E>,
-        ) -> Result<Vec<aws_sdk_iam::types::Tag>, String>
-        where
-            E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + 'static,
-        {
-            match result {
-                Ok(tags) => Ok(tags),
-                Err(e) if e.code() == Some("NoSuchEntity") => Ok(Vec::new()),
-                Err(e) => Err(reflex_shared::aws::error_text(&e)),
-            }
-        }
-        let tags = match principal {
-            Principal::User(name) => tags_or_none(
-                self.iam
-                    .list_user_tags()
-                    .user_name(name)
-                    .send()
-                    .await
-                    .map(|o| o.tags),
-            )?,
-            Principal::Role(name) => tags_or_none(
-                self.iam
-                    .list_role_tags()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .map(|o| o.tags),
-            )?,
-        };
-        Ok(tags.iter().any(|t| tag.matches(&t.key, &t.value)))
+        self.iam.has_tag(principal, tag).await
     }
 
     async fn execute(&self, action: &QuarantineAction) -> Outcome {

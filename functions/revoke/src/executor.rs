@@ -2,8 +2,10 @@
 //! so a repeated delivery reports "already done" and every change records how to undo it.
 
 use aws_sdk_iam::Client;
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{StatusType, Tag};
+use reflex_shared::aws::{self, Fault, shell_arg};
 use reflex_shared::config::ExemptTag;
 use reflex_shared::{Outcome, Principal};
 use serde_json::json;
@@ -16,29 +18,12 @@ pub struct IamExecutor {
     iam: Client,
 }
 
-/// A failed IAM call: the entity is gone (the revoke is already done), or a real failure.
-enum Fault {
-    NoSuchEntity,
-    Other(Outcome),
-}
-
-fn fault<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+/// IAM's answer when the user, role, group, policy or key is not there: the revoke is done.
+fn iam_fault<E: ProvideErrorMetadata + std::error::Error + 'static>(
     call: &str,
-    err: SdkError<E, R>,
+    err: &SdkError<E, HttpResponse>,
 ) -> Fault {
-    let code = err.code().map(String::from);
-    if code.as_deref() == Some("NoSuchEntity") {
-        return Fault::NoSuchEntity;
-    }
-    let message = err
-        .message()
-        .map(String::from)
-        .unwrap_or_else(|| reflex_shared::aws::error_text(&err));
-    let why = match &code {
-        Some(code) => format!("iam:{call} failed with {code}: {message}"),
-        None => format!("iam:{call} failed: {message}"),
-    };
-    Fault::Other(Outcome::failed(why, code))
+    aws::fault(&format!("iam:{call}"), err, &["NoSuchEntity"])
 }
 
 /// Unwrap an IAM result; on `NoSuchEntity` return `$gone`, on any other fault its outcome.
@@ -47,9 +32,9 @@ macro_rules! attempt {
         match $fut.await {
             Ok(v) => v,
             Err(e) => {
-                return match fault($call, e) {
-                    Fault::NoSuchEntity => $gone,
-                    Fault::Other(outcome) => outcome,
+                return match iam_fault($call, &e) {
+                    Fault::Gone => $gone,
+                    Fault::Failed(outcome) => outcome,
                 };
             }
         }
@@ -224,7 +209,8 @@ impl IamExecutor {
             format!("deleted inline policy {policy_name} from {from}"),
             Some(json!({ "policy_name": policy_name, "policy_document": document_text })),
             format!(
-                "aws iam put-{kind}-policy --{kind}-name {name} --policy-name {policy_name} --policy-document '{document_text}'",
+                "aws iam put-{kind}-policy --{kind}-name {name} --policy-name {policy_name} --policy-document {}",
+                shell_arg(&document_text),
                 kind = from.kind()
             ),
         )
@@ -442,7 +428,7 @@ impl IamExecutor {
                 ));
             }
             Err(e) => {
-                if let Fault::Other(outcome) = fault("GetRolePolicy", e) {
+                if let Fault::Failed(outcome) = iam_fault("GetRolePolicy", &e) {
                     return outcome;
                 }
             }
