@@ -134,23 +134,24 @@ async fn log_file_validation_is_restored() {
 #[tokio::test]
 async fn an_update_that_weakens_nothing_is_left_alone_and_nobody_is_paged() {
     let (_emu, acct) = account().await;
-    let report = run(
+    let event = trail::replay(
         &acct,
-        "update-trail-changes-only-s3-key-prefix.json",
-        "enforce",
-        &[],
+        load_event("harden/update-trail-changes-only-s3-key-prefix.json"),
     )
     .await;
-    assert_eq!(report["status"], "nothing-to-do");
-    let trail = trail::cloudtrail(&acct)
-        .get_trail()
-        .name(TRAIL)
-        .send()
+    let before = trail_now(&acct).await;
+    let report = trail::handler(&acct, "enforce", &[])
+        .await
+        .handle(event)
         .await
         .unwrap()
-        .trail
-        .unwrap();
-    assert_eq!(trail.s3_key_prefix.as_deref(), Some("audit"));
+        .to_json();
+    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(
+        trail_now(&acct).await,
+        before,
+        "the trail is as the caller left it"
+    );
     assert!(acct.reports().await.is_empty());
 }
 
@@ -318,7 +319,21 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
             .unwrap()
             .to_json();
         assert_eq!(report["status"], "dry-run", "{file}");
-        assert_eq!(outcome(&report, 0, 0)["status"], "would-do", "{file}");
+        // The full plan, containment included where a trail was stopped: every step would-do.
+        let actions: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| f["actions"].as_array().unwrap())
+            .collect();
+        assert!(!actions.is_empty(), "{file}");
+        for a in &actions {
+            assert_eq!(a["outcome"]["status"], "would-do", "{file}: {a:#}");
+            assert!(!a["description"].as_str().unwrap().is_empty(), "{file}");
+        }
+        if file == "stop-logging.json" {
+            assert_eq!(report["findings"][1]["rule_id"], "harden.contain-actor");
+        }
         assert_eq!(
             snapshot(&acct).await,
             before,
@@ -369,10 +384,20 @@ async fn loop_guard_leaves_reflex_own_stop_logging_alone() {
 #[tokio::test]
 async fn a_failed_call_is_not_remediated() {
     let (_emu, acct) = account().await;
+    // The trail is stopped some other, legitimate way: the failed call must not touch it.
+    trail::cloudtrail(&acct)
+        .stop_logging()
+        .name(TRAIL)
+        .send()
+        .await
+        .unwrap();
     let report = run(&acct, "stop-logging-access-denied.json", "enforce", &[]).await;
     assert_eq!(report["skipped"]["guard"], "failed-call");
     assert_eq!(report["skipped"]["error_code"], "AccessDeniedException");
-    assert!(trail_now(&acct).await.logging);
+    assert!(
+        !trail_now(&acct).await.logging,
+        "Reflex left the trail alone"
+    );
     assert!(acct.reports().await.is_empty());
 }
 

@@ -393,15 +393,23 @@ async fn harmless_rules_low_findings_refused_calls_and_reflexs_own_calls_change_
         ],
         "the loop guard leaves Reflex's own rule; the refused call added none"
     );
-    for file in [
-        "guardduty-port-probe-low.json",
-        "guardduty-access-key-high.json",
-        "create-tags-name-only.json",
-        "create-tags-quarantine-by-reflex.json",
+    // Each negative for its own reason: below the severity, not about an instance, not the
+    // quarantine tag, and Reflex's own call (the loop guard).
+    for (file, status, guard) in [
+        ("guardduty-port-probe-low.json", "nothing-to-do", None),
+        ("guardduty-access-key-high.json", "nothing-to-do", None),
+        ("create-tags-name-only.json", "nothing-to-do", None),
+        (
+            "create-tags-quarantine-by-reflex.json",
+            "skipped",
+            Some("loop-guard"),
+        ),
     ] {
         let report = run(&acct, &fleet, file, "enforce", &[]).await;
-        assert!(
-            ["nothing-to-do", "skipped"].contains(&report["status"].as_str().unwrap()),
+        assert_eq!(report["status"], status, "{file}: {report:#}");
+        assert_eq!(
+            report["skipped"]["guard"].as_str(),
+            guard,
             "{file}: {report:#}"
         );
     }
@@ -614,6 +622,14 @@ async fn an_instance_with_the_exemption_tag_is_left_alone_and_a_person_is_told()
     assert_eq!(
         ec2::instance_groups(&acct, &fleet.instance_id).await,
         [fleet.web_group.clone(), fleet.ssh_group.clone()]
+    );
+    assert_eq!(ec2::quarantine_group(&acct, &fleet.vpc_id).await, None);
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1, "a person is told");
+    assert!(
+        delivered[0].subject.contains("Needs attention"),
+        "{}",
+        delivered[0].subject
     );
 }
 

@@ -90,14 +90,20 @@ async fn privileged_policy_on_a_role_and_a_group_is_detached() {
             .await
             .contains(&ADMIN.to_string())
     );
-    let delivered = acct.reports().await;
-    assert_eq!(delivered.len(), 2);
-    assert!(
-        delivered[0]
-            .subject
-            .contains("iam:AttachRolePolicy by ci-deployer/build-4711"),
-        "{}",
-        delivered[0].subject
+    // A standard queue does not keep order: look the reports up by subject.
+    let mut subjects: Vec<String> = acct
+        .reports()
+        .await
+        .into_iter()
+        .map(|d| d.subject)
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "[Reflex HIGH] Remediated: iam:AttachGroupPolicy by mallory in 123456789012",
+            "[Reflex HIGH] Remediated: iam:AttachRolePolicy by ci-deployer/build-4711 in 123456789012",
+        ]
     );
 }
 
@@ -368,6 +374,30 @@ async fn containment_deactivates_the_escalating_users_keys_and_revokes_a_roles_s
         .inline_policies(&Identity::Role("ci-deployer".into()))
         .await;
     assert_eq!(ci, vec!["reflex-revoke-older-sessions".to_string()]);
+    // The policy denies everything to sessions issued before the containment.
+    let document = acct
+        .iam
+        .get_role_policy()
+        .role_name("ci-deployer")
+        .policy_name("reflex-revoke-older-sessions")
+        .send()
+        .await
+        .unwrap()
+        .policy_document;
+    let document = reflex_revoke::policy::parse_document_str(&document).expect("a policy document");
+    let statement = &document["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny");
+    assert_eq!(statement["Action"], "*");
+    assert_eq!(statement["Resource"], "*");
+    let cutoff = statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .unwrap();
+    let cutoff = chrono::DateTime::parse_from_rfc3339(cutoff).expect("an RFC 3339 time");
+    let age = chrono::Utc::now().signed_duration_since(cutoff);
+    assert!(
+        age.num_seconds() >= 0 && age.num_seconds() < 300,
+        "cut-off is now, not {cutoff}"
+    );
 }
 
 #[tokio::test]

@@ -133,22 +133,45 @@ async fn five_concurrent_deliveries_change_capacity_once() {
 }
 
 #[tokio::test]
-async fn two_alarms_racing_for_one_group_do_not_both_act_on_stale_capacity() {
+async fn a_decision_made_on_stale_group_state_is_not_applied() {
+    use reflex_shared::pipeline::Remediator;
     let (_emu, acct) = account().await;
     let handler = acct.scale("enforce", IN_AND_NO_COOLDOWN).await;
-    let (a, b) = tokio::join!(
-        handler.handle(load_event("scale/cpu-high-alarm.json")),
-        handler.handle(load_event("scale/composite-cpu-and-disk-alarm.json")),
+    let scale = &handler.remediator;
+    let event = reflex_shared::event::parse(load_event("scale/cpu-high-alarm.json")).unwrap();
+    // One invocation reads the group (capacity 2, no record yet) and decides to raise it...
+    let (facts, _) = scale.gather(&event).await;
+    let decision = scale.decide(&event, &facts).unwrap();
+    let raise = &decision[0].actions[0];
+    assert_eq!((raise.from, raise.to), (2, 3));
+    // ...while another invocation records its own change to the group first.
+    let ledger = reflex_shared::ledger::Ledger::new(
+        acct.dynamodb.clone(),
+        reflex_tests::account::LEDGER_TABLE,
+        1,
+        1,
     );
-    let outcomes = [a.unwrap().to_json(), b.unwrap().to_json()];
-    let done = outcomes
-        .iter()
-        .filter(|r| r["findings"][0]["actions"][0]["outcome"]["status"] == "done")
-        .count();
-    // If both read capacity 2, only one may apply its decision: the other finds the record moved
-    // and skips. If one finished before the other read, both apply, each from fresh capacity.
-    assert!(done >= 1);
-    assert_eq!(acct.desired_capacity("web").await, 2 + done as i32);
+    let other = serde_json::json!({"last_change_at": chrono::Utc::now().to_rfc3339()});
+    assert!(
+        ledger
+            .store("scale-group#web", &other, None, chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+
+    let outcome = serde_json::to_value(scale.execute(raise).await).unwrap();
+    assert_eq!(outcome["status"], "skipped", "{outcome:#}");
+    assert!(
+        outcome["why"]
+            .as_str()
+            .unwrap()
+            .contains("another invocation changed web first")
+    );
+    assert_eq!(
+        acct.desired_capacity("web").await,
+        2,
+        "the stale decision was not applied"
+    );
 }
 
 #[tokio::test]

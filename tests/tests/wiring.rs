@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 const UNROUTED_DIR: &str = "invalid";
 /// The directories with a test of their own below; any other is checked by
 /// `samples_in_other_directories_route_as_the_manifest_says`.
-const CHECKED_DIRS: &[&str] = &["revoke", "scale", "notify", "harden"];
+const CHECKED_DIRS: &[&str] = &["revoke", "scale", "notify", "harden", "quarantine"];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -479,6 +479,12 @@ fn harden_samples_route_as_the_manifest_says() {
     assert_dir_routed("harden");
 }
 
+#[test]
+fn quarantine_samples_route_as_the_manifest_says() {
+    assert_dir_routed("quarantine");
+}
+
+/// A directory added under events/ later is checked too, without its own test.
 #[test]
 fn samples_in_other_directories_route_as_the_manifest_says() {
     let others: Vec<String> = sample_dirs()

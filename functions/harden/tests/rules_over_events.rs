@@ -135,7 +135,18 @@ fn turning_both_off_at_once_plans_both_and_string_booleans_count() {
     value["detail"]["requestParameters"]["enableLogFileValidation"] = "false".into();
     let f = rules::evaluate(&call_of(value, "both"), &RuleSettings::default()).unwrap();
     assert_eq!(f.len(), 1);
-    assert_eq!(f[0].actions.len(), 2, "{f:?}");
+    assert_eq!(
+        f[0].actions,
+        vec![
+            HardenAction::EnableMultiRegion {
+                trail: "main".into()
+            },
+            HardenAction::EnableLogFileValidation {
+                trail: "main".into()
+            },
+        ],
+        "{f:?}"
+    );
     assert!(f[0].reason.contains(" and "), "{}", f[0].reason);
 }
 
