@@ -9,6 +9,7 @@ use crate::error::ConfigError;
 use crate::guard::{ExemptPrincipals, Guards, Mode};
 use crate::identity::SelfIdentity;
 use crate::ledger;
+use crate::target::MemberRole;
 
 pub const MODE: &str = "REFLEX_MODE";
 pub const RULE_MODES: &str = "REFLEX_RULE_MODES";
@@ -17,6 +18,8 @@ pub const EXEMPT_PRINCIPALS: &str = "REFLEX_EXEMPT_PRINCIPALS";
 pub const EXEMPT_TAG: &str = "REFLEX_EXEMPT_TAG";
 pub const TOPIC_ARN: &str = "REFLEX_TOPIC_ARN";
 pub const SELF_ARN: &str = "REFLEX_SELF_ARN";
+/// The role to assume in a member account, `{account}` standing for its id (cross-account).
+pub const MEMBER_ROLE_ARN: &str = "REFLEX_MEMBER_ROLE_ARN";
 
 pub const DEFAULT_MAX_ACTIONS: usize = 10;
 pub const DEFAULT_EXEMPT_TAG_KEY: &str = "reflex:exempt";
@@ -44,6 +47,8 @@ pub struct CoreConfig {
     pub topic_arn: Option<String>,
     /// When unset, Reflex asks STS who it is at cold start.
     pub self_arn: Option<String>,
+    /// Events from other accounts are refused when unset.
+    pub member_role: Option<MemberRole>,
     /// The ledger table; `None` turns duplicate protection off (local runs).
     pub ledger_table: Option<String>,
     pub ledger_ttl_days: i64,
@@ -198,6 +203,10 @@ impl CoreConfig {
             return Err(ConfigError::new(SELF_ARN, format!("`{arn}` is not an ARN")));
         }
 
+        let member_role = var(env, MEMBER_ROLE_ARN)
+            .map(|arn| MemberRole::parse(&arn).map_err(|e| ConfigError::new(MEMBER_ROLE_ARN, e)))
+            .transpose()?;
+
         let ledger_table = var(env, ledger::TABLE);
         let ledger_ttl_days = positive(env, ledger::TTL_DAYS, ledger::DEFAULT_TTL_DAYS)?;
         let claim_timeout_seconds = positive(
@@ -217,6 +226,7 @@ impl CoreConfig {
             exempt_tag,
             topic_arn,
             self_arn,
+            member_role,
         })
     }
 
@@ -235,6 +245,7 @@ impl CoreConfig {
     pub fn guards(&self, self_identity: Option<SelfIdentity>) -> Guards {
         Guards {
             self_identity,
+            member_role: self.member_role.as_ref().map(|r| r.name().to_string()),
             exempt: self.exempt_principals.clone(),
             default_mode: self.default_mode,
             rule_modes: self.rule_modes.clone(),

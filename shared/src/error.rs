@@ -59,6 +59,9 @@ pub enum ReflexError {
     /// (idempotent) actions report "already done" the second time, so the report is not lost.
     #[error("could not publish the report to SNS: {0}")]
     Notify(String),
+    /// Nothing was done: the event's account or region cannot be reached (see `target`).
+    #[error("cannot act where the event happened: {0}")]
+    Target(#[from] crate::target::TargetError),
 }
 
 impl ReflexError {
@@ -68,6 +71,12 @@ impl ReflexError {
             ReflexError::BadEvent(e) => format!("Permanent.BadEvent.{}", e.error_type()),
             ReflexError::Config(_) => "Permanent.Config".to_string(),
             ReflexError::Notify(_) => "Transient.Notify".to_string(),
+            ReflexError::Target(crate::target::TargetError::Refused(_)) => {
+                "Permanent.ForeignAccount".to_string()
+            }
+            ReflexError::Target(crate::target::TargetError::AssumeRole(_)) => {
+                "Transient.AssumeRole".to_string()
+            }
         }
     }
 }

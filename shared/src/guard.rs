@@ -122,6 +122,8 @@ pub struct GuardedFinding<A> {
 #[derive(Debug, Clone)]
 pub struct Guards {
     pub self_identity: Option<SelfIdentity>,
+    /// The member accounts' remediation role: its sessions, in any account, are Reflex too.
+    pub member_role: Option<String>,
     pub exempt: ExemptPrincipals,
     pub default_mode: Mode,
     pub rule_modes: BTreeMap<String, Mode>,
@@ -139,7 +141,11 @@ impl Guards {
     /// Event-level guards, in order: loop guard, failed call, exempt actor (by ARN pattern).
     pub fn screen(&self, call: &ApiCall) -> Option<EventSkip> {
         let actor = &call.user_identity;
-        if self.self_identity.as_ref().is_some_and(|me| me.is(actor)) {
+        let member_session = actor
+            .role_name()
+            .zip(self.member_role.as_deref())
+            .is_some_and(|(role, member)| role.eq_ignore_ascii_case(member));
+        if member_session || self.self_identity.as_ref().is_some_and(|me| me.is(actor)) {
             return Some(EventSkip::LoopGuard {
                 actor: actor.describe(),
             });

@@ -180,6 +180,15 @@ impl SelfIdentity {
         }
     }
 
+    /// The account Reflex runs in, when the identity names one.
+    pub fn account(&self) -> Option<&str> {
+        let account = match self {
+            SelfIdentity::Role { account, .. } | SelfIdentity::User { account, .. } => account,
+            SelfIdentity::Other { arn } => arn.split(':').nth(4)?,
+        };
+        Some(account).filter(|a| !a.is_empty())
+    }
+
     /// Whether a caller is Reflex itself. IAM names are case-insensitive.
     pub fn is(&self, caller: &UserIdentity) -> bool {
         let same_account = |account: &str| {

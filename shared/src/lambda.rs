@@ -11,7 +11,8 @@ pub fn init_tracing() {
 }
 
 /// Serve events until the runtime stops us. The response is the report as JSON.
-pub async fn serve<R: Remediator>(handler: Handler<R>) -> Result<(), lambda_runtime::Error> {
+pub async fn serve<R: Remediator>(mut handler: Handler<R>) -> Result<(), lambda_runtime::Error> {
+    handler.emit_metrics = true;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler

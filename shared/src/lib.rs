@@ -16,11 +16,13 @@ pub mod identity;
 pub mod insight;
 pub mod lambda;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
+pub mod target;
 
 pub use error::{ConfigError, EventError, ReflexError};
 pub use event::{ApiCall, Event};

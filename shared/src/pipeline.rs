@@ -19,6 +19,7 @@ use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::plan::{Finding, RemediationAction, Severity};
 use crate::report::{ActionReport, EventSummary, FindingReport, Report};
+use crate::target::{Remediators, Target, target_of};
 
 /// What a function plugs into the pipeline: its rules and its executor.
 pub trait Remediator: Send + Sync {
@@ -48,6 +49,12 @@ pub trait Remediator: Send + Sync {
         tag: &ExemptTag,
     ) -> impl Future<Output = Result<bool, String>> + Send;
 
+    /// Whether gathering facts and acting happen in the event's account and region (through
+    /// the member role for another account). `false` for a function that makes no AWS call.
+    fn acts_where_the_event_happened(&self) -> bool {
+        true
+    }
+
     /// Findings with no action at or above this severity are reported to people (a deleted
     /// trail); `notify` lowers it to report everything it finds.
     fn alert_severity(&self) -> Severity {
@@ -59,45 +66,58 @@ pub trait Remediator: Send + Sync {
 }
 
 pub struct Handler<R> {
-    pub remediator: R,
+    /// The function's remediator for each account and region it acts in.
+    pub remediators: Remediators<R>,
     pub guards: Guards,
     pub exempt_tag: ExemptTag,
     pub notifier: Option<Notifier>,
     /// Duplicate protection and audit trail; `None` for local runs without a table.
     pub ledger: Option<Ledger>,
+    /// Print EMF metrics per event (set by the Lambda runtime loop; off in tests and the demo).
+    pub emit_metrics: bool,
 }
 
 impl<R: Remediator> Handler<R> {
-    /// Wire a function into the pipeline from validated configuration: clients created once,
-    /// Reflex's own identity learned for the loop guard.
+    /// Wire a function into the pipeline from validated configuration: clients created once
+    /// per account and region (`build` makes the remediator from SDK configuration aimed at
+    /// one), Reflex's own identity learned for the loop guard.
     pub async fn from_config(
-        remediator: R,
+        build: impl Fn(&SdkConfig, Option<&Target>) -> R + Send + Sync + 'static,
         core: &CoreConfig,
         sdk: &SdkConfig,
     ) -> Result<Self, ConfigError> {
         let me = crate::aws::resolve_self_identity(sdk, core.self_arn.as_deref())
             .await
             .map_err(|e| ConfigError::new(crate::config::SELF_ARN, e))?;
+        let home_account = me.account().map(String::from).ok_or_else(|| {
+            ConfigError::new(
+                crate::config::SELF_ARN,
+                "Reflex's own ARN names no account, so events from other accounts cannot be told apart",
+            )
+        })?;
+        let remediators = Remediators::new(sdk, &home_account, core.member_role.clone(), build);
         let notifier = core
             .topic_arn
             .as_ref()
             .map(|arn| Notifier::new(aws_sdk_sns::Client::new(sdk), arn));
         let ledger = core.ledger(sdk);
         Ok(Self {
-            remediator,
+            remediators,
             guards: core.guards(Some(me)),
             exempt_tag: core.exempt_tag.clone(),
             notifier,
             ledger,
+            emit_metrics: false,
         })
     }
 
     /// Handle one raw EventBridge event and return its report.
     pub async fn handle(&self, raw: Value) -> Result<Report, ReflexError> {
         let event = event::parse(raw)?;
-        self.remediator.accepts(&event)?;
-        let mut report = Report::new(self.remediator.name(), EventSummary::of(&event));
-        report.alert_severity = self.remediator.alert_severity();
+        let home = self.remediators.home();
+        home.accepts(&event)?;
+        let mut report = Report::new(home.name(), EventSummary::of(&event));
+        report.alert_severity = home.alert_severity();
         // Event guards are about API calls: a failed sign-in is news, not noise.
         let call = match &event {
             Event::ApiCall { call, .. } => Some(call),
@@ -108,11 +128,23 @@ impl<R: Remediator> Handler<R> {
             return Ok(self.finish_without_action(report, Some(skip)));
         }
         // Running the rules once without facts validates the event before any AWS call.
-        self.remediator.decide(&event, &R::Facts::default())?;
+        home.decide(&event, &R::Facts::default())?;
 
-        let (facts, notes) = self.remediator.gather(&event).await;
+        // Act where the event happened: its account (through the member role) and region.
+        let target = if home.acts_where_the_event_happened() {
+            target_of(event.envelope(), self.remediators.home_target())
+        } else {
+            self.remediators.home_target().clone()
+        };
+        let remediator = self.remediators.for_target(&target).await?;
+        let remediator = remediator.as_ref();
+        if target != *self.remediators.home_target() {
+            report.notes.push(format!("acting in {target}"));
+        }
+
+        let (facts, notes) = remediator.gather(&event).await;
         report.notes.extend(notes);
-        let findings = self.remediator.decide(&event, &facts)?;
+        let findings = remediator.decide(&event, &facts)?;
         if findings.is_empty() {
             return Ok(self.finish_without_action(report, None));
         }
@@ -120,6 +152,7 @@ impl<R: Remediator> Handler<R> {
         let actor = call.and_then(|c| c.user_identity.principal());
         let tagged = self
             .tag_exempt(
+                remediator,
                 actor.iter().chain(targets(&findings).iter()),
                 &mut report.notes,
             )
@@ -135,13 +168,19 @@ impl<R: Remediator> Handler<R> {
         let mut claimed = Vec::new();
         for guarded in self.guards.apply(findings, &tagged) {
             let (finding, claim) = self
-                .act(&event, &report.event.what, guarded, &mut report.notes)
+                .act(
+                    remediator,
+                    &event,
+                    &report.event.what,
+                    guarded,
+                    &mut report.notes,
+                )
                 .await;
             claimed.extend(claim);
             report.findings.push(finding);
         }
         report.settle();
-        audit::log_actions(&report);
+        self.record(&report);
         if let Err(e) = self.notify(&mut report).await {
             // Lambda retries the event: release the claims so the retry acts (idempotently,
             // "already done") and publishes the report, instead of finding it handled.
@@ -161,6 +200,7 @@ impl<R: Remediator> Handler<R> {
     /// this invocation holds the claim.
     async fn act(
         &self,
+        remediator: &R,
         event: &Event,
         what: &str,
         guarded: GuardedFinding<R::Action>,
@@ -179,20 +219,14 @@ impl<R: Remediator> Handler<R> {
             .any(|(_, d)| matches!(d, Disposition::Run | Disposition::DryRun))
             || (guarded.steps.is_empty()
                 && guarded.mode != Mode::Off
-                && guarded.finding.severity >= self.remediator.alert_severity());
+                && guarded.finding.severity >= remediator.alert_severity());
 
         let mut held = None;
         let mut claimed = false;
         match (&self.ledger, acts) {
             (Some(ledger), true) => {
                 match ledger
-                    .claim(
-                        event.id(),
-                        &claim_id,
-                        self.remediator.name(),
-                        what,
-                        Utc::now(),
-                    )
+                    .claim(event.id(), &claim_id, remediator.name(), what, Utc::now())
                     .await
                 {
                     Ok(Claim::Acquired) => claimed = true,
@@ -243,7 +277,7 @@ impl<R: Remediator> Handler<R> {
                 let mut actions = Vec::with_capacity(guarded.steps.len());
                 for (action, disposition) in guarded.steps {
                     let outcome = match disposition {
-                        Disposition::Run => self.remediator.execute(&action).await,
+                        Disposition::Run => remediator.execute(&action).await,
                         Disposition::DryRun => Outcome::WouldDo,
                         Disposition::Skip { why } => Outcome::Skipped { why },
                     };
@@ -282,19 +316,28 @@ impl<R: Remediator> Handler<R> {
     fn finish_without_action(&self, mut report: Report, skip: Option<EventSkip>) -> Report {
         report.skipped = skip;
         report.settle();
-        audit::log_actions(&report);
+        self.record(&report);
         report
+    }
+
+    /// The audit lines and, in Lambda, the metrics of a settled report.
+    fn record(&self, report: &Report) {
+        audit::log_actions(report);
+        if self.emit_metrics {
+            crate::metrics::emit(report);
+        }
     }
 
     async fn tag_exempt<'a>(
         &self,
+        remediator: &R,
         principals: impl Iterator<Item = &'a Principal>,
         notes: &mut Vec<String>,
     ) -> BTreeSet<Principal> {
         let mut tagged = BTreeSet::new();
         let unique: BTreeSet<&Principal> = principals.collect();
         for p in unique {
-            match self.remediator.has_exempt_tag(p, &self.exempt_tag).await {
+            match remediator.has_exempt_tag(p, &self.exempt_tag).await {
                 Ok(true) => {
                     tagged.insert(p.clone());
                 }

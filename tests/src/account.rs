@@ -103,6 +103,21 @@ impl Account {
         }
     }
 
+    /// The same harness seen with other credentials or another region (a member account):
+    /// its clients use `sdk`; the report topic, its queue and the ledger stay this account's.
+    pub fn with_sdk(&self, sdk: SdkConfig) -> Self {
+        Self {
+            autoscaling: aws_sdk_autoscaling::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            dynamodb: self.dynamodb.clone(),
+            sns: self.sns.clone(),
+            sqs: self.sqs.clone(),
+            topic_arn: self.topic_arn.clone(),
+            queue_url: self.queue_url.clone(),
+            sdk,
+        }
+    }
+
     /// The account before the attack: people, groups, roles and a customer policy.
     pub async fn seed(&self) {
         let iam = &self.iam;

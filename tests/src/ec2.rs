@@ -14,7 +14,7 @@ use reflex_shared::pipeline::Handler;
 use serde_json::{Value, json};
 
 use crate::Account;
-use crate::emulator::{ACCOUNT, REGION};
+use crate::emulator::REGION;
 
 /// The instance the sample events name; [`for_instance`] points them at a real one.
 pub const SAMPLE_INSTANCE: &str = "i-0c7e5f3a9b1d24680";
@@ -180,6 +180,23 @@ async fn authorize(ec2: &aws_sdk_ec2::Client, group: &str, protocol: &str, port:
         .expect("authorize ingress");
 }
 
+/// A VPC with only the `web` group (HTTP from anywhere), in the account and region of `acct`.
+pub async fn seed_web_group(acct: &Account) -> String {
+    let ec2 = ec2(acct);
+    let vpc_id = ec2
+        .create_vpc()
+        .cidr_block("10.30.0.0/16")
+        .send()
+        .await
+        .expect("create vpc")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .expect("vpc id");
+    let web_group = create_group(&ec2, &vpc_id, "web", "web servers").await;
+    authorize(&ec2, &web_group, "tcp", 80, "0.0.0.0/0").await;
+    web_group
+}
+
 /// The quarantine handler exactly as the Lambda binary builds it, aimed at the emulator.
 pub async fn quarantine(acct: &Account, mode: &str, extra: &[(&str, &str)]) -> Handler<Quarantine> {
     reflex_quarantine::handler_from_env(&acct.env(mode, extra), &acct.sdk)
@@ -198,6 +215,11 @@ pub fn for_instance(event: Value, instance: &str) -> Value {
 /// event records (on the fleet's `web` group), and return the event with the group and rule ids
 /// the emulator generated. A failed call changed nothing and is returned as it is.
 pub async fn replay_authorize(fleet: &Fleet, event: Value) -> Value {
+    replay_authorize_on(&fleet.ec2, &fleet.web_group, event).await
+}
+
+/// [`replay_authorize`] on any group.
+pub async fn replay_authorize_on(ec2: &aws_sdk_ec2::Client, group: &str, event: Value) -> Value {
     let d = &event["detail"];
     if d.get("errorCode").is_some_and(|c| !c.is_null()) {
         return event;
@@ -228,18 +250,16 @@ pub async fn replay_authorize(fleet: &Fleet, event: Value) -> Value {
         }
         permissions.push(b.build());
     }
-    let before = rule_ids(&fleet.ec2, &fleet.web_group).await;
-    fleet
-        .ec2
-        .authorize_security_group_ingress()
-        .group_id(&fleet.web_group)
+    let before = rule_ids(ec2, group).await;
+    ec2.authorize_security_group_ingress()
+        .group_id(group)
         .set_ip_permissions(Some(permissions))
         .send()
         .await
         .expect("replay AuthorizeSecurityGroupIngress");
     // The rules the call created. (Read back rather than taken from the response: moto 5.2
     // answers a call with several permissions with the rules of the last one only.)
-    let created: Vec<_> = describe_rules(&fleet.ec2, &fleet.web_group)
+    let created: Vec<_> = describe_rules(ec2, group)
         .await
         .into_iter()
         .filter(|r| {
@@ -248,14 +268,15 @@ pub async fn replay_authorize(fleet: &Fleet, event: Value) -> Value {
                 .any(|b| Some(b.as_str()) == r.security_group_rule_id())
         })
         .collect();
-    let mut event = for_group(event, &fleet.web_group);
+    let owner = event["account"].clone();
+    let mut event = for_group(event, group);
     let response = &mut event["detail"]["responseElements"];
     if response.get("securityGroupRuleSet").is_some() {
         let items: Vec<Value> = created
             .iter()
             .map(|r| {
                 let mut item = json!({
-                    "groupOwnerId": ACCOUNT,
+                    "groupOwnerId": owner,
                     "groupId": r.group_id(),
                     "securityGroupRuleId": r.security_group_rule_id(),
                     "isEgress": false,

@@ -137,7 +137,7 @@ async fn a_decision_made_on_stale_group_state_is_not_applied() {
     use reflex_shared::pipeline::Remediator;
     let (_emu, acct) = account().await;
     let handler = acct.scale("enforce", IN_AND_NO_COOLDOWN).await;
-    let scale = &handler.remediator;
+    let scale = handler.remediators.home();
     let event = reflex_shared::event::parse(load_event("scale/cpu-high-alarm.json")).unwrap();
     // One invocation reads the group (capacity 2, no record yet) and decides to raise it...
     let (facts, _) = scale.gather(&event).await;

@@ -17,6 +17,7 @@ use aws_config::SdkConfig;
 use reflex_shared::config::{self, CoreConfig, ExemptTag};
 use reflex_shared::event::Event;
 use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::target::Target;
 use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
 
 pub use action::HardenAction;
@@ -157,13 +158,15 @@ pub async fn handler_from_env(
 ) -> Result<Handler<Harden>, ConfigError> {
     let core = CoreConfig::from_env(env, RULE_IDS)?;
     let settings = settings_from_env(env)?;
-    let harden = Harden::new(
-        settings,
-        aws_sdk_cloudtrail::Client::new(sdk),
-        aws_sdk_cloudwatchlogs::Client::new(sdk),
-        aws_sdk_iam::Client::new(sdk),
-    );
-    Handler::from_config(harden, &core, sdk).await
+    let build = move |sdk: &SdkConfig, _: Option<&Target>| {
+        Harden::new(
+            settings.clone(),
+            aws_sdk_cloudtrail::Client::new(sdk),
+            aws_sdk_cloudwatchlogs::Client::new(sdk),
+            aws_sdk_iam::Client::new(sdk),
+        )
+    };
+    Handler::from_config(build, &core, sdk).await
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use reflex_shared::config::ExemptTag;
 use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
+use reflex_shared::target::{Remediators, Target};
 use serde_json::{Value, json};
 
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -93,9 +94,13 @@ fn handler(
     iam: aws_sdk_iam::Client,
 ) -> Handler<Harden> {
     Handler {
-        remediator: Harden::new(settings, cloudtrail, logs, iam),
+        remediators: Remediators::fixed(
+            Harden::new(settings, cloudtrail, logs, iam),
+            Target::new("123456789012", "us-east-1"),
+        ),
         guards: Guards {
             self_identity: None,
+            member_role: None,
             exempt: ExemptPrincipals::none(),
             default_mode: Mode::Enforce,
             rule_modes: BTreeMap::new(),
@@ -107,6 +112,7 @@ fn handler(
         },
         notifier: None,
         ledger: None,
+        emit_metrics: false,
     }
 }
 

@@ -10,6 +10,7 @@ use aws_config::SdkConfig;
 use reflex_shared::config::{self, CoreConfig, ExemptTag};
 use reflex_shared::event::Event;
 use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::target::Target;
 use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal, Severity};
 
 pub use rules::{NoAction, NotifySettings, RULE_IDS};
@@ -58,6 +59,11 @@ impl Remediator for Notify {
         Severity::Low
     }
 
+    /// Notify only reports: an event from a member account needs no role there.
+    fn acts_where_the_event_happened(&self) -> bool {
+        false
+    }
+
     async fn has_exempt_tag(
         &self,
         _principal: &Principal,
@@ -79,5 +85,8 @@ pub async fn handler_from_env(
     let settings = NotifySettings {
         resolved: config::flag(env, NOTIFY_RESOLVED, false)?,
     };
-    Handler::from_config(Notify { settings }, &core, sdk).await
+    let build = move |_: &SdkConfig, _: Option<&Target>| Notify {
+        settings: settings.clone(),
+    };
+    Handler::from_config(build, &core, sdk).await
 }

@@ -18,6 +18,7 @@ use reflex_revoke::IamExecutor;
 use reflex_shared::config::{CoreConfig, ExemptTag};
 use reflex_shared::event::Event;
 use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::target::Target;
 use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
 
 pub use action::QuarantineAction;
@@ -104,11 +105,13 @@ pub async fn handler_from_env(
 ) -> Result<Handler<Quarantine>, ConfigError> {
     let core = CoreConfig::from_env(env, RULE_IDS)?;
     let settings = Settings::from_env(env, core.exempt_tag.clone())?;
-    let quarantine = Quarantine::new(
-        settings,
-        aws_sdk_ec2::Client::new(sdk),
-        aws_sdk_autoscaling::Client::new(sdk),
-        aws_sdk_iam::Client::new(sdk),
-    );
-    Handler::from_config(quarantine, &core, sdk).await
+    let build = move |sdk: &SdkConfig, _: Option<&Target>| {
+        Quarantine::new(
+            settings.clone(),
+            aws_sdk_ec2::Client::new(sdk),
+            aws_sdk_autoscaling::Client::new(sdk),
+            aws_sdk_iam::Client::new(sdk),
+        )
+    };
+    Handler::from_config(build, &core, sdk).await
 }

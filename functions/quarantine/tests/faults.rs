@@ -45,6 +45,7 @@ use reflex_shared::config::ExemptTag;
 use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
+use reflex_shared::target::{Remediators, Target};
 use serde_json::Value;
 
 const INSTANCE: &str = "i-0c7e5f3a9b1d24680";
@@ -101,14 +102,18 @@ macro_rules! mocked {
 fn handler(ec2: &[&Rule], autoscaling: &[&Rule]) -> Handler<Quarantine> {
     let no_iam: [&Rule; 0] = [];
     Handler {
-        remediator: Quarantine::new(
-            Settings::default(),
-            mocked!(aws_sdk_ec2, ec2),
-            mocked!(aws_sdk_autoscaling, autoscaling),
-            mocked!(aws_sdk_iam, no_iam),
+        remediators: Remediators::fixed(
+            Quarantine::new(
+                Settings::default(),
+                mocked!(aws_sdk_ec2, ec2),
+                mocked!(aws_sdk_autoscaling, autoscaling),
+                mocked!(aws_sdk_iam, no_iam),
+            ),
+            Target::new("123456789012", "us-east-1"),
         ),
         guards: Guards {
             self_identity: None,
+            member_role: None,
             exempt: ExemptPrincipals::none(),
             default_mode: Mode::Enforce,
             rule_modes: BTreeMap::new(),
@@ -120,6 +125,7 @@ fn handler(ec2: &[&Rule], autoscaling: &[&Rule]) -> Handler<Quarantine> {
         },
         notifier: None,
         ledger: None,
+        emit_metrics: false,
     }
 }
 

@@ -15,6 +15,7 @@ use aws_config::SdkConfig;
 use reflex_shared::config::{self, CoreConfig, ExemptTag};
 use reflex_shared::event::Event;
 use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::target::Target;
 use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
 
 pub use action::IamAction;
@@ -111,6 +112,8 @@ pub async fn handler_from_env(
 ) -> Result<Handler<Revoke>, ConfigError> {
     let core = CoreConfig::from_env(env, RULE_IDS)?;
     let settings = settings_from_env(env)?;
-    let revoke = Revoke::new(settings, aws_sdk_iam::Client::new(sdk));
-    Handler::from_config(revoke, &core, sdk).await
+    let build = move |sdk: &SdkConfig, _: Option<&Target>| {
+        Revoke::new(settings.clone(), aws_sdk_iam::Client::new(sdk))
+    };
+    Handler::from_config(build, &core, sdk).await
 }

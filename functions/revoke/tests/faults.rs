@@ -32,6 +32,7 @@ use reflex_shared::config::ExemptTag;
 use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
+use reflex_shared::target::{Remediators, Target};
 use serde_json::Value;
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -83,9 +84,13 @@ fn mocked_iam(rules: &[&Rule]) -> Client {
 
 fn handler(settings: RuleSettings, iam: Client) -> Handler<Revoke> {
     Handler {
-        remediator: Revoke::new(settings, iam),
+        remediators: Remediators::fixed(
+            Revoke::new(settings, iam),
+            Target::new("123456789012", "us-east-1"),
+        ),
         guards: Guards {
             self_identity: None,
+            member_role: None,
             exempt: ExemptPrincipals::none(),
             default_mode: Mode::Enforce,
             rule_modes: BTreeMap::new(),
@@ -97,6 +102,7 @@ fn handler(settings: RuleSettings, iam: Client) -> Handler<Revoke> {
         },
         notifier: None,
         ledger: None,
+        emit_metrics: false,
     }
 }
 

@@ -338,6 +338,7 @@ fn guards() -> Guards {
         self_identity: Some(SelfIdentity::from_arn(
             "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke",
         )),
+        member_role: Some("reflex-remediation".into()),
         exempt: ExemptPrincipals::new("TEST", &["arn:aws:iam::*:role/break-glass".to_string()])
             .unwrap(),
         default_mode: Mode::Enforce,
@@ -355,6 +356,32 @@ fn loop_guard_skips_reflex_own_calls() {
     );
     assert_eq!(
         guards().screen(&load("revoke/attach-admin-to-user.json")),
+        None
+    );
+}
+
+#[test]
+fn loop_guard_skips_reflex_in_a_member_account_through_the_member_role() {
+    let skip = guards().screen(&load(
+        "revoke/attach-admin-to-user-by-reflex-in-member-account.json",
+    ));
+    assert!(
+        matches!(skip, Some(EventSkip::LoopGuard { .. })),
+        "{skip:?}"
+    );
+    // The member role is what marks Reflex there: without it, the session is just a role.
+    let without = Guards {
+        member_role: None,
+        ..guards()
+    };
+    assert_eq!(
+        without.screen(&load(
+            "revoke/attach-admin-to-user-by-reflex-in-member-account.json"
+        )),
+        None
+    );
+    assert_eq!(
+        guards().screen(&load("revoke/attach-admin-to-user-in-member-account.json")),
         None
     );
 }

@@ -15,13 +15,16 @@ use crate::facts::state_key;
 pub struct ScaleExecutor {
     autoscaling: Client,
     ledger: Option<Ledger>,
+    /// See `state_key`.
+    scope: Option<String>,
 }
 
 impl ScaleExecutor {
-    pub fn new(autoscaling: Client, ledger: Option<Ledger>) -> Self {
+    pub fn new(autoscaling: Client, ledger: Option<Ledger>, scope: Option<String>) -> Self {
         Self {
             autoscaling,
             ledger,
+            scope,
         }
     }
 
@@ -29,7 +32,12 @@ impl ScaleExecutor {
         if let (Some(ledger), true) = (&self.ledger, a.tracked) {
             let doc = serde_json::to_value(&a.next_state).unwrap_or_default();
             match ledger
-                .store(&state_key(&a.group), &doc, a.expected_version, Utc::now())
+                .store(
+                    &state_key(self.scope.as_deref(), &a.group),
+                    &doc,
+                    a.expected_version,
+                    Utc::now(),
+                )
                 .await
             {
                 Ok(true) => {}

@@ -9,14 +9,20 @@ use reflex_shared::ledger::Ledger;
 use crate::rules::{Facts, GroupFacts, GroupState, target_group};
 use crate::settings::ScaleSettings;
 
-/// The ledger key of a group's scaling state.
-pub fn state_key(group: &str) -> String {
-    format!("scale-group#{group}")
+/// The ledger key of a group's scaling state. Groups in other accounts and regions than
+/// Reflex's own are scoped by them (`scale-group#222222222222/eu-west-1#web`): the ledger is
+/// central, and two accounts may both have a group named `web`.
+pub fn state_key(scope: Option<&str>, group: &str) -> String {
+    match scope {
+        None => format!("scale-group#{group}"),
+        Some(scope) => format!("scale-group#{scope}#{group}"),
+    }
 }
 
 pub async fn gather(
     autoscaling: &Client,
     ledger: Option<&Ledger>,
+    scope: Option<&str>,
     alarm: &AlarmStateChange,
     settings: &ScaleSettings,
 ) -> (Facts, Vec<String>) {
@@ -61,7 +67,7 @@ pub async fn gather(
             );
             (GroupState::default(), None, false)
         }
-        Some(ledger) => match ledger.load(&state_key(name)).await {
+        Some(ledger) => match ledger.load(&state_key(scope, name)).await {
             Ok(Some((doc, version))) => (
                 serde_json::from_value(doc).unwrap_or_default(),
                 Some(version),

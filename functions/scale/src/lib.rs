@@ -16,6 +16,7 @@ use reflex_shared::config::{CoreConfig, ExemptTag};
 use reflex_shared::event::Event;
 use reflex_shared::ledger::Ledger;
 use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::target::Target;
 use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
 
 pub use action::ScaleAction;
@@ -29,6 +30,8 @@ pub struct Scale {
     pub settings: ScaleSettings,
     autoscaling: aws_sdk_autoscaling::Client,
     ledger: Option<Ledger>,
+    /// `None` at home; `account/region` elsewhere (see `facts::state_key`).
+    scope: Option<String>,
     executor: ScaleExecutor,
 }
 
@@ -37,12 +40,14 @@ impl Scale {
         settings: ScaleSettings,
         autoscaling: aws_sdk_autoscaling::Client,
         ledger: Option<Ledger>,
+        scope: Option<String>,
     ) -> Self {
         Self {
             settings,
-            executor: ScaleExecutor::new(autoscaling.clone(), ledger.clone()),
+            executor: ScaleExecutor::new(autoscaling.clone(), ledger.clone(), scope.clone()),
             autoscaling,
             ledger,
+            scope,
         }
     }
 }
@@ -71,6 +76,7 @@ impl Remediator for Scale {
                 facts::gather(
                     &self.autoscaling,
                     self.ledger.as_ref(),
+                    self.scope.as_deref(),
                     alarm,
                     &self.settings,
                 )
@@ -112,10 +118,16 @@ pub async fn handler_from_env(
 ) -> Result<Handler<Scale>, ConfigError> {
     let core = CoreConfig::from_env(env, RULE_IDS)?;
     let settings = ScaleSettings::from_env(env)?;
-    let scale = Scale::new(
-        settings,
-        aws_sdk_autoscaling::Client::new(sdk),
-        core.ledger(sdk),
-    );
-    Handler::from_config(scale, &core, sdk).await
+    // The ledger is central: always Reflex's own account and region.
+    let ledger = core.ledger(sdk);
+    let build = move |sdk: &SdkConfig, target: Option<&Target>| {
+        let scope = target.map(|t| format!("{}/{}", t.account, t.region));
+        Scale::new(
+            settings.clone(),
+            aws_sdk_autoscaling::Client::new(sdk),
+            ledger.clone(),
+            scope,
+        )
+    };
+    Handler::from_config(build, &core, sdk).await
 }

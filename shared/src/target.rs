@@ -1,0 +1,357 @@
+//! Where an event is remediated: the account and region it came from.
+//!
+//! A central deployment receives events forwarded from member accounts. It must act where the
+//! event happened, not in its own account: in its own account with its own credentials, in a
+//! member account through the member's remediation role (`REFLEX_MEMBER_ROLE_ARN`, with
+//! `{account}` standing for the member's account id). Clients are built once per account and
+//! region and reused by later events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_sdk_sts::config::{ProvideCredentials, Region, SharedCredentialsProvider};
+
+use crate::event::Envelope;
+use crate::pipeline::Remediator;
+
+/// An account and region Reflex acts in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub account: String,
+    pub region: String,
+}
+
+impl Target {
+    pub fn new(account: &str, region: &str) -> Self {
+        Self {
+            account: account.to_string(),
+            region: region.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {} in {}", self.account, self.region)
+    }
+}
+
+/// The role Reflex assumes in a member account, e.g.
+/// `arn:aws:iam::{account}:role/reflex/reflex-remediation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRole {
+    template: String,
+}
+
+pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
+
+impl MemberRole {
+    /// A role ARN whose account field is exactly `{account}`.
+    pub fn parse(template: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = template.splitn(6, ':').collect();
+        match parts.as_slice() {
+            ["arn", partition, "iam", "", ACCOUNT_PLACEHOLDER, resource]
+                if partition.starts_with("aws")
+                    && resource
+                        .strip_prefix("role/")
+                        .is_some_and(|r| !r.is_empty() && !r.ends_with('/')) =>
+            {
+                Ok(Self {
+                    template: template.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "`{template}` is not a role ARN with `{ACCOUNT_PLACEHOLDER}` as its account, \
+                 like arn:aws:iam::{ACCOUNT_PLACEHOLDER}:role/reflex/reflex-remediation"
+            )),
+        }
+    }
+
+    /// The role's ARN in one member account.
+    pub fn arn(&self, account: &str) -> String {
+        self.template.replace(ACCOUNT_PLACEHOLDER, account)
+    }
+
+    /// The role's name (its ARN's last segment): sessions of it in any account are Reflex.
+    pub fn name(&self) -> &str {
+        self.template.rsplit('/').next().unwrap_or(&self.template)
+    }
+}
+
+/// How to reach the event's account and region, decided without any AWS call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// With the function's own credentials (its own account, in any region).
+    Own,
+    /// Through the member account's remediation role.
+    Member { role_arn: String },
+    /// Not at all: acting in the wrong account would be worse than not acting.
+    Refused { why: String },
+}
+
+/// The target of an event: its `account` and `region`, each defaulting to home when blank.
+pub fn target_of(envelope: &Envelope, home: &Target) -> Target {
+    let or_home = |value: &str, home: &str| {
+        if value.trim().is_empty() {
+            home.to_string()
+        } else {
+            value.to_string()
+        }
+    };
+    Target {
+        account: or_home(&envelope.account, &home.account),
+        region: or_home(&envelope.region, &home.region),
+    }
+}
+
+pub fn route(target: &Target, home: &Target, member_role: Option<&MemberRole>) -> Route {
+    if target.account == home.account {
+        return Route::Own;
+    }
+    let is_account_id =
+        target.account.len() == 12 && target.account.bytes().all(|b| b.is_ascii_digit());
+    match member_role {
+        _ if !is_account_id => Route::Refused {
+            why: format!(
+                "the event's account `{}` is not an account id",
+                target.account
+            ),
+        },
+        Some(role) => Route::Member {
+            role_arn: role.arn(&target.account),
+        },
+        None => Route::Refused {
+            why: format!(
+                "the event comes from account {}, but Reflex runs in {} and no member role is \
+                 configured ({}): it acts only in its own account",
+                target.account,
+                home.account,
+                crate::config::MEMBER_ROLE_ARN
+            ),
+        },
+    }
+}
+
+/// Why an event's account and region cannot be reached.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetError {
+    /// Permanent: configuration says Reflex must not act there.
+    #[error("{0}")]
+    Refused(String),
+    /// The member role could not be assumed (not deployed yet, trust policy, STS down).
+    #[error("{0}")]
+    AssumeRole(String),
+}
+
+type Build<R> = dyn Fn(&SdkConfig, Option<&Target>) -> R + Send + Sync;
+
+/// How remediators for other accounts and regions are made.
+struct Builder<R> {
+    base: SdkConfig,
+    member_role: Option<MemberRole>,
+    build: Box<Build<R>>,
+}
+
+/// A function's remediator per account and region, built on first use and kept.
+pub struct Remediators<R> {
+    home: Target,
+    home_remediator: Arc<R>,
+    /// `None`: a fixed remediator that acts only at home (tests with mocked clients).
+    builder: Option<Builder<R>>,
+    built: Mutex<HashMap<Target, Arc<R>>>,
+}
+
+impl<R: Remediator> Remediators<R> {
+    /// `build` makes a remediator from SDK configuration aimed at a target: now for home
+    /// (target `None`), later for each other account and region an event comes from.
+    pub fn new(
+        base: &SdkConfig,
+        home_account: &str,
+        member_role: Option<MemberRole>,
+        build: impl Fn(&SdkConfig, Option<&Target>) -> R + Send + Sync + 'static,
+    ) -> Self {
+        let home = Target {
+            account: home_account.to_string(),
+            region: base
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".to_string()),
+        };
+        Self {
+            home_remediator: Arc::new(build(base, None)),
+            home,
+            builder: Some(Builder {
+                base: base.clone(),
+                member_role,
+                build: Box::new(build),
+            }),
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One remediator that acts only in `home`; events from anywhere else are refused.
+    pub fn fixed(remediator: R, home: Target) -> Self {
+        Self {
+            home,
+            home_remediator: Arc::new(remediator),
+            builder: None,
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The remediator for the function's own account and region.
+    pub fn home(&self) -> &R {
+        &self.home_remediator
+    }
+
+    pub fn home_target(&self) -> &Target {
+        &self.home
+    }
+
+    /// The remediator for an event's account and region. Assuming a member role is checked
+    /// here, so a role that cannot be assumed fails the event before anything is done.
+    pub async fn for_target(&self, target: &Target) -> Result<Arc<R>, TargetError> {
+        if *target == self.home {
+            return Ok(self.home_remediator.clone());
+        }
+        let Some(builder) = &self.builder else {
+            return Err(TargetError::Refused(format!(
+                "this handler acts only in {}",
+                self.home
+            )));
+        };
+        if let Some(built) = self.built.lock().expect("not poisoned").get(target) {
+            return Ok(built.clone());
+        }
+        let region = Region::new(target.region.clone());
+        let sdk = match route(target, &self.home, builder.member_role.as_ref()) {
+            Route::Refused { why } => return Err(TargetError::Refused(why)),
+            Route::Own => builder.base.to_builder().region(region).build(),
+            Route::Member { role_arn } => {
+                let provider = AssumeRoleProvider::builder(&role_arn)
+                    // What the member's CloudTrail shows: `reflex-revoke`, ...
+                    .session_name(format!("reflex-{}", self.home_remediator.name()))
+                    .region(region.clone())
+                    .configure(&builder.base)
+                    .build()
+                    .await;
+                provider.provide_credentials().await.map_err(|e| {
+                    TargetError::AssumeRole(format!(
+                        "could not assume {role_arn} to act in {target}: {}",
+                        crate::aws::error_text(&e)
+                    ))
+                })?;
+                builder
+                    .base
+                    .to_builder()
+                    .region(region)
+                    .credentials_provider(SharedCredentialsProvider::new(provider))
+                    .build()
+            }
+        };
+        let remediator = Arc::new((builder.build)(&sdk, Some(target)));
+        self.built
+            .lock()
+            .expect("not poisoned")
+            .insert(target.clone(), remediator.clone());
+        Ok(remediator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> Target {
+        Target {
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn member_role() -> MemberRole {
+        MemberRole::parse("arn:aws:iam::{account}:role/reflex/reflex-remediation").unwrap()
+    }
+
+    fn envelope(account: &str, region: &str) -> Envelope {
+        Envelope {
+            id: "e".into(),
+            detail_type: "AWS API Call via CloudTrail".into(),
+            source: "aws.iam".into(),
+            account: account.into(),
+            region: region.into(),
+            time: None,
+        }
+    }
+
+    #[test]
+    fn the_member_role_arn_gets_the_events_account() {
+        let role = member_role();
+        assert_eq!(
+            role.arn("222222222222"),
+            "arn:aws:iam::222222222222:role/reflex/reflex-remediation"
+        );
+        assert_eq!(role.name(), "reflex-remediation");
+    }
+
+    #[test]
+    fn a_member_role_must_be_a_role_arn_with_the_placeholder_as_account() {
+        for bad in [
+            "reflex-remediation",
+            "arn:aws:iam::222222222222:role/reflex-remediation",
+            "arn:aws:iam::{account}:user/reflex",
+            "arn:aws:iam::{account}:role/",
+            "arn:aws:sts::{account}:role/reflex",
+            "arn:aws:iam:us-east-1:{account}:role/reflex",
+        ] {
+            let err = MemberRole::parse(bad).unwrap_err();
+            assert!(err.contains("{account}"), "{bad}: {err}");
+        }
+        assert!(MemberRole::parse("arn:aws-us-gov:iam::{account}:role/r").is_ok());
+    }
+
+    #[test]
+    fn own_account_in_any_region_uses_own_credentials() {
+        let t = target_of(&envelope("111111111111", "eu-west-1"), &home());
+        assert_eq!(t.region, "eu-west-1");
+        assert_eq!(route(&t, &home(), Some(&member_role())), Route::Own);
+        assert_eq!(route(&t, &home(), None), Route::Own);
+    }
+
+    #[test]
+    fn another_account_goes_through_its_member_role() {
+        let t = target_of(&envelope("222222222222", "eu-west-1"), &home());
+        assert_eq!(
+            route(&t, &home(), Some(&member_role())),
+            Route::Member {
+                role_arn: "arn:aws:iam::222222222222:role/reflex/reflex-remediation".into()
+            }
+        );
+    }
+
+    #[test]
+    fn another_account_without_a_member_role_is_refused_naming_the_variable() {
+        let t = target_of(&envelope("222222222222", "us-east-1"), &home());
+        let Route::Refused { why } = route(&t, &home(), None) else {
+            panic!("must refuse");
+        };
+        assert!(why.contains("222222222222"), "{why}");
+        assert!(why.contains(crate::config::MEMBER_ROLE_ARN), "{why}");
+    }
+
+    #[test]
+    fn an_account_that_is_not_an_account_id_is_refused() {
+        let t = target_of(&envelope("2222-bad", "us-east-1"), &home());
+        assert!(matches!(
+            route(&t, &home(), Some(&member_role())),
+            Route::Refused { .. }
+        ));
+    }
+
+    #[test]
+    fn blank_account_and_region_mean_home() {
+        assert_eq!(target_of(&envelope("", " "), &home()), home());
+    }
+}
