@@ -687,8 +687,9 @@ impl Forwarding {
                 continue;
             }
             let pattern = match resource.pointer("/Properties/EventPattern") {
-                Some(Value::String(text)) => serde_json::from_str(text)
-                    .map_err(|e| format!("{id}: EventPattern: {e}"))?,
+                Some(Value::String(text)) => {
+                    serde_json::from_str(text).map_err(|e| format!("{id}: EventPattern: {e}"))?
+                }
                 Some(pattern) => pattern.clone(),
                 None => return Err(format!("{id}: no EventPattern")),
             };
