@@ -774,7 +774,8 @@ fn the_member_template_forwards_every_event_the_central_stack_routes() {
         .collect();
     assert!(
         dropped.is_empty(),
-        "{} events a member account would drop, by the rules of {} against those of {}:\n  {}",
+        "a member account would drop {} event(s) the central stack routes, by the rules of {} \
+         against those of {}:\n  {}",
         dropped.len(),
         shown(&forwarding().template),
         shown(&wiring().template),
@@ -800,7 +801,7 @@ fn the_member_template_forwards_nothing_the_central_stack_ignores() {
         .collect();
     assert!(
         needless.is_empty(),
-        "{} events {} forwards for nothing (by the rules of {}):\n  {}",
+        "{} event(s) forwarded by {} for nothing (by the rules of {}):\n  {}",
         needless.len(),
         shown(&forwarding().template),
         shown(&wiring().template),
