@@ -1,16 +1,38 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
-# Python tools (moto server, cargo-lambda) go into ./.venv from tests/requirements.txt.
+# Python tools (moto server, cargo-lambda, cfn-lint) go into ./.venv from tests/requirements.txt.
+# The template checks of `make lint` have venvs of their own, made by `make setup-infra`: SAM CLI
+# (.venv-sam) and checkov (.venv-checkov) each pin boto3 exactly, to different versions.
 
 VENV ?= .venv
+SAM_VENV ?= .venv-sam
+CHECKOV_VENV ?= .venv-checkov
 PYTHON ?= python3
 
-.PHONY: setup demo test lint
+TEMPLATES = infra/template.yaml infra/member.yaml
+# The template checks run offline: they need no account, and with a dummy region and credentials
+# and no telemetry neither tool looks for one or calls out (checkov: --skip-download).
+OFFLINE = AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline \
+	AWS_SECRET_ACCESS_KEY=offline AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
+
+.PHONY: setup setup-infra demo test lint lint-templates
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+setup-infra: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+
+$(SAM_VENV)/.installed: infra/requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-sam.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
 	touch $@
 
 ## Start the emulator, seed a sample account, replay every sample event, print what was remediated.
@@ -21,7 +43,17 @@ demo: setup
 test: setup
 	cargo test --workspace
 
-lint: setup
-	$(VENV)/bin/cfn-lint infra/template.yaml
+## cfn-lint, SAM's own validation and linting, and checkov on the templates (skips, each with its
+## reason, are in the templates' Metadata); then rustfmt and clippy.
+lint: lint-templates
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+lint-templates: setup setup-infra
+	$(VENV)/bin/cfn-lint $(TEMPLATES)
+	for t in $(TEMPLATES); do \
+		$(OFFLINE) $(SAM_VENV)/bin/sam validate -t $$t && \
+		$(OFFLINE) $(SAM_VENV)/bin/sam validate --lint -t $$t || exit 1; \
+	done
+	$(OFFLINE) $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet \
+		--compact $(addprefix -f ,$(TEMPLATES))

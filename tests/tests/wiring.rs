@@ -4,6 +4,10 @@
 //! here it fails a test that names the file, the functions expected and the functions reached.
 //!
 //! `REFLEX_WIRING_TEMPLATE=path/to/template.yaml` checks another template (a copy being edited).
+//!
+//! The member-account template, `infra/member.yaml`, forwards events to the central bus: every
+//! sample the central rules route somewhere must be forwarded, and none they route nowhere.
+//! `REFLEX_WIRING_MEMBER_TEMPLATE=path/to/member.yaml` checks another copy of it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -44,8 +48,7 @@ struct Wiring {
 
 impl Wiring {
     fn load(template: PathBuf) -> Result<Self, String> {
-        let text = std::fs::read_to_string(&template).map_err(|e| e.to_string())?;
-        let document = yaml_to_json_document(&text)?;
+        let document = load_template(&template)?;
         let resources = document
             .get("Resources")
             .and_then(Value::as_object)
@@ -70,6 +73,50 @@ impl Wiring {
             .iter()
             .filter(|r| r.pattern.matches(event))
             .collect()
+    }
+}
+
+/// A template as JSON, each `Ref` to a parameter with a default replaced by that default: the
+/// rules as deployed with the default parameters.
+fn load_template(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut document = yaml_to_json_document(&text)?;
+    let defaults: Map<String, Value> = document
+        .get("Parameters")
+        .and_then(Value::as_object)
+        .map(|parameters| {
+            parameters
+                .iter()
+                .filter_map(|(name, p)| Some((name.clone(), p.get("Default")?.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(resources) = document.get_mut("Resources") {
+        resolve_refs(resources, &defaults);
+    }
+    Ok(document)
+}
+
+/// Replaces `{"Ref": name}` by `defaults[name]` wherever `name` has one.
+fn resolve_refs(node: &mut Value, defaults: &Map<String, Value>) {
+    let default = node
+        .as_object()
+        .filter(|object| object.len() == 1)
+        .and_then(|object| object.get("Ref"))
+        .and_then(Value::as_str)
+        .and_then(|name| defaults.get(name));
+    if let Some(default) = default {
+        *node = default.clone();
+        return;
+    }
+    match node {
+        Value::Object(object) => object
+            .values_mut()
+            .for_each(|value| resolve_refs(value, defaults)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|value| resolve_refs(value, defaults)),
+        _ => {}
     }
 }
 
@@ -428,6 +475,21 @@ fn cloudformation_short_form_tags_load_as_their_long_form() {
 }
 
 #[test]
+fn a_ref_to_a_parameter_reads_as_its_default() {
+    let mut resources = json!({
+        "R": { "key": [{ "Ref": "Tag" }], "other": { "Ref": "NoDefault" }, "arn": { "Ref": "Topic" } }
+    });
+    let defaults = json!({ "Tag": "reflex:quarantine" });
+    resolve_refs(&mut resources, defaults.as_object().unwrap());
+    assert_eq!(
+        resources,
+        json!({
+            "R": { "key": ["reflex:quarantine"], "other": { "Ref": "NoDefault" }, "arn": { "Ref": "Topic" } }
+        })
+    );
+}
+
+#[test]
 fn every_sample_event_is_in_the_manifest() {
     let uncovered: Vec<String> = all_samples()
         .iter()
@@ -599,4 +661,167 @@ fn parent_and_key(pointer: &str) -> Result<(&str, String), String> {
         .rsplit_once('/')
         .ok_or_else(|| format!("{pointer}: not a JSON pointer"))?;
     Ok((parent, key.replace("~1", "/").replace("~0", "~")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The member account: infra/member.yaml forwards events to the central bus
+
+/// The forwarding rules of the member-account template: its enabled `AWS::Events::Rule`s.
+struct Forwarding {
+    template: PathBuf,
+    /// The rule's logical id and its pattern.
+    rules: Vec<(String, Pattern)>,
+}
+
+impl Forwarding {
+    fn load(template: PathBuf) -> Result<Self, String> {
+        let document = load_template(&template)?;
+        let resources = document
+            .get("Resources")
+            .and_then(Value::as_object)
+            .ok_or("no Resources")?;
+        let mut rules = Vec::new();
+        for (id, resource) in resources {
+            let disabled = resource.pointer("/Properties/State") == Some(&json!("DISABLED"));
+            if resource["Type"] != "AWS::Events::Rule" || disabled {
+                continue;
+            }
+            let pattern = match resource.pointer("/Properties/EventPattern") {
+                Some(Value::String(text)) => {
+                    serde_json::from_str(text).map_err(|e| format!("{id}: EventPattern: {e}"))?
+                }
+                Some(pattern) => pattern.clone(),
+                None => return Err(format!("{id}: no EventPattern")),
+            };
+            let pattern = Pattern::parse(&pattern).map_err(|e| format!("{id}: {e}"))?;
+            rules.push((id.clone(), pattern));
+        }
+        Ok(Self { template, rules })
+    }
+
+    /// The rules that forward `event`.
+    fn forwarded_by(&self, event: &Value) -> Vec<&str> {
+        self.rules
+            .iter()
+            .filter(|(_, pattern)| pattern.matches(event))
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+}
+
+fn member_template() -> PathBuf {
+    std::env::var_os("REFLEX_WIRING_MEMBER_TEMPLATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("infra/member.yaml"))
+}
+
+fn forwarding() -> &'static Forwarding {
+    static FORWARDING: OnceLock<Forwarding> = OnceLock::new();
+    FORWARDING.get_or_init(|| {
+        let path = member_template();
+        Forwarding::load(path.clone()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+/// Every routed sample event and every near miss, as (what it is, the event).
+fn samples_and_near_misses() -> Vec<(String, Value)> {
+    let mut cases: Vec<(String, Value)> = all_samples()
+        .into_iter()
+        .map(|file| {
+            let event = load_event(&file);
+            (format!("events/{file}"), event)
+        })
+        .collect();
+    for variant in &manifest().variants {
+        let event = apply(variant).unwrap_or_else(|e| panic!("{}: {e}", describe(variant)));
+        cases.push((describe(variant), event));
+    }
+    cases
+}
+
+/// The central stack's view of `event`: the functions it reaches and the rules that fire.
+fn central_routing(event: &Value) -> (BTreeSet<String>, Vec<&'static str>) {
+    let fired = wiring().fired(event);
+    let functions = fired.iter().map(|r| r.function.clone()).collect();
+    (functions, fired.iter().map(|r| r.name.as_str()).collect())
+}
+
+#[test]
+fn the_member_template_loads_with_its_forwarding_rules() {
+    assert!(
+        !forwarding().rules.is_empty(),
+        "{}: no AWS::Events::Rule forwards anything",
+        shown(&forwarding().template)
+    );
+}
+
+/// A member account must never drop an event the central stack acts on.
+#[test]
+fn the_member_template_forwards_every_event_the_central_stack_routes() {
+    let dropped: Vec<String> = samples_and_near_misses()
+        .iter()
+        .filter_map(|(what, event)| {
+            let (functions, fired) = central_routing(event);
+            if functions.is_empty() || !forwarding().forwarded_by(event).is_empty() {
+                return None;
+            }
+            Some(format!(
+                "{what}: reaches {} in the central stack (fired: {}), but no rule forwards it",
+                listed(&functions),
+                fired.join(", ")
+            ))
+        })
+        .collect();
+    assert!(
+        dropped.is_empty(),
+        "a member account would drop {} event(s) the central stack routes, by the rules of {} \
+         against those of {}:\n  {}",
+        dropped.len(),
+        shown(&forwarding().template),
+        shown(&wiring().template),
+        dropped.join("\n  ")
+    );
+}
+
+/// Nor forward (and pay for) an event the central stack routes nowhere.
+#[test]
+fn the_member_template_forwards_nothing_the_central_stack_ignores() {
+    let needless: Vec<String> = samples_and_near_misses()
+        .iter()
+        .filter_map(|(what, event)| {
+            let forwarded_by = forwarding().forwarded_by(event);
+            if forwarded_by.is_empty() || !central_routing(event).0.is_empty() {
+                return None;
+            }
+            Some(format!(
+                "{what}: routed nowhere in the central stack, but forwarded by {}",
+                forwarded_by.join(", ")
+            ))
+        })
+        .collect();
+    assert!(
+        needless.is_empty(),
+        "{} event(s) forwarded by {} for nothing (by the rules of {}):\n  {}",
+        needless.len(),
+        shown(&forwarding().template),
+        shown(&wiring().template),
+        needless.join("\n  ")
+    );
+}
+
+#[test]
+fn every_forwarding_rule_forwards_some_sample_event() {
+    let events: Vec<Value> = all_samples().iter().map(|file| load_event(file)).collect();
+    let idle: Vec<&str> = forwarding()
+        .rules
+        .iter()
+        .filter(|(_, pattern)| !events.iter().any(|event| pattern.matches(event)))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert!(
+        idle.is_empty(),
+        "{}: no sample event is forwarded by {}",
+        shown(&forwarding().template),
+        idle.join(", ")
+    );
 }
