@@ -178,6 +178,29 @@ impl Watch {
     }
 
     /// What cargo-lambda, cargo and the function printed so far.
+    /// The first EMF document the function printed that `wanted` accepts, waiting for the log
+    /// to catch up.
+    fn emf_line(&self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            let found = log
+                .lines()
+                .filter(|line| line.contains("\"_aws\""))
+                .filter_map(|line| line.find('{').map(|at| &line[at..]))
+                .filter_map(|json| serde_json::from_str::<Value>(json).ok())
+                .find(|doc| wanted(doc));
+            if let Some(doc) = found {
+                return doc;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such EMF line in the function's output:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -310,6 +333,13 @@ async fn the_lambda_binary_detaches_admin_and_rejects_a_bad_event() {
     let delivered = account.reports().await;
     assert_eq!(delivered.len(), 1, "one report per event: {delivered:#?}");
     assert_eq!(delivered[0].report["status"], "remediated");
+
+    // The metrics, in CloudWatch's Embedded Metric Format: one line per action outcome.
+    let emf = watch.emf_line(|doc| doc["Outcome"] == "done");
+    assert_eq!(emf["Function"], "revoke", "{emf}");
+    assert_eq!(emf["Rule"], "revoke.privileged-policy-attached", "{emf}");
+    assert_eq!(emf["Actions"], 1, "{emf}");
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Reflex");
 
     // EventBridge delivers at least once: the redelivery finds the ledger claim and does nothing.
     let out = watch.invoke(&event_file, INVOKE_TIMEOUT);

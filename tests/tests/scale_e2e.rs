@@ -286,7 +286,10 @@ async fn the_ledger_shows_the_claim_and_the_groups_scaling_record() {
         .expect("the group's record");
     let doc: Value = serde_json::from_str(record["doc"].as_str().unwrap()).unwrap();
     assert_eq!(doc["baseline"], 2);
-    assert_eq!(doc["last_event_time"], "2026-11-20T11:00:00+00:00");
+    assert_eq!(
+        doc["last_event_times"]["web-cpu-high"],
+        "2026-11-20T11:00:00+00:00"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! The scale rules: pure decisions from an alarm state change, the group's capacity and Reflex's
 //! own record of its last change to the group. No AWS calls here.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use reflex_shared::alarm::{AlarmStateChange, AlarmStateValue, parse_time};
 use reflex_shared::{Finding, Severity};
@@ -18,8 +20,11 @@ pub const RULE_IDS: &[&str] = &[SCALE_OUT, SCALE_IN];
 pub struct GroupState {
     /// When Reflex last changed the group's capacity.
     pub last_change_at: Option<String>,
-    /// The alarm state time of the event behind that change: older events are out of order.
-    pub last_event_time: Option<String>,
+    /// Per alarm, the state time of its event behind Reflex's last change: an older state
+    /// change of the same alarm is out of order. (Another alarm's older event is not: two
+    /// alarms may well scale one group.)
+    #[serde(default)]
+    pub last_event_times: BTreeMap<String, String>,
     /// The capacity before Reflex first raised it; scale-in never goes below it.
     pub baseline: Option<i32>,
 }
@@ -90,14 +95,19 @@ pub fn evaluate(
     };
 
     let event_time = alarm.state_time();
-    let last_event = group.state.last_event_time.as_deref().and_then(parse_time);
+    let last_event = group
+        .state
+        .last_event_times
+        .get(&alarm.alarm_name)
+        .and_then(|t| parse_time(t));
     if let Some((this, last)) = event_time
         .zip(last_event)
         .filter(|(this, last)| this < last)
     {
         return finding(
             Some(format!(
-                "out of order: this state change is from {this}, Reflex already acted on one from {last}"
+                "out of order: this state change is from {this}, Reflex already acted on one of {} from {last}",
+                alarm.alarm_name
             )),
             vec![],
         );
@@ -149,11 +159,13 @@ pub fn evaluate(
         // Back at the baseline: the next scale-out starts a new episode.
         (to, (to > floor).then_some(baseline))
     };
+    let mut last_event_times = group.state.last_event_times.clone();
+    if let Some(t) = event_time {
+        last_event_times.insert(alarm.alarm_name.clone(), t.to_rfc3339());
+    }
     let next = GroupState {
         last_change_at: Some(now.to_rfc3339()),
-        last_event_time: event_time
-            .map(|t| t.to_rfc3339())
-            .or(group.state.last_event_time.clone()),
+        last_event_times,
         baseline,
     };
     finding(

@@ -68,7 +68,10 @@ fn alarm_raises_by_the_step_and_records_the_baseline() {
     assert_eq!((a.from, a.to), (2, 3));
     assert_eq!(a.next_state.baseline, Some(2));
     assert_eq!(
-        a.next_state.last_event_time.as_deref(),
+        a.next_state
+            .last_event_times
+            .get("web-cpu-high")
+            .map(String::as_str),
         Some("2026-11-20T11:00:00+00:00")
     );
     assert_eq!(a.expected_version, Some(3));
@@ -102,7 +105,7 @@ fn scale_out_is_capped_at_the_maximum() {
 fn ok_lowers_but_never_below_the_baseline_or_minimum() {
     let raised = |baseline| GroupState {
         last_change_at: Some("2026-11-20T11:00:00Z".into()),
-        last_event_time: Some("2026-11-20T11:00:00Z".into()),
+        last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(baseline),
     };
     assert_eq!(
@@ -154,11 +157,54 @@ fn ok_does_not_lower_a_group_reflex_never_raised_nor_when_scale_in_is_off() {
     );
 }
 
+/// Reflex's record of having acted on `alarm`'s state change of `time`.
+fn acted_on(alarm: &str, time: &str) -> std::collections::BTreeMap<String, String> {
+    [(alarm.to_string(), time.to_string())].into()
+}
+
+#[test]
+fn an_older_state_change_of_another_alarm_is_not_out_of_order() {
+    // Reflex last acted on the 5xx alarm at 12:00; the CPU alarm's 11:00 change is news.
+    let after_other_alarm = GroupState {
+        last_change_at: Some("2026-11-20T10:00:00Z".into()),
+        last_event_times: acted_on("web-5xx-rate-high", "2026-11-20T12:00:00Z"),
+        baseline: Some(2),
+    };
+    assert_eq!(
+        change(
+            "cpu-high-alarm.json",
+            &web(3, after_other_alarm.clone()),
+            &settings()
+        ),
+        Some((3, 4))
+    );
+    let f = rules::evaluate(
+        &load("cpu-high-alarm.json"),
+        &web(3, after_other_alarm),
+        &settings(),
+    );
+    let next = &f[0].actions[0].next_state.last_event_times;
+    assert_eq!(next.len(), 2, "both alarms remembered: {next:?}");
+    // The same alarm's older change is out of order.
+    let after_same_alarm = GroupState {
+        last_change_at: Some("2026-11-20T10:00:00Z".into()),
+        last_event_times: acted_on("web-cpu-high", "2026-11-20T12:00:00Z"),
+        baseline: Some(2),
+    };
+    let f = rules::evaluate(
+        &load("cpu-high-alarm.json"),
+        &web(3, after_same_alarm),
+        &settings(),
+    );
+    assert!(f[0].actions.is_empty());
+    assert!(f[0].reason.contains("out of order"), "{}", f[0].reason);
+}
+
 #[test]
 fn an_ok_older_than_the_alarm_reflex_acted_on_does_not_scale_in() {
     let after_alarm = GroupState {
         last_change_at: Some("2026-11-20T11:00:01Z".into()),
-        last_event_time: Some("2026-11-20T11:00:00Z".into()),
+        last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(2),
     };
     let f = rules::evaluate(
@@ -174,7 +220,7 @@ fn an_ok_older_than_the_alarm_reflex_acted_on_does_not_scale_in() {
 fn cooldown_holds_between_reflex_changes() {
     let just_changed = GroupState {
         last_change_at: Some((now() - chrono::Duration::seconds(60)).to_rfc3339()),
-        last_event_time: Some("2026-11-20T11:00:00Z".into()),
+        last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(2),
     };
     let f = rules::evaluate(

@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::print_report;
 use crate::account::APP_POLICY;
 use crate::emulator::workspace_root;
+use crate::member;
 use crate::{Account, Emulator, load_event};
+use reflex_shared::config;
 
 /// Every revoke sample, a dry-run, and malformed input.
 pub async fn run(emulator: &Emulator) {
@@ -48,7 +50,17 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
     emulator.reset();
     let acct = Account::new(emulator).await;
     acct.seed().await;
-    let event = acct.replay(load_event(&format!("revoke/{file}"))).await;
+    let event = load_event(&format!("revoke/{file}"));
+    // An event forwarded from a member account is acted on there, through its remediation role.
+    let at = if event["account"] == member::MEMBER {
+        let member = member::admin(&acct, crate::emulator::REGION).await;
+        member.seed().await;
+        member::create_remediation_role(&member).await;
+        member
+    } else {
+        acct.with_sdk(acct.sdk.clone())
+    };
+    let event = at.replay(event).await;
     let d = &event["detail"];
     println!("-- {file} ({mode})");
     println!(
@@ -60,7 +72,9 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
     if let Some(code) = d["errorCode"].as_str() {
         println!("             (failed with {code})");
     }
-    let handler = acct.revoke(mode, &[]).await;
+    let handler = acct
+        .revoke(mode, &[(config::MEMBER_ROLE_ARN, member::MEMBER_ROLE_ARN)])
+        .await;
     let report = match handler.handle(event.clone()).await {
         Ok(r) => r.to_json(),
         Err(e) => {
@@ -70,7 +84,7 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
     };
     let status = report["status"].as_str().unwrap_or("?").to_string();
     print_report(&report);
-    println!("   emulator  {}", read_back(&acct, d).await);
+    println!("   emulator  {}", read_back(&at, d).await);
     match acct.reports().await.as_slice() {
         [] => println!("   SNS       no report (nothing a person needs to see)"),
         reports => {
