@@ -139,7 +139,9 @@ impl<R: Remediator> Handler<R> {
         let remediator = self.remediators.for_target(&target).await?;
         let remediator = remediator.as_ref();
         if target != *self.remediators.home_target() {
-            report.notes.push(format!("acting in {target}"));
+            report.notes.push(format!(
+                "acting in {target}: the undo commands are for that account and region"
+            ));
         }
 
         let (facts, notes) = remediator.gather(&event).await;

@@ -79,7 +79,12 @@ async fn an_escalation_in_a_member_account_is_revoked_there_through_the_member_r
         report["notes"]
             .as_array()
             .unwrap()
-            .contains(&format!("acting in account {MEMBER} in us-east-1").into()),
+            .contains(
+                &format!(
+                    "acting in account {MEMBER} in us-east-1: the undo commands are for that account and region"
+                )
+                .into()
+            ),
         "{report:#}"
     );
     // The undo command is for the member account: it names the member's user.
