@@ -13,9 +13,6 @@
 //! The full pipeline runs (`Handler::handle` on a sample event from `events/harden/`), and the
 //! tests read the returned `Report`.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use aws_sdk_cloudtrail::operation::get_trail::GetTrailOutput;
 use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
 use aws_sdk_cloudtrail::operation::update_trail::UpdateTrailOutput;
@@ -25,14 +22,12 @@ use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOut
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
 use reflex_harden::{Harden, RuleSettings};
+use reflex_mocks::mocked;
 use reflex_shared::Outcome;
-use reflex_shared::config::ExemptTag;
-use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
-use reflex_shared::target::{Remediators, Target};
 use serde_json::{Value, json};
 
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -40,51 +35,11 @@ const OTHER_KEY: &str =
     "arn:aws:kms:us-east-1:123456789012:key/0000ffff-0000-ffff-0000-ffff0000ffff";
 /// The log group `create-log-group-without-kms-key.json` creates.
 const GROUP: &str = "/app/payments";
-/// Attempts per call, the first one included: the SDK's standard retry mode.
-const MAX_ATTEMPTS: u32 = 3;
 
 fn event(name: &str) -> Value {
     let path = format!("{}/../../events/harden/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// A client of `$sdk` that answers only from `$rules`. The first rule that matches a request and
-/// is not used up answers it; a request no rule answers panics, so an unexpected call fails the
-/// test.
-///
-/// This is what `mock_client!` expands to. The macro needs each SDK's `test-util` feature (for
-/// `with_test_defaults_v2`), so the client is built by hand with the same two pieces: the mock
-/// interceptor and the mock HTTP client. Retries are on (standard mode, 3 attempts, like the
-/// SDK default) but with no backoff.
-macro_rules! mocked {
-    ($sdk:ident, $rules:expr) => {{
-        let rules: &[&Rule] = $rules;
-        let interceptor = rules.iter().fold(
-            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-            |i, rule| i.with_rule(rule),
-        );
-        let config = $sdk::Config::builder()
-            .behavior_version($sdk::config::BehaviorVersion::latest())
-            .region($sdk::config::Region::new("us-east-1"))
-            .credentials_provider($sdk::config::Credentials::new(
-                "AKIDFAULTSTEST",
-                "secret",
-                None,
-                None,
-                "faults-test",
-            ))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .retry_config(
-                $sdk::config::retry::RetryConfig::standard()
-                    .with_max_attempts(MAX_ATTEMPTS)
-                    .with_initial_backoff(Duration::ZERO)
-                    .with_max_backoff(Duration::ZERO),
-            )
-            .build();
-        $sdk::Client::from_conf(config)
-    }};
 }
 
 fn handler(
@@ -93,27 +48,7 @@ fn handler(
     logs: aws_sdk_cloudwatchlogs::Client,
     iam: aws_sdk_iam::Client,
 ) -> Handler<Harden> {
-    Handler {
-        remediators: Remediators::fixed(
-            Harden::new(settings, cloudtrail, logs, iam),
-            Target::new("123456789012", "us-east-1"),
-        ),
-        guards: Guards {
-            self_identity: None,
-            member_role: None,
-            exempt: ExemptPrincipals::none(),
-            default_mode: Mode::Enforce,
-            rule_modes: BTreeMap::new(),
-            max_actions: 10,
-        },
-        exempt_tag: ExemptTag {
-            key: "reflex:exempt".into(),
-            value: "true".into(),
-        },
-        notifier: None,
-        ledger: None,
-        emit_metrics: false,
-    }
+    reflex_mocks::enforcing(Harden::new(settings, cloudtrail, logs, iam))
 }
 
 /// A JSON-protocol error as CloudTrail and CloudWatch Logs send it.

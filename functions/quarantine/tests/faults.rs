@@ -15,9 +15,6 @@
 //! ec2Query `<Response><Errors>` body with an HTTP status), so the SDK's own error parsing runs.
 //! The full pipeline runs (`Handler::handle` on a sample event from `events/quarantine/`).
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
 use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
 use aws_sdk_autoscaling::operation::detach_instances::DetachInstancesOutput;
@@ -38,14 +35,12 @@ use aws_sdk_ec2::types::{
     InstanceNetworkInterfaceAttachment, InstanceState, InstanceStateName, IpPermission, IpRange,
     Reservation, SecurityGroup, Tag,
 };
-use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_mocks::{Rule, mock};
+use reflex_mocks::mocked;
 use reflex_quarantine::{Quarantine, Settings};
 use reflex_shared::Outcome;
-use reflex_shared::config::ExemptTag;
-use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
-use reflex_shared::target::{Remediators, Target};
 use serde_json::Value;
 
 const INSTANCE: &str = "i-0c7e5f3a9b1d24680";
@@ -67,66 +62,14 @@ fn event(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// A client of `$sdk` that answers only from `$rules`; a request no rule answers panics, so an
-/// unexpected call fails the test. This is what `mock_client!` expands to, built by hand because
-/// the macro needs each SDK's `test-util` feature. No retry backoff, so tests take no time.
-macro_rules! mocked {
-    ($sdk:ident, $rules:expr) => {{
-        let interceptor = $rules.iter().fold(
-            MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-            |i, rule: &&Rule| i.with_rule(rule),
-        );
-        let config = $sdk::Config::builder()
-            .behavior_version($sdk::config::BehaviorVersion::latest())
-            .region($sdk::config::Region::new("us-east-1"))
-            .credentials_provider($sdk::config::Credentials::new(
-                "AKIDFAULTSTEST",
-                "secret",
-                None,
-                None,
-                "faults-test",
-            ))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .retry_config(
-                $sdk::config::retry::RetryConfig::standard()
-                    .with_max_attempts(3)
-                    .with_initial_backoff(Duration::ZERO)
-                    .with_max_backoff(Duration::ZERO),
-            )
-            .build();
-        $sdk::Client::from_conf(config)
-    }};
-}
-
 fn handler(ec2: &[&Rule], autoscaling: &[&Rule]) -> Handler<Quarantine> {
     let no_iam: [&Rule; 0] = [];
-    Handler {
-        remediators: Remediators::fixed(
-            Quarantine::new(
-                Settings::default(),
-                mocked!(aws_sdk_ec2, ec2),
-                mocked!(aws_sdk_autoscaling, autoscaling),
-                mocked!(aws_sdk_iam, no_iam),
-            ),
-            Target::new("123456789012", "us-east-1"),
-        ),
-        guards: Guards {
-            self_identity: None,
-            member_role: None,
-            exempt: ExemptPrincipals::none(),
-            default_mode: Mode::Enforce,
-            rule_modes: BTreeMap::new(),
-            max_actions: 20,
-        },
-        exempt_tag: ExemptTag {
-            key: "reflex:exempt".into(),
-            value: "true".into(),
-        },
-        notifier: None,
-        ledger: None,
-        emit_metrics: false,
-    }
+    reflex_mocks::enforcing(Quarantine::new(
+        Settings::default(),
+        mocked!(aws_sdk_ec2, ec2),
+        mocked!(aws_sdk_autoscaling, autoscaling),
+        mocked!(aws_sdk_iam, &no_iam),
+    ))
 }
 
 /// An EC2 error as EC2 sends it (the ec2Query protocol).

@@ -10,12 +10,7 @@
 //! The full pipeline runs (`Handler::handle` on a sample event from `events/revoke/`), and the
 //! tests read the returned `Report`.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use aws_sdk_iam::Client;
-use aws_sdk_iam::config::retry::RetryConfig;
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iam::operation::detach_user_policy::{
     DetachUserPolicyError, DetachUserPolicyInput, DetachUserPolicyOutput,
 };
@@ -23,23 +18,17 @@ use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
 use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput;
 use aws_sdk_iam::types::{AccessKeyMetadata, StatusType};
-use aws_smithy_mocks::{
-    MockResponseInterceptor, Rule, RuleBuilder, RuleMode, create_mock_http_client, mock,
-};
+use aws_smithy_mocks::{Rule, RuleBuilder, mock};
+use reflex_mocks::MAX_ATTEMPTS;
 use reflex_revoke::{Revoke, RuleSettings};
 use reflex_shared::Outcome;
-use reflex_shared::config::ExemptTag;
-use reflex_shared::guard::{ExemptPrincipals, Guards, Mode};
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
-use reflex_shared::target::{Remediators, Target};
 use serde_json::Value;
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 /// The key mallory used in `attach-admin-to-user.json`.
 const MALLORY_KEY: &str = "AKIAMALLORYEXAMPLE01";
-/// Attempts per call, the first one included: the SDK's standard retry mode.
-const MAX_ATTEMPTS: u32 = 3;
 
 fn event(name: &str) -> Value {
     let path = format!("{}/../../events/revoke/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -47,63 +36,13 @@ fn event(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// An IAM client that answers only from `rules`. The first rule that matches a request and is not
-/// used up answers it. A request that no rule answers panics, so an unexpected IAM call fails the
-/// test.
-///
-/// This is what `mock_client!` expands to. The macro needs aws-sdk-iam's `test-util` feature
-/// (for `with_test_defaults_v2`), so the client is built by hand here with the same two pieces:
-/// the mock interceptor and the mock HTTP client. Retries are on (standard mode, 3 attempts, like
-/// the SDK default) but with no backoff, so retry tests take no time.
+/// An IAM client that answers only from `rules` (see `reflex_mocks::mocked!`).
 fn mocked_iam(rules: &[&Rule]) -> Client {
-    let interceptor = rules.iter().fold(
-        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
-        |i, rule| i.with_rule(rule),
-    );
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDFAULTSTEST",
-            "secret",
-            None,
-            None,
-            "faults-test",
-        ))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(MAX_ATTEMPTS)
-                .with_initial_backoff(Duration::ZERO)
-                .with_max_backoff(Duration::ZERO),
-        )
-        .build();
-    Client::from_conf(config)
+    reflex_mocks::mocked!(aws_sdk_iam, rules)
 }
 
 fn handler(settings: RuleSettings, iam: Client) -> Handler<Revoke> {
-    Handler {
-        remediators: Remediators::fixed(
-            Revoke::new(settings, iam),
-            Target::new("123456789012", "us-east-1"),
-        ),
-        guards: Guards {
-            self_identity: None,
-            member_role: None,
-            exempt: ExemptPrincipals::none(),
-            default_mode: Mode::Enforce,
-            rule_modes: BTreeMap::new(),
-            max_actions: 10,
-        },
-        exempt_tag: ExemptTag {
-            key: "reflex:exempt".into(),
-            value: "true".into(),
-        },
-        notifier: None,
-        ledger: None,
-        emit_metrics: false,
-    }
+    reflex_mocks::enforcing(Revoke::new(settings, iam))
 }
 
 /// An IAM error response as IAM sends it (the awsQuery protocol).
