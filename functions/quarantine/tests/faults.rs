@@ -217,12 +217,18 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
                 )
                 .build()
         });
-    let per_interface = mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
-        .match_requests(|r| {
-            [Some(PRIMARY_ENI), Some(SECONDARY_ENI)].contains(&r.network_interface_id())
-                && r.groups() == [QUARANTINE_SG]
-        })
-        .then_output(|| ModifyNetworkInterfaceAttributeOutput::builder().build());
+    // One rule per interface, so each is seen to be moved, not one of them twice.
+    let move_to_quarantine = |interface: &'static str| {
+        mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
+            .match_requests(move |r| {
+                r.network_interface_id() == Some(interface) && r.groups() == [QUARANTINE_SG]
+            })
+            .then_output(|| ModifyNetworkInterfaceAttributeOutput::builder().build())
+    };
+    let (primary, secondary) = (
+        move_to_quarantine(PRIMARY_ENI),
+        move_to_quarantine(SECONDARY_ENI),
+    );
     // Refused by EC2 for an instance with several interfaces: must not be used.
     let instance_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
         .match_requests(|r| !r.groups().is_empty())
@@ -249,7 +255,8 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
         &[
             &instances,
             &find_group,
-            &per_interface,
+            &primary,
+            &secondary,
             &instance_groups,
             &attributes,
             &modify,
@@ -268,7 +275,7 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
     assert_eq!(steps.len(), 6, "{steps:#?}");
     assert!(steps.iter().all(|(_, o)| is_done(o)), "{steps:#?}");
     // Both interfaces, the primary one included, changed one by one.
-    assert_eq!(per_interface.num_calls(), 2);
+    assert_eq!((primary.num_calls(), secondary.num_calls()), (1, 1));
     assert_eq!(instance_groups.num_calls(), 0);
     let Outcome::Done {
         undo, prior_state, ..
