@@ -104,6 +104,24 @@ pub fn positive(
     }
 }
 
+/// A GuardDuty severity (0 to 10), or the default when unset.
+pub fn guardduty_severity(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    match var(env, name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<f64>() {
+            Ok(s) if (0.0..=10.0).contains(&s) => Ok(s),
+            _ => Err(ConfigError::new(
+                name,
+                format!("`{v}` is not a GuardDuty severity between 0 and 10"),
+            )),
+        },
+    }
+}
+
 /// `true`/`false` (also 1/0, yes/no), or the default when unset.
 pub fn flag(
     env: &dyn Fn(&str) -> Option<String>,

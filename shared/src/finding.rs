@@ -23,9 +23,50 @@ pub struct GuardDutyFinding {
     pub region: Option<String>,
     #[serde(default)]
     pub resource: Value,
+    /// What GuardDuty saw: the action (API call, connection, probe), counts, first and last seen.
+    #[serde(default)]
+    pub service: Value,
 }
 
 impl GuardDutyFinding {
+    /// GuardDuty's own bands: low below 4, medium below 7, high below 9, critical above.
+    pub fn band(&self) -> crate::plan::Severity {
+        use crate::plan::Severity;
+        match self.severity {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+
+    /// What the finding is about, for people: "access key ASIA... of web-fleet (AssumedRole)".
+    pub fn resource_summary(&self) -> String {
+        let r = &self.resource;
+        let s = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("?");
+        match r.get("resourceType").and_then(Value::as_str) {
+            Some("AccessKey") => format!(
+                "access key {} of {} ({})",
+                s("/accessKeyDetails/accessKeyId"),
+                s("/accessKeyDetails/userName"),
+                s("/accessKeyDetails/userType")
+            ),
+            Some("Instance") => format!("instance {}", s("/instanceDetails/instanceId")),
+            Some("S3Bucket") => {
+                let buckets: Vec<&str> = r
+                    .get("s3BucketDetails")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b.get("name").and_then(Value::as_str))
+                    .collect();
+                format!("S3 bucket {}", buckets.join(", "))
+            }
+            Some(other) => other.to_string(),
+            None => "an unnamed resource".to_string(),
+        }
+    }
+
     /// The EC2 instance the finding is about, if it is about one.
     pub fn instance_id(&self) -> Option<&str> {
         if self.resource.get("resourceType").and_then(Value::as_str) != Some("Instance") {

@@ -235,3 +235,39 @@ async fn api_calls_are_refused_by_notify() {
         .unwrap_err();
     assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
 }
+
+#[tokio::test]
+async fn a_guardduty_finding_not_about_an_instance_yields_one_message_low_ones_none() {
+    let (_emu, acct) = account().await;
+    let d = only(deliver(&acct, "guardduty-s3-exfiltration-high.json", &[]).await);
+    // SNS subjects stop at 100 characters.
+    assert_eq!(
+        d.subject,
+        "[Reflex HIGH] Needs attention: GuardDuty Exfiltration:S3/AnomalousBehavior (severity 8) in 123456..."
+    );
+    let f = &d.report["findings"][0];
+    assert_eq!(f["rule_id"], "notify.guardduty-finding");
+    assert_eq!(f["severity"], "HIGH");
+    assert!(
+        reason(&d).contains("resource: S3 bucket customer-exports"),
+        "{}",
+        reason(&d)
+    );
+    assert_eq!(d.attributes["reflex_severity"]["Value"], "HIGH");
+
+    assert!(
+        deliver(&acct, "guardduty-root-credential-usage-low.json", &[])
+            .await
+            .is_empty(),
+        "below the default floor of 4"
+    );
+    let d = only(
+        deliver(
+            &acct,
+            "guardduty-root-credential-usage-low.json",
+            &[("REFLEX_NOTIFY_GUARDDUTY_MIN_SEVERITY", "1")],
+        )
+        .await,
+    );
+    assert_eq!(d.report["findings"][0]["severity"], "LOW");
+}

@@ -1,5 +1,6 @@
 //! `notify`: one clear report for each event that needs a person: CloudWatch alarm state
-//! changes, CloudTrail Insights, and console sign-ins (failures, root, no MFA).
+//! changes, CloudTrail Insights, console sign-ins (failures, root, no MFA) and GuardDuty findings
+//! not about an instance (quarantine handles those).
 //!
 //! It plans no actions; the shared pipeline claims each event in the ledger (one message per
 //! event, however often it is delivered) and publishes the report with a body per protocol.
@@ -18,6 +19,8 @@ pub use rules::{NoAction, NotifySettings, RULE_IDS};
 pub const NAME: &str = "notify";
 /// `true` to also report alarms returning to OK and the end of an Insight.
 pub const NOTIFY_RESOLVED: &str = "REFLEX_NOTIFY_RESOLVED";
+/// GuardDuty findings below this severity (0-10) are not reported.
+pub const GUARDDUTY_MIN_SEVERITY: &str = "REFLEX_NOTIFY_GUARDDUTY_MIN_SEVERITY";
 
 pub struct Notify {
     pub settings: NotifySettings,
@@ -33,7 +36,10 @@ impl Remediator for Notify {
 
     fn accepts(&self, event: &Event) -> Result<(), EventError> {
         match event {
-            Event::Alarm { .. } | Event::Insight { .. } | Event::SignIn { .. } => Ok(()),
+            Event::Alarm { .. }
+            | Event::Insight { .. }
+            | Event::SignIn { .. }
+            | Event::GuardDuty { .. } => Ok(()),
             other => Err(EventError::Unsupported {
                 detail_type: other.envelope().detail_type.clone(),
                 event_source: other.envelope().source.clone(),
@@ -50,7 +56,8 @@ impl Remediator for Notify {
             Event::Alarm { alarm, .. } => rules::alarm(alarm, &self.settings),
             Event::Insight { insight, .. } => rules::insight(insight, &self.settings),
             Event::SignIn { call, .. } => rules::sign_in(call),
-            Event::ApiCall { .. } | Event::GuardDuty { .. } => Vec::new(),
+            Event::GuardDuty { finding, .. } => rules::guardduty(finding, &self.settings),
+            Event::ApiCall { .. } => Vec::new(),
         })
     }
 
@@ -84,6 +91,11 @@ pub async fn handler_from_env(
     let core = CoreConfig::from_env(env, RULE_IDS)?;
     let settings = NotifySettings {
         resolved: config::flag(env, NOTIFY_RESOLVED, false)?,
+        guardduty_min_severity: config::guardduty_severity(
+            env,
+            GUARDDUTY_MIN_SEVERITY,
+            rules::DEFAULT_GUARDDUTY_MIN_SEVERITY,
+        )?,
     };
     let build = move |_: &SdkConfig, _: Option<&Target>| Notify {
         settings: settings.clone(),

@@ -2,6 +2,7 @@
 //! Nothing here acts: the shared pipeline publishes each finding as one SNS report.
 
 use reflex_shared::alarm::{AlarmStateChange, AlarmStateValue};
+use reflex_shared::finding::GuardDutyFinding;
 use reflex_shared::insight::InsightEvent;
 use reflex_shared::{ApiCall, Finding, Severity};
 use serde::Serialize;
@@ -11,6 +12,7 @@ pub const INSIGHT: &str = "notify.insight";
 pub const SIGN_IN_FAILED: &str = "notify.sign-in-failed";
 pub const ROOT_SIGN_IN: &str = "notify.root-sign-in";
 pub const SIGN_IN_WITHOUT_MFA: &str = "notify.sign-in-without-mfa";
+pub const GUARDDUTY: &str = "notify.guardduty-finding";
 
 pub const RULE_IDS: &[&str] = &[
     ALARM,
@@ -18,6 +20,7 @@ pub const RULE_IDS: &[&str] = &[
     SIGN_IN_FAILED,
     ROOT_SIGN_IN,
     SIGN_IN_WITHOUT_MFA,
+    GUARDDUTY,
 ];
 
 /// notify plans no actions; this type has no values.
@@ -33,10 +36,24 @@ impl reflex_shared::RemediationAction for NoAction {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NotifySettings {
     /// Also report alarms returning to OK and the end of an Insight.
     pub resolved: bool,
+    /// GuardDuty findings below this severity (0-10) are not reported.
+    pub guardduty_min_severity: f64,
+}
+
+/// GuardDuty's medium band and above.
+pub const DEFAULT_GUARDDUTY_MIN_SEVERITY: f64 = 4.0;
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            resolved: false,
+            guardduty_min_severity: DEFAULT_GUARDDUTY_MIN_SEVERITY,
+        }
+    }
 }
 
 fn finding(
@@ -192,4 +209,43 @@ pub fn sign_in(call: &ApiCall) -> Vec<Finding<NoAction>> {
         ),
         _ => Vec::new(),
     }
+}
+
+/// A GuardDuty finding at or above the configured severity: what, about which resource, the
+/// action GuardDuty saw and how often. (Findings about instances go to quarantine instead: the
+/// template's rule leaves them out.)
+pub fn guardduty(gd: &GuardDutyFinding, settings: &NotifySettings) -> Vec<Finding<NoAction>> {
+    if gd.severity < settings.guardduty_min_severity {
+        return Vec::new();
+    }
+    let mut lines = vec![
+        format!("GuardDuty: {}", gd.title),
+        format!("type {} (severity {})", gd.finding_type, gd.severity),
+        format!("resource: {}", gd.resource_summary()),
+    ];
+    let service = &gd.service;
+    if let Some(api) = service.pointer("/action/awsApiCallAction") {
+        let s = |k: &str| api.get(k).and_then(|v| v.as_str()).unwrap_or("?");
+        let from = api
+            .pointer("/remoteIpDetails/ipAddressV4")
+            .and_then(|v| v.as_str())
+            .map(|ip| format!(" from {ip}"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "seen: {} call to {}{from}",
+            s("api"),
+            s("serviceName")
+        ));
+    }
+    if let (Some(count), Some(first), Some(last)) = (
+        service.get("count").and_then(|v| v.as_u64()),
+        service.get("eventFirstSeen").and_then(|v| v.as_str()),
+        service.get("eventLastSeen").and_then(|v| v.as_str()),
+    ) {
+        lines.push(format!("{count} time(s), first {first}, last {last}"));
+    }
+    if !gd.description.is_empty() {
+        lines.push(format!("description: {}", gd.description));
+    }
+    finding(GUARDDUTY, gd.band(), lines)
 }

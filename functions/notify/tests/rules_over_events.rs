@@ -11,6 +11,7 @@ fn findings(name: &str, settings: &NotifySettings) -> Vec<Finding<NoAction>> {
         Event::Alarm { alarm, .. } => rules::alarm(&alarm, settings),
         Event::Insight { insight, .. } => rules::insight(&insight, settings),
         Event::SignIn { call, .. } => rules::sign_in(&call),
+        Event::GuardDuty { finding, .. } => rules::guardduty(&finding, settings),
         other => panic!("{path}: not a notify event: {other:?}"),
     }
 }
@@ -61,7 +62,10 @@ fn composite_and_metric_math_alarms_are_reported_too() {
 #[test]
 fn an_alarm_returning_to_ok_is_reported_only_when_asked() {
     assert!(findings("alarm-back-to-ok.json", &NotifySettings::default()).is_empty());
-    let resolved = NotifySettings { resolved: true };
+    let resolved = NotifySettings {
+        resolved: true,
+        ..Default::default()
+    };
     assert_eq!(
         findings("alarm-back-to-ok.json", &resolved)[0].severity,
         Severity::Low
@@ -106,7 +110,10 @@ fn the_end_of_an_insight_is_reported_only_when_asked() {
     assert!(findings("insight-api-call-rate-end.json", &NotifySettings::default()).is_empty());
     let f = findings(
         "insight-api-call-rate-end.json",
-        &NotifySettings { resolved: true },
+        &NotifySettings {
+            resolved: true,
+            ..Default::default()
+        },
     );
     assert!(f[0].reason.contains("ended"));
 }
@@ -141,4 +148,42 @@ fn sign_ins_that_need_a_person_are_reported() {
 #[test]
 fn a_sign_in_with_mfa_is_not_news() {
     assert!(findings("sign-in-with-mfa.json", &NotifySettings::default()).is_empty());
+}
+
+#[test]
+fn a_guardduty_finding_reports_what_about_which_resource_and_what_was_seen() {
+    let f = one("guardduty-s3-exfiltration-high.json");
+    assert_eq!((f.rule_id, f.severity), (rules::GUARDDUTY, Severity::High));
+    for expected in [
+        "GuardDuty: Anomalous S3 data reads from bucket customer-exports by IAM user mallory.",
+        "type Exfiltration:S3/AnomalousBehavior (severity 8)",
+        "resource: S3 bucket customer-exports",
+        "seen: GetObject call to s3.amazonaws.com from 198.51.100.23",
+        "1842 time(s), first 2026-11-20T12:20:00.000Z, last 2026-11-20T12:35:41.000Z",
+    ] {
+        assert!(f.reason.contains(expected), "{expected}\n{}", f.reason);
+    }
+}
+
+#[test]
+fn guardduty_findings_below_the_minimum_severity_are_not_reported() {
+    assert!(
+        findings(
+            "guardduty-root-credential-usage-low.json",
+            &NotifySettings::default()
+        )
+        .is_empty()
+    );
+    let everything = NotifySettings {
+        guardduty_min_severity: 0.0,
+        ..Default::default()
+    };
+    let f = findings("guardduty-root-credential-usage-low.json", &everything);
+    assert_eq!(f[0].severity, Severity::Low);
+    assert!(
+        f[0].reason
+            .contains("resource: access key ASIAROOTEXAMPLE00001 of Root (Root)"),
+        "{}",
+        f[0].reason
+    );
 }

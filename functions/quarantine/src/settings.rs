@@ -146,17 +146,8 @@ impl Settings {
         if let Some(ports) = config::var(env, SENSITIVE_PORTS) {
             settings.sensitive_ports = SensitivePorts::parse(SENSITIVE_PORTS, &ports)?;
         }
-        if let Some(v) = config::var(env, MIN_SEVERITY) {
-            settings.min_severity = match v.parse::<f64>() {
-                Ok(s) if (0.0..=10.0).contains(&s) => s,
-                _ => {
-                    return Err(ConfigError::new(
-                        MIN_SEVERITY,
-                        format!("`{v}` is not a GuardDuty severity between 0 and 10"),
-                    ));
-                }
-            };
-        }
+        settings.min_severity =
+            config::guardduty_severity(env, MIN_SEVERITY, DEFAULT_MIN_SEVERITY)?;
         for alarm in config::list(env, ALARMS) {
             if alarm == "*" {
                 return Err(ConfigError::new(
