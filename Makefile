@@ -14,7 +14,7 @@ TEMPLATES = infra/template.yaml infra/member.yaml
 OFFLINE = AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline \
 	AWS_SECRET_ACCESS_KEY=offline AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: setup setup-infra demo test lint lint-templates
+.PHONY: setup setup-infra demo test lint lint-templates build
 
 setup: $(VENV)/.installed
 
@@ -57,3 +57,10 @@ lint-templates: setup setup-infra
 	done
 	$(OFFLINE) $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet \
 		--compact $(addprefix -f ,$(TEMPLATES))
+
+## Deployable artifacts: `sam build` (rust-cargolambda) into .aws-sam/build/<Function>/bootstrap,
+## with SAM CLI from .venv-sam and cargo-lambda and zig from ./.venv; settings in samconfig.toml.
+## Not run by CI (a release LTO build of the SDK takes long); run it before `sam deploy`.
+build: setup $(SAM_VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam build --beta-features
