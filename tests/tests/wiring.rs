@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 
 use globset::GlobBuilder;
 use reflex_tests::pattern::Pattern;
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use reflex_tests::template::{load_template, resolve_refs, yaml_to_json_document};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Sample events that are malformed or unsupported: never routed, so not in the manifest.
 const UNROUTED_DIR: &str = "invalid";
@@ -76,50 +76,6 @@ impl Wiring {
     }
 }
 
-/// A template as JSON, each `Ref` to a parameter with a default replaced by that default: the
-/// rules as deployed with the default parameters.
-fn load_template(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let mut document = yaml_to_json_document(&text)?;
-    let defaults: Map<String, Value> = document
-        .get("Parameters")
-        .and_then(Value::as_object)
-        .map(|parameters| {
-            parameters
-                .iter()
-                .filter_map(|(name, p)| Some((name.clone(), p.get("Default")?.clone())))
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(resources) = document.get_mut("Resources") {
-        resolve_refs(resources, &defaults);
-    }
-    Ok(document)
-}
-
-/// Replaces `{"Ref": name}` by `defaults[name]` wherever `name` has one.
-fn resolve_refs(node: &mut Value, defaults: &Map<String, Value>) {
-    let default = node
-        .as_object()
-        .filter(|object| object.len() == 1)
-        .and_then(|object| object.get("Ref"))
-        .and_then(Value::as_str)
-        .and_then(|name| defaults.get(name));
-    if let Some(default) = default {
-        *node = default.clone();
-        return;
-    }
-    match node {
-        Value::Object(object) => object
-            .values_mut()
-            .for_each(|value| resolve_refs(value, defaults)),
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|value| resolve_refs(value, defaults)),
-        _ => {}
-    }
-}
-
 /// The enabled `EventBridgeRule` (or its older name, `CloudWatchEvent`) events of a SAM function.
 fn function_rules(id: &str, function: &Value) -> Result<Vec<Rule>, String> {
     let binary = function
@@ -159,57 +115,6 @@ fn function_rules(id: &str, function: &Value) -> Result<Vec<Rule>, String> {
         });
     }
     Ok(rules)
-}
-
-/// A one-document YAML template as JSON, the way CloudFormation reads it: the short-form
-/// intrinsics become their long form (`!Ref X` is `{"Ref": "X"}`, `!Sub s` is `{"Fn::Sub": "s"}`).
-fn yaml_to_json_document(text: &str) -> Result<Value, String> {
-    let documents = Yaml::load_from_str(text).map_err(|e| e.to_string())?;
-    match documents.as_slice() {
-        [document] => yaml_to_json(document),
-        _ => Err(format!("{} YAML documents, expected one", documents.len())),
-    }
-}
-
-fn yaml_to_json(node: &Yaml) -> Result<Value, String> {
-    match node {
-        Yaml::Value(scalar) => scalar_to_json(scalar),
-        Yaml::Sequence(items) => items
-            .iter()
-            .map(yaml_to_json)
-            .collect::<Result<_, _>>()
-            .map(Value::Array),
-        Yaml::Mapping(entries) => entries
-            .iter()
-            .map(|(key, value)| {
-                let key = key
-                    .as_str()
-                    .ok_or_else(|| format!("a mapping key that is not a string: {key:?}"))?;
-                Ok((key.to_string(), yaml_to_json(value)?))
-            })
-            .collect::<Result<Map<_, _>, String>>()
-            .map(Value::Object),
-        Yaml::Tagged(tag, node) => {
-            let function = match tag.suffix.as_str() {
-                "Ref" => "Ref".to_string(),
-                other => format!("Fn::{other}"),
-            };
-            Ok(json!({ function: yaml_to_json(node)? }))
-        }
-        other => Err(format!("unsupported YAML node {other:?}")),
-    }
-}
-
-fn scalar_to_json(scalar: &Scalar) -> Result<Value, String> {
-    Ok(match scalar {
-        Scalar::Null => Value::Null,
-        Scalar::Boolean(b) => Value::Bool(*b),
-        Scalar::Integer(i) => json!(i),
-        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner())
-            .map(Value::Number)
-            .ok_or_else(|| format!("{f} has no JSON form"))?,
-        Scalar::String(s) => Value::String(s.to_string()),
-    })
 }
 
 fn template() -> PathBuf {
