@@ -44,6 +44,11 @@ pub struct SessionIssuer {
     pub account_id: Option<String>,
 }
 
+/// A 12-digit AWS account id.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// An IAM principal that can carry tags (and so an exemption tag).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(tag = "type", content = "name", rename_all = "lowercase")]

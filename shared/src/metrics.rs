@@ -17,29 +17,24 @@ pub fn documents(report: &Report, timestamp_ms: i64) -> Vec<Value> {
     let mut docs = Vec::new();
     for finding in &report.findings {
         for action in &finding.actions {
-            let outcome = serde_json::to_value(&action.outcome)
-                .ok()
-                .and_then(|o| o.get("status").and_then(Value::as_str).map(String::from))
-                .unwrap_or_else(|| "unknown".into());
             docs.push(document(
                 timestamp_ms,
                 "Actions",
                 &[
                     ("Function", &report.function),
                     ("Rule", &finding.rule_id),
-                    ("Outcome", &outcome),
+                    ("Outcome", action.outcome.status()),
                 ],
             ));
         }
     }
-    let status = serde_json::to_value(report.status)
-        .ok()
-        .and_then(|s| s.as_str().map(String::from))
-        .unwrap_or_else(|| "unknown".into());
     docs.push(document(
         timestamp_ms,
         "Events",
-        &[("Function", &report.function), ("Status", &status)],
+        &[
+            ("Function", &report.function),
+            ("Status", report.status.as_str()),
+        ],
     ));
     docs
 }

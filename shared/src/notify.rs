@@ -32,10 +32,7 @@ impl Notifier {
                 .build()
                 .map_err(|e| ReflexError::Notify(e.to_string()))
         };
-        let status = serde_json::to_value(report.status)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+        let status = report.status.as_str();
         let mut request = self
             .client
             .publish()
@@ -45,7 +42,7 @@ impl Notifier {
             .message(message)
             // Attributes let subscribers filter (e.g. only HIGH and above to a pager).
             .message_attributes("reflex_function", attr(&report.function)?)
-            .message_attributes("reflex_status", attr(&status)?);
+            .message_attributes("reflex_status", attr(status)?);
         if let Some(sev) = report.severity() {
             request = request.message_attributes("reflex_severity", attr(&sev.to_string())?);
         }
@@ -150,7 +147,7 @@ pub fn chat_notification(report: &Report, max_description: Option<usize>) -> Val
                 .map(|u| format!("Open in the console: {u}")),
         )
         .collect();
-    let status = serde_json::to_value(report.status).unwrap_or(Value::Null);
+    let status = report.status.as_str();
     json!({
         "version": "1.0",
         "source": "custom",
@@ -163,7 +160,7 @@ pub fn chat_notification(report: &Report, max_description: Option<usize>) -> Val
             "keywords": [
                 "reflex",
                 report.function.clone(),
-                status.as_str().unwrap_or_default(),
+                status,
                 report.severity().map(|s| s.to_string()).unwrap_or_default(),
             ],
         },

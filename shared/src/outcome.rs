@@ -65,7 +65,36 @@ impl Outcome {
         }
     }
 
+    /// As in the JSON report: `done`, `already-done`, `would-do`, `skipped`, `failed`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Done { .. } => "done",
+            Outcome::AlreadyDone { .. } => "already-done",
+            Outcome::WouldDo => "would-do",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+
     pub fn is_failed(&self) -> bool {
         matches!(self, Outcome::Failed { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn status_names_are_the_json_ones() {
+        for o in [
+            Outcome::done("d", None, "u"),
+            Outcome::already_done("d"),
+            Outcome::WouldDo,
+            Outcome::Skipped { why: "w".into() },
+            Outcome::failed("f", None),
+        ] {
+            assert_eq!(serde_json::to_value(&o).unwrap()["status"], o.status());
+        }
     }
 }

@@ -38,6 +38,23 @@ pub enum Status {
     AlreadyHandled,
 }
 
+impl Status {
+    /// As in the JSON report: `remediated`, `dry-run`, ... (SNS attributes, metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Remediated => "remediated",
+            Status::DryRun => "dry-run",
+            Status::PartiallyFailed => "partially-failed",
+            Status::Failed => "failed",
+            Status::NoAction => "no-action",
+            Status::NeedsAttention => "needs-attention",
+            Status::NothingToDo => "nothing-to-do",
+            Status::Skipped => "skipped",
+            Status::AlreadyHandled => "already-handled",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventSummary {
     pub id: String,
@@ -449,6 +466,24 @@ fn mode_word(mode: Mode) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn status_names_are_the_json_ones() {
+        use super::Status::*;
+        for s in [
+            Remediated,
+            DryRun,
+            PartiallyFailed,
+            Failed,
+            NoAction,
+            NeedsAttention,
+            NothingToDo,
+            Skipped,
+            AlreadyHandled,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -110,10 +110,8 @@ pub fn route(target: &Target, home: &Target, member_role: Option<&MemberRole>) -
     if target.account == home.account {
         return Route::Own;
     }
-    let is_account_id =
-        target.account.len() == 12 && target.account.bytes().all(|b| b.is_ascii_digit());
     match member_role {
-        _ if !is_account_id => Route::Refused {
+        _ if !crate::identity::is_account_id(&target.account) => Route::Refused {
             why: format!(
                 "the event's account `{}` is not an account id",
                 target.account

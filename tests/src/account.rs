@@ -47,6 +47,19 @@ pub struct Account {
     pub queue_url: String,
 }
 
+/// The names of the sample events in `events/<dir>/`, sorted: `attach-admin-to-user.json`, ...
+pub fn sample_files(dir: &str) -> Vec<String> {
+    let path = crate::emulator::workspace_root().join("events").join(dir);
+    let mut files: Vec<String> = std::fs::read_dir(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A sample event from `events/`, e.g. `revoke/attach-admin-to-user.json`.
 pub fn load_event(relative: &str) -> Value {
     let path = crate::emulator::workspace_root()

@@ -100,21 +100,26 @@ fn function_rules(id: &str, function: &Value) -> Result<Vec<Rule>, String> {
         if !is_rule || disabled {
             continue;
         }
-        let pattern = match event.pointer("/Properties/Pattern") {
-            // A pattern may also be given as a JSON string (how CloudFormation accepts `null`).
-            Some(Value::String(text)) => {
-                serde_json::from_str(text).map_err(|e| format!("{rule}: Pattern: {e}"))?
-            }
-            Some(pattern) => pattern.clone(),
-            None => return Err(format!("{rule}: no Pattern")),
-        };
         rules.push(Rule {
             function: name.to_string(),
-            pattern: Pattern::parse(&pattern).map_err(|e| format!("{rule}: {e}"))?,
+            pattern: pattern_at(event, "/Properties/Pattern", &rule)?,
             name: rule,
         });
     }
     Ok(rules)
+}
+
+/// The event pattern at `pointer` in a resource (`what` names it in errors). A pattern may also be
+/// given as a JSON string (how CloudFormation accepts `null`).
+fn pattern_at(resource: &Value, pointer: &str, what: &str) -> Result<Pattern, String> {
+    let pattern = match resource.pointer(pointer) {
+        Some(Value::String(text)) => {
+            serde_json::from_str(text).map_err(|e| format!("{what}: {pointer}: {e}"))?
+        }
+        Some(pattern) => pattern.clone(),
+        None => return Err(format!("{what}: no {pointer}")),
+    };
+    Pattern::parse(&pattern).map_err(|e| format!("{what}: {e}"))
 }
 
 fn template() -> PathBuf {
@@ -591,14 +596,7 @@ impl Forwarding {
             if resource["Type"] != "AWS::Events::Rule" || disabled {
                 continue;
             }
-            let pattern = match resource.pointer("/Properties/EventPattern") {
-                Some(Value::String(text)) => {
-                    serde_json::from_str(text).map_err(|e| format!("{id}: EventPattern: {e}"))?
-                }
-                Some(pattern) => pattern.clone(),
-                None => return Err(format!("{id}: no EventPattern")),
-            };
-            let pattern = Pattern::parse(&pattern).map_err(|e| format!("{id}: {e}"))?;
+            let pattern = pattern_at(resource, "/Properties/EventPattern", id)?;
             rules.push((id.clone(), pattern));
         }
         Ok(Self { template, rules })

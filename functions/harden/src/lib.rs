@@ -104,8 +104,7 @@ fn is_kms_key_arn(arn: &str) -> bool {
         ["arn", partition, "kms", region, account, resource]
             if partition.starts_with("aws")
                 && !region.is_empty()
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
+                && reflex_shared::identity::is_account_id(account)
                 && resource.strip_prefix("key/").is_some_and(|id| {
                     !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 })

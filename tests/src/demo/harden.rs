@@ -5,7 +5,6 @@
 use serde_json::Value;
 
 use super::print_report;
-use crate::emulator::workspace_root;
 use crate::trail::{self, KMS_KEY, TRAIL};
 use crate::{Account, Emulator, load_event};
 
@@ -18,13 +17,7 @@ pub async fn run(emulator: &Emulator) {
         trail::ORDERS,
         trail::ORDERS_RETENTION_DAYS
     );
-    let mut files: Vec<String> = std::fs::read_dir(workspace_root().join("events/harden"))
-        .expect("events/harden")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    files.sort();
+    let files = crate::account::sample_files("harden");
 
     let mut tally = std::collections::BTreeMap::<String, usize>::new();
     for file in &files {

@@ -9,13 +9,7 @@ pub async fn run(emulator: &Emulator) {
     emulator.reset();
     let acct = Account::new(emulator).await;
     let handler = acct.notify("enforce", &[]).await;
-    let mut files: Vec<String> =
-        std::fs::read_dir(crate::emulator::workspace_root().join("events/notify"))
-            .expect("events/notify")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-    files.sort();
+    let files = crate::account::sample_files("notify");
     let mut example = None;
     for file in files {
         println!("-- {file}");

@@ -16,13 +16,7 @@ use reflex_shared::config;
 pub async fn run(emulator: &Emulator) {
     println!("== revoke: IAM privilege escalation, one sample event at a time ==\n");
 
-    let mut files: Vec<String> = std::fs::read_dir(workspace_root().join("events/revoke"))
-        .expect("events/revoke")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    files.sort();
+    let files = crate::account::sample_files("revoke");
 
     let mut tally = std::collections::BTreeMap::<String, usize>::new();
     for file in &files {
