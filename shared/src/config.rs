@@ -31,6 +31,16 @@ pub struct ExemptTag {
     pub value: String,
 }
 
+impl Default for ExemptTag {
+    /// `reflex:exempt=true`.
+    fn default() -> Self {
+        Self {
+            key: DEFAULT_EXEMPT_TAG_KEY.into(),
+            value: "true".into(),
+        }
+    }
+}
+
 impl ExemptTag {
     pub fn matches(&self, key: &str, value: &str) -> bool {
         key == self.key && value.eq_ignore_ascii_case(&self.value)
@@ -189,10 +199,7 @@ impl CoreConfig {
             ExemptPrincipals::new(EXEMPT_PRINCIPALS, &list(env, EXEMPT_PRINCIPALS))?;
 
         let exempt_tag = match var(env, EXEMPT_TAG) {
-            None => ExemptTag {
-                key: DEFAULT_EXEMPT_TAG_KEY.into(),
-                value: "true".into(),
-            },
+            None => ExemptTag::default(),
             Some(v) => {
                 let (key, value) = v.split_once('=').unwrap_or((&v, "true"));
                 if key.trim().is_empty() {

@@ -231,8 +231,7 @@ fn contain_actor(call: &ApiCall, why: &str) -> Option<Finding<HardenAction>> {
 /// The caller for a sentence: user name, role session, or the ARN.
 fn short_actor(call: &ApiCall) -> String {
     let who = &call.user_identity;
-    who.iam_user_name()
-        .map(|u| format!("user {u}"))
-        .or_else(|| who.role_name().map(|r| format!("role {r}")))
+    who.principal()
+        .map(|p| p.to_string())
         .unwrap_or_else(|| who.describe())
 }

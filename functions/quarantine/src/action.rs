@@ -86,22 +86,6 @@ pub enum QuarantineAction {
     },
 }
 
-impl QuarantineAction {
-    /// The instance the action changes, if it changes one.
-    pub fn instance_id(&self) -> Option<&str> {
-        match self {
-            QuarantineAction::RevokeIngress { .. } => None,
-            QuarantineAction::Isolate { instance_id, .. }
-            | QuarantineAction::RecordPreviousGroups { instance_id, .. }
-            | QuarantineAction::DetachFromAutoScalingGroup { instance_id, .. }
-            | QuarantineAction::EnableTerminationProtection { instance_id }
-            | QuarantineAction::StopOnShutdown { instance_id }
-            | QuarantineAction::TagQuarantined { instance_id, .. }
-            | QuarantineAction::SnapshotVolume { instance_id, .. } => Some(instance_id),
-        }
-    }
-}
-
 impl RemediationAction for QuarantineAction {
     fn describe(&self) -> String {
         match self {

@@ -500,7 +500,8 @@ impl Ec2Executor {
                 "desired_capacity": desired,
             })),
             format!(
-                "aws autoscaling attach-instances --auto-scaling-group-name {group} --instance-ids {instance_id}"
+                "aws autoscaling attach-instances --auto-scaling-group-name {} --instance-ids {instance_id}",
+                shell_arg(group)
             ),
         )
     }

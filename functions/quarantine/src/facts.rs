@@ -138,7 +138,6 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
     }
 }
 
-/// EC2's answer for an instance that does not exist (or an id that cannot exist).
 /// EC2's answers for an instance that is not (or no longer) there.
 pub const MISSING_INSTANCE: &[&str] =
     &["InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"];

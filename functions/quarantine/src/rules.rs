@@ -180,12 +180,7 @@ fn guardduty(finding: &GuardDutyFinding, settings: &Settings) -> Option<Trigger>
     if finding.severity < settings.min_severity {
         return None;
     }
-    let severity = match finding.severity {
-        s if s >= 9.0 => Severity::Critical,
-        s if s >= 7.0 => Severity::High,
-        s if s >= 4.0 => Severity::Medium,
-        _ => Severity::Low,
-    };
+    let severity = finding.band();
     let title = if finding.title.is_empty() {
         String::new()
     } else {

@@ -92,13 +92,6 @@ impl TriggerTag {
                     .contains(&value.trim().to_ascii_lowercase().as_str()),
             }
     }
-
-    pub fn describe(&self) -> String {
-        match &self.value {
-            Some(v) => format!("{}={v}", self.key),
-            None => self.key.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,10 +118,7 @@ impl Default for Settings {
                 key: DEFAULT_TRIGGER_TAG.into(),
                 value: None,
             },
-            exempt_tag: ExemptTag {
-                key: config::DEFAULT_EXEMPT_TAG_KEY.into(),
-                value: "true".into(),
-            },
+            exempt_tag: ExemptTag::default(),
         }
     }
 }

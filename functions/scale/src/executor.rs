@@ -4,7 +4,7 @@
 use aws_sdk_autoscaling::Client;
 use chrono::Utc;
 use reflex_shared::Outcome;
-use reflex_shared::aws::{error_code, error_text};
+use reflex_shared::aws::{error_code, error_text, shell_arg};
 use reflex_shared::ledger::Ledger;
 use serde_json::json;
 
@@ -72,7 +72,8 @@ impl ScaleExecutor {
                 Some(json!({ "desired_capacity": a.from })),
                 format!(
                     "aws autoscaling set-desired-capacity --auto-scaling-group-name {} --desired-capacity {}",
-                    a.group, a.from
+                    shell_arg(&a.group),
+                    a.from
                 ),
             ),
             Err(e) => Outcome::failed(
