@@ -305,7 +305,7 @@ mod tests {
             "arn:aws:iam:us-east-1:{account}:role/reflex",
         ] {
             let err = MemberRole::parse(bad).unwrap_err();
-            assert!(err.contains("{account}"), "{bad}: {err}");
+            assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
         }
         assert!(MemberRole::parse("arn:aws-us-gov:iam::{account}:role/r").is_ok());
     }

@@ -16,7 +16,7 @@ use reflex_revoke::action::Identity;
 use reflex_tests::account::{ADMIN, LEDGER_TABLE, REFLEX_SESSION};
 use reflex_tests::emulator::{REGION, workspace_root};
 use reflex_tests::{Account, Emulator, load_event};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The binary's name, which is also the function name `watch` serves it under.
 const FUNCTION: &str = "reflex-revoke";
@@ -186,9 +186,9 @@ impl Watch {
             let log = self.log();
             let found = log
                 .lines()
-                .filter(|line| line.contains("\"_aws\""))
-                .filter_map(|line| line.find('{').map(|at| &line[at..]))
-                .filter_map(|json| serde_json::from_str::<Value>(json).ok())
+                // CloudWatch reads EMF only from a line that is the JSON document, whole.
+                .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+                .filter(|doc| doc.get("_aws").is_some())
                 .find(|doc| wanted(doc));
             if let Some(doc) = found {
                 return doc;
@@ -340,6 +340,12 @@ async fn the_lambda_binary_detaches_admin_and_rejects_a_bad_event() {
     assert_eq!(emf["Rule"], "revoke.privileged-policy-attached", "{emf}");
     assert_eq!(emf["Actions"], 1, "{emf}");
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Reflex");
+    let event = watch.emf_line(|doc| doc.get("Events").is_some());
+    assert_eq!(
+        (&event["Function"], &event["Status"], &event["Events"]),
+        (&json!("revoke"), &json!("remediated"), &json!(1)),
+        "{event}"
+    );
 
     // EventBridge delivers at least once: the redelivery finds the ledger claim and does nothing.
     let out = watch.invoke(&event_file, INVOKE_TIMEOUT);

@@ -50,18 +50,23 @@ fn statements(role: &Value) -> Vec<Value> {
     out
 }
 
+/// A statement's `Action`, one string or a list.
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn allowed_actions(role: &Value) -> BTreeSet<String> {
     statements(role)
         .iter()
         .filter(|s| s["Effect"] == "Allow")
-        .flat_map(|s| match &s["Action"] {
-            Value::String(a) => vec![a.clone()],
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|a| a.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
-        })
+        .flat_map(actions)
         .collect()
 }
 
@@ -69,22 +74,31 @@ fn is_remediation(action: &str) -> bool {
     !CENTRAL_ONLY.iter().any(|prefix| action.starts_with(prefix))
 }
 
-/// The central function roles: those Lambda assumes.
+/// The central function roles: the role of each function (`Role: !GetAtt X.Arn`), five.
 fn function_roles(central: &Value) -> Vec<(String, Value)> {
-    roles(central)
-        .into_iter()
-        .filter(|(_, r)| {
-            r["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
-                == "lambda.amazonaws.com"
+    let resources = central["Resources"].as_object().expect("Resources");
+    let roles: Vec<(String, Value)> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|f| {
+            // `!GetAtt X.Arn` loads as "X.Arn"; the long form is ["X", "Arn"].
+            let get_att = &f["Properties"]["Role"]["Fn::GetAtt"];
+            let id = get_att
+                .as_str()
+                .and_then(|a| a.strip_suffix(".Arn"))
+                .or_else(|| get_att[0].as_str())
+                .unwrap_or_else(|| panic!("a function without Role: !GetAtt X.Arn: {f}"));
+            (id.to_string(), resources[id]["Properties"].clone())
         })
-        .collect()
+        .collect();
+    assert_eq!(roles.len(), 5, "one role per function");
+    roles
 }
 
 #[test]
 fn the_member_role_allows_exactly_the_remediation_the_central_functions_may_do() {
     let central = template("template.yaml");
     let function_roles = function_roles(&central);
-    assert_eq!(function_roles.len(), 5, "one role per function");
     let central_actions: BTreeSet<String> = function_roles
         .iter()
         .flat_map(|(_, r)| allowed_actions(r))
@@ -130,23 +144,32 @@ fn every_function_role_carries_the_policy_that_forbids_changing_reflex() {
             "{id} lacks NeverTouchReflexItself: {attached:?}"
         );
     }
-    let denied = &central["Resources"]["NeverTouchReflexItself"]["Properties"]["PolicyDocument"]["Statement"];
-    let sids: BTreeSet<&str> = denied
-        .as_array()
-        .expect("statements")
-        .iter()
-        .filter(|s| s["Effect"] == "Deny")
-        .filter_map(|s| s["Sid"].as_str())
-        .collect();
-    for sid in [
-        "Roles",
-        "Functions",
-        "Ledger",
-        "Topic",
-        "Key",
-        "DeadLetters",
+    let denied: Vec<Value> =
+        central["Resources"]["NeverTouchReflexItself"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .filter(|s| s["Effect"] == "Deny")
+            .cloned()
+            .collect();
+    // What must be denied, and a piece of the resource it must be denied on.
+    for (action, resource) in [
+        ("iam:*", "role/reflex/*"),
+        ("lambda:*", "function:reflex-*"),
+        ("events:DeleteRule", "rule/${AWS::StackName}-*"),
+        ("dynamodb:DeleteTable", "LedgerTable"),
+        ("sns:DeleteTopic", "ReportsTopic"),
+        ("kms:ScheduleKeyDeletion", "ReflexKey"),
+        ("sqs:PurgeQueue", "DeadLetterQueue"),
+        ("logs:DeleteLogGroup", "log-group:/aws/lambda/reflex-*"),
+        ("cloudwatch:DeleteAlarms", "alarm:reflex-*"),
+        ("cloudwatch:DeleteDashboards", "dashboard/reflex"),
     ] {
-        assert!(sids.contains(sid), "no Deny for {sid}: {sids:?}");
+        assert!(
+            denied.iter().any(|s| actions(s).iter().any(|a| a == action)
+                && s["Resource"].to_string().contains(resource)),
+            "NeverTouchReflexItself does not deny {action} on {resource}"
+        );
     }
 }
 
@@ -157,10 +180,13 @@ fn the_member_role_may_not_change_reflex_roles() {
         .into_iter()
         .find(|(id, _)| id == "RemediationRole")
         .expect("RemediationRole");
+    assert_eq!(remediation["Path"], "/reflex/");
     assert!(
         statements(&remediation)
             .iter()
-            .any(|s| s["Effect"] == "Deny" && s["Action"] == "iam:*"),
+            .any(|s| s["Effect"] == "Deny"
+                && s["Action"] == "iam:*"
+                && s["Resource"].to_string().contains(":role/reflex/*")),
         "the member role must not change /reflex/ roles"
     );
 }

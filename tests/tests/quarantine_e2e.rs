@@ -371,15 +371,28 @@ async fn all_traffic_opened_to_the_world_is_revoked_from_an_older_record_without
 #[tokio::test]
 async fn harmless_rules_low_findings_refused_calls_and_reflexs_own_calls_change_nothing() {
     let (_emu, acct, fleet) = world().await;
-    for (file, status) in [
-        ("authorize-ssh-to-private-cidr.json", "nothing-to-do"),
-        ("authorize-https-to-world.json", "nothing-to-do"),
-        ("authorize-ssh-to-world-by-reflex.json", "skipped"),
-        ("authorize-ssh-to-world-access-denied.json", "skipped"),
+    for (file, status, guard) in [
+        ("authorize-ssh-to-private-cidr.json", "nothing-to-do", None),
+        ("authorize-https-to-world.json", "nothing-to-do", None),
+        (
+            "authorize-ssh-to-world-by-reflex.json",
+            "skipped",
+            Some("loop-guard"),
+        ),
+        (
+            "authorize-ssh-to-world-access-denied.json",
+            "skipped",
+            Some("failed-call"),
+        ),
     ] {
         let event = ec2::replay_authorize(&fleet, load_event(&format!("quarantine/{file}"))).await;
         let report = handle(&acct, event, "enforce", &[]).await;
         assert_eq!(report["status"], status, "{file}: {report:#}");
+        assert_eq!(
+            report["skipped"]["guard"].as_str(),
+            guard,
+            "{file}: {report:#}"
+        );
     }
     assert_eq!(
         ec2::group_rules(&acct, &fleet.web_group).await,

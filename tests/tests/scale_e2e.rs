@@ -228,22 +228,36 @@ async fn insufficient_data_and_unmapped_alarms_change_nothing() {
 }
 
 #[tokio::test]
-async fn composite_and_metric_math_alarms_scale_too() {
+async fn composite_and_metric_math_alarms_scale_too_each_in_its_own_order() {
     let (_emu, acct) = account().await;
-    deliver(
-        &acct,
-        "composite-cpu-and-disk-alarm.json",
-        IN_AND_NO_COOLDOWN,
-    )
-    .await;
-    assert_eq!(acct.desired_capacity("web").await, 3);
+    // The metric-math alarm's change (11:50) first, then the composite's older one (11:40): an
+    // older change of another alarm is not out of order.
     deliver(
         &acct,
         "metric-math-error-rate-alarm.json",
         IN_AND_NO_COOLDOWN,
     )
     .await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    deliver(
+        &acct,
+        "composite-cpu-and-disk-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
     assert_eq!(acct.desired_capacity("web").await, 4);
+    let entries = acct.ledger_entries().await;
+    let record = entries
+        .iter()
+        .find(|e| e["pk"] == "state#scale-group#web")
+        .expect("the group's record");
+    let doc: Value = serde_json::from_str(record["doc"].as_str().unwrap()).unwrap();
+    let alarms: Vec<&String> = doc["last_event_times"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(alarms.len(), 2, "both alarms remembered: {doc}");
 }
 
 #[tokio::test]
