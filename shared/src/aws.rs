@@ -1,10 +1,10 @@
-//! AWS plumbing shared by every function: the SDK configuration, error codes, who we are.
+//! AWS plumbing shared by every function: the SDK configuration, reading SDK errors into
+//! outcomes, and quoting for the undo commands in reports.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::identity::SelfIdentity;
 use crate::outcome::Outcome;
 
 /// Load the SDK configuration once per cold start. `AWS_ENDPOINT_URL` points it at an emulator.
@@ -28,6 +28,16 @@ pub fn error_text<E: std::error::Error>(err: &E) -> String {
 pub enum Fault {
     Gone,
     Failed(Outcome),
+}
+
+impl Fault {
+    /// The outcome to report: `gone()` when the resource is not there, else the failure.
+    pub fn or_gone(self, gone: impl FnOnce() -> Outcome) -> Outcome {
+        match self {
+            Fault::Gone => gone(),
+            Fault::Failed(outcome) => outcome,
+        }
+    }
 }
 
 /// Sort an SDK error: one of `gone_codes` (e.g. `NoSuchEntity`) is `Gone`; anything else is a
@@ -58,6 +68,14 @@ where
     Fault::Failed(Outcome::failed(why, code))
 }
 
+/// The outcome of a failed call where no error means "already done".
+pub fn failure<E>(call: &str, err: &SdkError<E, HttpResponse>) -> Outcome
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fault(call, err, &[]).or_gone(|| Outcome::failed(format!("{call} failed"), None))
+}
+
 /// An argument as a POSIX shell reads it back, for the undo commands in reports: plain words
 /// stay as they are, anything else is single-quoted.
 pub fn shell_arg(arg: &str) -> String {
@@ -70,30 +88,6 @@ pub fn shell_arg(arg: &str) -> String {
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
     }
-}
-
-/// Reflex's own identity for the loop guard: configured, or asked of STS.
-pub async fn resolve_self_identity(
-    sdk: &SdkConfig,
-    configured: Option<&str>,
-) -> Result<SelfIdentity, String> {
-    if let Some(arn) = configured {
-        return Ok(SelfIdentity::from_arn(arn));
-    }
-    let out = aws_sdk_sts::Client::new(sdk)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "could not learn Reflex's own identity from STS for the loop guard ({}); \
-                 set {} to this function's role ARN",
-                error_text(&e),
-                crate::config::SELF_ARN
-            )
-        })?;
-    let arn = out.arn.ok_or("STS GetCallerIdentity returned no ARN")?;
-    Ok(SelfIdentity::from_arn(&arn))
 }
 
 #[cfg(test)]

@@ -1,15 +1,22 @@
-//! Configuration shared by every function, read from the environment once at cold start.
+//! Configuration, read from the environment once at cold start: the settings every function
+//! shares ([`CoreConfig`]) and the parsers each function's own settings use, so a number, a
+//! tag or a name pattern is read (and refused) the same way everywhere. Every error names the
+//! variable.
 //!
-//! Values are read through a lookup function so tests can pass a map instead of mutating the
-//! process environment. Every error names the variable.
+//! Values are read through a lookup function ([`Env`]) so tests can pass a map instead of
+//! mutating the process environment.
 
 use std::collections::BTreeMap;
 
 use crate::error::ConfigError;
-use crate::guard::{ExemptPrincipals, Guards, Mode};
+use crate::exemption::{ExemptPrincipals, ExemptTag};
+use crate::guard::{Guards, Mode};
 use crate::identity::SelfIdentity;
 use crate::ledger;
-use crate::target::MemberRole;
+use crate::target::{self, MemberRole};
+
+/// How configuration is looked up: the process environment in Lambda, a map in tests.
+pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 pub const MODE: &str = "REFLEX_MODE";
 pub const RULE_MODES: &str = "REFLEX_RULE_MODES";
@@ -18,35 +25,14 @@ pub const EXEMPT_PRINCIPALS: &str = "REFLEX_EXEMPT_PRINCIPALS";
 pub const EXEMPT_TAG: &str = "REFLEX_EXEMPT_TAG";
 pub const TOPIC_ARN: &str = "REFLEX_TOPIC_ARN";
 pub const SELF_ARN: &str = "REFLEX_SELF_ARN";
+/// `true` to also contain the caller who escalated (revoke) or stopped a trail (harden).
+pub const CONTAIN_ACTOR: &str = "REFLEX_CONTAIN_ACTOR";
 /// The role to assume in a member account, `{account}` standing for its id (cross-account).
-pub const MEMBER_ROLE_ARN: &str = "REFLEX_MEMBER_ROLE_ARN";
+pub const MEMBER_ROLE_ARN: &str = target::MEMBER_ROLE_ARN;
 
 pub const DEFAULT_MAX_ACTIONS: usize = 10;
-pub const DEFAULT_EXEMPT_TAG_KEY: &str = "reflex:exempt";
 
-/// A tag that exempts the IAM user or role carrying it (value compared case-insensitively).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExemptTag {
-    pub key: String,
-    pub value: String,
-}
-
-impl Default for ExemptTag {
-    /// `reflex:exempt=true`.
-    fn default() -> Self {
-        Self {
-            key: DEFAULT_EXEMPT_TAG_KEY.into(),
-            value: "true".into(),
-        }
-    }
-}
-
-impl ExemptTag {
-    pub fn matches(&self, key: &str, value: &str) -> bool {
-        key == self.key && value.eq_ignore_ascii_case(&self.value)
-    }
-}
-
+/// The settings every function shares.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
     pub default_mode: Mode,
@@ -65,96 +51,9 @@ pub struct CoreConfig {
     pub claim_timeout_seconds: i64,
 }
 
-/// A lookup over fixed pairs instead of the process environment (tests, local runs).
-pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
-    pairs: &[(K, V)],
-) -> impl Fn(&str) -> Option<String> + use<K, V> {
-    let map: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
-        .collect();
-    move |key: &str| map.get(key).cloned()
-}
-
-/// Reads one variable; blank counts as unset.
-pub fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    env(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// A comma-separated list; blank entries dropped.
-pub fn list(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
-    var(env, name)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A whole number of at least 1, or the default when unset.
-pub fn positive(
-    env: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-    default: i64,
-) -> Result<i64, ConfigError> {
-    match var(env, name) {
-        None => Ok(default),
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(ConfigError::new(
-                name,
-                format!("`{v}` is not a whole number of at least 1"),
-            )),
-        },
-    }
-}
-
-/// A GuardDuty severity (0 to 10), or the default when unset.
-pub fn guardduty_severity(
-    env: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-    default: f64,
-) -> Result<f64, ConfigError> {
-    match var(env, name) {
-        None => Ok(default),
-        Some(v) => match v.parse::<f64>() {
-            Ok(s) if (0.0..=10.0).contains(&s) => Ok(s),
-            _ => Err(ConfigError::new(
-                name,
-                format!("`{v}` is not a GuardDuty severity between 0 and 10"),
-            )),
-        },
-    }
-}
-
-/// `true`/`false` (also 1/0, yes/no), or the default when unset.
-pub fn flag(
-    env: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match var(env, name).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => Ok(true),
-        Some(v) if ["false", "0", "no"].contains(&v.as_str()) => Ok(false),
-        Some(v) => Err(ConfigError::new(
-            name,
-            format!("`{v}` is not true or false"),
-        )),
-    }
-}
-
 impl CoreConfig {
     /// `known_rules` are the function's rule ids; a mode for any other id is a typo, refused.
-    pub fn from_env(
-        env: &dyn Fn(&str) -> Option<String>,
-        known_rules: &[&str],
-    ) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env<'_>, known_rules: &[&str]) -> Result<Self, ConfigError> {
         // Safe by default: a deployment acts only once someone has chosen `enforce`.
         let default_mode = match var(env, MODE) {
             None => Mode::DryRun,
@@ -182,34 +81,15 @@ impl CoreConfig {
             rule_modes.insert(rule.to_string(), mode);
         }
 
-        let max_actions = match var(env, MAX_ACTIONS) {
-            None => DEFAULT_MAX_ACTIONS,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    return Err(ConfigError::new(
-                        MAX_ACTIONS,
-                        format!("`{v}` is not a whole number of at least 1"),
-                    ));
-                }
-            },
-        };
-
+        let max_actions = positive(env, MAX_ACTIONS, DEFAULT_MAX_ACTIONS as i64)? as usize;
         let exempt_principals =
             ExemptPrincipals::new(EXEMPT_PRINCIPALS, &list(env, EXEMPT_PRINCIPALS))?;
-
-        let exempt_tag = match var(env, EXEMPT_TAG) {
+        let exempt_tag = match tag(env, EXEMPT_TAG)? {
             None => ExemptTag::default(),
-            Some(v) => {
-                let (key, value) = v.split_once('=').unwrap_or((&v, "true"));
-                if key.trim().is_empty() {
-                    return Err(ConfigError::new(EXEMPT_TAG, "the tag key is empty"));
-                }
-                ExemptTag {
-                    key: key.trim().into(),
-                    value: value.trim().into(),
-                }
-            }
+            Some(TagSpec { key, value }) => ExemptTag {
+                key,
+                value: value.unwrap_or_else(|| "true".into()),
+            },
         };
 
         let topic_arn = var(env, TOPIC_ARN);
@@ -232,18 +112,7 @@ impl CoreConfig {
             .map(|arn| MemberRole::parse(&arn).map_err(|e| ConfigError::new(MEMBER_ROLE_ARN, e)))
             .transpose()?;
 
-        let ledger_table = var(env, ledger::TABLE);
-        let ledger_ttl_days = positive(env, ledger::TTL_DAYS, ledger::DEFAULT_TTL_DAYS)?;
-        let claim_timeout_seconds = positive(
-            env,
-            ledger::CLAIM_TIMEOUT,
-            ledger::DEFAULT_CLAIM_TIMEOUT_SECONDS,
-        )?;
-
         Ok(Self {
-            ledger_table,
-            ledger_ttl_days,
-            claim_timeout_seconds,
             default_mode,
             rule_modes,
             max_actions,
@@ -252,6 +121,13 @@ impl CoreConfig {
             topic_arn,
             self_arn,
             member_role,
+            ledger_table: var(env, ledger::TABLE),
+            ledger_ttl_days: positive(env, ledger::TTL_DAYS, ledger::DEFAULT_TTL_DAYS)?,
+            claim_timeout_seconds: positive(
+                env,
+                ledger::CLAIM_TIMEOUT,
+                ledger::DEFAULT_CLAIM_TIMEOUT_SECONDS,
+            )?,
         })
     }
 
@@ -279,6 +155,151 @@ impl CoreConfig {
     }
 }
 
+// ---- the parsers every function's settings use ----
+
+/// A lookup over fixed pairs instead of the process environment (tests, local runs).
+pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+    pairs: &[(K, V)],
+) -> impl Fn(&str) -> Option<String> + use<K, V> {
+    let map: BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+        .collect();
+    move |key: &str| map.get(key).cloned()
+}
+
+/// Reads one variable; blank counts as unset.
+pub fn var(env: &Env<'_>, name: &str) -> Option<String> {
+    env(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A comma-separated list; blank entries dropped.
+pub fn list(env: &Env<'_>, name: &str) -> Vec<String> {
+    var(env, name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A whole number of at least `min`, or the default when unset.
+pub fn whole_number(env: &Env<'_>, name: &str, default: i64, min: i64) -> Result<i64, ConfigError> {
+    match var(env, name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(ConfigError::new(
+                name,
+                format!("`{v}` is not a whole number of at least {min}"),
+            )),
+        },
+    }
+}
+
+/// A whole number of at least 1, or the default when unset.
+pub fn positive(env: &Env<'_>, name: &str, default: i64) -> Result<i64, ConfigError> {
+    whole_number(env, name, default, 1)
+}
+
+/// A GuardDuty severity (0 to 10), or the default when unset.
+pub fn guardduty_severity(env: &Env<'_>, name: &str, default: f64) -> Result<f64, ConfigError> {
+    match var(env, name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<f64>() {
+            Ok(s) if (0.0..=10.0).contains(&s) => Ok(s),
+            _ => Err(ConfigError::new(
+                name,
+                format!("`{v}` is not a GuardDuty severity between 0 and 10"),
+            )),
+        },
+    }
+}
+
+/// `true`/`false` (also 1/0, yes/no), or the default when unset.
+pub fn flag(env: &Env<'_>, name: &str, default: bool) -> Result<bool, ConfigError> {
+    match var(env, name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["true", "1", "yes"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["false", "0", "no"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(ConfigError::new(
+            name,
+            format!("`{v}` is not true or false"),
+        )),
+    }
+}
+
+/// A tag as configured: `key` or `key=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagSpec {
+    pub key: String,
+    /// `None` when only the key was given (or the value is blank).
+    pub value: Option<String>,
+}
+
+/// A `key` or `key=value` tag, or `None` when unset. The key may not be blank, nor start with
+/// `aws:` (reserved by AWS: no one can set such a tag).
+pub fn tag(env: &Env<'_>, name: &str) -> Result<Option<TagSpec>, ConfigError> {
+    let Some(text) = var(env, name) else {
+        return Ok(None);
+    };
+    let (key, value) = match text.split_once('=') {
+        Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
+        None => (text.as_str(), None),
+    };
+    if key.is_empty() {
+        return Err(ConfigError::new(name, "the tag key is empty"));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(ConfigError::new(
+            name,
+            format!("`{key}`: keys starting with aws: are reserved by AWS"),
+        ));
+    }
+    Ok(Some(TagSpec {
+        key: key.to_string(),
+        value: value.filter(|v| !v.is_empty()),
+    }))
+}
+
+/// A name, or a prefix ending in `*` (alarm names in `REFLEX_SCALE_TARGETS` and
+/// `REFLEX_QUARANTINE_ALARMS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern(String);
+
+impl NamePattern {
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self(pattern.into())
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        match self.0.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == self.0,
+        }
+    }
+
+    /// A lone `*`: every name.
+    pub fn is_everything(&self) -> bool {
+        self.0 == "*"
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for NamePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,8 +315,9 @@ mod tests {
         let c = CoreConfig::from_env(&env(&[]), RULES).unwrap();
         assert_eq!(c.default_mode, Mode::DryRun);
         assert_eq!(c.max_actions, DEFAULT_MAX_ACTIONS);
-        assert_eq!(c.exempt_tag.key, "reflex:exempt");
+        assert_eq!(c.exempt_tag, ExemptTag::default());
         assert!(c.topic_arn.is_none());
+        assert!(c.ledger_table.is_none());
     }
 
     #[test]
@@ -311,6 +333,7 @@ mod tests {
                 ),
                 (EXEMPT_TAG, "security:exempt=yes"),
                 (TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:reflex"),
+                (ledger::TABLE, "reflex-ledger"),
             ]),
             RULES,
         )
@@ -326,10 +349,7 @@ mod tests {
                 .matching(&["arn:aws:sts::123456789012:assumed-role/admin/jane"]),
             Some("arn:aws:sts::*:assumed-role/admin/*")
         );
-        assert_eq!(
-            c.exempt_principals.matching(&["arn:aws:iam::1:role/other"]),
-            None
-        );
+        assert_eq!(c.ledger_table.as_deref(), Some("reflex-ledger"));
     }
 
     #[test]
@@ -343,8 +363,10 @@ mod tests {
             (MAX_ACTIONS, "ten"),
             (EXEMPT_PRINCIPALS, "arn:aws:iam::[:role/x"),
             (EXEMPT_TAG, "=true"),
+            (EXEMPT_TAG, "aws:exempt=true"),
             (TOPIC_ARN, "reflex-topic"),
             (SELF_ARN, "reflex"),
+            (MEMBER_ROLE_ARN, "arn:aws:iam::222222222222:role/reflex"),
             (ledger::TTL_DAYS, "-1"),
             (ledger::CLAIM_TIMEOUT, "soon"),
         ];
@@ -353,7 +375,43 @@ mod tests {
             assert_eq!(&err.variable, key, "{value}");
             assert!(err.to_string().contains(key), "{err}");
         }
-        assert!(flag(&env(&[("X", "maybe")]), "X", false).is_err());
-        assert!(flag(&env(&[("X", "TRUE")]), "X", false).unwrap());
+    }
+
+    #[test]
+    fn the_shared_parsers_read_and_refuse_alike() {
+        let e = env(&[
+            ("FLAG", "TRUE"),
+            ("BAD_FLAG", "maybe"),
+            ("ZERO", "0"),
+            ("TAG", " security:isolate = yes "),
+            ("KEY", "reflex:quarantine"),
+            ("SEVERITY", "11"),
+        ]);
+        assert!(flag(&e, "FLAG", false).unwrap());
+        assert!(flag(&e, "BAD_FLAG", false).is_err());
+        assert_eq!(whole_number(&e, "ZERO", 5, 0), Ok(0));
+        assert_eq!(positive(&e, "ZERO", 5).unwrap_err().variable, "ZERO");
+        assert_eq!(positive(&e, "UNSET", 5), Ok(5));
+        assert_eq!(
+            tag(&e, "TAG").unwrap(),
+            Some(TagSpec {
+                key: "security:isolate".into(),
+                value: Some("yes".into())
+            })
+        );
+        assert_eq!(tag(&e, "KEY").unwrap().unwrap().value, None);
+        assert_eq!(tag(&e, "UNSET").unwrap(), None);
+        assert!(guardduty_severity(&e, "SEVERITY", 7.0).is_err());
+    }
+
+    #[test]
+    fn name_patterns_are_exact_names_or_prefixes() {
+        let exact = NamePattern::new("web-cpu-high");
+        assert!(exact.matches("web-cpu-high"));
+        assert!(!exact.matches("web-cpu-high-2"));
+        let prefix = NamePattern::new("api-*");
+        assert!(prefix.matches("api-latency"));
+        assert!(!prefix.matches("web-api"));
+        assert!(NamePattern::new("*").is_everything());
     }
 }

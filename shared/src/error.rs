@@ -28,6 +28,21 @@ impl EventError {
             EventError::Unsupported { .. } => "UnsupportedEvent",
         }
     }
+
+    /// A required field is absent: `detail.requestParameters.policyArn (in AttachUserPolicy)`.
+    pub fn missing(field: impl Into<String>) -> Self {
+        EventError::MissingField {
+            field: field.into(),
+        }
+    }
+
+    /// A field is there but unusable, and why.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        EventError::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A configuration value is missing or wrong; the cold start fails naming the variable.
@@ -47,6 +62,17 @@ impl ConfigError {
     }
 }
 
+/// Why an event's account and region cannot be reached.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TargetError {
+    /// Permanent: configuration says Reflex must not act there.
+    #[error("{0}")]
+    Refused(String),
+    /// The member role could not be assumed (not deployed yet, trust policy, STS down).
+    #[error("{0}")]
+    AssumeRole(String),
+}
+
 /// What a handler invocation can fail with.
 #[derive(Debug, Error)]
 pub enum ReflexError {
@@ -58,10 +84,10 @@ pub enum ReflexError {
     /// Transient: the report could not be published; Lambda retries the event and the
     /// (idempotent) actions report "already done" the second time, so the report is not lost.
     #[error("could not publish the report to SNS: {0}")]
-    Notify(String),
+    Publish(String),
     /// Nothing was done: the event's account or region cannot be reached (see `target`).
     #[error("cannot act where the event happened: {0}")]
-    Target(#[from] crate::target::TargetError),
+    Target(#[from] TargetError),
 }
 
 impl ReflexError {
@@ -70,13 +96,10 @@ impl ReflexError {
         match self {
             ReflexError::BadEvent(e) => format!("Permanent.BadEvent.{}", e.error_type()),
             ReflexError::Config(_) => "Permanent.Config".to_string(),
-            ReflexError::Notify(_) => "Transient.Notify".to_string(),
-            ReflexError::Target(crate::target::TargetError::Refused(_)) => {
-                "Permanent.ForeignAccount".to_string()
-            }
-            ReflexError::Target(crate::target::TargetError::AssumeRole(_)) => {
-                "Transient.AssumeRole".to_string()
-            }
+            // The name operators filter on since the first release: kept.
+            ReflexError::Publish(_) => "Transient.Notify".to_string(),
+            ReflexError::Target(TargetError::Refused(_)) => "Permanent.ForeignAccount".to_string(),
+            ReflexError::Target(TargetError::AssumeRole(_)) => "Transient.AssumeRole".to_string(),
         }
     }
 }

@@ -1,24 +1,35 @@
-//! Guards: pure checks applied to every plan before anything runs.
+//! Guards: pure checks around the rules, the same for every function.
 //!
-//! Event level (before any AWS call): the loop guard, the failed-call skip, an exempt actor.
-//! Step level (after the rules): rule mode, exempt target, blast radius.
+//! Before anything else (`screen`): the loop guard, the failed-call skip, a caller exempt by ARN
+//! pattern. After the rules (`apply`): each rule's mode, exempt resources, the blast radius.
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-use crate::error::ConfigError;
 use crate::event::ApiCall;
-use crate::identity::{Principal, SelfIdentity};
-use crate::plan::{Finding, RemediationAction};
+use crate::exemption::ExemptPrincipals;
+use crate::identity::SelfIdentity;
+use crate::plan::{Action, Finding};
+use crate::resource::Resource;
 
 /// How a rule runs in this deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     Enforce,
     DryRun,
     Off,
+}
+
+impl Mode {
+    /// As in configuration and the JSON report: `enforce`, `dry-run`, `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::DryRun => "dry-run",
+            Mode::Off => "off",
+        }
+    }
 }
 
 impl std::str::FromStr for Mode {
@@ -35,47 +46,8 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// ARN glob patterns (`*` and `?`, `*` also crossing `/`) of principals Reflex leaves alone.
-#[derive(Debug, Clone)]
-pub struct ExemptPrincipals {
-    patterns: Vec<String>,
-    set: GlobSet,
-}
-
-impl ExemptPrincipals {
-    pub fn new(variable: &str, patterns: &[String]) -> Result<Self, ConfigError> {
-        let mut builder = GlobSetBuilder::new();
-        for p in patterns {
-            let glob = Glob::new(p)
-                .map_err(|e| ConfigError::new(variable, format!("pattern `{p}`: {e}")))?;
-            builder.add(glob);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| ConfigError::new(variable, e.to_string()))?;
-        Ok(Self {
-            patterns: patterns.to_vec(),
-            set,
-        })
-    }
-
-    pub fn none() -> Self {
-        Self::new("", &[]).expect("an empty pattern set always builds")
-    }
-
-    /// The first pattern that matches any of the ARNs.
-    pub fn matching(&self, arns: &[&str]) -> Option<&str> {
-        arns.iter().find_map(|arn| {
-            self.set
-                .matches(arn)
-                .first()
-                .map(|&i| self.patterns[i].as_str())
-        })
-    }
-}
-
 /// Why a whole event is left alone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "guard", rename_all = "kebab-case")]
 pub enum EventSkip {
     /// The call was made by Reflex itself: acting on it could loop forever.
@@ -108,7 +80,13 @@ impl EventSkip {
 pub enum Disposition {
     Run,
     DryRun,
-    Skip { why: String },
+    Skip {
+        why: String,
+    },
+    /// The resource the action touches carries the exemption tag.
+    Exempt {
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +109,18 @@ pub struct Guards {
 }
 
 impl Guards {
+    /// Every rule enforced, nobody exempt, nobody recognised as Reflex, the default blast radius.
+    pub fn enforcing(max_actions: usize) -> Self {
+        Self {
+            self_identity: None,
+            member_role: None,
+            exempt: ExemptPrincipals::none(),
+            default_mode: Mode::Enforce,
+            rule_modes: BTreeMap::new(),
+            max_actions,
+        }
+    }
+
     pub fn mode_for(&self, rule_id: &str) -> Mode {
         self.rule_modes
             .get(rule_id)
@@ -138,7 +128,8 @@ impl Guards {
             .unwrap_or(self.default_mode)
     }
 
-    /// Event-level guards, in order: loop guard, failed call, exempt actor (by ARN pattern).
+    /// Event-level guards on an API call, in order: loop guard, failed call, exempt caller (by
+    /// ARN pattern). The caller's exemption tag is read later, once it is known where to read it.
     pub fn screen(&self, call: &ApiCall) -> Option<EventSkip> {
         let actor = &call.user_identity;
         let member_session = actor
@@ -163,13 +154,13 @@ impl Guards {
             })
     }
 
-    /// Step-level guards over the rules' findings. `tag_exempt` holds the principals whose
-    /// exemption tag was found. Dry-run steps count toward the blast radius too, so a dry-run
-    /// reports exactly what enforce mode would do.
-    pub fn apply<A: RemediationAction>(
+    /// Step-level guards over the rules' findings, in order: the rule's mode, an exempt resource
+    /// (`exempt` maps each to why), the blast radius. Dry-run steps count toward the blast radius
+    /// too, so a dry-run reports exactly what enforce mode would do.
+    pub fn apply<A: Action>(
         &self,
         findings: Vec<Finding<A>>,
-        tag_exempt: &BTreeSet<Principal>,
+        exempt: &BTreeMap<Resource, String>,
     ) -> Vec<GuardedFinding<A>> {
         let mut budget = self.max_actions;
         findings
@@ -180,15 +171,11 @@ impl Guards {
                     .actions
                     .iter()
                     .map(|action| {
-                        let disposition = match (mode, action.target()) {
+                        let disposition = match (mode, exempt.get(&action.resource())) {
                             (Mode::Off, _) => Disposition::Skip {
                                 why: format!("rule {} is off", finding.rule_id),
                             },
-                            (_, Some(target)) if tag_exempt.contains(&target) => {
-                                Disposition::Skip {
-                                    why: format!("{target} carries the exemption tag"),
-                                }
-                            }
+                            (_, Some(why)) => Disposition::Exempt { why: why.clone() },
                             _ if budget == 0 => Disposition::Skip {
                                 why: format!(
                                     "blast radius: at most {} actions per invocation",

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::resource::Resource;
+
 /// CloudTrail's `userIdentity` block.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
@@ -49,23 +51,6 @@ pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// An IAM principal that can carry tags (and so an exemption tag).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(tag = "type", content = "name", rename_all = "lowercase")]
-pub enum Principal {
-    User(String),
-    Role(String),
-}
-
-impl std::fmt::Display for Principal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Principal::User(n) => write!(f, "user {n}"),
-            Principal::Role(n) => write!(f, "role {n}"),
-        }
-    }
-}
-
 impl UserIdentity {
     /// The IAM user's name when the caller is an IAM user.
     pub fn iam_user_name(&self) -> Option<&str> {
@@ -108,12 +93,13 @@ impl UserIdentity {
             .next()
     }
 
-    /// The taggable principal behind this identity, if any.
-    pub fn principal(&self) -> Option<Principal> {
+    /// The IAM user or role behind this identity, if any: what can carry an exemption tag and
+    /// what containment acts on.
+    pub fn principal(&self) -> Option<Resource> {
         if let Some(user) = self.iam_user_name() {
-            return Some(Principal::User(user.to_string()));
+            return Some(Resource::User(user.to_string()));
         }
-        self.role_name().map(|r| Principal::Role(r.to_string()))
+        self.role_name().map(|r| Resource::Role(r.to_string()))
     }
 
     /// Every ARN that names this caller: the session ARN and, for a role session, the role ARN.
@@ -268,7 +254,7 @@ mod tests {
             ..Default::default()
         };
         assert!(me.is(&caller));
-        assert_eq!(caller.principal(), Some(Principal::User("reflex".into())));
+        assert_eq!(caller.principal(), Some(Resource::User("reflex".into())));
         assert!(!me.is(&role_session("reflex", "x")));
     }
 
@@ -281,7 +267,7 @@ mod tests {
         );
         assert_eq!(
             caller.principal(),
-            Some(Principal::Role("ci-deployer".into()))
+            Some(Resource::Role("ci-deployer".into()))
         );
         assert_eq!(caller.arns().len(), 2);
     }

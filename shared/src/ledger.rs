@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::aws::error_text;
+use crate::report::ActionReport;
 
 pub const TABLE: &str = "REFLEX_LEDGER_TABLE";
 pub const TTL_DAYS: &str = "REFLEX_LEDGER_TTL_DAYS";
@@ -36,7 +37,7 @@ pub enum Claim {
         state: String,
         claimed_at: String,
         /// What the earlier delivery did, once it finished.
-        recorded: Option<Value>,
+        recorded: Option<Vec<ActionReport>>,
     },
 }
 
@@ -133,14 +134,16 @@ impl Ledger {
         }
     }
 
-    /// Record what was done for a claimed (event, rule): outcomes and prior state, as JSON.
+    /// Record what was done for a claimed (event, rule): each action with its outcome and the
+    /// prior state needed to undo it.
     pub async fn record(
         &self,
         event_id: &str,
         rule_id: &str,
-        outcomes: &Value,
+        actions: &[ActionReport],
         now: DateTime<Utc>,
     ) -> Result<(), String> {
+        let outcomes = serde_json::to_string(actions).map_err(|e| e.to_string())?;
         self.client
             .update_item()
             .table_name(&self.table)
@@ -148,7 +151,7 @@ impl Ledger {
             .update_expression("SET #state = :done, outcomes = :outcomes, finished_at = :now")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":outcomes", s(outcomes.to_string()))
+            .expression_attribute_values(":outcomes", s(outcomes))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .send()
             .await

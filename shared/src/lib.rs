@@ -1,31 +1,40 @@
 //! Reflex's remediation core, shared by every function.
 //!
-//! A function supplies a [`pipeline::Remediator`] (its pure rules and its executor); this crate
-//! supplies everything around them: event parsing, guards, outcomes, the report, the audit log,
-//! the SNS notifier, configuration and the Lambda glue.
+//! A function implements [`Function`]: its settings, its pure rules in two phases (`interpret`
+//! an event into its trigger, `decide` on the trigger and its facts) and its AWS side (`gather`,
+//! `tags`, `execute`). This crate supplies everything around them:
+//!
+//! - what comes in: `event` (typed events), `identity` (callers, Reflex itself), `resource`
+//! - what the rules produce: `plan` (findings, actions), `outcome`
+//! - what stands around the rules: `guard`, `exemption`, `target` (where to act), `config`
+//! - the flow of one event: `pipeline` (with the ledger's claims), `ledger`
+//! - what goes out: `report`, `publish` (SNS), `audit`, `metrics`
+//! - AWS plumbing: `aws`, `iam` (tags, containment), `lambda` (a function's `main`)
 
-pub mod alarm;
 pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod error;
 pub mod event;
-pub mod finding;
+pub mod exemption;
+pub mod function;
 pub mod guard;
+pub mod iam;
 pub mod identity;
-pub mod insight;
 pub mod lambda;
 pub mod ledger;
 pub mod metrics;
-pub mod notify;
 pub mod outcome;
 pub mod pipeline;
 pub mod plan;
+pub mod publish;
 pub mod report;
+pub mod resource;
 pub mod target;
 
 pub use error::{ConfigError, EventError, ReflexError};
 pub use event::{ApiCall, Event};
-pub use identity::Principal;
-pub use outcome::Outcome;
-pub use plan::{Finding, RemediationAction, Severity};
+pub use function::{Function, Interpreted, Notes, Place};
+pub use outcome::{Outcome, Step};
+pub use plan::{Action, Finding, Severity};
+pub use resource::Resource;

@@ -3,7 +3,7 @@
 //! permission. The dashboard in `infra/template.yaml` charts them.
 //!
 //! - `Actions` (Count): one per action outcome, by `Function`, `Rule` and `Outcome`
-//!   (`done`, `already-done`, `would-do`, `skipped`, `failed`);
+//!   (`done`, `already-done`, `would-do`, `skipped`, `exempt`, `failed`);
 //! - `Events` (Count): one per event, by `Function` and `Status` (`remediated`, `dry-run`, ...).
 
 use serde_json::{Value, json};
@@ -96,7 +96,7 @@ mod tests {
                 action(Outcome::failed("denied", Some("AccessDenied".into()))),
             ],
         });
-        report.settle();
+        report.settle(Severity::High);
         report
     }
 

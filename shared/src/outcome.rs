@@ -1,31 +1,42 @@
-//! What happened to one action.
+//! What happened to one action, and the `Step` an executor returns on its way there.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Reflex changed something. `prior_state` and `undo` let a person reverse it.
     Done {
         detail: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         prior_state: Option<Value>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         undo: Option<String>,
     },
     /// The desired end state already held (a repeated delivery, or someone fixed it first).
     AlreadyDone { detail: String },
     /// Dry-run: this is exactly what enforce mode would do.
     WouldDo,
-    /// Not attempted, and why (rule off, exempt target, blast-radius limit).
+    /// Not attempted, and why (rule off, blast-radius limit, an earlier delivery handled it).
     Skipped { why: String },
+    /// Not attempted: the resource it touches carries the exemption tag.
+    Exempt { why: String },
     /// Attempted and refused or broken; the other actions still ran.
     Failed {
         why: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         error_code: Option<String>,
     },
+}
+
+/// An executor's way to an outcome: `?` on a failed call returns that call's outcome (a
+/// failure, or "already done" when the resource is gone), `Ok` the outcome of a completed step.
+pub type Step<T = Outcome> = Result<T, Outcome>;
+
+/// The outcome a finished step arrived at, whichever way it ended.
+pub fn settle(step: Step) -> Outcome {
+    step.unwrap_or_else(|stopped| stopped)
 }
 
 impl Outcome {
@@ -47,6 +58,10 @@ impl Outcome {
         }
     }
 
+    pub fn skipped(why: impl Into<String>) -> Self {
+        Outcome::Skipped { why: why.into() }
+    }
+
     pub fn failed(why: impl Into<String>, error_code: Option<String>) -> Self {
         Outcome::Failed {
             why: why.into(),
@@ -54,24 +69,26 @@ impl Outcome {
         }
     }
 
-    /// Short label for people: DONE, ALREADY DONE, WOULD DO, SKIPPED, FAILED.
+    /// Short label for people: DONE, ALREADY DONE, WOULD DO, SKIPPED, EXEMPT, FAILED.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Done { .. } => "DONE",
             Outcome::AlreadyDone { .. } => "ALREADY DONE",
             Outcome::WouldDo => "WOULD DO (dry-run)",
             Outcome::Skipped { .. } => "SKIPPED",
+            Outcome::Exempt { .. } => "EXEMPT",
             Outcome::Failed { .. } => "FAILED",
         }
     }
 
-    /// As in the JSON report: `done`, `already-done`, `would-do`, `skipped`, `failed`.
+    /// As in the JSON report: `done`, `already-done`, `would-do`, `skipped`, `exempt`, `failed`.
     pub fn status(&self) -> &'static str {
         match self {
             Outcome::Done { .. } => "done",
             Outcome::AlreadyDone { .. } => "already-done",
             Outcome::WouldDo => "would-do",
             Outcome::Skipped { .. } => "skipped",
+            Outcome::Exempt { .. } => "exempt",
             Outcome::Failed { .. } => "failed",
         }
     }
@@ -79,22 +96,40 @@ impl Outcome {
     pub fn is_failed(&self) -> bool {
         matches!(self, Outcome::Failed { .. })
     }
+
+    /// Whether the end state holds: changed now, or already so.
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Done { .. } | Outcome::AlreadyDone { .. })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::Outcome;
 
-    #[test]
-    fn status_names_are_the_json_ones() {
-        for o in [
-            Outcome::done("d", None, "u"),
+    fn every_kind() -> Vec<Outcome> {
+        vec![
+            Outcome::done("d", Some(serde_json::json!({"was": 1})), "u"),
             Outcome::already_done("d"),
             Outcome::WouldDo,
-            Outcome::Skipped { why: "w".into() },
-            Outcome::failed("f", None),
-        ] {
+            Outcome::skipped("w"),
+            Outcome::Exempt { why: "e".into() },
+            Outcome::failed("f", Some("AccessDenied".into())),
+        ]
+    }
+
+    #[test]
+    fn status_names_are_the_json_ones() {
+        for o in every_kind() {
             assert_eq!(serde_json::to_value(&o).unwrap()["status"], o.status());
+        }
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_json() {
+        for o in every_kind() {
+            let text = serde_json::to_string(&o).unwrap();
+            assert_eq!(serde_json::from_str::<Outcome>(&text).unwrap(), o, "{text}");
         }
     }
 }

@@ -1,11 +1,11 @@
 //! What a rule decides: findings, each with a reason, a severity and a plan of actions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 
-use crate::identity::Principal;
+use crate::resource::Resource;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
     Low,
@@ -26,12 +26,12 @@ impl std::fmt::Display for Severity {
 }
 
 /// One remediation step a function knows how to carry out. Each function has its own action
-/// enum; the shared core only needs to describe it, serialize it and know whom it touches.
-pub trait RemediationAction: Serialize + Clone + Debug + Send + Sync {
+/// enum; the core only needs to describe it, serialize it and know what it touches.
+pub trait Action: Serialize + Clone + Debug + Send + Sync {
     /// Imperative, for people: "detach AdministratorAccess from user alice".
     fn describe(&self) -> String;
-    /// The IAM principal this action changes, so an exemption tag on it can stop the action.
-    fn target(&self) -> Option<Principal>;
+    /// The resource this action changes: an exemption tag on it skips the action.
+    fn resource(&self) -> Resource;
 }
 
 /// A rule's verdict on one event: why it matters and what to do about it.

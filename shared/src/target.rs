@@ -3,18 +3,13 @@
 //! A central deployment receives events forwarded from member accounts. It must act where the
 //! event happened, not in its own account: in its own account with its own credentials, in a
 //! member account through the member's remediation role (`REFLEX_MEMBER_ROLE_ARN`, with
-//! `{account}` standing for the member's account id). Clients are built once per account and
-//! region and reused by later events.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use aws_config::SdkConfig;
-use aws_config::sts::AssumeRoleProvider;
-use aws_sdk_sts::config::{ProvideCredentials, Region, SharedCredentialsProvider};
+//! `{account}` standing for the member's account id). This module decides the route, without
+//! any AWS call; `pipeline::places` builds and keeps the clients for each place.
 
 use crate::event::Envelope;
-use crate::pipeline::Remediator;
+
+/// The variable naming the member role (see [`MemberRole`]).
+pub const MEMBER_ROLE_ARN: &str = "REFLEX_MEMBER_ROLE_ARN";
 
 /// An account and region Reflex acts in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -124,137 +119,9 @@ pub fn route(target: &Target, home: &Target, member_role: Option<&MemberRole>) -
             why: format!(
                 "the event comes from account {}, but Reflex runs in {} and no member role is \
                  configured ({}): it acts only in its own account",
-                target.account,
-                home.account,
-                crate::config::MEMBER_ROLE_ARN
+                target.account, home.account, MEMBER_ROLE_ARN
             ),
         },
-    }
-}
-
-/// Why an event's account and region cannot be reached.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TargetError {
-    /// Permanent: configuration says Reflex must not act there.
-    #[error("{0}")]
-    Refused(String),
-    /// The member role could not be assumed (not deployed yet, trust policy, STS down).
-    #[error("{0}")]
-    AssumeRole(String),
-}
-
-type Build<R> = dyn Fn(&SdkConfig, Option<&Target>) -> R + Send + Sync;
-
-/// How remediators for other accounts and regions are made.
-struct Builder<R> {
-    base: SdkConfig,
-    member_role: Option<MemberRole>,
-    build: Box<Build<R>>,
-}
-
-/// A function's remediator per account and region, built on first use and kept.
-pub struct Remediators<R> {
-    home: Target,
-    home_remediator: Arc<R>,
-    /// `None`: a fixed remediator that acts only at home (tests with mocked clients).
-    builder: Option<Builder<R>>,
-    built: Mutex<HashMap<Target, Arc<R>>>,
-}
-
-impl<R: Remediator> Remediators<R> {
-    /// `build` makes a remediator from SDK configuration aimed at a target: now for home
-    /// (target `None`), later for each other account and region an event comes from.
-    pub fn new(
-        base: &SdkConfig,
-        home_account: &str,
-        member_role: Option<MemberRole>,
-        build: impl Fn(&SdkConfig, Option<&Target>) -> R + Send + Sync + 'static,
-    ) -> Self {
-        let home = Target {
-            account: home_account.to_string(),
-            region: base
-                .region()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "us-east-1".to_string()),
-        };
-        Self {
-            home_remediator: Arc::new(build(base, None)),
-            home,
-            builder: Some(Builder {
-                base: base.clone(),
-                member_role,
-                build: Box::new(build),
-            }),
-            built: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// One remediator that acts only in `home`; events from anywhere else are refused.
-    pub fn fixed(remediator: R, home: Target) -> Self {
-        Self {
-            home,
-            home_remediator: Arc::new(remediator),
-            builder: None,
-            built: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The remediator for the function's own account and region.
-    pub fn home(&self) -> &R {
-        &self.home_remediator
-    }
-
-    pub fn home_target(&self) -> &Target {
-        &self.home
-    }
-
-    /// The remediator for an event's account and region. Assuming a member role is checked
-    /// here, so a role that cannot be assumed fails the event before anything is done.
-    pub async fn for_target(&self, target: &Target) -> Result<Arc<R>, TargetError> {
-        if *target == self.home {
-            return Ok(self.home_remediator.clone());
-        }
-        let Some(builder) = &self.builder else {
-            return Err(TargetError::Refused(format!(
-                "this handler acts only in {}",
-                self.home
-            )));
-        };
-        if let Some(built) = self.built.lock().expect("not poisoned").get(target) {
-            return Ok(built.clone());
-        }
-        let region = Region::new(target.region.clone());
-        let sdk = match route(target, &self.home, builder.member_role.as_ref()) {
-            Route::Refused { why } => return Err(TargetError::Refused(why)),
-            Route::Own => builder.base.to_builder().region(region).build(),
-            Route::Member { role_arn } => {
-                let provider = AssumeRoleProvider::builder(&role_arn)
-                    // What the member's CloudTrail shows: `reflex-revoke`, ...
-                    .session_name(format!("reflex-{}", self.home_remediator.name()))
-                    .region(region.clone())
-                    .configure(&builder.base)
-                    .build()
-                    .await;
-                provider.provide_credentials().await.map_err(|e| {
-                    TargetError::AssumeRole(format!(
-                        "could not assume {role_arn} to act in {target}: {}",
-                        crate::aws::error_text(&e)
-                    ))
-                })?;
-                builder
-                    .base
-                    .to_builder()
-                    .region(region)
-                    .credentials_provider(SharedCredentialsProvider::new(provider))
-                    .build()
-            }
-        };
-        let remediator = Arc::new((builder.build)(&sdk, Some(target)));
-        self.built
-            .lock()
-            .expect("not poisoned")
-            .insert(target.clone(), remediator.clone());
-        Ok(remediator)
     }
 }
 
@@ -336,7 +203,7 @@ mod tests {
             panic!("must refuse");
         };
         assert!(why.contains("222222222222"), "{why}");
-        assert!(why.contains(crate::config::MEMBER_ROLE_ARN), "{why}");
+        assert!(why.contains(MEMBER_ROLE_ARN), "{why}");
     }
 
     #[test]

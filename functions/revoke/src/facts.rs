@@ -1,40 +1,57 @@
-//! Read-only IAM lookups the rules need before they can decide.
+//! Read-only IAM lookups the trigger needs before the rules can decide: a group's policies
+//! (`AddUserToGroup`) and the document of a version made default (`SetDefaultPolicyVersion`).
 
 use aws_sdk_iam::Client;
-use reflex_shared::ApiCall;
+use reflex_shared::Notes;
 use reflex_shared::aws::error_text;
+use serde_json::Value;
 
 use crate::policy::parse_document_str;
-use crate::rules::{Facts, GroupPolicies, ManagedPolicy};
+use crate::trigger::{Change, Trigger};
 
-/// Gather the facts for one call. A failed lookup leaves that fact unknown and adds a note.
-pub async fn gather(iam: &Client, call: &ApiCall) -> (Facts, Vec<String>) {
+/// What the rules need beyond the event. `None`: not needed, or it could not be read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// For `AddUserToGroup`: the group's policies.
+    pub group_policies: Option<GroupPolicies>,
+    /// For `SetDefaultPolicyVersion`: the document of the version made default.
+    pub version_document: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupPolicies {
+    pub managed: Vec<ManagedPolicy>,
+    /// Inline policy name and document.
+    pub inline: Vec<(String, Value)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedPolicy {
+    pub arn: String,
+    /// The default version's document, when it could be read.
+    pub document: Option<Value>,
+}
+
+/// Gather the facts for one trigger. A failed lookup leaves that fact unknown and adds a note.
+pub async fn gather(iam: &Client, trigger: &Trigger, notes: &mut Notes) -> Facts {
     let mut facts = Facts::default();
-    let mut notes = Vec::new();
-    match call.event_name.as_str() {
-        "AddUserToGroup" => {
-            if let Some(group) = call.request_str("groupName") {
-                match group_policies(iam, group).await {
-                    Ok(p) => facts.group_policies = Some(p),
-                    Err(e) => {
-                        notes.push(format!("could not read the policies of group {group}: {e}"))
-                    }
-                }
-            }
-        }
-        "SetDefaultPolicyVersion" => {
-            if let (Some(arn), Some(version)) =
-                (call.request_str("policyArn"), call.request_str("versionId"))
-            {
-                match version_document(iam, arn, version).await {
-                    Ok(doc) => facts.version_document = doc,
-                    Err(e) => notes.push(format!("could not read version {version} of {arn}: {e}")),
-                }
-            }
-        }
+    match &trigger.change {
+        Change::UserAddedToGroup { group, .. } => match group_policies(iam, group).await {
+            Ok(p) => facts.group_policies = Some(p),
+            Err(e) => notes.push(format!("could not read the policies of group {group}: {e}")),
+        },
+        Change::DefaultVersionSet {
+            policy_arn,
+            version,
+        } => match version_document(iam, policy_arn, version).await {
+            Ok(doc) => facts.version_document = doc,
+            Err(e) => notes.push(format!(
+                "could not read version {version} of {policy_arn}: {e}"
+            )),
+        },
         _ => {}
     }
-    (facts, notes)
+    facts
 }
 
 async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, String> {
@@ -81,10 +98,7 @@ async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, Stri
     Ok(GroupPolicies { managed, inline })
 }
 
-async fn default_version_document(
-    iam: &Client,
-    arn: &str,
-) -> Result<Option<serde_json::Value>, String> {
+async fn default_version_document(iam: &Client, arn: &str) -> Result<Option<Value>, String> {
     let policy = iam
         .get_policy()
         .policy_arn(arn)
@@ -97,11 +111,7 @@ async fn default_version_document(
     }
 }
 
-pub async fn version_document(
-    iam: &Client,
-    arn: &str,
-    version: &str,
-) -> Result<Option<serde_json::Value>, String> {
+async fn version_document(iam: &Client, arn: &str, version: &str) -> Result<Option<Value>, String> {
     let out = iam
         .get_policy_version()
         .policy_arn(arn)

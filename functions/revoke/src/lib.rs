@@ -1,119 +1,84 @@
 //! `revoke`: undo IAM privilege escalation seen in CloudTrail (EventBridge source `aws.iam`,
 //! delivered only in us-east-1).
 //!
-//! - `rules`: the pure rules, one id each; `policy`: reading policy documents
-//! - `facts`: read-only lookups the rules need; `executor`: the IAM changes
-//! - this file: configuration and the wiring into the shared pipeline
+//! The same files as every function, each for one job:
+//!
+//! - `settings`: the function's variables, read once at cold start
+//! - `trigger`: an IAM call as revoke's trigger, validated once (pure); `policy` reads policy
+//!   documents
+//! - `facts`: read-only IAM lookups a trigger needs
+//! - `rules`: the rules, one id each (pure, cannot fail)
+//! - `actions`: the IAM changes revoke makes; `executor`: making them
+//! - this file: the wiring into the core's pipeline ([`Function`])
 
-pub mod action;
+pub mod actions;
 pub mod executor;
 pub mod facts;
 pub mod policy;
 pub mod rules;
+pub mod settings;
+pub mod trigger;
 
 use aws_config::SdkConfig;
-use reflex_shared::config::{self, CoreConfig, ExemptTag};
-use reflex_shared::event::Event;
-use reflex_shared::pipeline::{Handler, Remediator};
-use reflex_shared::target::Target;
-use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
+use reflex_shared::config::Env;
+use reflex_shared::event::{Accepts, Event};
+use reflex_shared::exemption::Tags;
+use reflex_shared::{
+    ConfigError, EventError, Finding, Function, Interpreted, Notes, Outcome, Place, Resource,
+};
 
-pub use action::IamAction;
-pub use executor::IamExecutor;
-pub use rules::{Facts, RULE_IDS, RuleSettings};
+pub use actions::IamAction;
+pub use facts::Facts;
+pub use rules::RULE_IDS;
+pub use settings::Settings;
+pub use trigger::Trigger;
 
-pub const NAME: &str = "revoke";
-/// Extra privileged managed policies (names or ARNs), comma-separated.
-pub const PRIVILEGED_POLICIES: &str = "REFLEX_PRIVILEGED_POLICIES";
-/// `true` to also contain the caller who escalated.
-pub const CONTAIN_ACTOR: &str = "REFLEX_CONTAIN_ACTOR";
-
-/// The revoke function: its rule settings and its IAM executor.
+/// The revoke function in one account and region: its IAM client.
 pub struct Revoke {
-    pub settings: RuleSettings,
-    pub executor: IamExecutor,
     iam: aws_sdk_iam::Client,
 }
 
 impl Revoke {
-    pub fn new(settings: RuleSettings, iam: aws_sdk_iam::Client) -> Self {
-        Self {
-            settings,
-            executor: IamExecutor::new(iam.clone()),
-            iam,
-        }
+    pub fn new(iam: aws_sdk_iam::Client) -> Self {
+        Self { iam }
     }
 }
 
-/// Revoke's own settings from the environment.
-pub fn settings_from_env(
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<RuleSettings, ConfigError> {
-    let mut settings = RuleSettings::default();
-    for p in config::list(env, PRIVILEGED_POLICIES) {
-        if p.starts_with("arn:") && !p.contains(":policy/") {
-            return Err(ConfigError::new(
-                PRIVILEGED_POLICIES,
-                format!("`{p}` is not a policy ARN"),
-            ));
-        }
-        settings.privileged_policies.push(p);
-    }
-    settings.contain_actor = config::flag(env, CONTAIN_ACTOR, false)?;
-    Ok(settings)
-}
+impl Function for Revoke {
+    const NAME: &'static str = "revoke";
+    const RULE_IDS: &'static [&'static str] = RULE_IDS;
+    const ACCEPTS: &'static [Accepts] = &[Accepts::api_calls("aws.iam")];
 
-impl Remediator for Revoke {
-    type Action = IamAction;
+    type Settings = Settings;
+    type Trigger = Trigger;
     type Facts = Facts;
+    type Action = IamAction;
 
-    fn name(&self) -> &'static str {
-        NAME
+    fn settings(env: &Env<'_>) -> Result<Settings, ConfigError> {
+        Settings::from_env(env)
     }
 
-    fn accepts(&self, event: &Event) -> Result<(), EventError> {
-        let envelope = event.envelope();
-        if envelope.source != "aws.iam" || !matches!(event, Event::ApiCall { .. }) {
-            return Err(EventError::Unsupported {
-                detail_type: envelope.detail_type.clone(),
-                event_source: envelope.source.clone(),
-            });
-        }
-        Ok(())
+    fn connect(sdk: &SdkConfig, _place: &Place) -> Self {
+        Self::new(aws_sdk_iam::Client::new(sdk))
     }
 
-    async fn gather(&self, event: &Event) -> (Facts, Vec<String>) {
-        match event {
-            Event::ApiCall { call, .. } => facts::gather(&self.iam, call).await,
-            _ => (Facts::default(), Vec::new()),
-        }
+    fn interpret(event: &Event, _settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+        trigger::interpret(event)
     }
 
-    fn decide(&self, event: &Event, facts: &Facts) -> Result<Vec<Finding<IamAction>>, EventError> {
-        match event {
-            Event::ApiCall { call, .. } => rules::evaluate(call, facts, &self.settings),
-            _ => Ok(Vec::new()),
-        }
+    fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Finding<IamAction>> {
+        rules::decide(trigger, facts, settings)
     }
 
-    async fn has_exempt_tag(&self, principal: &Principal, tag: &ExemptTag) -> Result<bool, String> {
-        self.executor.has_tag(principal, tag).await
+    async fn gather(&self, trigger: &Trigger, notes: &mut Notes) -> Facts {
+        facts::gather(&self.iam, trigger, notes).await
+    }
+
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+        reflex_shared::iam::tags(&self.iam, resource).await
     }
 
     async fn execute(&self, action: &IamAction) -> Outcome {
-        self.executor.execute(action).await
+        executor::execute(&self.iam, action).await
     }
-}
-
-/// Build the handler: configuration validated, clients created once, Reflex's identity known.
-pub async fn handler_from_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    sdk: &SdkConfig,
-) -> Result<Handler<Revoke>, ConfigError> {
-    let core = CoreConfig::from_env(env, RULE_IDS)?;
-    let settings = settings_from_env(env)?;
-    let build = move |sdk: &SdkConfig, _: Option<&Target>| {
-        Revoke::new(settings.clone(), aws_sdk_iam::Client::new(sdk))
-    };
-    Handler::from_config(build, &core, sdk).await
 }

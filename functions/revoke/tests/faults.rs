@@ -19,11 +19,11 @@ use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
 use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput;
 use aws_sdk_iam::types::{AccessKeyMetadata, StatusType};
 use aws_smithy_mocks::{Rule, RuleBuilder, mock};
-use reflex_mocks::MAX_ATTEMPTS;
-use reflex_revoke::{Revoke, RuleSettings};
+use reflex_revoke::{Revoke, Settings};
 use reflex_shared::Outcome;
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
+use reflex_testkit::MAX_ATTEMPTS;
 use serde_json::Value;
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -31,18 +31,16 @@ const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 const MALLORY_KEY: &str = "AKIAMALLORYEXAMPLE01";
 
 fn event(name: &str) -> Value {
-    let path = format!("{}/../../events/revoke/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    reflex_testkit::sample(&format!("revoke/{name}"))
 }
 
-/// An IAM client that answers only from `rules` (see `reflex_mocks::mocked!`).
+/// An IAM client that answers only from `rules` (see `reflex_testkit::mocked!`).
 fn mocked_iam(rules: &[&Rule]) -> Client {
-    reflex_mocks::mocked!(aws_sdk_iam, rules)
+    reflex_testkit::mocked!(aws_sdk_iam, rules)
 }
 
-fn handler(settings: RuleSettings, iam: Client) -> Handler<Revoke> {
-    reflex_mocks::enforcing(Revoke::new(settings, iam))
+fn handler(settings: Settings, iam: Client) -> Handler<Revoke> {
+    reflex_testkit::enforcing(Revoke::new(iam), settings)
 }
 
 /// An IAM error response as IAM sends it (the awsQuery protocol).
@@ -115,9 +113,9 @@ async fn access_denied_is_reported_as_failed_and_other_actions_still_run() {
         })
         .then_output(|| UpdateAccessKeyOutput::builder().build());
     let iam = mocked_iam(&[&tags, &detach, &list_keys, &deactivate]);
-    let settings = RuleSettings {
+    let settings = Settings {
         contain_actor: true,
-        ..RuleSettings::default()
+        ..Settings::default()
     };
 
     let report = handler(settings, iam)
@@ -163,7 +161,7 @@ async fn no_such_entity_on_revoke_means_already_done() {
         .build();
     let iam = mocked_iam(&[&tags, &detach]);
 
-    let report = handler(RuleSettings::default(), iam)
+    let report = handler(Settings::default(), iam)
         .handle(event("attach-admin-to-user.json"))
         .await
         .expect("the event is handled");
@@ -189,7 +187,7 @@ async fn throttling_is_retried_by_the_sdk() {
         .build();
     let iam = mocked_iam(&[&tags, &detach]);
 
-    let report = handler(RuleSettings::default(), iam)
+    let report = handler(Settings::default(), iam)
         .handle(event("attach-admin-to-user.json"))
         .await
         .expect("the event is handled");
@@ -216,7 +214,7 @@ async fn throttling_that_outlasts_the_retries_is_reported_as_failed() {
         .build();
     let iam = mocked_iam(&[&tags, &detach]);
 
-    let report = handler(RuleSettings::default(), iam)
+    let report = handler(Settings::default(), iam)
         .handle(event("attach-admin-to-user.json"))
         .await
         .expect("the event is handled");

@@ -1,29 +1,43 @@
 //! Every revoke rule and guard over the sample events in `events/`: pure, no emulator.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use reflex_revoke::IamAction;
-use reflex_revoke::action::Identity;
-use reflex_revoke::rules::{self, Facts, GroupPolicies, ManagedPolicy, RuleSettings};
-use reflex_shared::event::{self, Event};
-use reflex_shared::guard::{Disposition, EventSkip, ExemptPrincipals, Guards, Mode};
+use reflex_revoke::actions::Identity;
+use reflex_revoke::facts::{GroupPolicies, ManagedPolicy};
+use reflex_revoke::{Facts, IamAction, Revoke, Settings, Trigger, rules};
+use reflex_shared::exemption::ExemptPrincipals;
+use reflex_shared::guard::{Disposition, EventSkip, Guards, Mode};
+use reflex_shared::iam::Containment;
 use reflex_shared::identity::SelfIdentity;
-use reflex_shared::{ApiCall, Finding, Principal};
+use reflex_shared::{Action, ApiCall, Finding, Function, Interpreted, Resource};
+use reflex_testkit::sample_event;
 use serde_json::json;
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
-fn load(name: &str) -> ApiCall {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    match event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")) {
-        Event::ApiCall { call, .. } => call,
-        other => panic!("{path}: not an API call: {other:?}"),
+/// The API call of a sample event, for the event guards.
+fn call(name: &str) -> ApiCall {
+    sample_event(name)
+        .api_call()
+        .cloned()
+        .unwrap_or_else(|| panic!("{name}: not an API call"))
+}
+
+/// What revoke makes of a sample event: its trigger, or why it ignores it.
+fn interpret(name: &str) -> Interpreted<Trigger> {
+    Revoke::interpret(&sample_event(name), &Settings::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn findings_with(name: &str, facts: &Facts, settings: &Settings) -> Vec<Finding<IamAction>> {
+    match interpret(name) {
+        Interpreted::Trigger(trigger) => rules::decide(&trigger, facts, settings),
+        Interpreted::Ignored(_) => Vec::new(),
     }
 }
 
 fn findings(name: &str, facts: &Facts) -> Vec<Finding<IamAction>> {
-    rules::evaluate(&load(name), facts, &RuleSettings::default()).expect("a valid sample event")
+    findings_with(name, facts, &Settings::default())
 }
 
 /// The single finding of an event, with its rule id and actions.
@@ -82,16 +96,15 @@ fn privileged_policy_attached_to_user_group_or_role_is_detached() {
 #[test]
 fn a_harmless_managed_policy_is_left_alone_unless_configured_privileged() {
     assert!(findings("revoke/attach-readonly-to-user.json", &Facts::default()).is_empty());
-    let mut settings = RuleSettings::default();
+    let mut settings = Settings::default();
     settings
         .privileged_policies
         .push("arn:aws:iam::aws:policy/ReadOnlyAccess".into());
-    let f = rules::evaluate(
-        &load("revoke/attach-readonly-to-user.json"),
+    let f = findings_with(
+        "revoke/attach-readonly-to-user.json",
         &Facts::default(),
         &settings,
-    )
-    .unwrap();
+    );
     assert_eq!(f[0].rule_id, rules::PRIVILEGED_POLICY_ATTACHED);
 }
 
@@ -145,13 +158,13 @@ fn an_escalating_default_policy_version_is_rolled_back() {
     assert_eq!(f.rule_id, rules::ESCALATING_POLICY_VERSION);
     assert_eq!(f.actions, restore);
 
-    // Not the default: it grants nothing yet.
+    // Not the default: it grants nothing yet, and nothing is looked up for it.
     assert!(
-        findings(
-            "revoke/create-policy-version-not-default.json",
-            &Facts::default()
-        )
-        .is_empty()
+        matches!(
+            interpret("revoke/create-policy-version-not-default.json"),
+            Interpreted::Ignored(why) if why.contains("not the default")
+        ),
+        "a version that is not the default is ignored"
     );
 
     // SetDefaultPolicyVersion: the document is not in the event; the rule needs it as a fact.
@@ -202,7 +215,10 @@ fn credentials_created_for_another_user_are_revoked_but_not_ones_for_yourself() 
             access_key_id: "AKIAALICEEXAMPLE0001".into()
         }]
     );
-    assert!(findings("revoke/create-access-key-for-self.json", &Facts::default()).is_empty());
+    assert!(matches!(
+        interpret("revoke/create-access-key-for-self.json"),
+        Interpreted::Ignored(why) if why.contains("for themselves")
+    ));
 
     let f = only_finding(
         "revoke/create-login-profile-for-another-user.json",
@@ -215,13 +231,10 @@ fn credentials_created_for_another_user_are_revoked_but_not_ones_for_yourself() 
             user: "alice".into()
         }]
     );
-    assert!(
-        findings(
-            "revoke/create-login-profile-for-self.json",
-            &Facts::default()
-        )
-        .is_empty()
-    );
+    assert!(matches!(
+        interpret("revoke/create-login-profile-for-self.json"),
+        Interpreted::Ignored(_)
+    ));
 }
 
 #[test]
@@ -270,43 +283,40 @@ fn joining_a_privileged_group_is_undone() {
 
 #[test]
 fn containment_of_the_actor_is_off_by_default_and_fits_the_actor() {
-    let settings = RuleSettings {
+    let settings = Settings {
         contain_actor: true,
         ..Default::default()
     };
-    let user = rules::evaluate(
-        &load("revoke/attach-admin-to-user.json"),
+    let user = findings_with(
+        "revoke/attach-admin-to-user.json",
         &Facts::default(),
         &settings,
-    )
-    .unwrap();
+    );
     assert_eq!(user[1].rule_id, rules::CONTAIN_ACTOR);
     assert_eq!(
         user[1].actions,
-        vec![IamAction::DeactivateUserAccessKeys {
+        vec![IamAction::Contain(Containment::DeactivateUserAccessKeys {
             user: "mallory".into()
-        }]
+        })]
     );
-    let role = rules::evaluate(
-        &load("revoke/put-role-policy-passrole.json"),
+    let role = findings_with(
+        "revoke/put-role-policy-passrole.json",
         &Facts::default(),
         &settings,
-    )
-    .unwrap();
+    );
     assert_eq!(
         role[1].actions,
-        vec![IamAction::RevokeRoleSessions {
+        vec![IamAction::Contain(Containment::RevokeRoleSessions {
             role: "ci-deployer".into()
-        }]
+        })]
     );
     // Nothing to remediate, nothing to contain.
     assert!(
-        rules::evaluate(
-            &load("revoke/attach-readonly-to-user.json"),
+        findings_with(
+            "revoke/attach-readonly-to-user.json",
             &Facts::default(),
             &settings
         )
-        .unwrap()
         .is_empty()
     );
     // The default settings contain nobody.
@@ -318,10 +328,9 @@ fn containment_of_the_actor_is_off_by_default_and_fits_the_actor() {
 
 #[test]
 fn an_event_missing_a_field_a_rule_needs_is_a_clear_error() {
-    let err = rules::evaluate(
-        &load("invalid/attach-policy-without-policy-arn.json"),
-        &Facts::default(),
-        &RuleSettings::default(),
+    let err = Revoke::interpret(
+        &sample_event("invalid/attach-policy-without-policy-arn.json"),
+        &Settings::default(),
     )
     .unwrap_err();
     assert_eq!(err.error_type(), "MissingField");
@@ -349,20 +358,20 @@ fn guards() -> Guards {
 
 #[test]
 fn loop_guard_skips_reflex_own_calls() {
-    let skip = guards().screen(&load("revoke/attach-admin-to-user-by-reflex.json"));
+    let skip = guards().screen(&call("revoke/attach-admin-to-user-by-reflex.json"));
     assert!(
         matches!(skip, Some(EventSkip::LoopGuard { .. })),
         "{skip:?}"
     );
     assert_eq!(
-        guards().screen(&load("revoke/attach-admin-to-user.json")),
+        guards().screen(&call("revoke/attach-admin-to-user.json")),
         None
     );
 }
 
 #[test]
 fn loop_guard_skips_reflex_in_a_member_account_through_the_member_role() {
-    let skip = guards().screen(&load(
+    let skip = guards().screen(&call(
         "revoke/attach-admin-to-user-by-reflex-in-member-account.json",
     ));
     assert!(
@@ -375,20 +384,20 @@ fn loop_guard_skips_reflex_in_a_member_account_through_the_member_role() {
         ..guards()
     };
     assert_eq!(
-        without.screen(&load(
+        without.screen(&call(
             "revoke/attach-admin-to-user-by-reflex-in-member-account.json"
         )),
         None
     );
     assert_eq!(
-        guards().screen(&load("revoke/attach-admin-to-user-in-member-account.json")),
+        guards().screen(&call("revoke/attach-admin-to-user-in-member-account.json")),
         None
     );
 }
 
 #[test]
 fn failed_calls_are_not_remediated() {
-    let skip = guards().screen(&load("revoke/attach-admin-to-user-access-denied.json"));
+    let skip = guards().screen(&call("revoke/attach-admin-to-user-access-denied.json"));
     assert_eq!(
         skip,
         Some(EventSkip::FailedCall {
@@ -399,7 +408,7 @@ fn failed_calls_are_not_remediated() {
 
 #[test]
 fn exempt_principals_are_left_alone() {
-    let skip = guards().screen(&load("revoke/attach-admin-to-user-by-break-glass.json"));
+    let skip = guards().screen(&call("revoke/attach-admin-to-user-by-break-glass.json"));
     assert!(
         matches!(&skip, Some(EventSkip::ExemptActor { because, .. }) if because.contains("role/break-glass")),
         "{skip:?}"
@@ -411,49 +420,81 @@ fn mode_per_rule_decides_run_dry_run_or_off() {
     let f = findings("revoke/attach-admin-to-user.json", &Facts::default());
     let mut g = guards();
     assert_eq!(
-        g.apply(f.clone(), &BTreeSet::new())[0].steps[0].1,
+        g.apply(f.clone(), &BTreeMap::new())[0].steps[0].1,
         Disposition::Run
     );
     g.rule_modes
         .insert(rules::PRIVILEGED_POLICY_ATTACHED.into(), Mode::DryRun);
     assert_eq!(
-        g.apply(f.clone(), &BTreeSet::new())[0].steps[0].1,
+        g.apply(f.clone(), &BTreeMap::new())[0].steps[0].1,
         Disposition::DryRun
     );
     g.rule_modes
         .insert(rules::PRIVILEGED_POLICY_ATTACHED.into(), Mode::Off);
     assert!(matches!(
-        g.apply(f, &BTreeSet::new())[0].steps[0].1,
+        g.apply(f, &BTreeMap::new())[0].steps[0].1,
         Disposition::Skip { .. }
     ));
 }
 
 #[test]
-fn an_exemption_tag_on_the_target_skips_the_action() {
+fn an_exemption_tag_on_the_target_makes_the_action_exempt() {
     let f = findings("revoke/attach-admin-to-user.json", &Facts::default());
-    let tagged = BTreeSet::from([Principal::User("alice".into())]);
-    let guarded = guards().apply(f, &tagged);
+    assert_eq!(f[0].actions[0].resource(), Resource::User("alice".into()));
+    let exempt = BTreeMap::from([(
+        Resource::User("alice".into()),
+        "user alice carries the exemption tag reflex:exempt=true".to_string(),
+    )]);
+    let guarded = guards().apply(f, &exempt);
     assert!(
-        matches!(&guarded[0].steps[0].1, Disposition::Skip { why } if why.contains("user alice carries the exemption tag")),
+        matches!(&guarded[0].steps[0].1, Disposition::Exempt { why } if why.contains("user alice carries the exemption tag")),
         "{guarded:?}"
     );
 }
 
 #[test]
+fn every_action_names_the_resource_it_touches() {
+    let cases = [
+        (
+            "revoke/attach-admin-to-group.json",
+            Resource::Group("developers".into()),
+        ),
+        (
+            "revoke/attach-iam-full-access-to-role.json",
+            Resource::Role("app-role".into()),
+        ),
+        (
+            "revoke/create-policy-version-escalating-default.json",
+            Resource::Policy("arn:aws:iam::123456789012:policy/app-policy".into()),
+        ),
+        (
+            "revoke/create-access-key-for-another-user.json",
+            Resource::User("alice".into()),
+        ),
+    ];
+    for (file, resource) in cases {
+        assert_eq!(
+            findings(file, &Facts::default())[0].actions[0].resource(),
+            resource,
+            "{file}"
+        );
+    }
+}
+
+#[test]
 fn blast_radius_caps_actions_per_invocation_and_reports_the_rest() {
-    let settings = RuleSettings {
+    let settings = Settings {
         contain_actor: true,
         ..Default::default()
     };
-    let f = rules::evaluate(
-        &load("revoke/attach-admin-to-user.json"),
+    let f = findings_with(
+        "revoke/attach-admin-to-user.json",
         &Facts::default(),
         &settings,
-    )
-    .unwrap();
+    );
     let mut g = guards();
     g.max_actions = 1;
-    let guarded = g.apply(f, &BTreeSet::new());
+    let guarded = g.apply(f, &BTreeMap::new());
     assert_eq!(guarded[0].steps[0].1, Disposition::Run);
     assert!(
         matches!(&guarded[1].steps[0].1, Disposition::Skip { why } if why.contains("blast radius")),

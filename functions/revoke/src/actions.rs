@@ -1,6 +1,7 @@
 //! The IAM changes `revoke` knows how to make. Each is reversible and recorded.
 
-use reflex_shared::{Principal, RemediationAction};
+use reflex_shared::iam::Containment;
+use reflex_shared::{Action, Resource};
 use serde::Serialize;
 
 /// An IAM identity a policy can be attached to.
@@ -28,12 +29,11 @@ impl Identity {
         }
     }
 
-    /// Groups carry no tags, so only users and roles can be exempt by tag.
-    pub fn principal(&self) -> Option<Principal> {
+    pub fn resource(&self) -> Resource {
         match self {
-            Identity::User(n) => Some(Principal::User(n.clone())),
-            Identity::Role(n) => Some(Principal::Role(n.clone())),
-            Identity::Group(_) => None,
+            Identity::User(n) => Resource::User(n.clone()),
+            Identity::Group(n) => Resource::Group(n.clone()),
+            Identity::Role(n) => Resource::Role(n.clone()),
         }
     }
 }
@@ -71,20 +71,12 @@ pub enum IamAction {
         user: String,
         group: String,
     },
-    /// Containment of a user who escalated: every active access key goes inactive.
-    DeactivateUserAccessKeys {
-        user: String,
-    },
-    /// Containment of a role that escalated: deny everything to sessions issued before now.
-    RevokeRoleSessions {
-        role: String,
-    },
+    /// Containment of the caller who escalated (the core's, shared with harden).
+    #[serde(untagged)]
+    Contain(Containment),
 }
 
-/// The inline policy `RevokeRoleSessions` puts on a role (the console's "revoke sessions" does the same).
-pub const REVOKE_SESSIONS_POLICY: &str = "reflex-revoke-older-sessions";
-
-impl RemediationAction for IamAction {
+impl Action for IamAction {
     fn describe(&self) -> String {
         match self {
             IamAction::DetachManagedPolicy { from, policy_arn } => {
@@ -110,25 +102,21 @@ impl RemediationAction for IamAction {
             IamAction::RemoveUserFromGroup { user, group } => {
                 format!("remove user {user} from group {group}")
             }
-            IamAction::DeactivateUserAccessKeys { user } => {
-                format!("contain the actor: deactivate every access key of user {user}")
-            }
-            IamAction::RevokeRoleSessions { role } => {
-                format!("contain the actor: revoke every session of role {role} issued before now")
-            }
+            IamAction::Contain(containment) => containment.describe(),
         }
     }
 
-    fn target(&self) -> Option<Principal> {
+    fn resource(&self) -> Resource {
         match self {
             IamAction::DetachManagedPolicy { from, .. }
-            | IamAction::DeleteInlinePolicy { from, .. } => from.principal(),
-            IamAction::RestorePolicyVersion { .. } => None,
+            | IamAction::DeleteInlinePolicy { from, .. } => from.resource(),
+            IamAction::RestorePolicyVersion { policy_arn, .. } => {
+                Resource::Policy(policy_arn.clone())
+            }
             IamAction::DeactivateAccessKey { user, .. }
             | IamAction::DeleteLoginProfile { user }
-            | IamAction::RemoveUserFromGroup { user, .. }
-            | IamAction::DeactivateUserAccessKeys { user } => Some(Principal::User(user.clone())),
-            IamAction::RevokeRoleSessions { role } => Some(Principal::Role(role.clone())),
+            | IamAction::RemoveUserFromGroup { user, .. } => Resource::User(user.clone()),
+            IamAction::Contain(containment) => containment.resource(),
         }
     }
 }

@@ -1,17 +1,25 @@
-//! Parsing a raw EventBridge event into a typed event.
+//! The events Reflex reads: a raw EventBridge event parsed once into a typed [`Event`], which
+//! each function then interprets as its own trigger.
 //!
-//! The envelope is `aws_lambda_events`' `EventBridgeEvent`; CloudTrail's API-call detail is our own
-//! type because the ecosystem's one has no `errorCode`, which the failed-call guard needs.
+//! The envelope is `aws_lambda_events`' `EventBridgeEvent`; the details are typed here:
+//! `api_call` (CloudTrail API calls and console sign-ins), `alarm` (alarm state changes),
+//! `insight` (CloudTrail Insights), `guardduty` (GuardDuty findings).
+
+pub mod alarm;
+pub mod api_call;
+pub mod guardduty;
+pub mod insight;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::alarm::AlarmStateChange;
 use crate::error::EventError;
-use crate::finding::GuardDutyFinding;
-use crate::identity::UserIdentity;
-use crate::insight::InsightEvent;
+
+pub use alarm::AlarmStateChange;
+pub use api_call::ApiCall;
+pub use guardduty::GuardDutyFinding;
+pub use insight::InsightEvent;
 
 /// The `detail-type` CloudTrail uses for management API calls delivered to EventBridge.
 pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
@@ -80,6 +88,42 @@ impl Event {
         }
     }
 
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::ApiCall { .. } => EventKind::ApiCall,
+            Event::Alarm { .. } => EventKind::Alarm,
+            Event::Insight { .. } => EventKind::Insight,
+            Event::SignIn { .. } => EventKind::SignIn,
+            Event::GuardDuty { .. } => EventKind::GuardDuty,
+        }
+    }
+
+    /// The API call, for CloudTrail API-call events (not sign-ins: those are news, not calls to
+    /// remediate, and no event guard applies to them).
+    pub fn api_call(&self) -> Option<&ApiCall> {
+        match self {
+            Event::ApiCall { call, .. } => Some(call),
+            _ => None,
+        }
+    }
+
+    /// Whether one of `accepted` describes this event.
+    pub fn is_one_of(&self, accepted: &[Accepts]) -> bool {
+        let source = self.envelope().source.as_str();
+        accepted
+            .iter()
+            .any(|a| a.kind == self.kind() && a.source.is_none_or(|s| s == source))
+    }
+
+    /// The error for an event of a kind or source the function does not take.
+    pub fn unsupported(&self) -> EventError {
+        let envelope = self.envelope();
+        EventError::Unsupported {
+            detail_type: envelope.detail_type.clone(),
+            event_source: envelope.source.clone(),
+        }
+    }
+
     /// The id that identifies this event across redeliveries (EventBridge keeps it).
     pub fn id(&self) -> &str {
         let envelope = self.envelope();
@@ -92,64 +136,41 @@ impl Event {
     }
 }
 
-/// The `detail` of an "AWS API Call via CloudTrail" event.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiCall {
-    pub user_identity: UserIdentity,
-    pub event_source: String,
-    pub event_name: String,
-    pub aws_region: String,
-    #[serde(default)]
-    pub event_time: Option<String>,
-    #[serde(default, rename = "eventID")]
-    pub event_id: Option<String>,
-    #[serde(default, rename = "sourceIPAddress")]
-    pub source_ip_address: Option<String>,
-    #[serde(default)]
-    pub user_agent: Option<String>,
-    /// Present when AWS refused the call: there is nothing to remediate.
-    #[serde(default)]
-    pub error_code: Option<String>,
-    #[serde(default)]
-    pub error_message: Option<String>,
-    #[serde(default)]
-    pub request_parameters: Option<Value>,
-    #[serde(default)]
-    pub response_elements: Option<Value>,
-    #[serde(default)]
-    pub recipient_account_id: Option<String>,
-    /// Console sign-ins carry `MFAUsed`, `LoginTo` and the like here.
-    #[serde(default)]
-    pub additional_event_data: Option<Value>,
+/// The families of events Reflex reads, one per detail type (both sign-in spellings are one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    ApiCall,
+    Alarm,
+    Insight,
+    SignIn,
+    GuardDuty,
 }
 
-impl ApiCall {
-    /// A string field of `requestParameters`.
-    pub fn request_str(&self, key: &str) -> Option<&str> {
-        self.request_parameters.as_ref()?.get(key)?.as_str()
-    }
+/// One kind of event a function takes, from one EventBridge source or from any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepts {
+    pub kind: EventKind,
+    pub source: Option<&'static str>,
+}
 
-    /// A boolean field of `requestParameters` (CloudTrail sometimes renders booleans as strings).
-    pub fn request_bool(&self, key: &str) -> Option<bool> {
-        match self.request_parameters.as_ref()?.get(key)? {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
+impl Accepts {
+    /// CloudTrail API calls of one service: `Accepts::api_calls("aws.iam")`.
+    pub const fn api_calls(source: &'static str) -> Self {
+        Self {
+            kind: EventKind::ApiCall,
+            source: Some(source),
         }
     }
 
-    /// A value in `responseElements` by JSON pointer, e.g. `/accessKey/accessKeyId`.
-    pub fn response_str(&self, pointer: &str) -> Option<&str> {
-        self.response_elements.as_ref()?.pointer(pointer)?.as_str()
+    pub const fn from(kind: EventKind, source: &'static str) -> Self {
+        Self {
+            kind,
+            source: Some(source),
+        }
     }
 
-    /// A required string request parameter, or a clear error naming it.
-    pub fn require_request_str(&self, key: &str) -> Result<&str, EventError> {
-        self.request_str(key)
-            .ok_or_else(|| EventError::MissingField {
-                field: format!("detail.requestParameters.{key} (in {})", self.event_name),
-            })
+    pub const fn any(kind: EventKind) -> Self {
+        Self { kind, source: None }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Publishing a report to SNS: one message per event, a readable body for email and a JSON
-//! document for queues, functions and HTTP endpoints (SNS per-protocol message structure).
+//! Publishing a report to SNS: one message per event, a readable body for email, the JSON report
+//! for queues, functions and HTTP endpoints, and AWS Chatbot's format (SNS per-protocol message
+//! structure).
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde_json::{Value, json};
@@ -9,12 +10,12 @@ use crate::outcome::Outcome;
 use crate::report::Report;
 
 #[derive(Debug, Clone)]
-pub struct Notifier {
+pub struct SnsPublisher {
     client: aws_sdk_sns::Client,
     topic_arn: String,
 }
 
-impl Notifier {
+impl SnsPublisher {
     pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
         Self {
             client,
@@ -30,7 +31,7 @@ impl Notifier {
                 .data_type("String")
                 .string_value(v)
                 .build()
-                .map_err(|e| ReflexError::Notify(e.to_string()))
+                .map_err(|e| ReflexError::Publish(e.to_string()))
         };
         let status = report.status.as_str();
         let mut request = self
@@ -49,7 +50,7 @@ impl Notifier {
         let out = request
             .send()
             .await
-            .map_err(|e| ReflexError::Notify(crate::aws::error_text(&e)))?;
+            .map_err(|e| ReflexError::Publish(crate::aws::error_text(&e)))?;
         Ok(out.message_id.unwrap_or_default())
     }
 }

@@ -1,0 +1,99 @@
+//! Revoke's settings: which managed policies count as privileged, and whether to contain the
+//! caller who escalated.
+
+use reflex_shared::ConfigError;
+use reflex_shared::config::{self, Env};
+
+use crate::actions::policy_name;
+
+/// Extra privileged managed policies (names or ARNs), comma-separated.
+pub const PRIVILEGED_POLICIES: &str = "REFLEX_PRIVILEGED_POLICIES";
+pub use reflex_shared::config::CONTAIN_ACTOR;
+
+/// Managed policies that are privileged whatever the configuration adds.
+pub const DEFAULT_PRIVILEGED_POLICIES: &[&str] = &["AdministratorAccess", "IAMFullAccess"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Policy names (`PowerUserAccess`) or full ARNs, in addition to the defaults.
+    pub privileged_policies: Vec<String>,
+    /// Also contain the caller who escalated (off by default).
+    pub contain_actor: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            privileged_policies: DEFAULT_PRIVILEGED_POLICIES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            contain_actor: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let mut settings = Settings::default();
+        for p in config::list(env, PRIVILEGED_POLICIES) {
+            if p.starts_with("arn:") && !p.contains(":policy/") {
+                return Err(ConfigError::new(
+                    PRIVILEGED_POLICIES,
+                    format!("`{p}` is not a policy ARN"),
+                ));
+            }
+            settings.privileged_policies.push(p);
+        }
+        settings.contain_actor = config::flag(env, CONTAIN_ACTOR, false)?;
+        Ok(settings)
+    }
+
+    /// Whether a managed policy is privileged: by ARN, or by name for names configured bare.
+    pub fn is_privileged(&self, policy_arn: &str) -> bool {
+        self.privileged_policies.iter().any(|p| {
+            if p.starts_with("arn:") {
+                p == policy_arn
+            } else {
+                p.eq_ignore_ascii_case(policy_name(policy_arn))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reflex_shared::config::from_pairs;
+
+    #[test]
+    fn defaults_and_every_variable() {
+        let s = Settings::from_env(&from_pairs::<&str, &str>(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        assert!(s.is_privileged("arn:aws:iam::aws:policy/AdministratorAccess"));
+        assert!(!s.is_privileged("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+        let s = Settings::from_env(&from_pairs(&[
+            (
+                PRIVILEGED_POLICIES,
+                "PowerUserAccess, arn:aws:iam::123456789012:policy/ops",
+            ),
+            (CONTAIN_ACTOR, "true"),
+        ]))
+        .unwrap();
+        assert!(s.is_privileged("arn:aws:iam::aws:policy/PowerUserAccess"));
+        assert!(s.is_privileged("arn:aws:iam::123456789012:policy/ops"));
+        assert!(!s.is_privileged("arn:aws:iam::999999999999:policy/ops"));
+        assert!(s.contain_actor);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            (PRIVILEGED_POLICIES, "arn:aws:iam::aws:role/Admin"),
+            (CONTAIN_ACTOR, "sometimes"),
+        ] {
+            let err = Settings::from_env(&from_pairs(&[(k, v)])).unwrap_err();
+            assert_eq!(err.variable, k, "{v}");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! What revoke reads in a CloudTrail IAM call: the change it made, typed and validated once.
+//! Pure: a missing or malformed field is an `EventError` here, before any AWS call, and
+//! nothing after this parses the event again.
+
+use reflex_shared::event::ApiCall;
+use reflex_shared::identity::UserIdentity;
+use reflex_shared::{Event, EventError, Interpreted};
+use serde_json::Value;
+
+use crate::actions::Identity;
+use crate::policy;
+
+/// An IAM change revoke's rules judge, and who made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// The caller: named in every reason, and what containment acts on.
+    pub actor: UserIdentity,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// `Attach{User,Group,Role}Policy`.
+    PolicyAttached { to: Identity, policy_arn: String },
+    /// `Put{User,Group,Role}Policy`, with the document it put.
+    InlinePolicyPut {
+        on: Identity,
+        policy_name: String,
+        document: Value,
+    },
+    /// `CreatePolicyVersion` with set-as-default: the document is in the request.
+    DefaultVersionCreated {
+        policy_arn: String,
+        version: String,
+        document: Value,
+    },
+    /// `SetDefaultPolicyVersion`: the version's document is a fact to look up.
+    DefaultVersionSet { policy_arn: String, version: String },
+    /// `CreateAccessKey` for a user other than the caller.
+    AccessKeyCreated { user: String, access_key_id: String },
+    /// `CreateLoginProfile` for a user other than the caller.
+    LoginProfileCreated { user: String },
+    /// `AddUserToGroup`: the group's policies are a fact to look up.
+    UserAddedToGroup { user: String, group: String },
+}
+
+/// The call as revoke's trigger, or why revoke has nothing to judge in it.
+pub fn interpret(event: &Event) -> Result<Interpreted<Trigger>, EventError> {
+    let Some(call) = event.api_call() else {
+        return Ok(Interpreted::Ignored("not an IAM API call".into()));
+    };
+    let change = match call.event_name.as_str() {
+        "AttachUserPolicy" | "AttachGroupPolicy" | "AttachRolePolicy" => Change::PolicyAttached {
+            to: identity(call)?,
+            policy_arn: call.require_request_str("policyArn")?.to_string(),
+        },
+        "PutUserPolicy" | "PutGroupPolicy" | "PutRolePolicy" => Change::InlinePolicyPut {
+            on: identity(call)?,
+            policy_name: call.require_request_str("policyName")?.to_string(),
+            document: request_document(call)?,
+        },
+        "CreatePolicyVersion" => {
+            let policy_arn = call.require_request_str("policyArn")?.to_string();
+            let document = request_document(call)?;
+            if call.request_bool("setAsDefault") != Some(true) {
+                return Ok(Interpreted::Ignored(format!(
+                    "the new version of {policy_arn} is not the default: it grants nothing yet"
+                )));
+            }
+            Change::DefaultVersionCreated {
+                policy_arn,
+                version: call
+                    .require_response_str("/policyVersion/versionId")?
+                    .to_string(),
+                document,
+            }
+        }
+        "SetDefaultPolicyVersion" => Change::DefaultVersionSet {
+            policy_arn: call.require_request_str("policyArn")?.to_string(),
+            version: call.require_request_str("versionId")?.to_string(),
+        },
+        "CreateAccessKey" => match another_user(call) {
+            None => return Ok(Interpreted::Ignored(for_themselves(call, "an access key"))),
+            Some(user) => Change::AccessKeyCreated {
+                user: user.to_string(),
+                access_key_id: call
+                    .require_response_str("/accessKey/accessKeyId")?
+                    .to_string(),
+            },
+        },
+        "CreateLoginProfile" => {
+            call.require_request_str("userName")?;
+            match another_user(call) {
+                None => {
+                    return Ok(Interpreted::Ignored(for_themselves(
+                        call,
+                        "a console password",
+                    )));
+                }
+                Some(user) => Change::LoginProfileCreated {
+                    user: user.to_string(),
+                },
+            }
+        }
+        "AddUserToGroup" => Change::UserAddedToGroup {
+            group: call.require_request_str("groupName")?.to_string(),
+            user: call.require_request_str("userName")?.to_string(),
+        },
+        other => {
+            return Ok(Interpreted::Ignored(format!(
+                "revoke has no rule for iam:{other}"
+            )));
+        }
+    };
+    Ok(Interpreted::Trigger(Trigger {
+        actor: call.user_identity.clone(),
+        change,
+    }))
+}
+
+/// The user, group or role an `Attach*Policy` / `Put*Policy` call names.
+fn identity(call: &ApiCall) -> Result<Identity, EventError> {
+    let name = &call.event_name;
+    let named = |key| call.require_request_str(key).map(String::from);
+    if name.contains("User") {
+        Ok(Identity::User(named("userName")?))
+    } else if name.contains("Group") {
+        Ok(Identity::Group(named("groupName")?))
+    } else {
+        Ok(Identity::Role(named("roleName")?))
+    }
+}
+
+/// The policy document in the request, or a clear error if it is absent or unreadable.
+fn request_document(call: &ApiCall) -> Result<Value, EventError> {
+    let raw = call
+        .request_parameters
+        .as_ref()
+        .and_then(|p| p.get("policyDocument"))
+        .ok_or_else(|| {
+            EventError::missing(format!(
+                "detail.requestParameters.policyDocument (in {})",
+                call.event_name
+            ))
+        })?;
+    policy::parse_document(raw).ok_or_else(|| {
+        EventError::invalid(
+            "detail.requestParameters.policyDocument",
+            "not a JSON policy document",
+        )
+    })
+}
+
+/// The user a credential was created for, when that is not the caller itself.
+fn another_user(call: &ApiCall) -> Option<&str> {
+    // Without `userName` the call acts on the caller's own user.
+    let target = call.request_str("userName")?;
+    let caller = call.user_identity.iam_user_name();
+    (!caller.is_some_and(|c| c.eq_ignore_ascii_case(target))).then_some(target)
+}
+
+fn for_themselves(call: &ApiCall, what: &str) -> String {
+    format!(
+        "{} created {what} for themselves, not for another user",
+        call.user_identity.describe()
+    )
+}
