@@ -59,6 +59,15 @@ pub enum EventSkip {
 }
 
 impl EventSkip {
+    /// As in the JSON report: `loop-guard`, `failed-call`, `exempt-actor`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventSkip::LoopGuard { .. } => "loop-guard",
+            EventSkip::FailedCall { .. } => "failed-call",
+            EventSkip::ExemptActor { .. } => "exempt-actor",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             EventSkip::LoopGuard { actor } => {
@@ -201,5 +210,26 @@ impl Guards {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_names_are_the_json_ones() {
+        for skip in [
+            EventSkip::LoopGuard { actor: "a".into() },
+            EventSkip::FailedCall {
+                error_code: "AccessDenied".into(),
+            },
+            EventSkip::ExemptActor {
+                actor: "a".into(),
+                because: "b".into(),
+            },
+        ] {
+            assert_eq!(serde_json::to_value(&skip).unwrap()["guard"], skip.name());
+        }
     }
 }

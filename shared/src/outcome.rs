@@ -93,6 +93,33 @@ impl Outcome {
         }
     }
 
+    /// The command that undoes a change, when one was made.
+    pub fn undo(&self) -> Option<&str> {
+        match self {
+            Outcome::Done { undo, .. } => undo.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What a change replaced, recorded so a person can restore it.
+    pub fn prior_state(&self) -> Option<&Value> {
+        match self {
+            Outcome::Done { prior_state, .. } => prior_state.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// What happened, for people: the detail of a change or why nothing was changed.
+    pub fn explanation(&self) -> Option<&str> {
+        match self {
+            Outcome::Done { detail, .. } | Outcome::AlreadyDone { detail } => Some(detail),
+            Outcome::Skipped { why } | Outcome::Exempt { why } | Outcome::Failed { why, .. } => {
+                Some(why)
+            }
+            Outcome::WouldDo => None,
+        }
+    }
+
     pub fn is_failed(&self) -> bool {
         matches!(self, Outcome::Failed { .. })
     }

@@ -7,11 +7,10 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use crate::emulator::{ACCOUNT, Emulator};
-use reflex_notify::Notify;
-use reflex_revoke::Revoke;
-use reflex_revoke::action::Identity;
-use reflex_scale::Scale;
-use reflex_shared::pipeline::Handler;
+use reflex_revoke::actions::Identity;
+use reflex_shared::Function;
+use reflex_shared::pipeline::{Handler, handler_from_env};
+use reflex_shared::report::Report;
 
 pub const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 pub const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
@@ -30,7 +29,8 @@ const ALLOW_ALL: &str =
 #[derive(Debug, Clone)]
 pub struct Delivered {
     pub subject: String,
-    pub report: Value,
+    pub report: Report,
+    /// SNS's message attributes, as SNS delivers them (`{"reflex_status": {"Value": ...}}`).
     pub attributes: Value,
 }
 
@@ -45,28 +45,6 @@ pub struct Account {
     pub sqs: aws_sdk_sqs::Client,
     pub topic_arn: String,
     pub queue_url: String,
-}
-
-/// The names of the sample events in `events/<dir>/`, sorted: `attach-admin-to-user.json`, ...
-pub fn sample_files(dir: &str) -> Vec<String> {
-    let path = crate::emulator::workspace_root().join("events").join(dir);
-    let mut files: Vec<String> = std::fs::read_dir(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    files.sort();
-    files
-}
-
-/// A sample event from `events/`, e.g. `revoke/attach-admin-to-user.json`.
-pub fn load_event(relative: &str) -> Value {
-    let path = crate::emulator::workspace_root()
-        .join("events")
-        .join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 impl Account {
@@ -342,23 +320,10 @@ impl Account {
         move |k: &str| vars.get(k).cloned()
     }
 
-    /// The revoke handler exactly as the Lambda binary builds it, aimed at the emulator.
-    pub async fn revoke(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<Revoke> {
-        reflex_revoke::handler_from_env(&self.env(mode, extra), &self.sdk)
-            .await
-            .expect("valid configuration")
-    }
-
-    /// The scale handler exactly as the Lambda binary builds it, aimed at the emulator.
-    pub async fn scale(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<Scale> {
-        reflex_scale::handler_from_env(&self.env(mode, extra), &self.sdk)
-            .await
-            .expect("valid configuration")
-    }
-
-    /// The notify handler exactly as the Lambda binary builds it, aimed at the emulator.
-    pub async fn notify(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<Notify> {
-        reflex_notify::handler_from_env(&self.env(mode, extra), &self.sdk)
+    /// Function `F`'s handler exactly as its Lambda binary builds it (the same
+    /// `handler_from_env`), configured by [`Account::env`] and aimed at the emulator.
+    pub async fn handler<F: Function>(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<F> {
+        handler_from_env::<F>(&self.env(mode, extra), &self.sdk)
             .await
             .expect("valid configuration")
     }
@@ -428,7 +393,7 @@ impl Account {
                 let envelope: Value =
                     serde_json::from_str(m.body.as_deref().unwrap_or("{}")).expect("SNS envelope");
                 let report = serde_json::from_str(envelope["Message"].as_str().unwrap_or("null"))
-                    .expect("JSON report");
+                    .expect("a Reflex report");
                 out.push(Delivered {
                     subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
                     report,

@@ -1,6 +1,6 @@
 //! EC2 and Auto Scaling in the emulator, for the quarantine tests and demo: a VPC with a web
 //! fleet (an Auto Scaling group of instances with two security groups and two volumes), the
-//! sample events pointed at what the emulator created, the quarantine handler, and read-back.
+//! sample events pointed at what the emulator created, and read-back.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +9,6 @@ use aws_sdk_ec2::types::{
     LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
     RequestLaunchTemplateData, ShutdownBehavior, Tag,
 };
-use reflex_quarantine::Quarantine;
-use reflex_shared::pipeline::Handler;
 use serde_json::{Value, json};
 
 use crate::Account;
@@ -22,8 +20,8 @@ pub const SAMPLE_INSTANCE: &str = "i-0c7e5f3a9b1d24680";
 pub const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60001";
 /// The Auto Scaling group of the web fleet.
 pub const FLEET: &str = "web-fleet";
-/// The tag that marks Reflex's quarantine group (`reflex_quarantine::action`).
-pub use reflex_quarantine::action::QUARANTINE_GROUP_TAG;
+/// The tag that marks Reflex's quarantine group (`reflex_quarantine::actions`).
+pub use reflex_quarantine::actions::QUARANTINE_GROUP_TAG;
 
 /// What [`seed_fleet`] created.
 pub struct Fleet {
@@ -195,13 +193,6 @@ pub async fn seed_web_group(acct: &Account) -> String {
     let web_group = create_group(&ec2, &vpc_id, "web", "web servers").await;
     authorize(&ec2, &web_group, "tcp", 80, "0.0.0.0/0").await;
     web_group
-}
-
-/// The quarantine handler exactly as the Lambda binary builds it, aimed at the emulator.
-pub async fn quarantine(acct: &Account, mode: &str, extra: &[(&str, &str)]) -> Handler<Quarantine> {
-    reflex_quarantine::handler_from_env(&acct.env(mode, extra), &acct.sdk)
-        .await
-        .expect("valid configuration")
 }
 
 /// A sample event (GuardDuty finding, alarm, `CreateTags`) about `instance` instead of the

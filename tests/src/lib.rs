@@ -9,18 +9,19 @@ pub mod pattern;
 pub mod template;
 pub mod trail;
 
-pub use account::{Account, Delivered, load_event};
+pub use account::{Account, Delivered};
 pub use emulator::Emulator;
+/// The one loader of sample events, shared with the functions' own tests.
+pub use reflex_testkit::{sample, sample_files};
 
-use reflex_shared::pipeline::{Handler, Remediator};
+use reflex_shared::Function;
+use reflex_shared::pipeline::Handler;
+use reflex_shared::report::Status;
 use serde_json::Value;
 
 /// Deliver one event five times at once, as a burst of EventBridge retries would; the status of
 /// each report.
-pub async fn deliver_five_at_once<R: Remediator>(
-    handler: &Handler<R>,
-    event: &Value,
-) -> Vec<String> {
+pub async fn deliver_five_at_once<F: Function>(handler: &Handler<F>, event: &Value) -> Vec<Status> {
     let results = tokio::join!(
         handler.handle(event.clone()),
         handler.handle(event.clone()),
@@ -30,11 +31,6 @@ pub async fn deliver_five_at_once<R: Remediator>(
     );
     [results.0, results.1, results.2, results.3, results.4]
         .into_iter()
-        .map(|r| {
-            r.expect("handled").to_json()["status"]
-                .as_str()
-                .unwrap_or("?")
-                .to_string()
-        })
+        .map(|r| r.expect("handled").status)
         .collect()
 }

@@ -4,9 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use reflex_harden::Harden;
 use reflex_harden::rules::trail_name;
-use reflex_shared::pipeline::Handler;
 use serde_json::Value;
 
 use crate::Account;
@@ -31,13 +29,6 @@ pub fn cloudtrail(acct: &Account) -> aws_sdk_cloudtrail::Client {
 
 pub fn logs(acct: &Account) -> aws_sdk_cloudwatchlogs::Client {
     aws_sdk_cloudwatchlogs::Client::new(&acct.sdk)
-}
-
-/// The harden handler exactly as the Lambda binary builds it, aimed at the emulator.
-pub async fn handler(acct: &Account, mode: &str, extra: &[(&str, &str)]) -> Handler<Harden> {
-    reflex_harden::handler_from_env(&acct.env(mode, extra), &acct.sdk)
-        .await
-        .expect("valid configuration")
 }
 
 /// An S3 bucket in the emulator without the (heavy) S3 SDK: an unsigned `PUT /<bucket>`. moto

@@ -6,15 +6,22 @@
 use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
-use reflex_revoke::action::Identity;
-use reflex_revoke::{Revoke, RuleSettings};
-use reflex_shared::Principal;
-use reflex_shared::config::ExemptTag;
-use reflex_shared::pipeline::Remediator;
-use reflex_shared::target::{MemberRole, Remediators, Target};
+use reflex_quarantine::Quarantine;
+use reflex_revoke::actions::Identity;
+use reflex_revoke::{Facts, IamAction, Revoke, Settings, Trigger};
+use reflex_shared::config::Env;
+use reflex_shared::event::{Accepts, Event};
+use reflex_shared::exemption::Tags;
+use reflex_shared::guard::EventSkip;
+use reflex_shared::pipeline::Places;
+use reflex_shared::report::Status;
+use reflex_shared::target::{MemberRole, Target};
+use reflex_shared::{
+    ConfigError, EventError, Finding, Function, Interpreted, Notes, Outcome, Place, Resource,
+};
 use reflex_tests::account::ADMIN;
 use reflex_tests::member::{self, MEMBER, MEMBER_ROLE_ARN};
-use reflex_tests::{Account, Emulator, ec2, load_event};
+use reflex_tests::{Account, Emulator, ec2, sample};
 
 fn alice() -> Identity {
     Identity::User("alice".into())
@@ -44,9 +51,7 @@ async fn an_escalation_in_a_member_account_is_revoked_there_through_the_member_r
     let emulator = Emulator::start();
     let (home, member) = organisation(&emulator).await;
     let event = member
-        .replay(load_event(
-            "revoke/attach-admin-to-user-in-member-account.json",
-        ))
+        .replay(sample("revoke/attach-admin-to-user-in-member-account.json"))
         .await;
     assert!(
         member
@@ -56,11 +61,11 @@ async fn an_escalation_in_a_member_account_is_revoked_there_through_the_member_r
     );
 
     let handler = home
-        .revoke("enforce", &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)])
+        .handler::<Revoke>("enforce", &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)])
         .await;
-    let report = handler.handle(event).await.expect("handled").to_json();
+    let report = handler.handle(event).await.expect("handled");
 
-    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert!(
         !member
             .attached_policies(&alice())
@@ -75,21 +80,17 @@ async fn an_escalation_in_a_member_account_is_revoked_there_through_the_member_r
         "the central account's alice of the same name is untouched"
     );
     assert!(
-        report["notes"]
-            .as_array()
-            .unwrap()
-            .contains(
-                &format!(
-                    "acting in account {MEMBER} in us-east-1: the undo commands are for that account and region"
-                )
-                .into()
-            ),
-        "{report:#}"
+        report.notes.contains(&format!(
+            "acting in account {MEMBER} in us-east-1: the undo commands are for that account and region"
+        )),
+        "{report:#?}"
     );
     // The undo command names no account: the note above says where it applies.
     assert_eq!(
-        report["findings"][0]["actions"][0]["outcome"]["undo"],
-        format!("aws iam attach-user-policy --user-name alice --policy-arn {ADMIN}")
+        report.findings[0].actions[0].outcome.undo(),
+        Some(&*format!(
+            "aws iam attach-user-policy --user-name alice --policy-arn {ADMIN}"
+        ))
     );
 
     // The report reaches the central topic, naming the member account.
@@ -115,16 +116,20 @@ async fn reflex_own_change_in_a_member_account_is_left_alone() {
     let emulator = Emulator::start();
     let (home, member) = organisation(&emulator).await;
     let event = member
-        .replay(load_event(
+        .replay(sample(
             "revoke/attach-admin-to-user-by-reflex-in-member-account.json",
         ))
         .await;
     let handler = home
-        .revoke("enforce", &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)])
+        .handler::<Revoke>("enforce", &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)])
         .await;
-    let report = handler.handle(event).await.expect("handled").to_json();
-    assert_eq!(report["status"], "skipped", "{report:#}");
-    assert_eq!(report["skipped"]["guard"], "loop-guard", "{report:#}");
+    let report = handler.handle(event).await.expect("handled");
+    assert_eq!(report.status, Status::Skipped, "{report:#?}");
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("loop-guard"),
+        "{report:#?}"
+    );
     assert!(
         member
             .attached_policies(&alice())
@@ -138,12 +143,10 @@ async fn without_a_member_role_an_event_from_another_account_is_refused_and_noth
     let emulator = Emulator::start();
     let (home, member) = organisation(&emulator).await;
     let event = member
-        .replay(load_event(
-            "revoke/attach-admin-to-user-in-member-account.json",
-        ))
+        .replay(sample("revoke/attach-admin-to-user-in-member-account.json"))
         .await;
 
-    let handler = home.revoke("enforce", &[]).await;
+    let handler = home.handler::<Revoke>("enforce", &[]).await;
     let err = handler.handle(event).await.expect_err("refused");
 
     assert_eq!(err.error_type(), "Permanent.ForeignAccount");
@@ -172,7 +175,7 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
     member::create_remediation_role(&member).await;
     let web = ec2::seed_web_group(&member).await;
     let event = member::in_member(
-        load_event("quarantine/authorize-ssh-to-world.json"),
+        sample("quarantine/authorize-ssh-to-world.json"),
         "eu-west-1",
     );
     let event = ec2::replay_authorize_on(&aws_sdk_ec2::Client::new(&member.sdk), &web, event).await;
@@ -187,15 +190,12 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
         ]
     );
 
-    let handler = ec2::quarantine(
-        &home,
-        "enforce",
-        &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)],
-    )
-    .await;
-    let report = handler.handle(event).await.expect("handled").to_json();
+    let handler = home
+        .handler::<Quarantine>("enforce", &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)])
+        .await;
+    let report = handler.handle(event).await.expect("handled");
 
-    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(
         ec2::group_rules(&member, &web).await,
         [
@@ -206,74 +206,117 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
         "the SSH rules are revoked in the member's eu-west-1, HTTP and HTTPS stay"
     );
     assert!(
-        report["notes"].as_array().unwrap().contains(
-            &format!(
-                "acting in account {MEMBER} in eu-west-1: the undo commands are for that account and region"
-            )
-            .into()
-        ),
-        "the event's region, not the function's: {report:#}"
+        report.notes.contains(&format!(
+            "acting in account {MEMBER} in eu-west-1: the undo commands are for that account and region"
+        )),
+        "the event's region, not the function's: {report:#?}"
     );
     assert_eq!(home.reports().await.len(), 1);
+}
+
+/// Every place a [`Recorded`] revoke was connected for, in order.
+static CONNECTED: Mutex<Vec<Place>> = Mutex::new(Vec::new());
+
+/// Revoke, recording each place the pipeline connects it for: whose tags it reads tells which
+/// account its clients are in.
+struct Recorded(Revoke);
+
+impl Function for Recorded {
+    const NAME: &'static str = Revoke::NAME;
+    const RULE_IDS: &'static [&'static str] = Revoke::RULE_IDS;
+    const ACCEPTS: &'static [Accepts] = Revoke::ACCEPTS;
+    type Settings = Settings;
+    type Trigger = Trigger;
+    type Facts = Facts;
+    type Action = IamAction;
+
+    fn settings(env: &Env<'_>) -> Result<Settings, ConfigError> {
+        Revoke::settings(env)
+    }
+    fn connect(sdk: &SdkConfig, place: &Place) -> Self {
+        CONNECTED.lock().unwrap().push(place.clone());
+        Recorded(Revoke::connect(sdk, place))
+    }
+    fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+        Revoke::interpret(event, settings)
+    }
+    fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Finding<IamAction>> {
+        Revoke::decide(trigger, facts, settings)
+    }
+    async fn gather(&self, trigger: &Trigger, notes: &mut Notes) -> Facts {
+        self.0.gather(trigger, notes).await
+    }
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+        self.0.tags(resource).await
+    }
+    async fn execute(&self, action: &IamAction) -> Outcome {
+        self.0.execute(action).await
+    }
 }
 
 #[tokio::test]
 async fn clients_are_built_once_per_account_and_region_with_the_member_credentials() {
     let emulator = Emulator::start();
     let (home, member) = organisation(&emulator).await;
-    // Only the member's alice carries the exemption tag: whose tags a remediator reads tells
-    // which account its clients are in.
+    // Only the member's alice carries the exemption tag.
     member.tag_user("alice", "reflex:exempt", "true").await;
-    let tag = ExemptTag {
-        key: "reflex:exempt".into(),
-        value: "true".into(),
+    let alice = Resource::User("alice".into());
+    let exempt = |tags: Result<Option<Tags>, String>| {
+        tags.expect("tags read")
+            .expect("users carry tags")
+            .contains_key("reflex:exempt")
     };
 
-    // Every target a remediator was built for (`None`: home), in order.
-    let built: Arc<Mutex<Vec<Option<Target>>>> = Arc::default();
-    let record = built.clone();
-    let remediators = Remediators::new(
+    let places = Places::<Recorded>::new(
         &home.sdk,
         "123456789012",
         Some(MemberRole::parse(MEMBER_ROLE_ARN).unwrap()),
-        move |sdk: &SdkConfig, target: Option<&Target>| {
-            record.lock().unwrap().push(target.cloned());
-            Revoke::new(RuleSettings::default(), aws_sdk_iam::Client::new(sdk))
-        },
+        None,
     );
-    let built_for = || built.lock().unwrap().clone();
-    assert_eq!(built_for(), [None], "home is built at cold start");
-    let alice = Principal::User("alice".into());
+    let connected_to = || -> Vec<(Target, bool)> {
+        CONNECTED
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| (p.target.clone(), p.is_home))
+            .collect()
+    };
+    let home_target = Target::new("123456789012", "us-east-1");
     assert_eq!(
-        remediators.home().has_exempt_tag(&alice, &tag).await,
-        Ok(false)
+        connected_to(),
+        [(home_target.clone(), true)],
+        "home is connected at cold start"
     );
+    assert!(!exempt(places.home().tags(&alice).await));
 
     let in_member = Target::new(MEMBER, "us-east-1");
-    let first = remediators.for_target(&in_member).await.expect("assumed");
-    assert_eq!(first.has_exempt_tag(&alice, &tag).await, Ok(true));
-    let again = remediators.for_target(&in_member).await.expect("cached");
+    let first = places.at(&in_member).await.expect("assumed");
+    assert!(exempt(first.tags(&alice).await), "the member's alice");
+    let again = places.at(&in_member).await.expect("cached");
     assert!(
         Arc::ptr_eq(&first, &again),
         "the same clients for the same account and region"
     );
-    assert_eq!(built_for(), [None, Some(in_member.clone())]);
+    assert_eq!(
+        connected_to(),
+        [(home_target.clone(), true), (in_member.clone(), false)]
+    );
 
     let other_region = Target::new(MEMBER, "eu-west-1");
-    let regional = remediators
-        .for_target(&other_region)
-        .await
-        .expect("assumed");
+    let regional = places.at(&other_region).await.expect("assumed");
     assert!(!Arc::ptr_eq(&first, &regional));
-    assert_eq!(regional.has_exempt_tag(&alice, &tag).await, Ok(true));
+    assert!(exempt(regional.tags(&alice).await));
     assert_eq!(
-        built_for(),
-        [None, Some(in_member), Some(other_region)],
+        connected_to(),
+        [
+            (home_target.clone(), true),
+            (in_member, false),
+            (other_region, false)
+        ],
         "one more for the new region"
     );
 
-    let home_target = Target::new("123456789012", "us-east-1");
-    let at_home = remediators.for_target(&home_target).await.expect("home");
-    assert!(std::ptr::eq(&*at_home, remediators.home()));
-    assert_eq!(built_for().len(), 3, "home is never rebuilt");
+    let at_home = places.at(&home_target).await.expect("home");
+    assert!(std::ptr::eq(&*at_home, places.home()));
+    assert_eq!(connected_to().len(), 3, "home is never rebuilt");
 }

@@ -2,10 +2,14 @@
 //! CloudTrail or CloudWatch Logs call, run the real harden handler on the sample event, then
 //! read the end state and the SNS report back.
 
+use reflex_harden::Harden;
+use reflex_shared::guard::{EventSkip, Mode};
+use reflex_shared::report::{Report, Status};
+use reflex_shared::{Outcome, Severity};
 use reflex_tests::trail::{
     self, KMS_KEY, LEDGER, ORDERS, ORDERS_RETENTION_DAYS, PAYMENTS, TRAIL, TrailState,
 };
-use reflex_tests::{Account, Emulator, deliver_five_at_once, load_event};
+use reflex_tests::{Account, Emulator, deliver_five_at_once, sample};
 use serde_json::Value;
 
 const MALLORY: &str = "arn:aws:iam::123456789012:user/mallory";
@@ -26,18 +30,17 @@ async fn seeded(emulator: &Emulator) -> Account {
 }
 
 /// Replay the sample event's call, then hand the event to harden in `mode`.
-async fn run(acct: &Account, file: &str, mode: &str, extra: &[(&str, &str)]) -> Value {
-    let event = trail::replay(acct, load_event(&format!("harden/{file}"))).await;
-    trail::handler(acct, mode, extra)
+async fn run(acct: &Account, file: &str, mode: &str, extra: &[(&str, &str)]) -> Report {
+    let event = trail::replay(acct, sample(&format!("harden/{file}"))).await;
+    acct.handler::<Harden>(mode, extra)
         .await
         .handle(event)
         .await
         .expect("handled")
-        .to_json()
 }
 
-fn outcome(report: &Value, finding: usize, action: usize) -> &Value {
-    &report["findings"][finding]["actions"][action]["outcome"]
+fn outcome(report: &Report, finding: usize, action: usize) -> &Outcome {
+    &report.findings[finding].actions[action].outcome
 }
 
 async fn trail_now(acct: &Account) -> TrailState {
@@ -56,18 +59,18 @@ async fn retention(acct: &Account, group: &str) -> Option<i32> {
 #[tokio::test]
 async fn a_stopped_trail_is_logging_again_and_reported() {
     let (_emu, acct) = account().await;
-    let event = trail::replay(&acct, load_event("harden/stop-logging.json")).await;
+    let event = trail::replay(&acct, sample("harden/stop-logging.json")).await;
     assert!(!trail_now(&acct).await.logging, "the replay stopped it");
 
-    let report = trail::handler(&acct, "enforce", &[])
+    let report = acct
+        .handler::<Harden>("enforce", &[])
         .await
         .handle(event)
         .await
-        .unwrap()
-        .to_json();
+        .unwrap();
 
     assert!(trail_now(&acct).await.logging);
-    assert_eq!(report["status"], "remediated");
+    assert_eq!(report.status, Status::Remediated);
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1, "one report per event");
     let d = &delivered[0];
@@ -77,15 +80,17 @@ async fn a_stopped_trail_is_logging_again_and_reported() {
         "{}",
         d.subject
     );
-    assert_eq!(d.report["event"]["actor"], MALLORY);
-    assert_eq!(d.report["findings"][0]["rule_id"], "harden.trail-stopped");
+    assert_eq!(d.report.event.actor, MALLORY);
+    assert_eq!(d.report.findings[0].rule_id, "harden.trail-stopped");
     let done = outcome(&d.report, 0, 0);
-    assert_eq!(done["status"], "done");
-    assert_eq!(done["prior_state"]["is_logging"], false);
+    assert_eq!(done.status(), "done");
+    assert_eq!(done.prior_state().unwrap()["is_logging"], false);
     // The event named the trail by ARN, so does the undo.
     assert_eq!(
-        done["undo"],
-        "aws cloudtrail stop-logging --name arn:aws:cloudtrail:us-east-1:123456789012:trail/main"
+        done.undo(),
+        Some(
+            "aws cloudtrail stop-logging --name arn:aws:cloudtrail:us-east-1:123456789012:trail/main"
+        )
     );
 }
 
@@ -102,12 +107,12 @@ async fn multi_region_is_restored() {
     let now = trail_now(&acct).await;
     assert!(now.multi_region, "{now}");
     assert!(now.log_file_validation && now.logging, "{now}");
-    assert_eq!(report["findings"][0]["rule_id"], "harden.trail-weakened");
+    assert_eq!(report.findings[0].rule_id, "harden.trail-weakened");
     let done = outcome(&report, 0, 0);
-    assert_eq!(done["status"], "done");
+    assert_eq!(done.status(), "done");
     assert_eq!(
-        done["undo"],
-        "aws cloudtrail update-trail --name main --no-is-multi-region-trail"
+        done.undo(),
+        Some("aws cloudtrail update-trail --name main --no-is-multi-region-trail")
     );
     assert_eq!(acct.reports().await.len(), 1);
 }
@@ -126,8 +131,8 @@ async fn log_file_validation_is_restored() {
     assert!(now.log_file_validation, "{now}");
     assert!(now.multi_region, "{now}");
     assert_eq!(
-        outcome(&report, 0, 0)["undo"],
-        "aws cloudtrail update-trail --name main --no-enable-log-file-validation"
+        outcome(&report, 0, 0).undo(),
+        Some("aws cloudtrail update-trail --name main --no-enable-log-file-validation")
     );
 }
 
@@ -136,17 +141,17 @@ async fn an_update_that_weakens_nothing_is_left_alone_and_nobody_is_paged() {
     let (_emu, acct) = account().await;
     let event = trail::replay(
         &acct,
-        load_event("harden/update-trail-changes-only-s3-key-prefix.json"),
+        sample("harden/update-trail-changes-only-s3-key-prefix.json"),
     )
     .await;
     let before = trail_now(&acct).await;
-    let report = trail::handler(&acct, "enforce", &[])
+    let report = acct
+        .handler::<Harden>("enforce", &[])
         .await
         .handle(event)
         .await
-        .unwrap()
-        .to_json();
-    assert_eq!(report["status"], "nothing-to-do");
+        .unwrap();
+    assert_eq!(report.status, Status::NothingToDo);
     assert_eq!(
         trail_now(&acct).await,
         before,
@@ -160,12 +165,12 @@ async fn a_deleted_trail_needs_a_person_and_the_report_names_the_actor() {
     let (_emu, acct) = account().await;
     let report = run(&acct, "delete-trail.json", "enforce", &[]).await;
     assert_eq!(trail::trail_state(&acct, TRAIL).await, None);
-    assert_eq!(report["status"], "needs-attention");
+    assert_eq!(report.status, Status::NeedsAttention);
 
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1, "a person is told");
     let d = &delivered[0];
-    assert_eq!(d.report["status"], "needs-attention");
+    assert_eq!(d.report.status, Status::NeedsAttention);
     assert!(d.subject.starts_with("[Reflex CRITICAL] "), "{}", d.subject);
     assert!(
         d.subject
@@ -173,12 +178,12 @@ async fn a_deleted_trail_needs_a_person_and_the_report_names_the_actor() {
         "{}",
         d.subject
     );
-    assert_eq!(d.report["event"]["actor"], MALLORY);
-    let finding = &d.report["findings"][0];
-    assert_eq!(finding["rule_id"], "harden.trail-deleted");
-    assert_eq!(finding["severity"], "CRITICAL");
-    assert_eq!(finding["actions"].as_array().unwrap().len(), 0);
-    let reason = finding["reason"].as_str().unwrap();
+    assert_eq!(d.report.event.actor, MALLORY);
+    let finding = &d.report.findings[0];
+    assert_eq!(finding.rule_id, "harden.trail-deleted");
+    assert_eq!(finding.severity, Severity::Critical);
+    assert!(finding.actions.is_empty());
+    let reason = &finding.reason;
     assert!(reason.contains(MALLORY), "{reason}");
     assert!(reason.contains("trail main"), "{reason}");
 }
@@ -194,17 +199,16 @@ async fn a_new_log_group_gets_the_default_retention() {
     )
     .await;
     assert_eq!(retention(&acct, PAYMENTS).await, Some(90));
-    assert_eq!(report["status"], "remediated");
-    assert_eq!(
-        report["findings"].as_array().unwrap().len(),
-        1,
-        "no key configured"
-    );
+    assert_eq!(report.status, Status::Remediated);
+    assert_eq!(report.findings.len(), 1, "no key configured");
     let done = outcome(&report, 0, 0);
-    assert_eq!(done["prior_state"]["retention_in_days"], Value::Null);
     assert_eq!(
-        done["undo"],
-        "aws logs delete-retention-policy --log-group-name /app/payments"
+        done.prior_state().unwrap()["retention_in_days"],
+        Value::Null
+    );
+    assert_eq!(
+        done.undo(),
+        Some("aws logs delete-retention-policy --log-group-name /app/payments")
     );
 }
 
@@ -221,7 +225,7 @@ async fn a_deleted_retention_policy_is_put_back_with_the_configured_retention() 
     .await;
     // The configured value, not the one that was deleted (the event does not carry it).
     assert_eq!(retention(&acct, ORDERS).await, Some(365));
-    assert_eq!(outcome(&report, 0, 0)["status"], "done");
+    assert_eq!(outcome(&report, 0, 0).status(), "done");
 }
 
 #[tokio::test]
@@ -229,7 +233,7 @@ async fn a_retention_set_since_the_event_is_left_as_it_is() {
     let (_emu, acct) = account().await;
     let event = trail::replay(
         &acct,
-        load_event("harden/create-log-group-without-kms-key.json"),
+        sample("harden/create-log-group-without-kms-key.json"),
     )
     .await;
     // The tool that created the group set its own retention right after.
@@ -240,14 +244,14 @@ async fn a_retention_set_since_the_event_is_left_as_it_is() {
         .send()
         .await
         .unwrap();
-    let report = trail::handler(&acct, "enforce", &[])
+    let report = acct
+        .handler::<Harden>("enforce", &[])
         .await
         .handle(event)
         .await
-        .unwrap()
-        .to_json();
+        .unwrap();
     assert_eq!(retention(&acct, PAYMENTS).await, Some(7));
-    assert_eq!(outcome(&report, 0, 0)["status"], "already-done");
+    assert_eq!(outcome(&report, 0, 0).status(), "already-done");
 }
 
 /// moto server answers CloudWatch Logs `AssociateKmsKey` with HTTP 500 (not implemented), so
@@ -268,18 +272,20 @@ async fn with_a_key_configured_the_retention_is_set_and_the_key_outcome_reported
 
     let group = trail::log_group_state(&acct, PAYMENTS).await.unwrap();
     assert_eq!(group.retention_days, Some(90));
-    assert_eq!(report["findings"][0]["rule_id"], "harden.log-retention");
-    assert_eq!(outcome(&report, 0, 0)["status"], "done");
-    assert_eq!(report["findings"][1]["rule_id"], "harden.log-encryption");
+    assert_eq!(report.findings[0].rule_id, "harden.log-retention");
+    assert_eq!(outcome(&report, 0, 0).status(), "done");
+    assert_eq!(report.findings[1].rule_id, "harden.log-encryption");
     let kms = outcome(&report, 1, 0);
     // Failed only because of the emulator's HTTP 500.
-    assert_eq!(kms["status"], "failed", "{kms}");
     assert_eq!(
-        kms["why"],
-        "logs:AssociateKmsKey failed: HTTP 500 with no AWS error code or message"
+        kms,
+        &Outcome::failed(
+            "logs:AssociateKmsKey failed: HTTP 500 with no AWS error code or message",
+            None
+        )
     );
     assert_eq!(group.kms_key_id, None);
-    assert_eq!(report["status"], "partially-failed");
+    assert_eq!(report.status, Status::PartiallyFailed);
     let delivered = acct.reports().await;
     assert!(
         delivered[0].subject.contains("PARTIALLY FAILED"),
@@ -289,8 +295,8 @@ async fn with_a_key_configured_the_retention_is_set_and_the_key_outcome_reported
 
     // A group created with its own key needs only the retention.
     let report = run(&acct, "create-log-group-with-kms-key.json", "enforce", &key).await;
-    assert_eq!(report["status"], "remediated");
-    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(report.status, Status::Remediated);
+    assert_eq!(report.findings.len(), 1);
     assert_eq!(retention(&acct, LEDGER).await, Some(90));
 }
 
@@ -310,29 +316,24 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
     for file in positives {
         emulator.reset();
         let acct = seeded(&emulator).await;
-        let event = trail::replay(&acct, load_event(&format!("harden/{file}"))).await;
+        let event = trail::replay(&acct, sample(&format!("harden/{file}"))).await;
         let before = snapshot(&acct).await;
-        let report = trail::handler(&acct, "dry-run", &[("REFLEX_CONTAIN_ACTOR", "true")])
+        let report = acct
+            .handler::<Harden>("dry-run", &[("REFLEX_CONTAIN_ACTOR", "true")])
             .await
             .handle(event)
             .await
-            .unwrap()
-            .to_json();
-        assert_eq!(report["status"], "dry-run", "{file}");
+            .unwrap();
+        assert_eq!(report.status, Status::DryRun, "{file}");
         // The full plan, containment included where a trail was stopped: every step would-do.
-        let actions: Vec<&Value> = report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|f| f["actions"].as_array().unwrap())
-            .collect();
+        let actions: Vec<_> = report.actions().collect();
         assert!(!actions.is_empty(), "{file}");
         for a in &actions {
-            assert_eq!(a["outcome"]["status"], "would-do", "{file}: {a:#}");
-            assert!(!a["description"].as_str().unwrap().is_empty(), "{file}");
+            assert_eq!(a.outcome, Outcome::WouldDo, "{file}: {a:#?}");
+            assert!(!a.description.is_empty(), "{file}");
         }
         if file == "stop-logging.json" {
-            assert_eq!(report["findings"][1]["rule_id"], "harden.contain-actor");
+            assert_eq!(report.findings[1].rule_id, "harden.contain-actor");
         }
         assert_eq!(
             snapshot(&acct).await,
@@ -346,15 +347,15 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
             "{file}: {}",
             delivered[0].subject
         );
-        assert_eq!(delivered[0].report["findings"][0]["mode"], "dry-run");
+        assert_eq!(delivered[0].report.findings[0].mode, Mode::DryRun);
     }
 
     // A deleted trail has no plan to dry-run: a person is still told, whatever the mode.
     emulator.reset();
     let acct = seeded(&emulator).await;
     let report = run(&acct, "delete-trail.json", "dry-run", &[]).await;
-    assert_eq!(report["status"], "needs-attention");
-    assert_eq!(report["findings"][0]["mode"], "dry-run");
+    assert_eq!(report.status, Status::NeedsAttention);
+    assert_eq!(report.findings[0].mode, Mode::DryRun);
     assert_eq!(acct.reports().await.len(), 1);
 }
 
@@ -375,8 +376,11 @@ async fn snapshot(acct: &Account) -> String {
 async fn loop_guard_leaves_reflex_own_stop_logging_alone() {
     let (_emu, acct) = account().await;
     let report = run(&acct, "stop-logging-by-reflex.json", "enforce", &[]).await;
-    assert_eq!(report["status"], "skipped");
-    assert_eq!(report["skipped"]["guard"], "loop-guard");
+    assert_eq!(report.status, Status::Skipped);
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("loop-guard")
+    );
     assert!(!trail_now(&acct).await.logging, "left as Reflex left it");
     assert!(acct.reports().await.is_empty());
 }
@@ -392,8 +396,16 @@ async fn a_failed_call_is_not_remediated() {
         .await
         .unwrap();
     let report = run(&acct, "stop-logging-access-denied.json", "enforce", &[]).await;
-    assert_eq!(report["skipped"]["guard"], "failed-call");
-    assert_eq!(report["skipped"]["error_code"], "AccessDeniedException");
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("failed-call")
+    );
+    assert_eq!(
+        report.skipped,
+        Some(EventSkip::FailedCall {
+            error_code: "AccessDeniedException".into()
+        })
+    );
     assert!(
         !trail_now(&acct).await.logging,
         "Reflex left the trail alone"
@@ -406,40 +418,45 @@ async fn an_actor_exempt_by_tag_is_left_alone() {
     let (_emu, acct) = account().await;
     acct.tag_user("mallory", "reflex:exempt", "true").await;
     let report = run(&acct, "stop-logging.json", "enforce", &[]).await;
-    assert_eq!(report["skipped"]["guard"], "exempt-actor");
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("exempt-actor")
+    );
     assert!(!trail_now(&acct).await.logging);
 }
 
 #[tokio::test]
 async fn a_second_delivery_is_already_handled_and_without_a_ledger_already_done() {
     let (_emu, acct) = account().await;
-    let event = trail::replay(&acct, load_event("harden/stop-logging.json")).await;
+    let event = trail::replay(&acct, sample("harden/stop-logging.json")).await;
 
     // With the ledger: the redelivery is recognised and nothing runs twice.
-    let handler = trail::handler(&acct, "enforce", &[]).await;
-    let first = handler.handle(event.clone()).await.unwrap().to_json();
-    assert_eq!(first["status"], "remediated");
-    let second = handler.handle(event.clone()).await.unwrap().to_json();
-    assert_eq!(second["status"], "already-handled");
+    let handler = acct.handler::<Harden>("enforce", &[]).await;
+    let first = handler.handle(event.clone()).await.unwrap();
+    assert_eq!(first.status, Status::Remediated);
+    let second = handler.handle(event.clone()).await.unwrap();
+    assert_eq!(second.status, Status::AlreadyHandled);
     assert_eq!(
         deliver_five_at_once(&handler, &event).await,
-        vec!["already-handled"; 5]
+        vec![Status::AlreadyHandled; 5]
     );
 
     // Without a ledger the executor still reads before it writes: "already done".
-    let no_ledger = trail::handler(&acct, "enforce", &[("REFLEX_LEDGER_TABLE", "")]).await;
-    let again = no_ledger.handle(event).await.unwrap().to_json();
-    assert_eq!(outcome(&again, 0, 0)["status"], "already-done");
+    let no_ledger = acct
+        .handler::<Harden>("enforce", &[("REFLEX_LEDGER_TABLE", "")])
+        .await;
+    let again = no_ledger.handle(event).await.unwrap();
+    assert_eq!(outcome(&again, 0, 0).status(), "already-done");
     assert!(trail_now(&acct).await.logging);
 
     let created = trail::replay(
         &acct,
-        load_event("harden/create-log-group-without-kms-key.json"),
+        sample("harden/create-log-group-without-kms-key.json"),
     )
     .await;
     for expected in ["done", "already-done"] {
-        let report = no_ledger.handle(created.clone()).await.unwrap().to_json();
-        assert_eq!(outcome(&report, 0, 0)["status"], expected);
+        let report = no_ledger.handle(created.clone()).await.unwrap();
+        assert_eq!(outcome(&report, 0, 0).status(), expected);
     }
     assert_eq!(retention(&acct, PAYMENTS).await, Some(90));
 }
@@ -447,27 +464,27 @@ async fn a_second_delivery_is_already_handled_and_without_a_ledger_already_done(
 #[tokio::test]
 async fn a_trail_deleted_before_reflex_acts_is_reported_as_failed() {
     let (_emu, acct) = account().await;
-    let event = trail::replay(&acct, load_event("harden/stop-logging.json")).await;
+    let event = trail::replay(&acct, sample("harden/stop-logging.json")).await;
     trail::cloudtrail(&acct)
         .delete_trail()
         .name(TRAIL)
         .send()
         .await
         .unwrap();
-    let report = trail::handler(&acct, "enforce", &[])
+    let report = acct
+        .handler::<Harden>("enforce", &[])
         .await
         .handle(event)
         .await
-        .unwrap()
-        .to_json();
-    let failed = outcome(&report, 0, 0);
-    assert_eq!(failed["status"], "failed");
-    assert_eq!(failed["error_code"], "TrailNotFoundException");
-    assert!(
-        failed["why"].as_str().unwrap().contains("no longer exists"),
-        "{failed}"
-    );
-    assert_eq!(report["status"], "failed");
+        .unwrap();
+    match outcome(&report, 0, 0) {
+        Outcome::Failed { why, error_code } => {
+            assert_eq!(error_code.as_deref(), Some("TrailNotFoundException"));
+            assert!(why.contains("no longer exists"), "{why}");
+        }
+        other => panic!("a trail that is gone cannot be repaired: {other:?}"),
+    }
+    assert_eq!(report.status, Status::Failed);
     assert_eq!(acct.reports().await.len(), 1);
 }
 
@@ -478,8 +495,8 @@ async fn containment_deactivates_the_keys_of_whoever_stopped_or_deleted_a_trail(
     assert_eq!(acct.active_access_keys("mallory").await, 1);
     let report = run(&acct, "stop-logging.json", "enforce", &contain).await;
     assert!(trail_now(&acct).await.logging);
-    assert_eq!(report["findings"][1]["rule_id"], "harden.contain-actor");
-    assert_eq!(outcome(&report, 1, 0)["status"], "done");
+    assert_eq!(report.findings[1].rule_id, "harden.contain-actor");
+    assert_eq!(outcome(&report, 1, 0).status(), "done");
     assert_eq!(acct.active_access_keys("mallory").await, 0);
 
     // A new key, then the trail deleted: contained again, and the deletion still reported.
@@ -492,14 +509,11 @@ async fn containment_deactivates_the_keys_of_whoever_stopped_or_deleted_a_trail(
     acct.reports().await;
     let report = run(&acct, "delete-trail.json", "enforce", &contain).await;
     assert_eq!(acct.active_access_keys("mallory").await, 0);
-    assert_eq!(report["findings"][0]["rule_id"], "harden.trail-deleted");
-    assert_eq!(
-        report["findings"][0]["actions"].as_array().unwrap().len(),
-        0
-    );
-    assert_eq!(report["findings"][1]["rule_id"], "harden.contain-actor");
+    assert_eq!(report.findings[0].rule_id, "harden.trail-deleted");
+    assert!(report.findings[0].actions.is_empty());
+    assert_eq!(report.findings[1].rule_id, "harden.contain-actor");
     // The containment was done, but the deleted trail still needs a person: that leads.
-    assert_eq!(report["status"], "needs-attention");
+    assert_eq!(report.status, Status::NeedsAttention);
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1);
     assert!(
@@ -515,7 +529,7 @@ async fn containment_deactivates_the_keys_of_whoever_stopped_or_deleted_a_trail(
 async fn containment_is_off_by_default() {
     let (_emu, acct) = account().await;
     let report = run(&acct, "delete-trail.json", "enforce", &[]).await;
-    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(report.findings.len(), 1);
     assert_eq!(acct.active_access_keys("mallory").await, 1);
 }
 
@@ -523,7 +537,7 @@ async fn containment_is_off_by_default() {
 async fn a_bad_retention_fails_the_cold_start_naming_the_variable() {
     let (_emu, acct) = account().await;
     let env = acct.env("enforce", &[("REFLEX_LOG_RETENTION_DAYS", "10")]);
-    let err = match reflex_harden::handler_from_env(&env, &acct.sdk).await {
+    let err = match reflex_shared::pipeline::handler_from_env::<Harden>(&env, &acct.sdk).await {
         Ok(_) => panic!("10 days is not a retention CloudWatch Logs accepts"),
         Err(e) => e,
     };

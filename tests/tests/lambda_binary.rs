@@ -12,10 +12,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use reflex_revoke::action::Identity;
+use reflex_revoke::actions::Identity;
+use reflex_shared::report::{Report, Status};
 use reflex_tests::account::{ADMIN, LEDGER_TABLE, REFLEX_SESSION};
 use reflex_tests::emulator::{REGION, workspace_root};
-use reflex_tests::{Account, Emulator, load_event};
+use reflex_tests::{Account, Emulator, sample};
 use serde_json::{Value, json};
 
 /// The binary's name, which is also the function name `watch` serves it under.
@@ -282,7 +283,7 @@ async fn the_lambda_binary_detaches_admin_and_rejects_a_bad_event() {
     account.seed().await;
     let alice = Identity::User("alice".into());
     let event = account
-        .replay(load_event("revoke/attach-admin-to-user.json"))
+        .replay(sample("revoke/attach-admin-to-user.json"))
         .await;
     assert!(
         account
@@ -320,9 +321,9 @@ async fn the_lambda_binary_detaches_admin_and_rejects_a_bad_event() {
         "invoke failed ({}):\n{stderr}",
         out.status
     );
-    let response: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("the response is not JSON ({e}): {stdout}"));
-    assert_eq!(response["status"], "remediated", "{response:#}");
+    let response: Report = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("the response is not a Reflex report ({e}): {stdout}"));
+    assert_eq!(response.status, Status::Remediated, "{response:#?}");
     assert!(
         !account
             .attached_policies(&alice)
@@ -332,7 +333,10 @@ async fn the_lambda_binary_detaches_admin_and_rejects_a_bad_event() {
     );
     let delivered = account.reports().await;
     assert_eq!(delivered.len(), 1, "one report per event: {delivered:#?}");
-    assert_eq!(delivered[0].report["status"], "remediated");
+    assert_eq!(
+        delivered[0].report, response,
+        "the report sent is the response"
+    );
 
     // The metrics, in CloudWatch's Embedded Metric Format: one line per action outcome.
     let emf = watch.emf_line(|doc| doc["Outcome"] == "done");
@@ -349,8 +353,8 @@ async fn the_lambda_binary_detaches_admin_and_rejects_a_bad_event() {
 
     // EventBridge delivers at least once: the redelivery finds the ledger claim and does nothing.
     let out = watch.invoke(&event_file, INVOKE_TIMEOUT);
-    let again: Value = serde_json::from_slice(&out.stdout).expect("a JSON response");
-    assert_eq!(again["status"], "already-handled", "{again:#}");
+    let again: Report = serde_json::from_slice(&out.stdout).expect("a Reflex report");
+    assert_eq!(again.status, Status::AlreadyHandled, "{again:#?}");
     assert_eq!(account.ledger_entries().await.len(), 1);
     assert!(account.reports().await.is_empty(), "no second report");
 

@@ -1,8 +1,10 @@
 //! End to end against the emulator (SNS/SQS, DynamoDB): each event that needs a person yields
 //! exactly one message on the subscribed queue, its content asserted field by field.
 
-use reflex_tests::{Account, Delivered, Emulator, load_event};
-use serde_json::Value;
+use reflex_notify::Notify;
+use reflex_shared::Severity;
+use reflex_shared::report::Status;
+use reflex_tests::{Account, Delivered, Emulator, sample};
 
 async fn account() -> (Emulator, Account) {
     let emulator = Emulator::start();
@@ -12,9 +14,9 @@ async fn account() -> (Emulator, Account) {
 
 /// Deliver a sample to notify; the messages that reached the queue.
 async fn deliver(acct: &Account, file: &str, extra: &[(&str, &str)]) -> Vec<Delivered> {
-    let handler = acct.notify("enforce", extra).await;
+    let handler = acct.handler::<Notify>("enforce", extra).await;
     handler
-        .handle(load_event(&format!("notify/{file}")))
+        .handle(sample(&format!("notify/{file}")))
         .await
         .expect("handled");
     acct.reports().await
@@ -26,7 +28,7 @@ fn only(mut delivered: Vec<Delivered>) -> Delivered {
 }
 
 fn reason(d: &Delivered) -> &str {
-    d.report["findings"][0]["reason"].as_str().unwrap()
+    &d.report.findings[0].reason
 }
 
 #[tokio::test]
@@ -38,19 +40,21 @@ async fn an_alarm_yields_one_message_with_the_change_value_threshold_and_link() 
         "[Reflex MEDIUM] Needs attention: alarm checkout-errors OK -> ALARM in 123456789012"
     );
     let r = &d.report;
-    assert_eq!(r["function"], "notify");
-    assert_eq!(r["status"], "needs-attention");
-    assert_eq!(r["event"]["account"], "123456789012");
-    assert_eq!(r["event"]["region"], "us-east-1");
-    assert_eq!(r["event"]["detail_type"], "CloudWatch Alarm State Change");
+    assert_eq!(r.function, "notify");
+    assert_eq!(r.status, Status::NeedsAttention);
+    assert_eq!(r.event.account, "123456789012");
+    assert_eq!(r.event.region, "us-east-1");
+    assert_eq!(r.event.detail_type, "CloudWatch Alarm State Change");
     assert_eq!(
-        r["event"]["console_url"],
-        "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/checkout-errors"
+        r.event.console_url.as_deref(),
+        Some(
+            "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/checkout-errors"
+        )
     );
-    let f = &r["findings"][0];
-    assert_eq!(f["rule_id"], "notify.alarm");
-    assert_eq!(f["severity"], "MEDIUM");
-    assert_eq!(f["actions"], Value::Array(vec![]));
+    let f = &r.findings[0];
+    assert_eq!(f.rule_id, "notify.alarm");
+    assert_eq!(f.severity, Severity::Medium);
+    assert!(f.actions.is_empty());
     let lines: Vec<&str> = reason(&d).lines().collect();
     assert_eq!(
         lines[0],
@@ -71,7 +75,7 @@ async fn composite_and_metric_math_alarms_yield_one_message_each() {
     let d = only(deliver(&acct, "alarm-composite.json", &[]).await);
     assert!(reason(&d).contains("cause: composite alarm, triggered by checkout-latency-high"));
     let d = only(deliver(&acct, "alarm-metric-math-insufficient-data.json", &[]).await);
-    assert_eq!(d.report["findings"][0]["severity"], "LOW");
+    assert_eq!(d.report.findings[0].severity, Severity::Low);
     assert!(reason(&d).contains("cause: expression errors / invocations * 100"));
 }
 
@@ -126,7 +130,7 @@ async fn an_insight_yields_one_message_with_rates_and_top_contributors() {
     assert_eq!(lines[4], "top error codes: null (14.5)");
 
     let d = only(deliver(&acct, "insight-error-rate-start.json", &[]).await);
-    assert_eq!(d.report["findings"][0]["severity"], "HIGH");
+    assert_eq!(d.report.findings[0].severity, Severity::High);
     assert!(reason(&d).contains("error code: AccessDenied"));
 }
 
@@ -144,8 +148,8 @@ async fn the_end_of_an_insight_is_silent_by_default() {
 async fn sign_ins_that_need_a_person_yield_one_message_each() {
     let (_emu, acct) = account().await;
     let d = only(deliver(&acct, "sign-in-failed.json", &[]).await);
-    assert_eq!(d.report["findings"][0]["rule_id"], "notify.sign-in-failed");
-    assert_eq!(d.report["event"]["source_ip"], "198.51.100.66");
+    assert_eq!(d.report.findings[0].rule_id, "notify.sign-in-failed");
+    assert_eq!(d.report.event.source_ip.as_deref(), Some("198.51.100.66"));
     assert!(reason(&d).ends_with("from 198.51.100.66: Failed authentication"));
 
     let d = only(deliver(&acct, "sign-in-root.json", &[]).await);
@@ -153,17 +157,11 @@ async fn sign_ins_that_need_a_person_yield_one_message_each() {
         d.subject,
         "[Reflex CRITICAL] Needs attention: console sign-in success by root in 123456789012"
     );
-    assert_eq!(d.report["findings"][0]["rule_id"], "notify.root-sign-in");
+    assert_eq!(d.report.findings[0].rule_id, "notify.root-sign-in");
 
     let d = only(deliver(&acct, "sign-in-without-mfa.json", &[]).await);
-    assert_eq!(
-        d.report["findings"][0]["rule_id"],
-        "notify.sign-in-without-mfa"
-    );
-    assert_eq!(
-        d.report["event"]["actor"],
-        "arn:aws:iam::123456789012:user/alice"
-    );
+    assert_eq!(d.report.findings[0].rule_id, "notify.sign-in-without-mfa");
+    assert_eq!(d.report.event.actor, "arn:aws:iam::123456789012:user/alice");
 }
 
 #[tokio::test]
@@ -179,16 +177,22 @@ async fn a_sign_in_with_mfa_is_silent() {
 #[tokio::test]
 async fn a_redelivered_event_yields_no_second_message() {
     let (_emu, acct) = account().await;
-    let handler = acct.notify("enforce", &[]).await;
-    let event = load_event("notify/sign-in-root.json");
+    let handler = acct.handler::<Notify>("enforce", &[]).await;
+    let event = sample("notify/sign-in-root.json");
     let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
     assert_eq!(
-        statuses.iter().filter(|s| *s == "needs-attention").count(),
+        statuses
+            .iter()
+            .filter(|s| **s == Status::NeedsAttention)
+            .count(),
         1,
         "{statuses:?}"
     );
     assert_eq!(
-        statuses.iter().filter(|s| *s == "already-handled").count(),
+        statuses
+            .iter()
+            .filter(|s| **s == Status::AlreadyHandled)
+            .count(),
         4,
         "{statuses:?}"
     );
@@ -198,10 +202,10 @@ async fn a_redelivered_event_yields_no_second_message() {
 #[tokio::test]
 async fn a_failed_publish_is_an_error_lambda_retries_and_the_retry_reports() {
     let (_emu, acct) = account().await;
-    let event = load_event("notify/sign-in-root.json");
+    let event = sample("notify/sign-in-root.json");
     // A topic that does not exist: the publish fails, and so must the invocation.
     let broken = acct
-        .notify(
+        .handler::<Notify>(
             "enforce",
             &[(
                 "REFLEX_TOPIC_ARN",
@@ -215,12 +219,12 @@ async fn a_failed_publish_is_an_error_lambda_retries_and_the_retry_reports() {
     // The claim was given back, so Lambda's retry is not mistaken for a duplicate.
     assert!(acct.ledger_entries().await.is_empty());
     let report = acct
-        .notify("enforce", &[])
+        .handler::<Notify>("enforce", &[])
         .await
         .handle(event)
         .await
         .unwrap();
-    assert_eq!(report.to_json()["status"], "needs-attention");
+    assert_eq!(report.status, Status::NeedsAttention);
     assert_eq!(acct.reports().await.len(), 1, "the report is not lost");
 }
 
@@ -228,9 +232,9 @@ async fn a_failed_publish_is_an_error_lambda_retries_and_the_retry_reports() {
 async fn api_calls_are_refused_by_notify() {
     let (_emu, acct) = account().await;
     let err = acct
-        .notify("enforce", &[])
+        .handler::<Notify>("enforce", &[])
         .await
-        .handle(load_event("revoke/attach-admin-to-user.json"))
+        .handle(sample("revoke/attach-admin-to-user.json"))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
@@ -245,9 +249,9 @@ async fn a_guardduty_finding_not_about_an_instance_yields_one_message_low_ones_n
         d.subject,
         "[Reflex HIGH] Needs attention: GuardDuty Exfiltration:S3/AnomalousBehavior (severity 8) in 123456..."
     );
-    let f = &d.report["findings"][0];
-    assert_eq!(f["rule_id"], "notify.guardduty-finding");
-    assert_eq!(f["severity"], "HIGH");
+    let f = &d.report.findings[0];
+    assert_eq!(f.rule_id, "notify.guardduty-finding");
+    assert_eq!(f.severity, Severity::High);
     assert!(
         reason(&d).contains("resource: S3 bucket customer-exports"),
         "{}",
@@ -269,5 +273,5 @@ async fn a_guardduty_finding_not_about_an_instance_yields_one_message_low_ones_n
         )
         .await,
     );
-    assert_eq!(d.report["findings"][0]["severity"], "LOW");
+    assert_eq!(d.report.findings[0].severity, Severity::Low);
 }

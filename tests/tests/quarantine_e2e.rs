@@ -8,8 +8,12 @@
 
 use std::collections::BTreeSet;
 
+use reflex_quarantine::Quarantine;
+use reflex_shared::Outcome;
+use reflex_shared::guard::EventSkip;
+use reflex_shared::report::{ActionReport, Report, Status};
 use reflex_tests::ec2::{self, FLEET, Fleet};
-use reflex_tests::{Account, Emulator, load_event};
+use reflex_tests::{Account, Emulator, sample};
 use serde_json::Value;
 
 /// A fresh emulator with the web fleet seeded.
@@ -32,42 +36,35 @@ async fn run(
     file: &str,
     mode: &str,
     extra: &[(&str, &str)],
-) -> Value {
-    let event = ec2::for_instance(
-        load_event(&format!("quarantine/{file}")),
-        &fleet.instance_id,
-    );
+) -> Report {
+    let event = ec2::for_instance(sample(&format!("quarantine/{file}")), &fleet.instance_id);
     handle(acct, event, mode, extra).await
 }
 
-async fn handle(acct: &Account, event: Value, mode: &str, extra: &[(&str, &str)]) -> Value {
-    ec2::quarantine(acct, mode, extra)
+async fn handle(acct: &Account, event: Value, mode: &str, extra: &[(&str, &str)]) -> Report {
+    acct.handler::<Quarantine>(mode, extra)
         .await
         .handle(event)
         .await
         .expect("handled")
-        .to_json()
 }
 
-fn actions(report: &Value) -> &Vec<Value> {
-    report["findings"][0]["actions"]
-        .as_array()
-        .expect("actions")
+/// The actions of the report's first finding.
+fn actions(report: &Report) -> &[ActionReport] {
+    &report.findings[0].actions
 }
 
-fn statuses(report: &Value) -> Vec<String> {
-    actions(report)
-        .iter()
-        .map(|a| a["outcome"]["status"].as_str().unwrap_or("?").to_string())
-        .collect()
+fn statuses(report: &Report) -> Vec<&'static str> {
+    actions(report).iter().map(|a| a.outcome.status()).collect()
 }
 
 /// The outcome of the action whose description starts with `prefix`.
-fn outcome<'a>(report: &'a Value, prefix: &str) -> &'a Value {
+fn outcome<'a>(report: &'a Report, prefix: &str) -> &'a Outcome {
     &actions(report)
         .iter()
-        .find(|a| a["description"].as_str().unwrap_or("").starts_with(prefix))
-        .unwrap_or_else(|| panic!("no action starting with {prefix:?}: {report:#}"))["outcome"]
+        .find(|a| a.description.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no action starting with {prefix:?}: {report:#?}"))
+        .outcome
 }
 
 /// Every mark of a quarantine on the fleet's first instance, read back from the emulator.
@@ -142,7 +139,7 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
     )
     .await;
 
-    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_quarantined(&acct, &fleet).await;
     assert_eq!(
         ec2::instance_groups(&acct, &other).await,
@@ -160,8 +157,7 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
         "{}",
         d.subject
     );
-    let finding = &d.report["findings"][0];
-    assert_eq!(finding["rule_id"], "quarantine.guardduty-finding");
+    assert_eq!(d.report.findings[0].rule_id, "quarantine.guardduty-finding");
     assert_eq!(
         statuses(&d.report),
         ["done"; 8],
@@ -170,38 +166,41 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
     let id = &fleet.instance_id;
     let isolate = outcome(&d.report, "isolate instance");
     assert_eq!(
-        isolate["undo"],
-        format!(
+        isolate.undo(),
+        Some(&*format!(
             "aws ec2 modify-instance-attribute --instance-id {id} --groups {} {}",
             fleet.web_group, fleet.ssh_group
-        )
+        ))
     );
-    assert_eq!(isolate["prior_state"]["created_quarantine_group"], true);
     assert_eq!(
-        isolate["prior_state"]["interfaces"][0]["groups"],
+        isolate.prior_state().unwrap()["created_quarantine_group"],
+        true
+    );
+    assert_eq!(
+        isolate.prior_state().unwrap()["interfaces"][0]["groups"],
         serde_json::json!([fleet.web_group, fleet.ssh_group])
     );
     assert_eq!(
-        outcome(&d.report, "detach instance")["undo"],
-        format!(
+        outcome(&d.report, "detach instance").undo(),
+        Some(&*format!(
             "aws autoscaling attach-instances --auto-scaling-group-name {FLEET} --instance-ids {id}"
-        )
+        ))
     );
     assert_eq!(
-        outcome(&d.report, "turn on termination protection")["undo"],
-        format!(
+        outcome(&d.report, "turn on termination protection").undo(),
+        Some(&*format!(
             "aws ec2 modify-instance-attribute --instance-id {id} --no-disable-api-termination"
-        )
+        ))
     );
     assert_eq!(
-        outcome(&d.report, "make a shutdown")["undo"],
-        format!(
+        outcome(&d.report, "make a shutdown").undo(),
+        Some(&*format!(
             "aws ec2 modify-instance-attribute --instance-id {id} --instance-initiated-shutdown-behavior terminate"
-        )
+        ))
     );
     assert!(
-        outcome(&d.report, "snapshot volume")["undo"]
-            .as_str()
+        outcome(&d.report, "snapshot volume")
+            .undo()
             .unwrap()
             .starts_with("aws ec2 delete-snapshot --snapshot-id snap-")
     );
@@ -218,7 +217,7 @@ async fn a_listed_alarm_quarantines_its_instance_and_an_unlisted_one_does_nothin
         &[ALARMS],
     )
     .await;
-    assert_eq!(unlisted["status"], "nothing-to-do");
+    assert_eq!(unlisted.status, Status::NothingToDo);
     assert!(ec2::quarantine_group(&acct, &fleet.vpc_id).await.is_none());
     assert!(acct.reports().await.is_empty());
 
@@ -230,11 +229,8 @@ async fn a_listed_alarm_quarantines_its_instance_and_an_unlisted_one_does_nothin
         &[ALARMS],
     )
     .await;
-    assert_eq!(report["status"], "remediated", "{report:#}");
-    assert_eq!(
-        report["findings"][0]["rule_id"],
-        "quarantine.instance-alarm"
-    );
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(report.findings[0].rule_id, "quarantine.instance-alarm");
     assert_quarantined(&acct, &fleet).await;
     assert_eq!(acct.reports().await.len(), 1);
 }
@@ -257,8 +253,8 @@ async fn the_operators_quarantine_tag_quarantines_the_instance() {
         .await
         .expect("tag");
     let report = run(&acct, &fleet, "create-tags-quarantine.json", "enforce", &[]).await;
-    assert_eq!(report["status"], "remediated", "{report:#}");
-    assert_eq!(report["findings"][0]["rule_id"], "quarantine.operator-tag");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(report.findings[0].rule_id, "quarantine.operator-tag");
     assert_quarantined(&acct, &fleet).await;
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1);
@@ -273,7 +269,7 @@ async fn a_world_open_ssh_rule_is_revoked_and_every_other_rule_kept() {
     let (_emu, acct, fleet) = world().await;
     let web = &fleet.web_group;
     let event =
-        ec2::replay_authorize(&fleet, load_event("quarantine/authorize-ssh-to-world.json")).await;
+        ec2::replay_authorize(&fleet, sample("quarantine/authorize-ssh-to-world.json")).await;
     assert_eq!(
         ec2::group_rules(&acct, web).await,
         [
@@ -285,7 +281,7 @@ async fn a_world_open_ssh_rule_is_revoked_and_every_other_rule_kept() {
         ]
     );
     let report = handle(&acct, event.clone(), "enforce", &[]).await;
-    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(
         ec2::group_rules(&acct, web).await,
         [
@@ -304,11 +300,11 @@ async fn a_world_open_ssh_rule_is_revoked_and_every_other_rule_kept() {
         "[Reflex HIGH] Remediated: ec2:AuthorizeSecurityGroupIngress by mallory in 123456789012"
     );
     assert_eq!(
-        d.report["findings"][0]["rule_id"],
+        d.report.findings[0].rule_id,
         "quarantine.world-open-ingress"
     );
-    let done = &d.report["findings"][0]["actions"][0]["outcome"];
-    assert_eq!(done["status"], "done");
+    let done = &d.report.findings[0].actions[0].outcome;
+    assert_eq!(done.status(), "done");
     // Exactly the rules the call created, by the ids CloudTrail recorded.
     let recorded: Vec<&Value> =
         event["detail"]["responseElements"]["securityGroupRuleSet"]["items"]
@@ -319,7 +315,7 @@ async fn a_world_open_ssh_rule_is_revoked_and_every_other_rule_kept() {
             .map(|r| &r["securityGroupRuleId"])
             .collect();
     assert_eq!(
-        done["prior_state"]["rule_ids"]
+        done.prior_state().unwrap()["rule_ids"]
             .as_array()
             .unwrap()
             .iter()
@@ -327,7 +323,7 @@ async fn a_world_open_ssh_rule_is_revoked_and_every_other_rule_kept() {
         recorded
     );
     // Compare the permissions as JSON: key order depends on serde_json's features in the build.
-    let undo = done["undo"].as_str().unwrap();
+    let undo = done.undo().unwrap();
     let prefix =
         format!("aws ec2 authorize-security-group-ingress --group-id {web} --ip-permissions '");
     let permissions = undo
@@ -352,7 +348,7 @@ async fn all_traffic_opened_to_the_world_is_revoked_from_an_older_record_without
     let (_emu, acct, fleet) = world().await;
     let event = ec2::replay_authorize(
         &fleet,
-        load_event("quarantine/authorize-all-traffic-to-world.json"),
+        sample("quarantine/authorize-all-traffic-to-world.json"),
     )
     .await;
     assert!(
@@ -361,7 +357,7 @@ async fn all_traffic_opened_to_the_world_is_revoked_from_an_older_record_without
             .contains(&"in -1 all 0.0.0.0/0".to_string())
     );
     let report = handle(&acct, event, "enforce", &[]).await;
-    assert_eq!(report["status"], "remediated", "{report:#}");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(
         ec2::group_rules(&acct, &fleet.web_group).await,
         ["in tcp 80 0.0.0.0/0", "out -1 all 0.0.0.0/0"]
@@ -372,26 +368,30 @@ async fn all_traffic_opened_to_the_world_is_revoked_from_an_older_record_without
 async fn harmless_rules_low_findings_refused_calls_and_reflexs_own_calls_change_nothing() {
     let (_emu, acct, fleet) = world().await;
     for (file, status, guard) in [
-        ("authorize-ssh-to-private-cidr.json", "nothing-to-do", None),
-        ("authorize-https-to-world.json", "nothing-to-do", None),
+        (
+            "authorize-ssh-to-private-cidr.json",
+            Status::NothingToDo,
+            None,
+        ),
+        ("authorize-https-to-world.json", Status::NothingToDo, None),
         (
             "authorize-ssh-to-world-by-reflex.json",
-            "skipped",
+            Status::Skipped,
             Some("loop-guard"),
         ),
         (
             "authorize-ssh-to-world-access-denied.json",
-            "skipped",
+            Status::Skipped,
             Some("failed-call"),
         ),
     ] {
-        let event = ec2::replay_authorize(&fleet, load_event(&format!("quarantine/{file}"))).await;
+        let event = ec2::replay_authorize(&fleet, sample(&format!("quarantine/{file}"))).await;
         let report = handle(&acct, event, "enforce", &[]).await;
-        assert_eq!(report["status"], status, "{file}: {report:#}");
+        assert_eq!(report.status, status, "{file}: {report:#?}");
         assert_eq!(
-            report["skipped"]["guard"].as_str(),
+            report.skipped.as_ref().map(EventSkip::name),
             guard,
-            "{file}: {report:#}"
+            "{file}: {report:#?}"
         );
     }
     assert_eq!(
@@ -409,21 +409,21 @@ async fn harmless_rules_low_findings_refused_calls_and_reflexs_own_calls_change_
     // Each negative for its own reason: below the severity, not about an instance, not the
     // quarantine tag, and Reflex's own call (the loop guard).
     for (file, status, guard) in [
-        ("guardduty-port-probe-low.json", "nothing-to-do", None),
-        ("guardduty-access-key-high.json", "nothing-to-do", None),
-        ("create-tags-name-only.json", "nothing-to-do", None),
+        ("guardduty-port-probe-low.json", Status::NothingToDo, None),
+        ("guardduty-access-key-high.json", Status::NothingToDo, None),
+        ("create-tags-name-only.json", Status::NothingToDo, None),
         (
             "create-tags-quarantine-by-reflex.json",
-            "skipped",
+            Status::Skipped,
             Some("loop-guard"),
         ),
     ] {
         let report = run(&acct, &fleet, file, "enforce", &[]).await;
-        assert_eq!(report["status"], status, "{file}: {report:#}");
+        assert_eq!(report.status, status, "{file}: {report:#?}");
         assert_eq!(
-            report["skipped"]["guard"].as_str(),
+            report.skipped.as_ref().map(EventSkip::name),
             guard,
-            "{file}: {report:#}"
+            "{file}: {report:#?}"
         );
     }
     assert_eq!(
@@ -445,7 +445,7 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
         &[NO_LEDGER],
     )
     .await;
-    assert_eq!(statuses(&first), ["done"; 8], "{first:#}");
+    assert_eq!(statuses(&first), ["done"; 8], "{first:#?}");
     let second = run(
         &acct,
         &fleet,
@@ -456,11 +456,10 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
     .await;
     // Every step reads the state first. The instance is in no Auto Scaling group any more, so
     // the second plan has no detach step.
-    assert_eq!(statuses(&second), ["already-done"; 7], "{second:#}");
+    assert_eq!(statuses(&second), ["already-done"; 7], "{second:#?}");
     assert!(
-        second["findings"][0]["reason"]
-            .as_str()
-            .unwrap()
+        second.findings[0]
+            .reason
             .contains("was already quarantined by Reflex at")
     );
     assert_quarantined(&acct, &fleet).await;
@@ -473,7 +472,7 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
         &[NO_LEDGER],
     )
     .await;
-    assert_eq!(statuses(&another), ["already-done"; 7], "{another:#}");
+    assert_eq!(statuses(&another), ["already-done"; 7], "{another:#?}");
     assert_quarantined(&acct, &fleet).await;
     let groups = fleet
         .ec2
@@ -502,7 +501,7 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
         &[],
     )
     .await;
-    assert_eq!(claimed["status"], "remediated");
+    assert_eq!(claimed.status, Status::Remediated);
     let redelivered = run(
         &acct,
         &fleet,
@@ -511,7 +510,11 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
         &[],
     )
     .await;
-    assert_eq!(redelivered["status"], "already-handled", "{redelivered:#}");
+    assert_eq!(
+        redelivered.status,
+        Status::AlreadyHandled,
+        "{redelivered:#?}"
+    );
     assert_quarantined(&acct, &fleet).await;
     // One report per handled delivery: the quarantine, the two already-done runs without the
     // ledger and the first one with it; none for the redelivery the ledger recognised.
@@ -529,12 +532,12 @@ async fn dry_run_changes_nothing_and_reports_the_full_plan() {
         &[],
     )
     .await;
-    assert_eq!(report["status"], "dry-run", "{report:#}");
+    assert_eq!(report.status, Status::DryRun, "{report:#?}");
     assert_eq!(statuses(&report), ["would-do"; 8]);
     let id = &fleet.instance_id;
     let described: Vec<&str> = actions(&report)
         .iter()
-        .map(|a| a["description"].as_str().unwrap())
+        .map(|a| a.description.as_str())
         .collect();
     assert!(described[0].starts_with(&format!(
         "isolate instance {id}: a new quarantine group reflex-quarantine in {}",
@@ -579,18 +582,17 @@ async fn dry_run_changes_nothing_and_reports_the_full_plan() {
 async fn an_instance_that_no_longer_exists_is_reported_not_an_error() {
     let (_emu, acct, _fleet) = world().await;
     let event = ec2::for_instance(
-        load_event("quarantine/guardduty-bitcoin-tool-high.json"),
+        sample("quarantine/guardduty-bitcoin-tool-high.json"),
         "i-0123456789abcdef0",
     );
     let report = handle(&acct, event, "enforce", &[]).await;
-    assert_eq!(report["status"], "needs-attention", "{report:#}");
+    assert_eq!(report.status, Status::NeedsAttention, "{report:#?}");
     assert!(actions(&report).is_empty());
     assert!(
-        report["findings"][0]["reason"]
-            .as_str()
-            .unwrap()
+        report.findings[0]
+            .reason
             .contains("instance i-0123456789abcdef0 does not exist"),
-        "{report:#}"
+        "{report:#?}"
     );
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1);
@@ -625,22 +627,31 @@ async fn an_instance_with_the_exemption_tag_is_left_alone_and_a_person_is_told()
         &[],
     )
     .await;
-    assert_eq!(report["status"], "needs-attention", "{report:#}");
-    assert!(
-        report["findings"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("carries the exemption tag reflex:exempt=true: not quarantined")
+    assert_eq!(report.status, Status::Exempt, "{report:#?}");
+    // Every step is held back, each saying which tag on which instance did it.
+    let why = format!(
+        "instance {} carries the exemption tag reflex:exempt=true",
+        fleet.instance_id
     );
+    assert!(!actions(&report).is_empty());
+    for a in actions(&report) {
+        assert_eq!(a.outcome, Outcome::Exempt { why: why.clone() }, "{a:#?}");
+    }
     assert_eq!(
         ec2::instance_groups(&acct, &fleet.instance_id).await,
         [fleet.web_group.clone(), fleet.ssh_group.clone()]
     );
     assert_eq!(ec2::quarantine_group(&acct, &fleet.vpc_id).await, None);
+    assert!(!ec2::termination_protection(&acct, &fleet.instance_id).await);
+    assert!(
+        ec2::snapshots_of(&acct, &fleet.instance_id)
+            .await
+            .is_empty()
+    );
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1, "a person is told");
     assert!(
-        delivered[0].subject.contains("Needs attention"),
+        delivered[0].subject.contains("Exempt, not acted on"),
         "{}",
         delivered[0].subject
     );
@@ -653,11 +664,9 @@ async fn malformed_events_are_refused_before_any_change() {
         "invalid-authorize-without-ip-permissions.json",
         "invalid-create-tags-without-resources.json",
     ] {
-        let event = ec2::for_instance(
-            load_event(&format!("quarantine/{file}")),
-            &fleet.instance_id,
-        );
-        let err = ec2::quarantine(&acct, "enforce", &[])
+        let event = ec2::for_instance(sample(&format!("quarantine/{file}")), &fleet.instance_id);
+        let err = acct
+            .handler::<Quarantine>("enforce", &[])
             .await
             .handle(event)
             .await
@@ -668,9 +677,10 @@ async fn malformed_events_are_refused_before_any_change() {
             "{file}"
         );
     }
-    let err = ec2::quarantine(&acct, "enforce", &[])
+    let err = acct
+        .handler::<Quarantine>("enforce", &[])
         .await
-        .handle(load_event("revoke/attach-admin-to-user.json"))
+        .handle(sample("revoke/attach-admin-to-user.json"))
         .await
         .expect_err("an IAM event");
     assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");

@@ -1,9 +1,13 @@
 //! End to end against the emulator: seed IAM, replay the attacker's call, run the real revoke
 //! handler on the sample event, then read the end state and the SNS report back.
 
-use reflex_revoke::action::Identity;
+use reflex_revoke::Revoke;
+use reflex_revoke::actions::Identity;
+use reflex_shared::Outcome;
+use reflex_shared::guard::{EventSkip, Mode};
+use reflex_shared::report::{ActionReport, Report, Status};
 use reflex_tests::account::{ADMIN, APP_POLICY, READ_ONLY, REFLEX_SESSION};
-use reflex_tests::{Account, Emulator, load_event};
+use reflex_tests::{Account, Emulator, sample};
 use serde_json::Value;
 
 /// A fresh emulator with the sample account seeded.
@@ -15,18 +19,18 @@ async fn account() -> (Emulator, Account) {
 }
 
 /// Replay the sample event's call, then hand the event to revoke in `mode`.
-async fn run(account: &Account, file: &str, mode: &str, extra: &[(&str, &str)]) -> Value {
-    let event = account.replay(load_event(file)).await;
-    let handler = account.revoke(mode, extra).await;
-    handler.handle(event).await.expect("handled").to_json()
+async fn run(account: &Account, file: &str, mode: &str, extra: &[(&str, &str)]) -> Report {
+    let event = account.replay(sample(file)).await;
+    let handler = account.handler::<Revoke>(mode, extra).await;
+    handler.handle(event).await.expect("handled")
 }
 
 fn user(n: &str) -> Identity {
     Identity::User(n.into())
 }
 
-fn outcome(report: &Value, finding: usize, action: usize) -> &Value {
-    &report["findings"][finding]["actions"][action]["outcome"]
+fn outcome(report: &Report, finding: usize, action: usize) -> &Outcome {
+    &report.findings[finding].actions[action].outcome
 }
 
 #[tokio::test]
@@ -40,7 +44,7 @@ async fn privileged_policy_attached_to_a_user_is_detached_and_reported() {
             .await
             .contains(&ADMIN.to_string())
     );
-    assert_eq!(report["status"], "remediated");
+    assert_eq!(report.status, Status::Remediated);
 
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1, "one report per event");
@@ -50,18 +54,20 @@ async fn privileged_policy_attached_to_a_user_is_detached_and_reported() {
         "[Reflex HIGH] Remediated: iam:AttachUserPolicy by mallory in 123456789012"
     );
     assert_eq!(
-        d.report["event"]["actor"],
+        d.report.event.actor,
         "arn:aws:iam::123456789012:user/mallory"
     );
     assert_eq!(
-        d.report["findings"][0]["rule_id"],
+        d.report.findings[0].rule_id,
         "revoke.privileged-policy-attached"
     );
     let outcome = outcome(&d.report, 0, 0);
-    assert_eq!(outcome["status"], "done");
+    assert_eq!(outcome.status(), "done");
     assert_eq!(
-        outcome["undo"],
-        "aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/AdministratorAccess"
+        outcome.undo(),
+        Some(
+            "aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/AdministratorAccess"
+        )
     );
     assert_eq!(d.attributes["reflex_severity"]["Value"], "HIGH");
 }
@@ -111,7 +117,7 @@ async fn privileged_policy_on_a_role_and_a_group_is_detached() {
 async fn a_harmless_managed_policy_stays_attached_and_nobody_is_paged() {
     let (_emu, acct) = account().await;
     let report = run(&acct, "revoke/attach-readonly-to-user.json", "enforce", &[]).await;
-    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(report.status, Status::NothingToDo);
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -132,13 +138,16 @@ async fn escalating_inline_policies_are_deleted_with_their_document_kept_for_und
     .await;
     assert!(acct.inline_policies(&user("alice")).await.is_empty());
     let done = outcome(&report, 0, 0);
-    assert_eq!(done["status"], "done");
-    let kept: Value =
-        serde_json::from_str(done["prior_state"]["policy_document"].as_str().unwrap()).unwrap();
+    assert_eq!(done.status(), "done");
+    let kept: Value = serde_json::from_str(
+        done.prior_state().unwrap()["policy_document"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(kept["Statement"][0]["Action"], "*");
     assert!(
-        done["undo"]
-            .as_str()
+        done.undo()
             .unwrap()
             .starts_with("aws iam put-user-policy --user-name alice --policy-name debug-access")
     );
@@ -180,7 +189,7 @@ async fn escalating_inline_policies_are_deleted_with_their_document_kept_for_und
 async fn a_harmless_inline_policy_is_kept() {
     let (_emu, acct) = account().await;
     let report = run(&acct, "revoke/put-user-policy-s3-read.json", "enforce", &[]).await;
-    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(report.status, Status::NothingToDo);
     assert_eq!(
         acct.inline_policies(&user("alice")).await,
         vec!["reports-read".to_string()]
@@ -200,13 +209,8 @@ async fn an_escalating_default_version_is_rolled_back_to_the_previous_one() {
     .await;
     assert_eq!(acct.default_version(APP_POLICY).await, "v1");
     let done = outcome(&report, 0, 0);
-    assert_eq!(done["prior_state"]["default_version"], "v2");
-    assert!(
-        done["undo"]
-            .as_str()
-            .unwrap()
-            .contains("set-default-policy-version")
-    );
+    assert_eq!(done.prior_state().unwrap()["default_version"], "v2");
+    assert!(done.undo().unwrap().contains("set-default-policy-version"));
     assert_eq!(acct.reports().await.len(), 1);
 }
 
@@ -234,7 +238,7 @@ async fn a_new_version_that_is_not_the_default_is_left_alone() {
         &[],
     )
     .await;
-    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(report.status, Status::NothingToDo);
     assert_eq!(acct.policy_versions(APP_POLICY).await.len(), 2);
     assert_eq!(acct.default_version(APP_POLICY).await, "v1");
 }
@@ -243,7 +247,7 @@ async fn a_new_version_that_is_not_the_default_is_left_alone() {
 async fn an_access_key_created_for_another_user_is_deactivated() {
     let (_emu, acct) = account().await;
     let event = acct
-        .replay(load_event("revoke/create-access-key-for-another-user.json"))
+        .replay(sample("revoke/create-access-key-for-another-user.json"))
         .await;
     let key = event["detail"]["responseElements"]["accessKey"]["accessKeyId"]
         .as_str()
@@ -253,7 +257,7 @@ async fn an_access_key_created_for_another_user_is_deactivated() {
         acct.access_key_status("alice", &key).await.as_deref(),
         Some("Active")
     );
-    acct.revoke("enforce", &[])
+    acct.handler::<Revoke>("enforce", &[])
         .await
         .handle(event)
         .await
@@ -264,8 +268,8 @@ async fn an_access_key_created_for_another_user_is_deactivated() {
     );
     let d = acct.reports().await;
     assert!(
-        outcome(&d[0].report, 0, 0)["undo"]
-            .as_str()
+        outcome(&d[0].report, 0, 0)
+            .undo()
             .unwrap()
             .contains(&format!("--access-key-id {key} --status Active"))
     );
@@ -275,19 +279,19 @@ async fn an_access_key_created_for_another_user_is_deactivated() {
 async fn an_access_key_created_for_yourself_stays_active() {
     let (_emu, acct) = account().await;
     let event = acct
-        .replay(load_event("revoke/create-access-key-for-self.json"))
+        .replay(sample("revoke/create-access-key-for-self.json"))
         .await;
     let key = event["detail"]["responseElements"]["accessKey"]["accessKeyId"]
         .as_str()
         .unwrap()
         .to_string();
     let report = acct
-        .revoke("enforce", &[])
+        .handler::<Revoke>("enforce", &[])
         .await
         .handle(event)
         .await
         .unwrap();
-    assert_eq!(report.to_json()["status"], "nothing-to-do");
+    assert_eq!(report.status, Status::NothingToDo);
     assert_eq!(
         acct.access_key_status("mallory", &key).await.as_deref(),
         Some("Active")
@@ -327,9 +331,8 @@ async fn a_user_added_to_a_privileged_group_is_removed() {
             .contains(&"admins".to_string())
     );
     assert!(
-        report["findings"][0]["reason"]
-            .as_str()
-            .unwrap()
+        report.findings[0]
+            .reason
             .contains("holds AdministratorAccess")
     );
 }
@@ -344,7 +347,7 @@ async fn a_user_added_to_a_harmless_group_stays() {
         &[],
     )
     .await;
-    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(report.status, Status::NothingToDo);
     assert_eq!(acct.groups_of("mallory").await, vec!["readers".to_string()]);
 }
 
@@ -360,7 +363,7 @@ async fn containment_deactivates_the_escalating_users_keys_and_revokes_a_roles_s
         &contain,
     )
     .await;
-    assert_eq!(report["findings"][1]["rule_id"], "revoke.contain-actor");
+    assert_eq!(report.findings[1].rule_id, "revoke.contain-actor");
     assert_eq!(acct.active_access_keys("mallory").await, 0);
 
     run(
@@ -404,7 +407,7 @@ async fn containment_deactivates_the_escalating_users_keys_and_revokes_a_roles_s
 async fn containment_is_off_by_default() {
     let (_emu, acct) = account().await;
     let report = run(&acct, "revoke/attach-admin-to-user.json", "enforce", &[]).await;
-    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(report.findings.len(), 1);
     assert_eq!(acct.active_access_keys("mallory").await, 1);
 }
 
@@ -418,8 +421,11 @@ async fn loop_guard_leaves_reflex_own_calls_alone() {
         &[],
     )
     .await;
-    assert_eq!(report["status"], "skipped");
-    assert_eq!(report["skipped"]["guard"], "loop-guard");
+    assert_eq!(report.status, Status::Skipped);
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("loop-guard")
+    );
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -459,9 +465,10 @@ async fn loop_guard_learns_reflex_identity_from_sts_when_not_configured() {
         .build();
     let env = acct.env("enforce", &[]);
     let without_self_arn = move |k: &str| if k == "REFLEX_SELF_ARN" { None } else { env(k) };
-    let handler = reflex_revoke::handler_from_env(&without_self_arn, &as_reflex)
-        .await
-        .unwrap();
+    let handler =
+        reflex_shared::pipeline::handler_from_env::<Revoke>(&without_self_arn, &as_reflex)
+            .await
+            .unwrap();
     assert_eq!(
         handler.guards.self_identity,
         Some(reflex_shared::identity::SelfIdentity::from_arn(
@@ -469,10 +476,13 @@ async fn loop_guard_learns_reflex_identity_from_sts_when_not_configured() {
         ))
     );
     let event = acct
-        .replay(load_event("revoke/attach-admin-to-user-by-reflex.json"))
+        .replay(sample("revoke/attach-admin-to-user-by-reflex.json"))
         .await;
-    let report = handler.handle(event).await.unwrap().to_json();
-    assert_eq!(report["skipped"]["guard"], "loop-guard");
+    let report = handler.handle(event).await.unwrap();
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("loop-guard")
+    );
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -498,7 +508,10 @@ async fn a_failed_call_is_not_remediated() {
         &[],
     )
     .await;
-    assert_eq!(report["skipped"]["guard"], "failed-call");
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("failed-call")
+    );
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -517,7 +530,10 @@ async fn an_exempt_principal_is_left_alone() {
         &[],
     )
     .await;
-    assert_eq!(report["skipped"]["guard"], "exempt-actor");
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("exempt-actor")
+    );
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -526,17 +542,32 @@ async fn an_exempt_principal_is_left_alone() {
 }
 
 #[tokio::test]
-async fn an_exemption_tag_on_the_target_user_skips_the_action() {
+async fn an_exemption_tag_on_the_target_user_holds_the_action_back_and_says_so() {
     let (_emu, acct) = account().await;
     acct.tag_user("alice", "reflex:exempt", "true").await;
     let report = run(&acct, "revoke/attach-admin-to-user.json", "enforce", &[]).await;
-    assert_eq!(report["status"], "no-action");
-    assert_eq!(outcome(&report, 0, 0)["status"], "skipped");
+    assert_eq!(report.status, Status::Exempt);
+    match outcome(&report, 0, 0) {
+        Outcome::Exempt { why } => assert_eq!(
+            why,
+            "user alice carries the exemption tag reflex:exempt=true"
+        ),
+        other => panic!("the detach must be held back as exempt: {other:?}"),
+    }
     assert!(
         acct.attached_policies(&user("alice"))
             .await
             .contains(&ADMIN.to_string())
     );
+    // An exemption is never silent: the report goes out, and says which tag held it back.
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].subject.contains("Exempt"),
+        "{}",
+        delivered[0].subject
+    );
+    assert_eq!(delivered[0].attributes["reflex_status"]["Value"], "exempt");
 }
 
 #[tokio::test]
@@ -544,7 +575,10 @@ async fn an_exemption_tag_on_the_actor_skips_the_event() {
     let (_emu, acct) = account().await;
     acct.tag_user("mallory", "reflex:exempt", "true").await;
     let report = run(&acct, "revoke/attach-admin-to-user.json", "enforce", &[]).await;
-    assert_eq!(report["skipped"]["guard"], "exempt-actor");
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("exempt-actor")
+    );
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -573,17 +607,16 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
         emulator.reset();
         let acct = Account::new(&emulator).await;
         acct.seed().await;
-        let event = acct.replay(load_event(file)).await;
+        let event = acct.replay(sample(file)).await;
         let before = snapshot(&acct).await;
         let report = acct
-            .revoke("dry-run", &[])
+            .handler::<Revoke>("dry-run", &[])
             .await
             .handle(event)
             .await
-            .unwrap()
-            .to_json();
-        assert_eq!(report["status"], "dry-run", "{file}");
-        assert_eq!(outcome(&report, 0, 0)["status"], "would-do", "{file}");
+            .unwrap();
+        assert_eq!(report.status, Status::DryRun, "{file}");
+        assert_eq!(outcome(&report, 0, 0).status(), "would-do", "{file}");
         assert_eq!(
             snapshot(&acct).await,
             before,
@@ -596,7 +629,7 @@ async fn dry_run_changes_nothing_and_reports_the_plan() {
             "{file}: {}",
             delivered[0].subject
         );
-        assert_eq!(delivered[0].report["findings"][0]["mode"], "dry-run");
+        assert_eq!(delivered[0].report.findings[0].mode, Mode::DryRun);
     }
 }
 
@@ -646,7 +679,7 @@ async fn mode_off_for_a_rule_leaves_it_alone() {
         &[("REFLEX_RULE_MODES", "revoke.privileged-policy-attached=off")],
     )
     .await;
-    assert_eq!(report["status"], "no-action");
+    assert_eq!(report.status, Status::NoAction);
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -659,15 +692,17 @@ async fn mode_off_for_a_rule_leaves_it_alone() {
 async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done() {
     let (_emu, acct) = account().await;
     let event = acct
-        .replay(load_event("revoke/add-user-to-admin-group.json"))
+        .replay(sample("revoke/add-user-to-admin-group.json"))
         .await;
     // Without the ledger: the executor itself must make the second run harmless.
-    let handler = acct.revoke("enforce", &[("REFLEX_LEDGER_TABLE", "")]).await;
-    let first = handler.handle(event.clone()).await.unwrap().to_json();
-    let second = handler.handle(event).await.unwrap().to_json();
-    assert_eq!(outcome(&first, 0, 0)["status"], "done");
-    assert_eq!(outcome(&second, 0, 0)["status"], "already-done");
-    assert_eq!(second["status"], "remediated");
+    let handler = acct
+        .handler::<Revoke>("enforce", &[("REFLEX_LEDGER_TABLE", "")])
+        .await;
+    let first = handler.handle(event.clone()).await.unwrap();
+    let second = handler.handle(event).await.unwrap();
+    assert_eq!(outcome(&first, 0, 0).status(), "done");
+    assert_eq!(outcome(&second, 0, 0).status(), "already-done");
+    assert_eq!(second.status, Status::Remediated);
     assert!(
         !acct
             .groups_of("mallory")
@@ -689,17 +724,23 @@ async fn blast_radius_runs_at_most_n_actions_and_reports_the_rest() {
         ],
     )
     .await;
-    assert_eq!(outcome(&report, 0, 0)["status"], "done");
+    assert_eq!(outcome(&report, 0, 0).status(), "done");
     let skipped = outcome(&report, 1, 0);
-    assert_eq!(skipped["status"], "skipped");
-    assert!(skipped["why"].as_str().unwrap().contains("blast radius"));
+    assert_eq!(skipped.status(), "skipped");
+    assert!(skipped.explanation().unwrap().contains("blast radius"));
     assert_eq!(
         acct.active_access_keys("mallory").await,
         1,
         "the capped action did not run"
     );
     let delivered = acct.reports().await;
-    assert!(delivered[0].report.to_string().contains("blast radius"));
+    assert!(
+        delivered[0]
+            .report
+            .to_json()
+            .to_string()
+            .contains("blast radius")
+    );
 }
 
 #[tokio::test]
@@ -712,7 +753,7 @@ async fn bad_events_are_refused_clearly_with_nothing_changed() {
         .send()
         .await
         .unwrap();
-    let handler = acct.revoke("enforce", &[]).await;
+    let handler = acct.handler::<Revoke>("enforce", &[]).await;
     let cases = [
         (
             "invalid/missing-event-name.json",
@@ -731,7 +772,7 @@ async fn bad_events_are_refused_clearly_with_nothing_changed() {
         ),
     ];
     for (file, error_type, mentions) in cases {
-        let err = handler.handle(load_event(file)).await.unwrap_err();
+        let err = handler.handle(sample(file)).await.unwrap_err();
         assert_eq!(err.error_type(), error_type, "{file}");
         assert!(err.to_string().contains(mentions), "{file}: {err}");
     }
@@ -753,10 +794,10 @@ async fn bad_events_are_refused_clearly_with_nothing_changed() {
 async fn a_redelivered_event_is_reported_as_already_handled_from_the_ledger() {
     let (_emu, acct) = account().await;
     let event = acct
-        .replay(load_event("revoke/attach-admin-to-user.json"))
+        .replay(sample("revoke/attach-admin-to-user.json"))
         .await;
-    let handler = acct.revoke("enforce", &[]).await;
-    let first = handler.handle(event.clone()).await.unwrap().to_json();
+    let handler = acct.handler::<Revoke>("enforce", &[]).await;
+    let first = handler.handle(event.clone()).await.unwrap();
     // Someone attaches it again by hand: a redelivery of the old event must not touch it.
     acct.iam
         .attach_user_policy()
@@ -765,13 +806,13 @@ async fn a_redelivered_event_is_reported_as_already_handled_from_the_ledger() {
         .send()
         .await
         .unwrap();
-    let second = handler.handle(event).await.unwrap().to_json();
+    let second = handler.handle(event).await.unwrap();
 
-    assert_eq!(first["status"], "remediated");
-    assert_eq!(second["status"], "already-handled");
+    assert_eq!(first.status, Status::Remediated);
+    assert_eq!(second.status, Status::AlreadyHandled);
     assert!(
-        outcome(&second, 0, 0)["why"]
-            .as_str()
+        outcome(&second, 0, 0)
+            .explanation()
             .unwrap()
             .starts_with("already handled")
     );
@@ -791,11 +832,13 @@ async fn a_redelivered_event_is_reported_as_already_handled_from_the_ledger() {
     let claim = &entries[0];
     assert_eq!(claim["state"], "done");
     assert_eq!(claim["rule_id"], "revoke.privileged-policy-attached");
-    let outcomes: Value = serde_json::from_str(claim["outcomes"].as_str().unwrap()).unwrap();
-    assert_eq!(outcomes[0]["outcome"]["status"], "done");
+    let recorded: Vec<ActionReport> =
+        serde_json::from_str(claim["outcomes"].as_str().unwrap()).unwrap();
+    assert_eq!(recorded[0].outcome.status(), "done");
     assert!(
-        outcomes[0]["outcome"]["undo"]
-            .as_str()
+        recorded[0]
+            .outcome
+            .undo()
             .unwrap()
             .contains("attach-user-policy")
     );
@@ -806,17 +849,23 @@ async fn a_redelivered_event_is_reported_as_already_handled_from_the_ledger() {
 async fn five_concurrent_deliveries_act_exactly_once() {
     let (_emu, acct) = account().await;
     let event = acct
-        .replay(load_event("revoke/create-access-key-for-another-user.json"))
+        .replay(sample("revoke/create-access-key-for-another-user.json"))
         .await;
-    let handler = acct.revoke("enforce", &[]).await;
+    let handler = acct.handler::<Revoke>("enforce", &[]).await;
     let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
     assert_eq!(
-        statuses.iter().filter(|s| *s == "remediated").count(),
+        statuses
+            .iter()
+            .filter(|s| **s == Status::Remediated)
+            .count(),
         1,
         "{statuses:?}"
     );
     assert_eq!(
-        statuses.iter().filter(|s| *s == "already-handled").count(),
+        statuses
+            .iter()
+            .filter(|s| **s == Status::AlreadyHandled)
+            .count(),
         4,
         "{statuses:?}"
     );
@@ -828,7 +877,7 @@ async fn a_claim_left_by_a_crashed_run_is_taken_over_after_the_timeout() {
     use aws_sdk_dynamodb::types::AttributeValue::{N, S};
     let (_emu, acct) = account().await;
     let event = acct
-        .replay(load_event("revoke/attach-admin-to-user.json"))
+        .replay(sample("revoke/attach-admin-to-user.json"))
         .await;
     let key = format!(
         "event#{}#revoke.privileged-policy-attached",
@@ -849,13 +898,13 @@ async fn a_claim_left_by_a_crashed_run_is_taken_over_after_the_timeout() {
             .send()
     };
     let handler = acct
-        .revoke("enforce", &[("REFLEX_CLAIM_TIMEOUT_SECONDS", "600")])
+        .handler::<Revoke>("enforce", &[("REFLEX_CLAIM_TIMEOUT_SECONDS", "600")])
         .await;
 
     // A run that claimed a minute ago may still be working: leave it.
     claim_at(now - 60).await.unwrap();
-    let report = handler.handle(event.clone()).await.unwrap().to_json();
-    assert_eq!(report["status"], "already-handled");
+    let report = handler.handle(event.clone()).await.unwrap();
+    assert_eq!(report.status, Status::AlreadyHandled);
     assert!(
         acct.attached_policies(&user("alice"))
             .await
@@ -864,8 +913,8 @@ async fn a_claim_left_by_a_crashed_run_is_taken_over_after_the_timeout() {
 
     // A claim older than the timeout belongs to a run that crashed: take it over and act.
     claim_at(now - 3600).await.unwrap();
-    let report = handler.handle(event).await.unwrap().to_json();
-    assert_eq!(report["status"], "remediated");
+    let report = handler.handle(event).await.unwrap();
+    assert_eq!(report.status, Status::Remediated);
     assert!(
         !acct
             .attached_policies(&user("alice"))
@@ -899,7 +948,7 @@ async fn without_a_ledger_the_report_says_duplicate_protection_is_off() {
         &[("REFLEX_LEDGER_TABLE", "")],
     )
     .await;
-    assert_eq!(report["status"], "remediated");
-    let notes = report["notes"].to_string();
+    assert_eq!(report.status, Status::Remediated);
+    let notes = report.notes.join("\n");
     assert!(notes.contains("duplicate protection is off"), "{notes}");
 }

@@ -1,7 +1,10 @@
 //! End to end against the emulator (Auto Scaling, DynamoDB, SNS/SQS): alarm state changes scale
 //! the `web` group exactly once per event, in order, with a cooldown.
 
-use reflex_tests::{Account, Emulator, load_event};
+use reflex_scale::Scale;
+use reflex_shared::Outcome;
+use reflex_shared::report::{Report, Status};
+use reflex_tests::{Account, Emulator, sample};
 use serde_json::Value;
 
 /// A fresh emulator with `web` (min 1, max 4, desired 2) and the ledger table.
@@ -12,13 +15,12 @@ async fn account() -> (Emulator, Account) {
     (emulator, account)
 }
 
-async fn deliver(acct: &Account, file: &str, extra: &[(&str, &str)]) -> Value {
-    let handler = acct.scale("enforce", extra).await;
+async fn deliver(acct: &Account, file: &str, extra: &[(&str, &str)]) -> Report {
+    let handler = acct.handler::<Scale>("enforce", extra).await;
     handler
-        .handle(load_event(&format!("scale/{file}")))
+        .handle(sample(&format!("scale/{file}")))
         .await
         .expect("handled")
-        .to_json()
 }
 
 /// Scale in by 1, and no cooldown unless a test asks for one.
@@ -32,7 +34,7 @@ async fn alarm_raises_capacity_by_the_step_and_reports_it() {
     let (_emu, acct) = account().await;
     let report = deliver(&acct, "cpu-high-alarm.json", &[]).await;
     assert_eq!(acct.desired_capacity("web").await, 3);
-    assert_eq!(report["status"], "remediated");
+    assert_eq!(report.status, Status::Remediated);
 
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1);
@@ -41,23 +43,23 @@ async fn alarm_raises_capacity_by_the_step_and_reports_it() {
         d.subject,
         "[Reflex MEDIUM] Remediated: alarm web-cpu-high OK -> ALARM in 123456789012"
     );
-    let finding = &d.report["findings"][0];
-    assert_eq!(finding["rule_id"], "scale.out");
+    let finding = &d.report.findings[0];
+    assert_eq!(finding.rule_id, "scale.out");
     assert!(
-        finding["reason"]
-            .as_str()
-            .unwrap()
+        finding
+            .reason
             .contains("CPUUtilization 91.2 against threshold 80")
     );
-    let action = &finding["actions"][0];
+    let action = &finding.actions[0];
     assert_eq!(
-        action["description"],
+        action.description,
         "raise desired capacity of web from 2 to 3 (min 1, max 4)"
     );
-    assert_eq!(action["outcome"]["prior_state"]["desired_capacity"], 2);
+    assert_eq!(action.outcome.prior_state().unwrap()["desired_capacity"], 2);
     assert!(
-        action["outcome"]["undo"]
-            .as_str()
+        action
+            .outcome
+            .undo()
             .unwrap()
             .ends_with("--desired-capacity 2")
     );
@@ -73,7 +75,7 @@ async fn alarm_is_capped_at_the_group_maximum() {
     )
     .await;
     assert_eq!(acct.desired_capacity("web").await, 4);
-    assert_eq!(report["findings"][0]["actions"][0]["action"]["to"], 4);
+    assert_eq!(report.findings[0].actions[0].action["to"], 4);
 }
 
 #[tokio::test]
@@ -87,7 +89,7 @@ async fn ok_lowers_capacity_but_not_below_what_it_was_before_reflex_raised_it() 
     deliver(&acct, "cpu-high-alarm-again.json", &big_in).await;
     assert_eq!(acct.desired_capacity("web").await, 4);
     let report = deliver(&acct, "cpu-back-to-ok.json", &big_in).await;
-    assert_eq!(report["findings"][0]["rule_id"], "scale.in");
+    assert_eq!(report.findings[0].rule_id, "scale.in");
     assert_eq!(
         acct.desired_capacity("web").await,
         2,
@@ -100,17 +102,18 @@ async fn the_same_alarm_event_twice_changes_capacity_once() {
     let (_emu, acct) = account().await;
     let first = deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
     let second = deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
-    assert_eq!(first["status"], "remediated");
-    assert_eq!(second["status"], "already-handled");
+    assert_eq!(first.status, Status::Remediated);
+    assert_eq!(second.status, Status::AlreadyHandled);
     // The duplicate reports what the first delivery did, not a plan recomputed from capacity 3.
-    let action = &second["findings"][0]["actions"][0];
+    let action = &second.findings[0].actions[0];
     assert_eq!(
-        action["description"],
+        action.description,
         "raise desired capacity of web from 2 to 3 (min 1, max 4)"
     );
     assert!(
-        action["outcome"]["why"]
-            .as_str()
+        action
+            .outcome
+            .explanation()
             .unwrap()
             .ends_with("the earlier outcome was done")
     );
@@ -121,11 +124,14 @@ async fn the_same_alarm_event_twice_changes_capacity_once() {
 #[tokio::test]
 async fn five_concurrent_deliveries_change_capacity_once() {
     let (_emu, acct) = account().await;
-    let handler = acct.scale("enforce", IN_AND_NO_COOLDOWN).await;
-    let event = load_event("scale/cpu-high-alarm.json");
+    let handler = acct.handler::<Scale>("enforce", IN_AND_NO_COOLDOWN).await;
+    let event = sample("scale/cpu-high-alarm.json");
     let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
     assert_eq!(
-        statuses.iter().filter(|s| *s == "remediated").count(),
+        statuses
+            .iter()
+            .filter(|s| **s == Status::Remediated)
+            .count(),
         1,
         "{statuses:?}"
     );
@@ -134,14 +140,17 @@ async fn five_concurrent_deliveries_change_capacity_once() {
 
 #[tokio::test]
 async fn a_decision_made_on_stale_group_state_is_not_applied() {
-    use reflex_shared::pipeline::Remediator;
+    use reflex_shared::{Function, Interpreted};
     let (_emu, acct) = account().await;
-    let handler = acct.scale("enforce", IN_AND_NO_COOLDOWN).await;
-    let scale = handler.remediators.home();
-    let event = reflex_shared::event::parse(load_event("scale/cpu-high-alarm.json")).unwrap();
+    let handler = acct.handler::<Scale>("enforce", IN_AND_NO_COOLDOWN).await;
+    let scale = handler.places.home();
+    let event = reflex_testkit::sample_event("scale/cpu-high-alarm.json");
+    let Interpreted::Trigger(trigger) = Scale::interpret(&event, &handler.settings).unwrap() else {
+        panic!("an alarm that scales web");
+    };
     // One invocation reads the group (capacity 2, no record yet) and decides to raise it...
-    let (facts, _) = scale.gather(&event).await;
-    let decision = scale.decide(&event, &facts).unwrap();
+    let facts = scale.gather(&trigger, &mut Vec::new()).await;
+    let decision = Scale::decide(&trigger, &facts, &handler.settings);
     let raise = &decision[0].actions[0];
     assert_eq!((raise.from, raise.to), (2, 3));
     // ...while another invocation records its own change to the group first.
@@ -159,13 +168,10 @@ async fn a_decision_made_on_stale_group_state_is_not_applied() {
             .unwrap()
     );
 
-    let outcome = serde_json::to_value(scale.execute(raise).await).unwrap();
-    assert_eq!(outcome["status"], "skipped", "{outcome:#}");
+    let outcome = scale.execute(raise).await;
     assert!(
-        outcome["why"]
-            .as_str()
-            .unwrap()
-            .contains("another invocation changed web first")
+        matches!(&outcome, Outcome::Skipped { why } if why.contains("another invocation changed web first")),
+        "{outcome:?}"
     );
     assert_eq!(
         acct.desired_capacity("web").await,
@@ -181,13 +187,8 @@ async fn an_ok_delivered_after_a_newer_alarm_does_not_scale_in() {
     assert_eq!(acct.desired_capacity("web").await, 3);
     let report = deliver(&acct, "cpu-ok-delivered-late.json", IN_AND_NO_COOLDOWN).await;
     assert_eq!(acct.desired_capacity("web").await, 3);
-    assert_eq!(report["status"], "no-action");
-    assert!(
-        report["findings"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("out of order")
-    );
+    assert_eq!(report.status, Status::NoAction);
+    assert!(report.findings[0].reason.contains("out of order"));
 }
 
 #[tokio::test]
@@ -197,12 +198,7 @@ async fn cooldown_holds_between_reflex_changes_to_a_group() {
     deliver(&acct, "cpu-high-alarm.json", &cooldown).await;
     let report = deliver(&acct, "cpu-high-alarm-again.json", &cooldown).await;
     assert_eq!(acct.desired_capacity("web").await, 3);
-    assert!(
-        report["findings"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("cooldown")
-    );
+    assert!(report.findings[0].reason.contains("cooldown"));
     assert_eq!(
         acct.reports().await.len(),
         1,
@@ -214,14 +210,13 @@ async fn cooldown_holds_between_reflex_changes_to_a_group() {
 async fn insufficient_data_and_unmapped_alarms_change_nothing() {
     let (_emu, acct) = account().await;
     let report = deliver(&acct, "cpu-insufficient-data.json", &[]).await;
-    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(report.status, Status::NothingToDo);
     let report = deliver(&acct, "unmapped-billing-alarm.json", &[]).await;
-    assert_eq!(report["status"], "nothing-to-do");
+    assert_eq!(report.status, Status::NothingToDo);
     assert!(
-        report["notes"][0]
-            .as_str()
-            .unwrap()
-            .contains("maps to no Auto Scaling group")
+        report.notes[0].contains("maps to no Auto Scaling group"),
+        "{:?}",
+        report.notes
     );
     assert_eq!(acct.desired_capacity("web").await, 2);
     assert!(acct.reports().await.is_empty());
@@ -263,13 +258,12 @@ async fn composite_and_metric_math_alarms_scale_too_each_in_its_own_order() {
 #[tokio::test]
 async fn dry_run_changes_no_capacity_and_reports_the_plan() {
     let (_emu, acct) = account().await;
-    let handler = acct.scale("dry-run", &[]).await;
+    let handler = acct.handler::<Scale>("dry-run", &[]).await;
     let report = handler
-        .handle(load_event("scale/cpu-high-alarm.json"))
+        .handle(sample("scale/cpu-high-alarm.json"))
         .await
-        .unwrap()
-        .to_json();
-    assert_eq!(report["status"], "dry-run");
+        .unwrap();
+    assert_eq!(report.status, Status::DryRun);
     assert_eq!(acct.desired_capacity("web").await, 2);
     let delivered = acct.reports().await;
     assert!(
@@ -277,10 +271,7 @@ async fn dry_run_changes_no_capacity_and_reports_the_plan() {
         "{}",
         delivered[0].subject
     );
-    assert_eq!(
-        delivered[0].report["findings"][0]["actions"][0]["action"]["to"],
-        3
-    );
+    assert_eq!(delivered[0].report.findings[0].actions[0].action["to"], 3);
 }
 
 #[tokio::test]
@@ -310,9 +301,9 @@ async fn the_ledger_shows_the_claim_and_the_groups_scaling_record() {
 async fn revoke_events_are_refused_by_scale() {
     let (_emu, acct) = account().await;
     let err = acct
-        .scale("enforce", &[])
+        .handler::<Scale>("enforce", &[])
         .await
-        .handle(load_event("revoke/attach-admin-to-user.json"))
+        .handle(sample("revoke/attach-admin-to-user.json"))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
@@ -321,25 +312,25 @@ async fn revoke_events_are_refused_by_scale() {
 #[tokio::test]
 async fn a_dry_run_does_not_stop_a_later_enforcement_of_the_same_event() {
     let (_emu, acct) = account().await;
-    let event = load_event("scale/cpu-high-alarm.json");
+    let event = sample("scale/cpu-high-alarm.json");
     let dry = acct
-        .scale("dry-run", &[])
+        .handler::<Scale>("dry-run", &[])
         .await
         .handle(event.clone())
         .await
         .unwrap();
-    assert_eq!(dry.to_json()["status"], "dry-run");
+    assert_eq!(dry.status, Status::DryRun);
     // The dry-run's claim is its own: enforcing the event (say, after switching modes) acts.
     let enforced = acct
-        .scale("enforce", &[])
+        .handler::<Scale>("enforce", &[])
         .await
         .handle(event.clone())
         .await
         .unwrap();
-    assert_eq!(enforced.to_json()["status"], "remediated");
+    assert_eq!(enforced.status, Status::Remediated);
     assert_eq!(acct.desired_capacity("web").await, 3);
     // A redelivery changes nothing more (the ledger, the cooldown and the ordering all hold it).
-    acct.scale("enforce", &[])
+    acct.handler::<Scale>("enforce", &[])
         .await
         .handle(event)
         .await

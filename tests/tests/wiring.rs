@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 use globset::GlobBuilder;
 use reflex_tests::pattern::Pattern;
+use reflex_tests::sample;
 use reflex_tests::template::{load_template, resolve_refs, yaml_to_json_document};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -237,27 +238,18 @@ fn sample_dirs() -> Vec<String> {
 
 /// The sample events of `events/<dir>/`, as `dir/file`, sorted.
 fn samples_in(dir: &str) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(workspace().join("events").join(dir))
-        .unwrap_or_else(|e| panic!("events/{dir}: {e}"))
-        .map(|entry| entry.expect("events/ entry"))
-        .filter(|entry| entry.path().is_file())
-        .map(|entry| format!("{dir}/{}", entry.file_name().to_string_lossy()))
-        .collect();
-    files.sort();
-    files
+    reflex_tests::sample_files(dir)
+        .into_iter()
+        .map(|file| format!("{dir}/{file}"))
+        .collect()
 }
 
+/// Every routed sample event, as `dir/file`, sorted.
 fn all_samples() -> Vec<String> {
     sample_dirs()
         .iter()
         .flat_map(|dir| samples_in(dir))
         .collect()
-}
-
-fn load_event(file: &str) -> Value {
-    let path = workspace().join("events").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("events/{file}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("events/{file}: not JSON: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,7 +293,7 @@ fn assert_routed(what: &str, files: &[String]) {
         .iter()
         .filter_map(|file| match manifest().expected(file) {
             Ok(expected) => {
-                let problem = mismatch(&format!("events/{file}"), &load_event(file), &expected);
+                let problem = mismatch(&format!("events/{file}"), &sample(file), &expected);
                 expected_functions.extend(expected);
                 problem
             }
@@ -498,7 +490,7 @@ fn near_misses_route_as_the_manifest_says() {
 
 #[test]
 fn every_rule_in_the_template_fires_for_some_sample_event() {
-    let events: Vec<Value> = all_samples().iter().map(|file| load_event(file)).collect();
+    let events: Vec<Value> = all_samples().iter().map(|file| sample(file)).collect();
     let idle: Vec<&str> = wiring()
         .rules
         .iter()
@@ -536,7 +528,7 @@ fn describe(variant: &Variant) -> String {
 }
 
 fn apply(variant: &Variant) -> Result<Value, String> {
-    let mut event = load_event(&variant.from);
+    let mut event = sample(&variant.from);
     for (pointer, value) in &variant.set {
         let value = value.clone();
         match event.pointer_mut(pointer) {
@@ -631,7 +623,7 @@ fn samples_and_near_misses() -> Vec<(String, Value)> {
     let mut cases: Vec<(String, Value)> = all_samples()
         .into_iter()
         .map(|file| {
-            let event = load_event(&file);
+            let event = sample(&file);
             (format!("events/{file}"), event)
         })
         .collect();
@@ -714,7 +706,7 @@ fn the_member_template_forwards_nothing_the_central_stack_ignores() {
 
 #[test]
 fn every_forwarding_rule_forwards_some_sample_event() {
-    let events: Vec<Value> = all_samples().iter().map(|file| load_event(file)).collect();
+    let events: Vec<Value> = all_samples().iter().map(|file| sample(file)).collect();
     let idle: Vec<&str> = forwarding()
         .rules
         .iter()

@@ -1,5 +1,5 @@
-//! Harden's executor where the emulator cannot go: KMS association, refused calls, AWS's own
-//! parameter rules.
+//! Harden's executor and exemptions where the emulator cannot go: KMS association, refused
+//! calls, AWS's own parameter rules, tags on trails and log groups.
 //!
 //! moto server does not implement CloudWatch Logs `AssociateKmsKey` (it answers HTTP 500), does
 //! not refuse one chosen call with `AccessDenied`, and does not enforce that a multi-region trail
@@ -11,44 +11,52 @@
 //! `SdkError` it would see in production.
 //!
 //! The full pipeline runs (`Handler::handle` on a sample event from `events/harden/`), and the
-//! tests read the returned `Report`.
+//! tests read the returned `Report`. Before acting it reads the tags of the caller (IAM) and of
+//! each trail (CloudTrail `GetTrail` for a trail named by name, then `ListTags`) and log group
+//! (CloudWatch Logs `ListTagsLogGroup`) an action touches: every client answers those too.
 
 use aws_sdk_cloudtrail::operation::get_trail::GetTrailOutput;
 use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+use aws_sdk_cloudtrail::operation::list_tags::ListTagsOutput;
 use aws_sdk_cloudtrail::operation::update_trail::UpdateTrailOutput;
-use aws_sdk_cloudtrail::types::Trail;
+use aws_sdk_cloudtrail::types::{ResourceTag, Trail};
 use aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyOutput;
 use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
 use aws_smithy_mocks::{Rule, mock};
-use reflex_harden::{Harden, RuleSettings};
-use reflex_mocks::mocked;
+use reflex_harden::{Harden, Settings};
 use reflex_shared::Outcome;
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
+use reflex_testkit::mocked;
 use serde_json::{Value, json};
 
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const OTHER_KEY: &str =
     "arn:aws:kms:us-east-1:123456789012:key/0000ffff-0000-ffff-0000-ffff0000ffff";
+/// The trail the samples name: by ARN (`stop-logging.json`) or by name (`update-trail-*`).
+const TRAIL: &str = "main";
+const TRAIL_ARN: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/main";
 /// The log group `create-log-group-without-kms-key.json` creates.
 const GROUP: &str = "/app/payments";
+/// The log group `delete-retention-policy.json` names.
+const ORDERS: &str = "/app/orders";
+/// The default exemption tag.
+const EXEMPT: (&str, &str) = ("reflex:exempt", "true");
 
 fn event(name: &str) -> Value {
-    let path = format!("{}/../../events/harden/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    reflex_testkit::sample(&format!("harden/{name}"))
 }
 
 fn handler(
-    settings: RuleSettings,
+    settings: Settings,
     cloudtrail: aws_sdk_cloudtrail::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     iam: aws_sdk_iam::Client,
 ) -> Handler<Harden> {
-    reflex_mocks::enforcing(Harden::new(settings, cloudtrail, logs, iam))
+    reflex_testkit::enforcing(Harden::new(cloudtrail, logs, iam), settings)
 }
 
 /// A JSON-protocol error as CloudTrail and CloudWatch Logs send it.
@@ -56,7 +64,7 @@ fn json_error(code: &str, message: &str) -> String {
     json!({ "__type": code, "message": message }).to_string()
 }
 
-/// IAM that knows no exemption tags (the actor's tags are read before acting).
+/// IAM that knows no exemption tags (the caller's tags are read before acting).
 fn untagged_iam() -> (Rule, Rule) {
     let users = mock!(aws_sdk_iam::Client::list_user_tags).then_output(|| {
         ListUserTagsOutput::builder()
@@ -71,6 +79,64 @@ fn untagged_iam() -> (Rule, Rule) {
             .expect("tags are set")
     });
     (users, roles)
+}
+
+/// CloudTrail `ListTags` for the sample trail's ARN, answering with `tags`.
+fn trail_tags(tags: &'static [(&'static str, &'static str)]) -> Rule {
+    mock!(aws_sdk_cloudtrail::Client::list_tags)
+        .match_requests(|r| r.resource_id_list() == [TRAIL_ARN])
+        .then_output(move || {
+            let mut resource = ResourceTag::builder().resource_id(TRAIL_ARN);
+            for (key, value) in tags {
+                let tag = aws_sdk_cloudtrail::types::Tag::builder()
+                    .key(*key)
+                    .value(*value)
+                    .build()
+                    .expect("the key is set");
+                resource = resource.tags_list(tag);
+            }
+            ListTagsOutput::builder()
+                .resource_tag_list(resource.build())
+                .build()
+        })
+}
+
+/// CloudTrail `GetTrail` of the sample trail by name: its ARN (what the tag read needs) and
+/// these settings (what the executor reads).
+fn get_trail(multi_region: bool, global_events: bool) -> Rule {
+    mock!(aws_sdk_cloudtrail::Client::get_trail)
+        .match_requests(|r| r.name() == Some(TRAIL))
+        .then_output(move || {
+            GetTrailOutput::builder()
+                .trail(
+                    Trail::builder()
+                        .name(TRAIL)
+                        .trail_arn(TRAIL_ARN)
+                        .is_multi_region_trail(multi_region)
+                        .include_global_service_events(global_events)
+                        .log_file_validation_enabled(true)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// CloudWatch Logs `ListTagsLogGroup` for `group`, answering with `tags`.
+// The SDK deprecates ListTagsLogGroup (see `reflex_harden::tags::log_group`).
+#[allow(deprecated)]
+fn log_group_tags(group: &'static str, tags: &'static [(&'static str, &'static str)]) -> Rule {
+    mock!(aws_sdk_cloudwatchlogs::Client::list_tags_log_group)
+        .match_requests(move |r| r.log_group_name() == Some(group))
+        .then_output(move || {
+            aws_sdk_cloudwatchlogs::operation::list_tags_log_group::ListTagsLogGroupOutput::builder(
+            )
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ))
+            .build()
+        })
 }
 
 /// DescribeLogGroups for the sample's group: it already keeps events 90 days (so only the KMS
@@ -95,25 +161,29 @@ fn outcomes(report: &Report) -> Vec<&Outcome> {
     report.actions().map(|a| &a.outcome).collect()
 }
 
-fn with_key() -> RuleSettings {
-    RuleSettings {
+fn with_key() -> Settings {
+    Settings {
         kms_key_arn: Some(KEY.into()),
-        ..RuleSettings::default()
+        ..Settings::default()
     }
 }
 
-/// Run `create-log-group-without-kms-key.json` with a key configured against these Logs rules.
-async fn create_log_group(logs_rules: &[&Rule]) -> Report {
+/// Run `create-log-group-without-kms-key.json` with a key configured against these Logs rules
+/// (the group's tags are answered: none). Returns the report and the tag rule.
+async fn create_log_group(logs_rules: &[&Rule]) -> (Report, Rule) {
     let (users, roles) = untagged_iam();
-    handler(
+    let tags = log_group_tags(GROUP, &[]);
+    let logs_rules: Vec<&Rule> = logs_rules.iter().copied().chain([&tags]).collect();
+    let report = handler(
         with_key(),
         mocked!(aws_sdk_cloudtrail, &[]),
-        mocked!(aws_sdk_cloudwatchlogs, logs_rules),
+        mocked!(aws_sdk_cloudwatchlogs, &logs_rules),
         mocked!(aws_sdk_iam, &[&users, &roles]),
     )
     .handle(event("create-log-group-without-kms-key.json"))
     .await
-    .expect("the event is handled")
+    .expect("the event is handled");
+    (report, tags)
 }
 
 #[tokio::test]
@@ -123,7 +193,7 @@ async fn a_log_group_without_a_key_is_associated_with_the_configured_key() {
         .match_requests(|r| r.log_group_name() == Some(GROUP) && r.kms_key_id() == Some(KEY))
         .then_output(|| AssociateKmsKeyOutput::builder().build());
 
-    let report = create_log_group(&[&group, &associate]).await;
+    let (report, tags) = create_log_group(&[&group, &associate]).await;
 
     let outcomes = outcomes(&report);
     assert_eq!(outcomes.len(), 2, "{report:#?}");
@@ -150,6 +220,8 @@ async fn a_log_group_without_a_key_is_associated_with_the_configured_key() {
     assert_eq!(report.findings[1].rule_id, "harden.log-encryption");
     assert_eq!(report.status, Status::Remediated);
     assert_eq!(associate.num_calls(), 1);
+    // Both actions touch the same group: its tags are read once.
+    assert_eq!(tags.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -159,7 +231,7 @@ async fn a_log_group_that_already_has_a_key_is_left_alone() {
         let associate = mock!(aws_sdk_cloudwatchlogs::Client::associate_kms_key)
             .then_output(|| AssociateKmsKeyOutput::builder().build());
 
-        let report = create_log_group(&[&group, &associate]).await;
+        let (report, _) = create_log_group(&[&group, &associate]).await;
 
         let outcomes = outcomes(&report);
         match outcomes[1] {
@@ -190,7 +262,7 @@ async fn access_denied_on_associate_kms_key_is_reported_as_failed() {
         )
         .build();
 
-    let report = create_log_group(&[&group, &associate]).await;
+    let (report, _) = create_log_group(&[&group, &associate]).await;
 
     let outcomes = outcomes(&report);
     match outcomes[1] {
@@ -222,7 +294,7 @@ async fn a_log_group_deleted_before_reflex_acts_needs_nothing() {
         )
         .build();
 
-    let report = create_log_group(&[&group, &associate]).await;
+    let (report, _) = create_log_group(&[&group, &associate]).await;
 
     assert!(
         matches!(outcomes(&report)[1], Outcome::AlreadyDone { detail } if detail.contains("no longer exists")),
@@ -233,33 +305,21 @@ async fn a_log_group_deleted_before_reflex_acts_needs_nothing() {
 
 #[tokio::test]
 async fn multi_region_comes_back_with_the_global_service_events_it_needs() {
-    let get = mock!(aws_sdk_cloudtrail::Client::get_trail)
-        .match_requests(|r| r.name() == Some("main"))
-        .then_output(|| {
-            GetTrailOutput::builder()
-                .trail(
-                    Trail::builder()
-                        .name("main")
-                        .is_multi_region_trail(false)
-                        .include_global_service_events(false)
-                        .log_file_validation_enabled(true)
-                        .build(),
-                )
-                .build()
-        });
+    let get = get_trail(false, false);
     let update = mock!(aws_sdk_cloudtrail::Client::update_trail)
         .match_requests(|r| {
-            r.name() == Some("main")
+            r.name() == Some(TRAIL)
                 && r.is_multi_region_trail() == Some(true)
                 && r.include_global_service_events() == Some(true)
                 && r.enable_log_file_validation().is_none()
         })
         .then_output(|| UpdateTrailOutput::builder().build());
+    let tags = trail_tags(&[]);
     let (users, roles) = untagged_iam();
 
     let report = handler(
-        RuleSettings::default(),
-        mocked!(aws_sdk_cloudtrail, &[&get, &update]),
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&get, &update, &tags]),
         mocked!(aws_sdk_cloudwatchlogs, &[]),
         mocked!(aws_sdk_iam, &[&users, &roles]),
     )
@@ -289,8 +349,12 @@ async fn multi_region_comes_back_with_the_global_service_events_it_needs() {
         other => panic!("the trail should be multi-region again: {other:?}"),
     }
     assert_eq!(update.num_calls(), 1);
-    // mallory's tags were read: exemption by tag works for harden's actors too.
+    // mallory's tags were read: exemption by tag works for harden's callers too.
     assert_eq!(users.num_calls(), 1);
+    // The trail's tags were read through its ARN (GetTrail, then ListTags), and the executor
+    // read its settings (GetTrail again).
+    assert_eq!(tags.num_calls(), 1);
+    assert_eq!(get.num_calls(), 2);
 }
 
 #[tokio::test]
@@ -307,11 +371,12 @@ async fn access_denied_on_start_logging_is_reported_as_failed() {
             )),
         )
         .build();
+    let tags = trail_tags(&[]);
     let (users, roles) = untagged_iam();
 
     let report = handler(
-        RuleSettings::default(),
-        mocked!(aws_sdk_cloudtrail, &[&status, &start]),
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&status, &start, &tags]),
         mocked!(aws_sdk_cloudwatchlogs, &[]),
         mocked!(aws_sdk_iam, &[&users, &roles]),
     )
@@ -328,6 +393,8 @@ async fn access_denied_on_start_logging_is_reported_as_failed() {
     }
     assert_eq!(report.status, Status::Failed);
     assert_eq!(start.num_calls(), 1);
+    // The event names the trail by ARN: its tags are read with no GetTrail first.
+    assert_eq!(tags.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -340,11 +407,12 @@ async fn throttling_is_retried_by_the_sdk() {
         )
         .output(|| GetTrailStatusOutput::builder().is_logging(true).build())
         .build();
+    let tags = trail_tags(&[]);
     let (users, roles) = untagged_iam();
 
     let report = handler(
-        RuleSettings::default(),
-        mocked!(aws_sdk_cloudtrail, &[&status]),
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&status, &tags]),
         mocked!(aws_sdk_cloudwatchlogs, &[]),
         mocked!(aws_sdk_iam, &[&users, &roles]),
     )
@@ -358,4 +426,157 @@ async fn throttling_is_retried_by_the_sdk() {
         "{report:#?}"
     );
     assert_eq!(status.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_trail_carrying_the_exemption_tag_is_left_alone_and_reported() {
+    let tags = trail_tags(&[EXEMPT, ("team", "security")]);
+    let (users, roles) = untagged_iam();
+
+    // No rule answers GetTrailStatus or StartLogging: touching the trail would fail the test.
+    let report = handler(
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&tags]),
+        mocked!(aws_sdk_cloudwatchlogs, &[]),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("stop-logging.json"))
+    .await
+    .expect("the event is handled");
+
+    match outcomes(&report)[..] {
+        [Outcome::Exempt { why }] => {
+            assert!(why.contains(&format!("trail {TRAIL_ARN}")), "{why}");
+            assert!(why.contains("reflex:exempt=true"), "{why}");
+        }
+        ref other => panic!("the trail is exempt: {other:?}"),
+    }
+    assert_eq!(report.status, Status::Exempt);
+    assert!(report.is_notifiable(), "an exemption is never silent");
+    assert_eq!(tags.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_log_group_carrying_the_exemption_tag_is_left_alone_and_reported() {
+    let tags = log_group_tags(ORDERS, &[EXEMPT]);
+    let (users, roles) = untagged_iam();
+
+    // No rule answers DescribeLogGroups or PutRetentionPolicy.
+    let report = handler(
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[]),
+        mocked!(aws_sdk_cloudwatchlogs, &[&tags]),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("delete-retention-policy.json"))
+    .await
+    .expect("the event is handled");
+
+    match outcomes(&report)[..] {
+        [Outcome::Exempt { why }] => {
+            assert!(why.contains(&format!("log group {ORDERS}")), "{why}")
+        }
+        ref other => panic!("the log group is exempt: {other:?}"),
+    }
+    assert_eq!(report.status, Status::Exempt);
+    assert_eq!(tags.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_trail_that_is_gone_has_no_tags_and_its_repair_fails_for_a_person() {
+    // GetTrail answers TrailNotFoundException every time: for the tag read and the executor.
+    let get = mock!(aws_sdk_cloudtrail::Client::get_trail)
+        .match_requests(|r| r.name() == Some(TRAIL))
+        .sequence()
+        .http_status(
+            400,
+            Some(json_error("TrailNotFoundException", "Unknown trail: main")),
+        )
+        .times(2)
+        .build();
+    let (users, roles) = untagged_iam();
+
+    let report = handler(
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&get]),
+        mocked!(aws_sdk_cloudwatchlogs, &[]),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("update-trail-disables-multi-region.json"))
+    .await
+    .expect("the event is handled");
+
+    match outcomes(&report)[0] {
+        Outcome::Failed { why, error_code } => {
+            assert_eq!(error_code.as_deref(), Some("TrailNotFoundException"));
+            assert!(why.contains("a person must recreate the trail"), "{why}");
+        }
+        other => panic!("a trail that is gone cannot be repaired: {other:?}"),
+    }
+    // No tags is not a failure to read them: nothing to note.
+    assert!(
+        report
+            .notes
+            .iter()
+            .all(|n| !n.contains("could not read the tags")),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(get.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn tags_that_cannot_be_read_are_noted_and_the_trail_is_repaired() {
+    let denied = mock!(aws_sdk_cloudtrail::Client::list_tags)
+        .sequence()
+        .http_status(
+            400,
+            Some(json_error(
+                "AccessDeniedException",
+                "User is not authorized to perform: cloudtrail:ListTags",
+            )),
+        )
+        .build();
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    let (users, roles) = untagged_iam();
+
+    let report = handler(
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[&denied, &status]),
+        mocked!(aws_sdk_cloudwatchlogs, &[]),
+        mocked!(aws_sdk_iam, &[&users, &roles]),
+    )
+    .handle(event("stop-logging.json"))
+    .await
+    .expect("the event is handled");
+
+    // Fail toward remediation: an unreadable tag is not an exemption, and the report says so.
+    assert!(
+        matches!(outcomes(&report)[0], Outcome::AlreadyDone { .. }),
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains(&format!("could not read the tags of trail {TRAIL_ARN}"))),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(status.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn events_of_other_services_are_refused_before_any_call() {
+    let err = handler(
+        Settings::default(),
+        mocked!(aws_sdk_cloudtrail, &[]),
+        mocked!(aws_sdk_cloudwatchlogs, &[]),
+        mocked!(aws_sdk_iam, &[]),
+    )
+    .handle(reflex_testkit::sample("revoke/attach-admin-to-user.json"))
+    .await
+    .expect_err("harden does not take IAM calls");
+    assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
 }

@@ -1,48 +1,56 @@
 //! Every harden rule and guard over the sample events in `events/harden/`: pure, no emulator.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use aws_sdk_iam::config::BehaviorVersion;
-use reflex_harden::rules::{self, RuleSettings};
-use reflex_harden::{Harden, HardenAction};
-use reflex_revoke::IamAction;
-use reflex_shared::event::{self, Event};
-use reflex_shared::guard::{Disposition, EventSkip, ExemptPrincipals, Guards, Mode};
+use reflex_harden::rules;
+use reflex_harden::{Harden, HardenAction, Settings, Trigger};
+use reflex_shared::event;
+use reflex_shared::exemption::ExemptPrincipals;
+use reflex_shared::guard::{Disposition, EventSkip, Guards, Mode};
+use reflex_shared::iam::Containment;
 use reflex_shared::identity::SelfIdentity;
-use reflex_shared::pipeline::Remediator;
-use reflex_shared::{ApiCall, Finding, Severity};
+use reflex_shared::{
+    Action, ApiCall, EventError, Finding, Function, Interpreted, Resource, Severity,
+};
+use reflex_testkit::{sample, sample_event, sample_files};
 use serde_json::Value;
 
 const TRAIL_ARN: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/main";
 const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-fn path(name: &str) -> String {
-    format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
+/// A sample of `events/harden/` as decoded JSON, to alter before parsing.
 fn raw(name: &str) -> Value {
-    let path = path(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    sample(&format!("harden/{name}"))
 }
 
-fn call_of(value: Value, name: &str) -> ApiCall {
-    match event::parse(value).unwrap_or_else(|e| panic!("{name}: {e}")) {
-        Event::ApiCall { call, .. } => call,
-        other => panic!("{name}: not an API call: {other:?}"),
+/// The API call of a sample event, for the event guards.
+fn call(name: &str) -> ApiCall {
+    sample_event(&format!("harden/{name}"))
+        .api_call()
+        .cloned()
+        .unwrap_or_else(|| panic!("{name}: not an API call"))
+}
+
+/// What harden makes of an event (a sample, altered or not).
+fn interpret_value(value: Value, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+    let event = event::parse(value).expect("a well-formed event");
+    Harden::interpret(&event, settings)
+}
+
+/// The findings for an event; an ignored event has none.
+fn findings_of(value: Value, settings: &Settings) -> Vec<Finding<HardenAction>> {
+    match interpret_value(value, settings).expect("a valid event") {
+        Interpreted::Trigger(trigger) => rules::decide(&trigger, &(), settings),
+        Interpreted::Ignored(why) => panic!("ignored: {why}"),
     }
 }
 
-fn load(name: &str) -> ApiCall {
-    call_of(raw(&format!("harden/{name}")), name)
-}
-
-fn findings_with(name: &str, settings: &RuleSettings) -> Vec<Finding<HardenAction>> {
-    rules::evaluate(&load(name), settings).expect("a valid sample event")
+fn findings_with(name: &str, settings: &Settings) -> Vec<Finding<HardenAction>> {
+    findings_of(raw(name), settings)
 }
 
 fn findings(name: &str) -> Vec<Finding<HardenAction>> {
-    findings_with(name, &RuleSettings::default())
+    findings_with(name, &Settings::default())
 }
 
 fn only_finding(name: &str) -> Finding<HardenAction> {
@@ -51,35 +59,29 @@ fn only_finding(name: &str) -> Finding<HardenAction> {
     f.remove(0)
 }
 
-fn with_key() -> RuleSettings {
-    RuleSettings {
+fn with_key() -> Settings {
+    Settings {
         kms_key_arn: Some(KEY.into()),
-        ..RuleSettings::default()
+        ..Settings::default()
     }
 }
 
-fn contain() -> RuleSettings {
-    RuleSettings {
+fn contain() -> Settings {
+    Settings {
         contain_actor: true,
-        ..RuleSettings::default()
+        ..Settings::default()
     }
 }
 
 #[test]
 fn every_sample_is_a_cloudtrail_or_logs_api_call() {
-    let dir = path("harden");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{dir}: {e}"))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = sample_files("harden");
     assert_eq!(files.len(), 10, "{files:?}");
     for file in files {
-        let value = raw(&format!("harden/{file}"));
-        let source = value["source"].as_str().unwrap_or_default().to_string();
-        assert!(reflex_harden::SOURCES.contains(&source.as_str()), "{file}");
-        let call = call_of(value, &file);
+        let event = sample_event(&format!("harden/{file}"));
+        assert!(event.is_one_of(Harden::ACCEPTS), "{file}");
+        let source = event.envelope().source.clone();
+        let call = event.api_call().expect("an API call");
         assert_eq!(
             call.event_source,
             format!("{}.amazonaws.com", source.trim_start_matches("aws.")),
@@ -130,10 +132,10 @@ fn a_weakened_trail_is_strengthened_again_but_a_harmless_update_is_left_alone() 
 
 #[test]
 fn turning_both_off_at_once_plans_both_and_string_booleans_count() {
-    let mut value = raw("harden/update-trail-disables-multi-region.json");
+    let mut value = raw("update-trail-disables-multi-region.json");
     // CloudTrail sometimes renders booleans as strings.
     value["detail"]["requestParameters"]["enableLogFileValidation"] = "false".into();
-    let f = rules::evaluate(&call_of(value, "both"), &RuleSettings::default()).unwrap();
+    let f = findings_of(value, &Settings::default());
     assert_eq!(f.len(), 1);
     assert_eq!(
         f[0].actions,
@@ -176,9 +178,9 @@ fn a_new_log_group_gets_the_configured_retention() {
             days: 90
         }]
     );
-    let thirty = RuleSettings {
+    let thirty = Settings {
         retention_days: 30,
-        ..RuleSettings::default()
+        ..Settings::default()
     };
     let f = findings_with("delete-retention-policy.json", &thirty);
     assert_eq!(f.len(), 1);
@@ -228,7 +230,7 @@ fn containment_is_off_by_default_and_applies_to_stopped_and_deleted_trails() {
         assert_eq!(
             f[1].actions,
             vec![HardenAction::ContainActor {
-                action: IamAction::DeactivateUserAccessKeys {
+                action: Containment::DeactivateUserAccessKeys {
                     user: "mallory".into()
                 }
             }],
@@ -254,17 +256,29 @@ fn containment_is_off_by_default_and_applies_to_stopped_and_deleted_trails() {
 
 #[test]
 fn containment_of_a_role_revokes_its_sessions() {
-    let mut value = raw("harden/stop-logging.json");
+    let mut value = raw("stop-logging.json");
     value["detail"]["userIdentity"] =
-        raw("harden/stop-logging-by-reflex.json")["detail"]["userIdentity"].clone();
-    let f = rules::evaluate(&call_of(value, "role"), &contain()).unwrap();
+        raw("stop-logging-by-reflex.json")["detail"]["userIdentity"].clone();
+    let f = findings_of(value, &contain());
     assert_eq!(
         f[1].actions,
         vec![HardenAction::ContainActor {
-            action: IamAction::RevokeRoleSessions {
+            action: Containment::RevokeRoleSessions {
                 role: "reflex-revoke".into()
             }
         }]
+    );
+}
+
+#[test]
+fn containment_keeps_its_json_shape() {
+    let f = findings_with("stop-logging.json", &contain());
+    assert_eq!(
+        serde_json::to_value(&f[1].actions[0]).unwrap(),
+        serde_json::json!({
+            "type": "contain-actor",
+            "action": {"type": "deactivate-user-access-keys", "user": "mallory"}
+        })
     );
 }
 
@@ -273,17 +287,18 @@ fn an_event_missing_a_field_a_rule_needs_is_a_clear_error() {
     let cases = [
         ("stop-logging.json", "name"),
         ("update-trail-disables-multi-region.json", "name"),
+        ("update-trail-changes-only-s3-key-prefix.json", "name"),
         ("delete-trail.json", "name"),
         ("create-log-group-without-kms-key.json", "logGroupName"),
         ("delete-retention-policy.json", "logGroupName"),
     ];
     for (file, field) in cases {
-        let mut value = raw(&format!("harden/{file}"));
+        let mut value = raw(file);
         value["detail"]["requestParameters"]
             .as_object_mut()
             .unwrap()
             .remove(field);
-        let err = rules::evaluate(&call_of(value, file), &RuleSettings::default()).unwrap_err();
+        let err = interpret_value(value, &Settings::default()).unwrap_err();
         assert_eq!(err.error_type(), "MissingField", "{file}");
         assert!(
             err.to_string()
@@ -294,31 +309,44 @@ fn an_event_missing_a_field_a_rule_needs_is_a_clear_error() {
 }
 
 #[test]
+fn a_call_harden_has_no_rule_for_is_ignored_with_the_reason() {
+    let mut value = raw("stop-logging.json");
+    value["detail"]["eventName"] = "StartLogging".into();
+    match interpret_value(value, &Settings::default()).unwrap() {
+        Interpreted::Ignored(why) => {
+            assert!(why.contains("cloudtrail:StartLogging"), "{why}");
+        }
+        other => panic!("StartLogging should be ignored: {other:?}"),
+    }
+    // A call of another service's name, from a source harden accepts: no rule either.
+    let mut value = raw("delete-retention-policy.json");
+    value["detail"]["eventName"] = "StopLogging".into();
+    assert!(matches!(
+        interpret_value(value, &Settings::default()).unwrap(),
+        Interpreted::Ignored(why) if why.contains("logs:StopLogging")
+    ));
+}
+
+#[test]
 fn only_cloudtrail_and_logs_api_calls_are_accepted() {
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .build();
-    let harden = Harden::new(
-        RuleSettings::default(),
-        aws_sdk_cloudtrail::Client::new(&config),
-        aws_sdk_cloudwatchlogs::Client::new(&config),
-        aws_sdk_iam::Client::new(&config),
-    );
     for file in [
         "harden/stop-logging.json",
         "harden/delete-retention-policy.json",
     ] {
-        let ev = event::parse(raw(file)).unwrap();
-        assert_eq!(harden.accepts(&ev), Ok(()), "{file}");
+        assert!(sample_event(file).is_one_of(Harden::ACCEPTS), "{file}");
     }
     for file in [
         "revoke/attach-admin-to-user.json",
         "scale/cpu-high-alarm.json",
         "invalid/alarm-state-change-for-revoke.json",
     ] {
-        let ev = event::parse(raw(file)).unwrap();
-        let err = harden.accepts(&ev).unwrap_err();
-        assert_eq!(err.error_type(), "UnsupportedEvent", "{file}");
+        let event = sample_event(file);
+        assert!(!event.is_one_of(Harden::ACCEPTS), "{file}");
+        assert_eq!(
+            event.unsupported().error_type(),
+            "UnsupportedEvent",
+            "{file}"
+        );
     }
 }
 
@@ -340,17 +368,17 @@ fn guards() -> Guards {
 
 #[test]
 fn loop_guard_skips_reflex_own_calls() {
-    let skip = guards().screen(&load("stop-logging-by-reflex.json"));
+    let skip = guards().screen(&call("stop-logging-by-reflex.json"));
     assert!(
         matches!(skip, Some(EventSkip::LoopGuard { .. })),
         "{skip:?}"
     );
-    assert_eq!(guards().screen(&load("stop-logging.json")), None);
+    assert_eq!(guards().screen(&call("stop-logging.json")), None);
 }
 
 #[test]
 fn failed_calls_are_not_remediated() {
-    let skip = guards().screen(&load("stop-logging-access-denied.json"));
+    let skip = guards().screen(&call("stop-logging-access-denied.json"));
     assert_eq!(
         skip,
         Some(EventSkip::FailedCall {
@@ -365,11 +393,11 @@ fn mode_per_rule_decides_run_dry_run_or_off() {
     let mut g = guards();
     g.rule_modes
         .insert(rules::LOG_ENCRYPTION.into(), Mode::DryRun);
-    let guarded = g.apply(f.clone(), &BTreeSet::new());
+    let guarded = g.apply(f.clone(), &BTreeMap::new());
     assert_eq!(guarded[0].steps[0].1, Disposition::Run);
     assert_eq!(guarded[1].steps[0].1, Disposition::DryRun);
     g.rule_modes.insert(rules::LOG_RETENTION.into(), Mode::Off);
-    let guarded = g.apply(f, &BTreeSet::new());
+    let guarded = g.apply(f, &BTreeMap::new());
     assert!(matches!(guarded[0].steps[0].1, Disposition::Skip { .. }));
 }
 
@@ -378,9 +406,66 @@ fn blast_radius_counts_harden_actions_too() {
     let f = findings_with("stop-logging.json", &contain());
     let mut g = guards();
     g.max_actions = 1;
-    let guarded = g.apply(f, &BTreeSet::new());
+    let guarded = g.apply(f, &BTreeMap::new());
     assert_eq!(guarded[0].steps[0].1, Disposition::Run);
     assert!(
         matches!(&guarded[1].steps[0].1, Disposition::Skip { why } if why.contains("blast radius"))
     );
+}
+
+#[test]
+fn every_action_names_the_resource_it_touches() {
+    let trail = Resource::Trail(TRAIL_ARN.into());
+    let cases = [
+        ("stop-logging.json", trail.clone()),
+        (
+            "update-trail-disables-multi-region.json",
+            Resource::Trail("main".into()),
+        ),
+        (
+            "update-trail-disables-log-file-validation.json",
+            Resource::Trail("main".into()),
+        ),
+        (
+            "delete-retention-policy.json",
+            Resource::LogGroup("/app/orders".into()),
+        ),
+    ];
+    for (file, resource) in cases {
+        assert_eq!(findings(file)[0].actions[0].resource(), resource, "{file}");
+    }
+    let f = findings_with("create-log-group-without-kms-key.json", &with_key());
+    for finding in &f {
+        assert_eq!(
+            finding.actions[0].resource(),
+            Resource::LogGroup("/app/payments".into())
+        );
+    }
+    let f = findings_with("stop-logging.json", &contain());
+    assert_eq!(f[1].actions[0].resource(), Resource::User("mallory".into()));
+}
+
+#[test]
+fn an_exemption_tag_on_the_trail_or_log_group_makes_its_action_exempt() {
+    let cases = [
+        ("stop-logging.json", Resource::Trail(TRAIL_ARN.into())),
+        (
+            "delete-retention-policy.json",
+            Resource::LogGroup("/app/orders".into()),
+        ),
+    ];
+    for (file, resource) in cases {
+        let why = format!("{resource} carries the exemption tag reflex:exempt=true");
+        let exempt = BTreeMap::from([(resource, why.clone())]);
+        let guarded = guards().apply(findings(file), &exempt);
+        assert_eq!(
+            guarded[0].steps[0].1,
+            Disposition::Exempt { why },
+            "{file}: {guarded:?}"
+        );
+    }
+    // Only the exempt resource: containing the caller still runs.
+    let exempt = BTreeMap::from([(Resource::Trail(TRAIL_ARN.into()), "exempt".to_string())]);
+    let guarded = guards().apply(findings_with("stop-logging.json", &contain()), &exempt);
+    assert_eq!(guarded[1].steps[0].1, Disposition::Run);
 }

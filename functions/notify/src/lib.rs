@@ -2,103 +2,86 @@
 //! changes, CloudTrail Insights, console sign-ins (failures, root, no MFA) and GuardDuty findings
 //! not about an instance (quarantine handles those).
 //!
-//! It plans no actions; the shared pipeline claims each event in the ledger (one message per
+//! It plans no actions; the core's pipeline claims each event in the ledger (one message per
 //! event, however often it is delivered) and publishes the report with a body per protocol.
+//!
+//! The same files as every function, each for one job:
+//!
+//! - `settings`: the function's variables, read once at cold start
+//! - `trigger`: the event's typed detail, as notify's trigger (pure)
+//! - `facts`: none, everything is in the event
+//! - `rules`: the rules, one id each (pure, cannot fail)
+//! - `actions`: none (`NoAction`); `executor`: nothing to carry out
+//! - this file: the wiring into the core's pipeline ([`Function`])
 
+pub mod actions;
+pub mod executor;
+pub mod facts;
 pub mod rules;
+pub mod settings;
+pub mod trigger;
 
 use aws_config::SdkConfig;
-use reflex_shared::config::{self, CoreConfig, ExemptTag};
-use reflex_shared::event::Event;
-use reflex_shared::pipeline::{Handler, Remediator};
-use reflex_shared::target::Target;
-use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal, Severity};
+use reflex_shared::config::Env;
+use reflex_shared::event::{Accepts, Event, EventKind};
+use reflex_shared::exemption::Tags;
+use reflex_shared::{
+    ConfigError, EventError, Finding, Function, Interpreted, Notes, Outcome, Place, Resource,
+    Severity,
+};
 
-pub use rules::{NoAction, NotifySettings, RULE_IDS};
+pub use actions::NoAction;
+pub use facts::Facts;
+pub use rules::RULE_IDS;
+pub use settings::Settings;
+pub use trigger::Trigger;
 
-pub const NAME: &str = "notify";
-/// `true` to also report alarms returning to OK and the end of an Insight.
-pub const NOTIFY_RESOLVED: &str = "REFLEX_NOTIFY_RESOLVED";
-/// GuardDuty findings below this severity (0-10) are not reported.
-pub const GUARDDUTY_MIN_SEVERITY: &str = "REFLEX_NOTIFY_GUARDDUTY_MIN_SEVERITY";
+/// The notify function: it calls no AWS service of its own (the pipeline publishes).
+pub struct Notify;
 
-pub struct Notify {
-    pub settings: NotifySettings,
-}
-
-impl Remediator for Notify {
-    type Action = NoAction;
-    type Facts = ();
-
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn accepts(&self, event: &Event) -> Result<(), EventError> {
-        match event {
-            Event::Alarm { .. }
-            | Event::Insight { .. }
-            | Event::SignIn { .. }
-            | Event::GuardDuty { .. } => Ok(()),
-            other => Err(EventError::Unsupported {
-                detail_type: other.envelope().detail_type.clone(),
-                event_source: other.envelope().source.clone(),
-            }),
-        }
-    }
-
-    async fn gather(&self, _event: &Event) -> ((), Vec<String>) {
-        ((), Vec::new())
-    }
-
-    fn decide(&self, event: &Event, _facts: &()) -> Result<Vec<Finding<NoAction>>, EventError> {
-        Ok(match event {
-            Event::Alarm { alarm, .. } => rules::alarm(alarm, &self.settings),
-            Event::Insight { insight, .. } => rules::insight(insight, &self.settings),
-            Event::SignIn { call, .. } => rules::sign_in(call),
-            Event::GuardDuty { finding, .. } => rules::guardduty(finding, &self.settings),
-            Event::ApiCall { .. } => Vec::new(),
-        })
-    }
-
-    /// Everything notify finds is for a person.
-    fn alert_severity(&self) -> Severity {
-        Severity::Low
-    }
-
+impl Function for Notify {
+    const NAME: &'static str = "notify";
+    const RULE_IDS: &'static [&'static str] = RULE_IDS;
+    const ACCEPTS: &'static [Accepts] = &[
+        Accepts::any(EventKind::Alarm),
+        Accepts::any(EventKind::Insight),
+        Accepts::any(EventKind::SignIn),
+        Accepts::any(EventKind::GuardDuty),
+    ];
     /// Notify only reports: an event from a member account needs no role there.
-    fn acts_where_the_event_happened(&self) -> bool {
-        false
+    const ACTS_WHERE_THE_EVENT_HAPPENED: bool = false;
+    /// Everything notify finds is for a person.
+    const ALERT_SEVERITY: Severity = Severity::Low;
+
+    type Settings = Settings;
+    type Trigger = Trigger;
+    type Facts = Facts;
+    type Action = NoAction;
+
+    fn settings(env: &Env<'_>) -> Result<Settings, ConfigError> {
+        Settings::from_env(env)
     }
 
-    async fn has_exempt_tag(
-        &self,
-        _principal: &Principal,
-        _tag: &ExemptTag,
-    ) -> Result<bool, String> {
-        Ok(false)
+    fn connect(_sdk: &SdkConfig, _place: &Place) -> Self {
+        Notify
+    }
+
+    fn interpret(event: &Event, _settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+        trigger::interpret(event)
+    }
+
+    fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Finding<NoAction>> {
+        rules::decide(trigger, facts, settings)
+    }
+
+    async fn gather(&self, _trigger: &Trigger, _notes: &mut Notes) -> Facts {}
+
+    /// Notify touches nothing, so nothing it touches can be exempt.
+    async fn tags(&self, _resource: &Resource) -> Result<Option<Tags>, String> {
+        Ok(None)
     }
 
     async fn execute(&self, action: &NoAction) -> Outcome {
-        match *action {}
+        executor::execute(action).await
     }
-}
-
-pub async fn handler_from_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    sdk: &SdkConfig,
-) -> Result<Handler<Notify>, ConfigError> {
-    let core = CoreConfig::from_env(env, RULE_IDS)?;
-    let settings = NotifySettings {
-        resolved: config::flag(env, NOTIFY_RESOLVED, false)?,
-        guardduty_min_severity: config::guardduty_severity(
-            env,
-            GUARDDUTY_MIN_SEVERITY,
-            rules::DEFAULT_GUARDDUTY_MIN_SEVERITY,
-        )?,
-    };
-    let build = move |_: &SdkConfig, _: Option<&Target>| Notify {
-        settings: settings.clone(),
-    };
-    Handler::from_config(build, &core, sdk).await
 }

@@ -1,11 +1,14 @@
-//! The notify rules: pure functions from an event to the findings a person must read.
-//! Nothing here acts: the shared pipeline publishes each finding as one SNS report.
+//! The notify rules: pure functions from a trigger to the findings a person must read. No AWS
+//! call, no failure, no action: the pipeline publishes each finding as one SNS report.
 
-use reflex_shared::alarm::{AlarmStateChange, AlarmStateValue};
-use reflex_shared::finding::GuardDutyFinding;
-use reflex_shared::insight::InsightEvent;
+use reflex_shared::event::alarm::AlarmStateValue;
+use reflex_shared::event::{AlarmStateChange, GuardDutyFinding, InsightEvent};
 use reflex_shared::{ApiCall, Finding, Severity};
-use serde::Serialize;
+
+use crate::actions::NoAction;
+use crate::facts::Facts;
+use crate::settings::Settings;
+use crate::trigger::Trigger;
 
 pub const ALARM: &str = "notify.alarm";
 pub const INSIGHT: &str = "notify.insight";
@@ -23,36 +26,13 @@ pub const RULE_IDS: &[&str] = &[
     GUARDDUTY,
 ];
 
-/// notify plans no actions; this type has no values.
-#[derive(Debug, Clone, Serialize)]
-pub enum NoAction {}
-
-impl reflex_shared::RemediationAction for NoAction {
-    fn describe(&self) -> String {
-        match *self {}
-    }
-    fn target(&self) -> Option<reflex_shared::Principal> {
-        match *self {}
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NotifySettings {
-    /// Also report alarms returning to OK and the end of an Insight.
-    pub resolved: bool,
-    /// GuardDuty findings below this severity (0-10) are not reported.
-    pub guardduty_min_severity: f64,
-}
-
-/// GuardDuty's medium band and above.
-pub const DEFAULT_GUARDDUTY_MIN_SEVERITY: f64 = 4.0;
-
-impl Default for NotifySettings {
-    fn default() -> Self {
-        Self {
-            resolved: false,
-            guardduty_min_severity: DEFAULT_GUARDDUTY_MIN_SEVERITY,
-        }
+/// The rule for the trigger's kind of event.
+pub fn decide(trigger: &Trigger, _facts: &Facts, settings: &Settings) -> Vec<Finding<NoAction>> {
+    match trigger {
+        Trigger::Alarm(a) => alarm(a, settings),
+        Trigger::Insight(i) => insight(i, settings),
+        Trigger::SignIn(call) => sign_in(call),
+        Trigger::GuardDuty(gd) => guardduty(gd, settings),
     }
 }
 
@@ -70,7 +50,7 @@ fn finding(
 }
 
 /// Any alarm state change: the change, why, the value against the threshold.
-pub fn alarm(alarm: &AlarmStateChange, settings: &NotifySettings) -> Vec<Finding<NoAction>> {
+pub fn alarm(alarm: &AlarmStateChange, settings: &Settings) -> Vec<Finding<NoAction>> {
     let severity = match alarm.state.value {
         AlarmStateValue::Alarm => Severity::Medium,
         AlarmStateValue::InsufficientData => Severity::Low,
@@ -101,7 +81,7 @@ pub fn alarm(alarm: &AlarmStateChange, settings: &NotifySettings) -> Vec<Finding
 }
 
 /// A CloudTrail Insight: which API, how far above its baseline, and who drove it.
-pub fn insight(insight: &InsightEvent, settings: &NotifySettings) -> Vec<Finding<NoAction>> {
+pub fn insight(insight: &InsightEvent, settings: &Settings) -> Vec<Finding<NoAction>> {
     if !insight.is_start() && !settings.resolved {
         return Vec::new();
     }
@@ -214,7 +194,7 @@ pub fn sign_in(call: &ApiCall) -> Vec<Finding<NoAction>> {
 /// A GuardDuty finding at or above the configured severity: what, about which resource, the
 /// action GuardDuty saw and how often. (Findings about instances go to quarantine instead: the
 /// template's rule leaves them out.)
-pub fn guardduty(gd: &GuardDutyFinding, settings: &NotifySettings) -> Vec<Finding<NoAction>> {
+pub fn guardduty(gd: &GuardDutyFinding, settings: &Settings) -> Vec<Finding<NoAction>> {
     if gd.severity < settings.guardduty_min_severity {
         return Vec::new();
     }

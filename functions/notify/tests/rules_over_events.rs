@@ -1,23 +1,24 @@
 //! The notify rules over the sample events in `events/notify/`: pure, no emulator.
 
-use reflex_notify::rules::{self, NoAction, NotifySettings};
-use reflex_shared::event::{self, Event};
-use reflex_shared::{Finding, Severity};
+use reflex_notify::{NoAction, Notify, Settings, Trigger, rules};
+use reflex_shared::{Finding, Function, Interpreted, Severity};
+use reflex_testkit::{sample_event, sample_files};
 
-fn findings(name: &str, settings: &NotifySettings) -> Vec<Finding<NoAction>> {
-    let path = format!("{}/../../events/notify/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    match event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")) {
-        Event::Alarm { alarm, .. } => rules::alarm(&alarm, settings),
-        Event::Insight { insight, .. } => rules::insight(&insight, settings),
-        Event::SignIn { call, .. } => rules::sign_in(&call),
-        Event::GuardDuty { finding, .. } => rules::guardduty(&finding, settings),
-        other => panic!("{path}: not a notify event: {other:?}"),
+/// Notify's trigger for a sample event of `events/notify/`; every one of them is one.
+fn trigger(name: &str) -> Trigger {
+    let event = sample_event(&format!("notify/{name}"));
+    match Notify::interpret(&event, &Settings::default()) {
+        Ok(Interpreted::Trigger(trigger)) => trigger,
+        other => panic!("{name}: not a notify trigger: {other:?}"),
     }
 }
 
+fn findings(name: &str, settings: &Settings) -> Vec<Finding<NoAction>> {
+    rules::decide(&trigger(name), &(), settings)
+}
+
 fn one(name: &str) -> Finding<NoAction> {
-    let mut f = findings(name, &NotifySettings::default());
+    let mut f = findings(name, &Settings::default());
     assert_eq!(f.len(), 1, "{name}: {f:?}");
     f.remove(0)
 }
@@ -61,8 +62,8 @@ fn composite_and_metric_math_alarms_are_reported_too() {
 
 #[test]
 fn an_alarm_returning_to_ok_is_reported_only_when_asked() {
-    assert!(findings("alarm-back-to-ok.json", &NotifySettings::default()).is_empty());
-    let resolved = NotifySettings {
+    assert!(findings("alarm-back-to-ok.json", &Settings::default()).is_empty());
+    let resolved = Settings {
         resolved: true,
         ..Default::default()
     };
@@ -107,10 +108,10 @@ fn an_insight_names_the_api_the_rates_and_who_drove_it() {
 
 #[test]
 fn the_end_of_an_insight_is_reported_only_when_asked() {
-    assert!(findings("insight-api-call-rate-end.json", &NotifySettings::default()).is_empty());
+    assert!(findings("insight-api-call-rate-end.json", &Settings::default()).is_empty());
     let f = findings(
         "insight-api-call-rate-end.json",
-        &NotifySettings {
+        &Settings {
             resolved: true,
             ..Default::default()
         },
@@ -147,7 +148,7 @@ fn sign_ins_that_need_a_person_are_reported() {
 
 #[test]
 fn a_sign_in_with_mfa_is_not_news() {
-    assert!(findings("sign-in-with-mfa.json", &NotifySettings::default()).is_empty());
+    assert!(findings("sign-in-with-mfa.json", &Settings::default()).is_empty());
 }
 
 #[test]
@@ -170,11 +171,11 @@ fn guardduty_findings_below_the_minimum_severity_are_not_reported() {
     assert!(
         findings(
             "guardduty-root-credential-usage-low.json",
-            &NotifySettings::default()
+            &Settings::default()
         )
         .is_empty()
     );
-    let everything = NotifySettings {
+    let everything = Settings {
         guardduty_min_severity: 0.0,
         ..Default::default()
     };
@@ -186,4 +187,31 @@ fn guardduty_findings_below_the_minimum_severity_are_not_reported() {
         "{}",
         f[0].reason
     );
+}
+
+#[test]
+fn every_sample_event_is_a_trigger_of_its_kind() {
+    for name in sample_files("notify") {
+        let kind = match trigger(&name) {
+            Trigger::Alarm(_) => "alarm-",
+            Trigger::Insight(_) => "insight-",
+            Trigger::SignIn(_) => "sign-in-",
+            Trigger::GuardDuty(_) => "guardduty-",
+        };
+        assert!(name.starts_with(kind), "{name} read as {kind}");
+    }
+}
+
+#[test]
+fn notify_takes_its_kinds_of_events_from_any_source_and_no_api_call() {
+    for name in sample_files("notify") {
+        let event = sample_event(&format!("notify/{name}"));
+        assert!(event.is_one_of(Notify::ACCEPTS), "{name}");
+    }
+    let call = sample_event("revoke/attach-admin-to-user.json");
+    assert!(!call.is_one_of(Notify::ACCEPTS));
+    assert!(matches!(
+        Notify::interpret(&call, &Settings::default()),
+        Ok(Interpreted::Ignored(why)) if why.contains("no rule for API calls")
+    ));
 }

@@ -1,66 +1,77 @@
-//! Read-only EC2 and Auto Scaling lookups the rules need before they can decide. The executor
-//! reads through the same helpers, so plan and action see state the same way.
+//! Read-only EC2 and Auto Scaling lookups: the instances a quarantine request names, read
+//! before the rules decide, and the tags of an instance or security group, read by the pipeline
+//! for exemptions. The executor reads through the same helpers, so plan and action see state the
+//! same way.
 
 use std::collections::BTreeMap;
 
+use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, Instance, SecurityGroup};
+use reflex_shared::Notes;
 use reflex_shared::aws::error_text;
-use reflex_shared::event::Event;
+use reflex_shared::exemption::Tags;
 
-use crate::action::{Interface, QUARANTINE_GROUP_TAG};
-use crate::rules::{self, Facts, InstanceFacts, InstanceLookup};
-use crate::settings::Settings;
+use crate::actions::{Interface, QUARANTINE_GROUP_TAG};
+use crate::trigger::Trigger;
 
 /// The tag Auto Scaling puts on the instances it launches.
 pub const AUTO_SCALING_GROUP_TAG: &str = "aws:autoscaling:groupName";
 
-/// Gather the facts for one event. A failed lookup leaves that fact unknown and adds a note.
+/// What the rules need beyond the event: each instance a quarantine request names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    pub instances: BTreeMap<String, InstanceLookup>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InstanceLookup {
+    Found(InstanceFacts),
+    /// EC2 does not know the instance (terminated long ago, or a wrong id).
+    Missing,
+    /// The lookup failed; why.
+    Unreadable(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceFacts {
+    pub instance_id: String,
+    /// `pending`, `running`, `stopping`, `stopped`, `shutting-down`, `terminated`.
+    pub state: String,
+    pub vpc_id: Option<String>,
+    pub interfaces: Vec<Interface>,
+    /// Attached EBS volumes: id and device name.
+    pub volumes: Vec<(String, String)>,
+    pub tags: Tags,
+    pub auto_scaling_group: Option<String>,
+    /// The VPC's quarantine group, when it exists.
+    pub quarantine_group: Option<String>,
+}
+
+/// Look up exactly the instances the trigger names; a security group opened to the world needs
+/// nothing more than the event. A failed lookup is said in `notes` and in the fact itself.
 pub async fn gather(
     ec2: &Client,
-    autoscaling: &aws_sdk_autoscaling::Client,
-    event: &Event,
-    settings: &Settings,
-) -> (Facts, Vec<String>) {
+    autoscaling: &AutoScaling,
+    trigger: &Trigger,
+    notes: &mut Notes,
+) -> Facts {
     let mut facts = Facts::default();
-    let mut notes = Vec::new();
-    if let Event::ApiCall { call, .. } = event
-        && let Some(group) = rules::opens_to_world(call, settings)
-    {
-        match ec2
-            .describe_security_groups()
-            .group_ids(&group)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                facts.group_tags = out.security_groups().first().map(|g| tags(g.tags()));
-                if facts.group_tags.is_none() {
-                    notes.push(format!("security group {group} no longer exists"));
-                }
-            }
-            Err(e) if e.code() == Some("InvalidGroup.NotFound") => {
-                notes.push(format!("security group {group} no longer exists"))
-            }
-            Err(e) => notes.push(format!(
-                "could not read the tags of security group {group}, treated as not exempt: {}",
-                error_text(&e)
-            )),
+    if let Trigger::Quarantine(request) = trigger {
+        for id in &request.instances {
+            let lookup = instance(ec2, autoscaling, id, notes).await;
+            facts.instances.insert(id.clone(), lookup);
         }
     }
-    for id in rules::instances_to_look_up(event, settings) {
-        let lookup = instance(ec2, autoscaling, &id, &mut notes).await;
-        facts.instances.insert(id, lookup);
-    }
-    (facts, notes)
+    facts
 }
 
 async fn instance(
     ec2: &Client,
-    autoscaling: &aws_sdk_autoscaling::Client,
+    autoscaling: &AutoScaling,
     id: &str,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> InstanceLookup {
     let found = match describe_instance(ec2, id).await {
         Ok(Some(i)) => i,
@@ -73,18 +84,49 @@ async fn instance(
     let tags = tags(found.tags());
     let vpc_id = found.vpc_id().map(String::from);
     let quarantine_group = match &vpc_id {
-        Some(vpc) => match find_quarantine_group(ec2, vpc).await {
-            Ok(g) => g.and_then(|g| g.group_id),
-            Err(e) => {
-                notes.push(format!(
-                    "could not look for the quarantine group in {vpc}: {e}"
-                ));
-                None
-            }
-        },
+        Some(vpc) => quarantine_group_id(ec2, vpc, notes).await,
         None => None,
     };
-    let auto_scaling_group = match autoscaling
+    let auto_scaling_group = auto_scaling_group(autoscaling, id, &tags, notes).await;
+    InstanceLookup::Found(InstanceFacts {
+        instance_id: id.to_string(),
+        state: found
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
+        vpc_id,
+        interfaces: interfaces(&found),
+        volumes: volumes(&found),
+        tags,
+        auto_scaling_group,
+        quarantine_group,
+    })
+}
+
+/// The id of the VPC's quarantine group; `None` when there is none yet or it could not be read
+/// (isolation then looks again, and creates it if missing).
+async fn quarantine_group_id(ec2: &Client, vpc: &str, notes: &mut Notes) -> Option<String> {
+    match find_quarantine_group(ec2, vpc).await {
+        Ok(group) => group.and_then(|g| g.group_id),
+        Err(e) => {
+            notes.push(format!(
+                "could not look for the quarantine group in {vpc}: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// The Auto Scaling group of an instance. When Auto Scaling cannot be asked, the tag it puts on
+/// its instances says it.
+async fn auto_scaling_group(
+    autoscaling: &AutoScaling,
+    id: &str,
+    tags: &Tags,
+    notes: &mut Notes,
+) -> Option<String> {
+    match autoscaling
         .describe_auto_scaling_instances()
         .instance_ids(id)
         .send()
@@ -107,21 +149,25 @@ async fn instance(
             ));
             from_tag
         }
-    };
-    InstanceLookup::Found(InstanceFacts {
-        instance_id: id.to_string(),
-        state: found
-            .state()
-            .and_then(|s| s.name())
-            .map(|n| n.as_str().to_string())
-            .unwrap_or_default(),
-        vpc_id,
-        interfaces: interfaces(&found),
-        volumes: volumes(&found),
-        tags,
-        auto_scaling_group,
-        quarantine_group,
-    })
+    }
+}
+
+/// The tags of an EC2 resource (instance, security group) by id, for exemptions. A resource
+/// that is gone has no tags.
+pub async fn resource_tags(ec2: &Client, id: &str) -> Result<Tags, String> {
+    let described = ec2
+        .describe_tags()
+        .filters(Filter::builder().name("resource-id").values(id).build())
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| error_text(&e))?;
+    Ok(described
+        .into_iter()
+        .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+        .collect())
 }
 
 /// The instance, `None` when EC2 does not know it, or why it could not be read.
@@ -216,7 +262,7 @@ pub async fn find_quarantine_group(
     Ok(groups.into_iter().next())
 }
 
-pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
     tags.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
         .collect()

@@ -1,5 +1,5 @@
-//! Reading an `AuthorizeSecurityGroupIngress` call as CloudTrail records it, and judging what it
-//! opened. Pure: no AWS calls.
+//! Reading an `AuthorizeSecurityGroupIngress` call as CloudTrail records it (once, by `trigger`),
+//! and judging what it opened (by `rules`). Pure: no AWS calls.
 //!
 //! CloudTrail's shape: `requestParameters.groupId` (or `groupName`),
 //! `requestParameters.ipPermissions.items[]` each with `ipProtocol`, `fromPort`, `toPort`,

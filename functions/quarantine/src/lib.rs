@@ -1,117 +1,117 @@
 //! `quarantine`: close security groups opened to the world on sensitive ports, and quarantine
 //! EC2 instances (EventBridge sources `aws.ec2`, `aws.guardduty`, `aws.cloudwatch`).
 //!
+//! The same files as every function, each for one job:
+//!
 //! - `settings`: sensitive ports, severity threshold, listed alarms, the operator's tag
-//! - `rules`: the pure rules, one id each; `ingress`: reading what a CloudTrail call opened
-//! - `facts`: read-only lookups the rules need; `executor`: the EC2 and Auto Scaling changes
-//! - this file: the wiring into the shared pipeline
+//! - `trigger`: an event as quarantine's trigger, validated once (pure); `ingress` reads what a
+//!   CloudTrail `AuthorizeSecurityGroupIngress` call opened and judges its exposure
+//! - `facts`: read-only EC2 and Auto Scaling lookups (the instances a trigger names, the tags
+//!   of what an action touches)
+//! - `rules`: the rules, one id each (pure, cannot fail)
+//! - `actions`: the EC2 and Auto Scaling changes quarantine makes; `executor`: making them
+//! - this file: the wiring into the core's pipeline ([`Function`])
 
-pub mod action;
+pub mod actions;
 pub mod executor;
 pub mod facts;
 pub mod ingress;
 pub mod rules;
 pub mod settings;
+pub mod trigger;
 
 use aws_config::SdkConfig;
-use reflex_revoke::IamExecutor;
-use reflex_shared::config::{CoreConfig, ExemptTag};
-use reflex_shared::event::Event;
-use reflex_shared::pipeline::{Handler, Remediator};
-use reflex_shared::target::Target;
-use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
+use reflex_shared::config::Env;
+use reflex_shared::event::{Accepts, Event, EventKind};
+use reflex_shared::exemption::Tags;
+use reflex_shared::{
+    ConfigError, EventError, Finding, Function, Interpreted, Notes, Outcome, Place, Resource,
+};
 
-pub use action::QuarantineAction;
-pub use executor::Ec2Executor;
-pub use rules::{Facts, RULE_IDS};
+pub use actions::QuarantineAction;
+pub use facts::Facts;
+pub use rules::RULE_IDS;
 pub use settings::Settings;
+pub use trigger::Trigger;
 
-pub const NAME: &str = "quarantine";
-
-/// The quarantine function: its settings, its EC2 and Auto Scaling executor, and IAM for the
-/// exemption tag of the caller.
+/// The quarantine function in one account and region: EC2 and Auto Scaling to look and act, IAM
+/// for the exemption tag of the caller.
 pub struct Quarantine {
-    pub settings: Settings,
-    pub executor: Ec2Executor,
     ec2: aws_sdk_ec2::Client,
     autoscaling: aws_sdk_autoscaling::Client,
-    /// Reads the exemption tag of the caller, as revoke does.
-    iam: IamExecutor,
+    iam: aws_sdk_iam::Client,
 }
 
 impl Quarantine {
     pub fn new(
-        settings: Settings,
         ec2: aws_sdk_ec2::Client,
         autoscaling: aws_sdk_autoscaling::Client,
         iam: aws_sdk_iam::Client,
     ) -> Self {
         Self {
-            settings,
-            executor: Ec2Executor::new(ec2.clone(), autoscaling.clone()),
             ec2,
             autoscaling,
-            iam: IamExecutor::new(iam),
+            iam,
         }
     }
 }
 
-impl Remediator for Quarantine {
-    type Action = QuarantineAction;
+impl Function for Quarantine {
+    const NAME: &'static str = "quarantine";
+    const RULE_IDS: &'static [&'static str] = RULE_IDS;
+    const ACCEPTS: &'static [Accepts] = &[
+        Accepts::api_calls("aws.ec2"),
+        Accepts::from(EventKind::GuardDuty, "aws.guardduty"),
+        Accepts::from(EventKind::Alarm, "aws.cloudwatch"),
+    ];
+
+    type Settings = Settings;
+    type Trigger = Trigger;
     type Facts = Facts;
+    type Action = QuarantineAction;
 
-    fn name(&self) -> &'static str {
-        NAME
+    fn settings(env: &Env<'_>) -> Result<Settings, ConfigError> {
+        Settings::from_env(env)
     }
 
-    fn accepts(&self, event: &Event) -> Result<(), EventError> {
-        let source = event.envelope().source.as_str();
-        match event {
-            Event::ApiCall { .. } if source == "aws.ec2" => Ok(()),
-            Event::GuardDuty { .. } if source == "aws.guardduty" => Ok(()),
-            Event::Alarm { .. } if source == "aws.cloudwatch" => Ok(()),
-            other => Err(EventError::Unsupported {
-                detail_type: other.envelope().detail_type.clone(),
-                event_source: other.envelope().source.clone(),
-            }),
-        }
-    }
-
-    async fn gather(&self, event: &Event) -> (Facts, Vec<String>) {
-        facts::gather(&self.ec2, &self.autoscaling, event, &self.settings).await
-    }
-
-    fn decide(
-        &self,
-        event: &Event,
-        facts: &Facts,
-    ) -> Result<Vec<Finding<QuarantineAction>>, EventError> {
-        rules::evaluate(event, facts, &self.settings)
-    }
-
-    async fn has_exempt_tag(&self, principal: &Principal, tag: &ExemptTag) -> Result<bool, String> {
-        self.iam.has_tag(principal, tag).await
-    }
-
-    async fn execute(&self, action: &QuarantineAction) -> Outcome {
-        self.executor.execute(action).await
-    }
-}
-
-/// Build the handler: configuration validated, clients created once, Reflex's identity known.
-pub async fn handler_from_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    sdk: &SdkConfig,
-) -> Result<Handler<Quarantine>, ConfigError> {
-    let core = CoreConfig::from_env(env, RULE_IDS)?;
-    let settings = Settings::from_env(env, core.exempt_tag.clone())?;
-    let build = move |sdk: &SdkConfig, _: Option<&Target>| {
-        Quarantine::new(
-            settings.clone(),
+    fn connect(sdk: &SdkConfig, _place: &Place) -> Self {
+        Self::new(
             aws_sdk_ec2::Client::new(sdk),
             aws_sdk_autoscaling::Client::new(sdk),
             aws_sdk_iam::Client::new(sdk),
         )
-    };
-    Handler::from_config(build, &core, sdk).await
+    }
+
+    fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+        trigger::interpret(event, settings)
+    }
+
+    fn decide(
+        trigger: &Trigger,
+        facts: &Facts,
+        settings: &Settings,
+    ) -> Vec<Finding<QuarantineAction>> {
+        rules::decide(trigger, facts, settings)
+    }
+
+    async fn gather(&self, trigger: &Trigger, notes: &mut Notes) -> Facts {
+        facts::gather(&self.ec2, &self.autoscaling, trigger, notes).await
+    }
+
+    /// Instances and security groups carry EC2 tags; the caller, an IAM user or role, IAM tags.
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+        match resource {
+            Resource::Instance(id) | Resource::SecurityGroup(id) => {
+                facts::resource_tags(&self.ec2, id).await.map(Some)
+            }
+            Resource::User(_) | Resource::Role(_) => {
+                reflex_shared::iam::tags(&self.iam, resource).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn execute(&self, action: &QuarantineAction) -> Outcome {
+        executor::execute(&self.ec2, &self.autoscaling, action).await
+    }
 }

@@ -2,7 +2,7 @@
 //! findings and alarms quarantine an instance, and the tag an operator sets to ask for it.
 
 use reflex_shared::ConfigError;
-use reflex_shared::config::{self, ExemptTag};
+use reflex_shared::config::{self, Env, NamePattern, TagSpec};
 
 pub const SENSITIVE_PORTS: &str = "REFLEX_SENSITIVE_PORTS";
 pub const MIN_SEVERITY: &str = "REFLEX_QUARANTINE_MIN_SEVERITY";
@@ -94,6 +94,12 @@ impl TriggerTag {
     }
 }
 
+impl From<TagSpec> for TriggerTag {
+    fn from(TagSpec { key, value }: TagSpec) -> Self {
+        Self { key, value }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub sensitive_ports: SensitivePorts,
@@ -101,10 +107,8 @@ pub struct Settings {
     pub min_severity: f64,
     /// Alarm names, or `prefix*` patterns, whose ALARM state quarantines the instance named by
     /// the alarm's `InstanceId` dimension. Empty: alarms never quarantine.
-    pub alarms: Vec<String>,
+    pub alarms: Vec<NamePattern>,
     pub trigger_tag: TriggerTag,
-    /// The exemption tag (`REFLEX_EXEMPT_TAG`), read here on instances and security groups.
-    pub exempt_tag: ExemptTag,
 }
 
 impl Default for Settings {
@@ -118,28 +122,21 @@ impl Default for Settings {
                 key: DEFAULT_TRIGGER_TAG.into(),
                 value: None,
             },
-            exempt_tag: ExemptTag::default(),
         }
     }
 }
 
 impl Settings {
-    /// Quarantine's own variables; `exempt_tag` comes from the shared configuration.
-    pub fn from_env(
-        env: &dyn Fn(&str) -> Option<String>,
-        exempt_tag: ExemptTag,
-    ) -> Result<Self, ConfigError> {
-        let mut settings = Settings {
-            exempt_tag,
-            ..Settings::default()
-        };
+    /// Quarantine's own variables; the exemption tag is the core's (`REFLEX_EXEMPT_TAG`).
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let mut settings = Settings::default();
         if let Some(ports) = config::var(env, SENSITIVE_PORTS) {
             settings.sensitive_ports = SensitivePorts::parse(SENSITIVE_PORTS, &ports)?;
         }
         settings.min_severity =
             config::guardduty_severity(env, MIN_SEVERITY, DEFAULT_MIN_SEVERITY)?;
-        for alarm in config::list(env, ALARMS) {
-            if alarm == "*" {
+        for alarm in config::list(env, ALARMS).into_iter().map(NamePattern::new) {
+            if alarm.is_everything() {
                 return Err(ConfigError::new(
                     ALARMS,
                     "`*` would quarantine on every alarm; list names or prefixes",
@@ -147,37 +144,18 @@ impl Settings {
             }
             settings.alarms.push(alarm);
         }
-        if let Some(tag) = config::var(env, TRIGGER_TAG) {
-            let (key, value) = match tag.split_once('=') {
-                Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
-                None => (tag.as_str(), None),
-            };
-            if key.is_empty() {
-                return Err(ConfigError::new(TRIGGER_TAG, "the tag key is empty"));
-            }
-            if key.to_ascii_lowercase().starts_with("aws:") {
-                return Err(ConfigError::new(
-                    TRIGGER_TAG,
-                    format!("`{key}`: keys starting with aws: are reserved by AWS"),
-                ));
-            }
-            settings.trigger_tag = TriggerTag {
-                key: key.to_string(),
-                value: value.filter(|v| !v.is_empty()),
-            };
+        if let Some(tag) = config::tag(env, TRIGGER_TAG)? {
+            settings.trigger_tag = tag.into();
         }
         Ok(settings)
     }
 
-    /// Whether an alarm is listed: by exact name, or by a `prefix*` pattern.
+    /// The pattern an alarm is listed by (its exact name, or a `prefix*`), if it is listed.
     pub fn alarm_listed(&self, alarm: &str) -> Option<&str> {
         self.alarms
             .iter()
-            .find(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => alarm.starts_with(prefix),
-                None => alarm == pattern.as_str(),
-            })
-            .map(String::as_str)
+            .find(|pattern| pattern.matches(alarm))
+            .map(NamePattern::as_str)
     }
 }
 
@@ -210,13 +188,9 @@ mod tests {
         reflex_shared::config::from_pairs(pairs)
     }
 
-    fn exempt() -> ExemptTag {
-        Settings::default().exempt_tag
-    }
-
     #[test]
     fn defaults_cover_remote_access_databases_caches_and_all_ports() {
-        let s = Settings::from_env(&env(&[]), exempt()).unwrap();
+        let s = Settings::from_env(&env(&[])).unwrap();
         assert_eq!(s, Settings::default());
         let ports = &s.sensitive_ports;
         for port in [
@@ -238,15 +212,12 @@ mod tests {
 
     #[test]
     fn reads_every_variable() {
-        let s = Settings::from_env(
-            &env(&[
-                (SENSITIVE_PORTS, "22, 8000-8080"),
-                (MIN_SEVERITY, "4.5"),
-                (ALARMS, "exfil-*, web-1-network-out"),
-                (TRIGGER_TAG, "security:isolate=yes"),
-            ]),
-            exempt(),
-        )
+        let s = Settings::from_env(&env(&[
+            (SENSITIVE_PORTS, "22, 8000-8080"),
+            (MIN_SEVERITY, "4.5"),
+            (ALARMS, "exfil-*, web-1-network-out"),
+            (TRIGGER_TAG, "security:isolate=yes"),
+        ]))
         .unwrap();
         assert_eq!(
             s.sensitive_ports,
@@ -268,6 +239,14 @@ mod tests {
     }
 
     #[test]
+    fn a_trigger_tag_given_without_a_value_takes_any_value_but_a_no() {
+        let s = Settings::from_env(&env(&[(TRIGGER_TAG, "security:isolate")])).unwrap();
+        assert_eq!(s.trigger_tag.value, None);
+        assert!(s.trigger_tag.matches("security:isolate", "ticket SEC-42"));
+        assert!(!s.trigger_tag.matches("security:isolate", " Off "));
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (k, v) in [
             (SENSITIVE_PORTS, "ssh"),
@@ -280,7 +259,7 @@ mod tests {
             (TRIGGER_TAG, "=true"),
             (TRIGGER_TAG, "aws:quarantine"),
         ] {
-            let err = Settings::from_env(&env(&[(k, v)]), exempt()).unwrap_err();
+            let err = Settings::from_env(&env(&[(k, v)])).unwrap_err();
             assert_eq!(err.variable, k, "{v}");
             assert!(err.to_string().contains(k), "{err}");
         }

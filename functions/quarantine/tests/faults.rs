@@ -10,6 +10,10 @@
 //! - A step that fails: moto cannot refuse one chosen call (`CreateSnapshot`) with
 //!   `UnauthorizedOperation`. The other steps, isolation first, must still run and the report
 //!   must list each step's result.
+//! - An instance carrying the exemption tag, read by the pipeline through EC2 `DescribeTags`:
+//!   every step is exempt and no call changes anything.
+//! - A security group opened to the world: the caller's tags come from IAM, the group's from
+//!   EC2, and no instance is looked up.
 //!
 //! Nothing is sent over the network. Errors are answered the way EC2 answers on the wire (an
 //! ec2Query `<Response><Errors>` body with an HTTP status), so the SDK's own error parsing runs.
@@ -24,23 +28,27 @@ use aws_sdk_ec2::operation::create_snapshot::CreateSnapshotOutput;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+use aws_sdk_ec2::operation::describe_security_group_rules::DescribeSecurityGroupRulesOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
+use aws_sdk_ec2::operation::describe_tags::DescribeTagsOutput;
 use aws_sdk_ec2::operation::modify_instance_attribute::ModifyInstanceAttributeOutput;
 use aws_sdk_ec2::operation::modify_network_interface_attribute::ModifyNetworkInterfaceAttributeOutput;
 use aws_sdk_ec2::operation::revoke_security_group_egress::RevokeSecurityGroupEgressOutput;
+use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, AttributeValue, EbsInstanceBlockDevice, GroupIdentifier, Instance,
     InstanceAttributeName, InstanceBlockDeviceMapping, InstanceNetworkInterface,
     InstanceNetworkInterfaceAttachment, InstanceState, InstanceStateName, IpPermission, IpRange,
-    Reservation, SecurityGroup, Tag,
+    Reservation, SecurityGroup, SecurityGroupRule, Tag, TagDescription,
 };
+use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
 use aws_smithy_mocks::{Rule, mock};
-use reflex_mocks::mocked;
 use reflex_quarantine::{Quarantine, Settings};
 use reflex_shared::Outcome;
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
+use reflex_testkit::mocked;
 use serde_json::Value;
 
 const INSTANCE: &str = "i-0c7e5f3a9b1d24680";
@@ -54,22 +62,22 @@ const SECONDARY_ENI: &str = "eni-0b1c2d3e4f5a60719";
 const ROOT_VOLUME: &str = "vol-0a1b2c3d4e5f60001";
 
 fn event(name: &str) -> Value {
-    let path = format!(
-        "{}/../../events/quarantine/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    reflex_testkit::sample(&format!("quarantine/{name}"))
 }
 
+/// The pipeline over mocked clients. A GuardDuty finding has no caller, so IAM is never asked.
 fn handler(ec2: &[&Rule], autoscaling: &[&Rule]) -> Handler<Quarantine> {
-    let no_iam: [&Rule; 0] = [];
-    reflex_mocks::enforcing(Quarantine::new(
-        Settings::default(),
+    handler_with_iam(ec2, autoscaling, &[])
+}
+
+/// The pipeline over mocked clients, IAM answering for the caller's tags.
+fn handler_with_iam(ec2: &[&Rule], autoscaling: &[&Rule], iam: &[&Rule]) -> Handler<Quarantine> {
+    let quarantine = Quarantine::new(
         mocked!(aws_sdk_ec2, ec2),
         mocked!(aws_sdk_autoscaling, autoscaling),
-        mocked!(aws_sdk_iam, &no_iam),
-    ))
+        mocked!(aws_sdk_iam, iam),
+    );
+    reflex_testkit::enforcing(quarantine, Settings::default())
 }
 
 /// An EC2 error as EC2 sends it (the ec2Query protocol).
@@ -177,9 +185,51 @@ fn create_tags() -> Rule {
         .then_output(|| CreateTagsOutput::builder().build())
 }
 
+/// DescribeTags of one resource, as the pipeline reads it for the exemption tag.
+fn tags_of(resource: &'static str, tags: &'static [(&'static str, &'static str)]) -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_tags)
+        .match_requests(move |r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("resource-id") && f.values() == [resource])
+        })
+        .then_output(move || {
+            let described = tags.iter().map(|(k, v)| {
+                TagDescription::builder()
+                    .resource_id(resource)
+                    .key(*k)
+                    .value(*v)
+                    .build()
+            });
+            DescribeTagsOutput::builder()
+                .set_tags(Some(described.collect()))
+                .build()
+        })
+}
+
+/// The instance's tags in `instance()`: no exemption tag among them.
+fn not_exempt() -> Rule {
+    tags_of(INSTANCE, &[("Name", "web-1")])
+}
+
 fn no_snapshots() -> Rule {
     mock!(aws_sdk_ec2::Client::describe_snapshots)
         .then_output(|| DescribeSnapshotsOutput::builder().build())
+}
+
+/// DescribeAutoScalingInstances: the instance is in service in `web-fleet`.
+fn in_web_fleet() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances).then_output(|| {
+        DescribeAutoScalingInstancesOutput::builder()
+            .auto_scaling_instances(
+                AutoScalingInstanceDetails::builder()
+                    .instance_id(INSTANCE)
+                    .auto_scaling_group_name("web-fleet")
+                    .lifecycle_state("InService")
+                    .build(),
+            )
+            .build()
+    })
 }
 
 fn outcomes(report: &Report) -> Vec<(String, &Outcome)> {
@@ -235,7 +285,8 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
         .then_http_response(|| {
             panic!("ModifyInstanceAttribute with Groups on a multi-interface instance")
         });
-    let (attributes, modify, tags, snapshots) = (
+    let (exemption, attributes, modify, tags, snapshots) = (
+        not_exempt(),
         attributes(),
         modify_attributes(),
         create_tags(),
@@ -258,6 +309,7 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
             &primary,
             &secondary,
             &instance_groups,
+            &exemption,
             &attributes,
             &modify,
             &tags,
@@ -277,6 +329,8 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
     // Both interfaces, the primary one included, changed one by one.
     assert_eq!((primary.num_calls(), secondary.num_calls()), (1, 1));
     assert_eq!(instance_groups.num_calls(), 0);
+    // The instance's tags are read once for every step that touches it.
+    assert_eq!(exemption.num_calls(), 1);
     let Outcome::Done {
         undo, prior_state, ..
     } = steps[0].1
@@ -345,7 +399,8 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
     let isolate = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
         .match_requests(|r| r.instance_id() == Some(INSTANCE) && r.groups() == [QUARANTINE_SG])
         .then_output(|| ModifyInstanceAttributeOutput::builder().build());
-    let (attributes, modify, tags, snapshots) = (
+    let (exemption, attributes, modify, tags, snapshots) = (
+        not_exempt(),
         attributes(),
         modify_attributes(),
         create_tags(),
@@ -361,18 +416,7 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
             )),
         )
         .build();
-    let member =
-        mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances).then_output(|| {
-            DescribeAutoScalingInstancesOutput::builder()
-                .auto_scaling_instances(
-                    AutoScalingInstanceDetails::builder()
-                        .instance_id(INSTANCE)
-                        .auto_scaling_group_name("web-fleet")
-                        .lifecycle_state("InService")
-                        .build(),
-                )
-                .build()
-        });
+    let member = in_web_fleet();
     let fleet =
         mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
             DescribeAutoScalingGroupsOutput::builder()
@@ -398,6 +442,7 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
             &create_group,
             &no_egress,
             &isolate,
+            &exemption,
             &attributes,
             &modify,
             &tags,
@@ -449,4 +494,128 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         text.contains("to undo: aws ec2 modify-instance-attribute --instance-id i-0c7e5f3a9b1d24680 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_instance_with_the_exemption_tag_is_left_untouched_and_the_report_says_so() {
+    let one = instance(vec![eni(PRIMARY_ENI, 0, &[WEB_SG, SSH_SG])], true);
+    let instances = describe_instances(one);
+    let exempt = tags_of(INSTANCE, &[("Name", "web-1"), ("reflex:exempt", "true")]);
+    let no_quarantine_group = mock!(aws_sdk_ec2::Client::describe_security_groups)
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let member = in_web_fleet();
+    // Every call that would change something, answered so that a call is counted below.
+    let ec2_changes = [
+        mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+            .then_output(|| ModifyInstanceAttributeOutput::builder().build()),
+        mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
+            .then_output(|| ModifyNetworkInterfaceAttributeOutput::builder().build()),
+        mock!(aws_sdk_ec2::Client::create_security_group)
+            .then_output(|| CreateSecurityGroupOutput::builder().build()),
+        mock!(aws_sdk_ec2::Client::create_tags).then_output(|| CreateTagsOutput::builder().build()),
+        mock!(aws_sdk_ec2::Client::create_snapshot)
+            .then_output(|| CreateSnapshotOutput::builder().build()),
+    ];
+    let detach = mock!(aws_sdk_autoscaling::Client::detach_instances)
+        .then_output(|| DetachInstancesOutput::builder().build());
+    let mut ec2: Vec<&Rule> = vec![&instances, &exempt, &no_quarantine_group];
+    ec2.extend(&ec2_changes);
+
+    let report = handler(&ec2, &[&member, &detach])
+        .handle(event("guardduty-bitcoin-tool-high.json"))
+        .await
+        .expect("the event is handled");
+
+    let steps = outcomes(&report);
+    // Isolation, previous groups, detach, termination protection, shutdown, tag, one snapshot.
+    assert_eq!(steps.len(), 7, "{steps:#?}");
+    let why = format!("instance {INSTANCE} carries the exemption tag reflex:exempt=true");
+    for (description, outcome) in &steps {
+        assert_eq!(
+            *outcome,
+            &Outcome::Exempt { why: why.clone() },
+            "{description}"
+        );
+    }
+    for change in ec2_changes.iter().chain([&detach]) {
+        assert_eq!(change.num_calls(), 0, "no call may change anything");
+    }
+    assert_eq!(exempt.num_calls(), 1);
+    assert_eq!(report.status, Status::Exempt, "{report:#?}");
+    assert!(report.text().contains("EXEMPT"), "{}", report.text());
+}
+
+#[tokio::test]
+async fn a_world_open_group_is_closed_after_reading_only_the_tags_of_the_caller_and_the_group() {
+    let caller_tags = mock!(aws_sdk_iam::Client::list_user_tags)
+        .match_requests(|r| r.user_name() == Some("mallory"))
+        .then_output(|| {
+            ListUserTagsOutput::builder()
+                .set_tags(Some(Vec::new()))
+                .build()
+                .expect("tags are set")
+        });
+    let group_tags = tags_of(WEB_SG, &[("Name", "web")]);
+    // What the call added: SSH from the world (IPv4 and IPv6), and HTTPS, which stays.
+    let rules = mock!(aws_sdk_ec2::Client::describe_security_group_rules).then_output(|| {
+        let rule = |id: &str, port: i32, cidr: &str| {
+            let b = SecurityGroupRule::builder()
+                .security_group_rule_id(id)
+                .group_id(WEB_SG)
+                .is_egress(false)
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port);
+            if cidr.contains(':') {
+                b.cidr_ipv6(cidr).build()
+            } else {
+                b.cidr_ipv4(cidr).build()
+            }
+        };
+        DescribeSecurityGroupRulesOutput::builder()
+            .security_group_rules(rule("sgr-0e1d2c3b4a5968701", 22, "0.0.0.0/0"))
+            .security_group_rules(rule("sgr-0e1d2c3b4a5968702", 22, "::/0"))
+            .security_group_rules(rule("sgr-0e1d2c3b4a5968703", 443, "0.0.0.0/0"))
+            .build()
+    });
+    let revoke = mock!(aws_sdk_ec2::Client::revoke_security_group_ingress)
+        .match_requests(|r| {
+            r.group_id() == Some(WEB_SG)
+                && r.security_group_rule_ids() == ["sgr-0e1d2c3b4a5968701", "sgr-0e1d2c3b4a5968702"]
+        })
+        .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
+    // Gathering looks up only what the trigger names: no instance here.
+    let instances = mock!(aws_sdk_ec2::Client::describe_instances)
+        .then_output(|| DescribeInstancesOutput::builder().build());
+
+    let report = handler_with_iam(
+        &[&group_tags, &rules, &revoke, &instances],
+        &[],
+        &[&caller_tags],
+    )
+    .handle(event("authorize-ssh-to-world.json"))
+    .await
+    .expect("the event is handled");
+
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    let steps = outcomes(&report);
+    assert_eq!(steps.len(), 1, "{steps:#?}");
+    let Outcome::Done { undo, .. } = steps[0].1 else {
+        panic!("{steps:#?}")
+    };
+    assert!(
+        undo.as_deref().is_some_and(|u| u.starts_with(&format!(
+            "aws ec2 authorize-security-group-ingress --group-id {WEB_SG} --ip-permissions '["
+        ))),
+        "{undo:?}"
+    );
+    assert_eq!(
+        (
+            caller_tags.num_calls(),
+            group_tags.num_calls(),
+            revoke.num_calls()
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(instances.num_calls(), 0);
 }

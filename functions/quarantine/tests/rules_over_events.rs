@@ -1,17 +1,22 @@
 //! Every quarantine rule and guard over the sample events in `events/quarantine/`: pure, no
-//! emulator, no AWS call.
+//! emulator, no AWS call (but for the handler refusing an event it does not take).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use reflex_quarantine::action::{Interface, QUARANTINED_AT_TAG, QuarantineAction};
+use reflex_quarantine::actions::{Interface, QUARANTINED_AT_TAG, QuarantineAction};
+use reflex_quarantine::facts::{InstanceFacts, InstanceLookup};
 use reflex_quarantine::ingress::OpenedRule;
-use reflex_quarantine::rules::{self, Facts, InstanceFacts, InstanceLookup};
-use reflex_quarantine::{Quarantine, Settings};
-use reflex_shared::event::{self, Event};
-use reflex_shared::guard::{EventSkip, ExemptPrincipals, Guards, Mode};
+use reflex_quarantine::settings::{SensitivePorts, TriggerTag};
+use reflex_quarantine::trigger::Request;
+use reflex_quarantine::{Facts, Quarantine, Settings, Trigger, rules};
+use reflex_shared::config::NamePattern;
+use reflex_shared::exemption::ExemptPrincipals;
+use reflex_shared::guard::{Disposition, EventSkip, Guards, Mode};
 use reflex_shared::identity::SelfIdentity;
-use reflex_shared::pipeline::Remediator;
-use reflex_shared::{Finding, RemediationAction, Severity};
+use reflex_shared::{
+    Action, ApiCall, EventError, Finding, Function, Interpreted, Resource, Severity,
+};
+use reflex_testkit::{sample, sample_event, sample_files};
 
 const INSTANCE: &str = "i-0c7e5f3a9b1d24680";
 const WEB_SG: &str = "sg-0a1b2c3d4e5f60001";
@@ -20,17 +25,37 @@ const QUARANTINE_SG: &str = "sg-0quarantine000001";
 const VPC: &str = "vpc-0f1e2d3c4b5a69788";
 const REFLEX_SESSION: &str = "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke";
 
-fn load(name: &str) -> Event {
-    let path = format!(
-        "{}/../../events/quarantine/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+/// What quarantine makes of a sample of `events/quarantine/`: its trigger, why it ignores it,
+/// or why the event is refused.
+fn try_interpret(name: &str, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+    Quarantine::interpret(&sample_event(&format!("quarantine/{name}")), settings)
+}
+
+fn interpret(name: &str, settings: &Settings) -> Interpreted<Trigger> {
+    try_interpret(name, settings).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The quarantine request a sample makes.
+fn request(name: &str, settings: &Settings) -> Request {
+    match interpret(name, settings) {
+        Interpreted::Trigger(Trigger::Quarantine(request)) => request,
+        other => panic!("{name}: not a quarantine request: {other:?}"),
+    }
 }
 
 fn evaluate(name: &str, facts: &Facts, settings: &Settings) -> Vec<Finding<QuarantineAction>> {
-    rules::evaluate(&load(name), facts, settings).unwrap_or_else(|e| panic!("{name}: {e}"))
+    match interpret(name, settings) {
+        Interpreted::Trigger(trigger) => rules::decide(&trigger, facts, settings),
+        Interpreted::Ignored(_) => Vec::new(),
+    }
+}
+
+/// The API call of a sample, for the event guards.
+fn call(name: &str) -> ApiCall {
+    sample_event(&format!("quarantine/{name}"))
+        .api_call()
+        .cloned()
+        .unwrap_or_else(|| panic!("{name}: not an API call"))
 }
 
 fn only(name: &str, facts: &Facts, settings: &Settings) -> Finding<QuarantineAction> {
@@ -63,7 +88,6 @@ fn web_1() -> InstanceFacts {
 fn facts_with(lookup: InstanceLookup) -> Facts {
     Facts {
         instances: BTreeMap::from([(INSTANCE.to_string(), lookup)]),
-        ..Facts::default()
     }
 }
 
@@ -73,7 +97,7 @@ fn found(i: InstanceFacts) -> Facts {
 
 fn alarms(patterns: &[&str]) -> Settings {
     Settings {
-        alarms: patterns.iter().map(|p| p.to_string()).collect(),
+        alarms: patterns.iter().map(|p| NamePattern::new(*p)).collect(),
         ..Settings::default()
     }
 }
@@ -175,7 +199,7 @@ fn a_private_source_or_a_non_sensitive_port_is_left_alone() {
     }
     // ... unless the port is configured sensitive.
     let settings = Settings {
-        sensitive_ports: reflex_quarantine::settings::SensitivePorts::parse("X", "443").unwrap(),
+        sensitive_ports: SensitivePorts::parse("X", "443").unwrap(),
         ..Settings::default()
     };
     assert_eq!(
@@ -190,18 +214,71 @@ fn a_private_source_or_a_non_sensitive_port_is_left_alone() {
 }
 
 #[test]
-fn a_group_with_the_exemption_tag_stays_open_and_the_report_says_why() {
-    let facts = Facts {
-        group_tags: Some(BTreeMap::from([("reflex:exempt".into(), "TRUE".into())])),
-        ..Facts::default()
-    };
-    let f = only("authorize-ssh-to-world.json", &facts, &Settings::default());
-    assert!(f.actions.is_empty());
+fn a_call_that_returned_false_changed_nothing_and_is_ignored() {
+    let mut event = sample("quarantine/authorize-ssh-to-world.json");
+    event["detail"]["responseElements"]["_return"] = false.into();
+    let event = reflex_shared::event::parse(event).unwrap();
     assert!(
-        f.reason.contains("exemption tag reflex:exempt=TRUE"),
-        "{}",
-        f.reason
+        matches!(
+            Quarantine::interpret(&event, &Settings::default()),
+            Ok(Interpreted::Ignored(why)) if why.contains("changed nothing")
+        ),
+        "a call that returned false is ignored"
     );
+}
+
+#[test]
+fn revoking_ingress_touches_the_group_and_every_quarantine_step_the_instance() {
+    let f = only(
+        "authorize-ssh-to-world.json",
+        &Facts::default(),
+        &Settings::default(),
+    );
+    assert_eq!(
+        f.actions[0].resource(),
+        Resource::SecurityGroup(WEB_SG.into())
+    );
+    let f = only(
+        "guardduty-bitcoin-tool-high.json",
+        &found(web_1()),
+        &Settings::default(),
+    );
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+    for action in &f.actions {
+        assert_eq!(
+            action.resource(),
+            Resource::Instance(INSTANCE.into()),
+            "{action:?}"
+        );
+    }
+}
+
+#[test]
+fn an_exemption_tag_on_the_group_or_the_instance_makes_its_steps_exempt() {
+    let cases = [
+        (
+            "authorize-ssh-to-world.json",
+            Resource::SecurityGroup(WEB_SG.into()),
+        ),
+        (
+            "guardduty-bitcoin-tool-high.json",
+            Resource::Instance(INSTANCE.into()),
+        ),
+    ];
+    for (file, resource) in cases {
+        let why = format!("{resource} carries the exemption tag reflex:exempt=true");
+        let exempt = BTreeMap::from([(resource, why.clone())]);
+        let f = only(file, &found(web_1()), &Settings::default());
+        let guarded = Guards::enforcing(10).apply(vec![f], &exempt);
+        assert!(!guarded[0].steps.is_empty(), "{file}");
+        for (action, disposition) in &guarded[0].steps {
+            assert_eq!(
+                disposition,
+                &Disposition::Exempt { why: why.clone() },
+                "{file}: {action:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -273,12 +350,15 @@ fn low_findings_and_findings_about_other_resources_do_nothing() {
         )
         .is_empty()
     );
-    // No lookups are made for them either.
-    for file in [
-        "guardduty-port-probe-low.json",
-        "guardduty-access-key-high.json",
+    // They are no trigger, so no lookup is made for them either.
+    for (file, why) in [
+        ("guardduty-port-probe-low.json", "below 7"),
+        ("guardduty-access-key-high.json", "not an instance"),
     ] {
-        assert!(rules::instances_to_look_up(&load(file), &Settings::default()).is_empty());
+        assert!(
+            matches!(interpret(file, &Settings::default()), Interpreted::Ignored(w) if w.contains(why)),
+            "{file}"
+        );
     }
     let low = Settings {
         min_severity: 2.0,
@@ -291,11 +371,13 @@ fn low_findings_and_findings_about_other_resources_do_nothing() {
 
 #[test]
 fn a_listed_alarm_quarantines_the_instance_of_its_dimension() {
-    let event = load("alarm-instance-network-out-high.json");
     assert!(
-        rules::evaluate(&event, &found(web_1()), &Settings::default())
-            .unwrap()
-            .is_empty()
+        evaluate(
+            "alarm-instance-network-out-high.json",
+            &found(web_1()),
+            &Settings::default()
+        )
+        .is_empty()
     );
     for pattern in ["exfil-*", "exfil-network-out-web-1"] {
         let f = only(
@@ -313,9 +395,35 @@ fn a_listed_alarm_quarantines_the_instance_of_its_dimension() {
         );
         assert_eq!(kinds(&f), FULL_QUARANTINE);
     }
+    // The instance to look up is the one the alarm's dimension names.
     assert_eq!(
-        rules::instances_to_look_up(&event, &alarms(&["exfil-*"])),
+        request(
+            "alarm-instance-network-out-high.json",
+            &alarms(&["exfil-*"])
+        )
+        .instances,
         [INSTANCE]
+    );
+}
+
+#[test]
+fn a_listed_alarm_that_watches_no_instance_is_a_finding_for_a_person() {
+    let mut event = sample("quarantine/alarm-instance-network-out-high.json");
+    let metric = &mut event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"];
+    metric["dimensions"] = serde_json::json!({});
+    let event = reflex_shared::event::parse(event).unwrap();
+    let settings = alarms(&["exfil-*"]);
+    let Ok(Interpreted::Trigger(trigger)) = Quarantine::interpret(&event, &settings) else {
+        panic!("a listed alarm is a trigger even without an instance")
+    };
+    let f = rules::decide(&trigger, &Facts::default(), &settings);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].rule_id, rules::INSTANCE_ALARM);
+    assert!(f[0].actions.is_empty(), "{f:?}");
+    assert!(
+        f[0].reason.contains("watches no instance"),
+        "{}",
+        f[0].reason
     );
 }
 
@@ -356,7 +464,7 @@ fn the_operator_tag_quarantines_and_other_tags_do_not() {
         .is_empty()
     );
     let other_tag = Settings {
-        trigger_tag: reflex_quarantine::settings::TriggerTag {
+        trigger_tag: TriggerTag {
             key: "security:isolate".into(),
             value: None,
         },
@@ -410,11 +518,9 @@ fn an_already_quarantined_instance_gets_the_same_steps_and_never_records_the_qua
 }
 
 #[test]
-fn a_missing_terminated_unreadable_or_exempt_instance_gets_a_finding_without_actions() {
+fn a_missing_terminated_or_unreadable_instance_gets_a_finding_without_actions() {
     let mut terminated = web_1();
     terminated.state = "terminated".into();
-    let mut exempt = web_1();
-    exempt.tags.insert("reflex:exempt".into(), "true".into());
     let cases = [
         (InstanceLookup::Missing, "does not exist"),
         (
@@ -422,10 +528,6 @@ fn a_missing_terminated_unreadable_or_exempt_instance_gets_a_finding_without_act
             "could not be read (AccessDenied)",
         ),
         (InstanceLookup::Found(terminated), "is terminated"),
-        (
-            InstanceLookup::Found(exempt),
-            "carries the exemption tag reflex:exempt=true",
-        ),
     ];
     for (lookup, says) in cases {
         let f = only(
@@ -440,7 +542,7 @@ fn a_missing_terminated_unreadable_or_exempt_instance_gets_a_finding_without_act
             rule_id: f.rule_id.into(),
             severity: f.severity,
             reason: f.reason.clone(),
-            mode: reflex_shared::guard::Mode::Enforce,
+            mode: Mode::Enforce,
             already_handled: false,
             actions: vec![],
         };
@@ -461,8 +563,7 @@ fn malformed_events_are_refused_naming_the_field() {
         ),
     ];
     for (file, field) in cases {
-        let err =
-            rules::evaluate(&load(file), &Facts::default(), &Settings::default()).expect_err(file);
+        let err = try_interpret(file, &Settings::default()).expect_err(file);
         assert_eq!(err.error_type(), "MissingField", "{file}");
         assert!(err.to_string().contains(field), "{file}: {err}");
     }
@@ -478,10 +579,7 @@ fn reflexs_own_calls_and_refused_calls_are_stopped_by_the_event_guards() {
         rule_modes: BTreeMap::new(),
         max_actions: 10,
     };
-    let screen = |file: &str| match load(file) {
-        Event::ApiCall { call, .. } => guards.screen(&call),
-        other => panic!("{file}: {other:?}"),
-    };
+    let screen = |file: &str| guards.screen(&call(file));
     for file in [
         "authorize-ssh-to-world-by-reflex.json",
         "create-tags-quarantine-by-reflex.json",
@@ -517,16 +615,11 @@ fn the_blast_radius_keeps_isolation_and_cuts_the_tail() {
         &found(web_1()),
         &Settings::default(),
     );
-    let guarded = guards.apply(vec![f], &BTreeSet::new());
+    let guarded = guards.apply(vec![f], &BTreeMap::new());
     let run: Vec<_> = guarded[0]
         .steps
         .iter()
-        .map(|(a, d)| {
-            (
-                kinds_of(a),
-                matches!(d, reflex_shared::guard::Disposition::Run),
-            )
-        })
+        .map(|(a, d)| (kinds_of(a), matches!(d, Disposition::Run)))
         .collect();
     // The first three steps, isolation first, run; the rest are reported as skipped.
     let ran: Vec<&str> = run
@@ -553,18 +646,18 @@ fn kinds_of(a: &QuarantineAction) -> &'static str {
 
 #[test]
 fn every_sample_parses_and_every_rule_has_a_positive_sample() {
-    let dir = format!("{}/../../events/quarantine", env!("CARGO_MANIFEST_DIR"));
     let mut fired = BTreeSet::new();
     let settings = alarms(&["exfil-*"]);
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let result = rules::evaluate(&load(&name), &found(web_1()), &settings);
+    for name in sample_files("quarantine") {
+        let result = try_interpret(&name, &settings);
         if name.starts_with("invalid-") {
             assert!(result.is_err(), "{name}");
             continue;
         }
-        for f in result.unwrap_or_else(|e| panic!("{name}: {e}")) {
-            fired.insert(f.rule_id);
+        if let Interpreted::Trigger(trigger) = result.unwrap_or_else(|e| panic!("{name}: {e}")) {
+            for f in rules::decide(&trigger, &found(web_1()), &settings) {
+                fired.insert(f.rule_id);
+            }
         }
     }
     assert_eq!(
@@ -575,30 +668,26 @@ fn every_sample_parses_and_every_rule_has_a_positive_sample() {
 
 #[test]
 fn only_ec2_calls_guardduty_findings_and_alarms_are_accepted() {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .build();
-    let q = Quarantine::new(
-        Settings::default(),
-        aws_sdk_ec2::Client::new(&sdk),
-        aws_sdk_autoscaling::Client::new(&sdk),
-        aws_sdk_iam::Client::new(&sdk),
-    );
-    for file in [
-        "authorize-ssh-to-world.json",
-        "guardduty-bitcoin-tool-high.json",
-        "alarm-instance-network-out-high.json",
-        "create-tags-quarantine.json",
-    ] {
-        assert!(q.accepts(&load(file)).is_ok(), "{file}");
+    for name in sample_files("quarantine") {
+        let event = sample_event(&format!("quarantine/{name}"));
+        assert!(event.is_one_of(Quarantine::ACCEPTS), "{name}");
     }
-    let iam = std::fs::read_to_string(format!(
-        "{}/../../events/revoke/attach-admin-to-user.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let err = q.accepts(&event::parse_str(&iam).unwrap()).unwrap_err();
-    assert_eq!(err.error_type(), "UnsupportedEvent");
+    let iam = sample_event("revoke/attach-admin-to-user.json");
+    assert!(!iam.is_one_of(Quarantine::ACCEPTS));
+}
+
+#[tokio::test]
+async fn the_handler_refuses_an_event_it_does_not_take() {
+    let none: [&reflex_testkit::aws_smithy_mocks::Rule; 0] = [];
+    let quarantine = Quarantine::new(
+        reflex_testkit::mocked!(aws_sdk_ec2, &none),
+        reflex_testkit::mocked!(aws_sdk_autoscaling, &none),
+        reflex_testkit::mocked!(aws_sdk_iam, &none),
+    );
+    let err = reflex_testkit::enforcing(quarantine, Settings::default())
+        .handle(sample("revoke/attach-admin-to-user.json"))
+        .await
+        .expect_err("an IAM call is not quarantine's");
+    assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
     assert!(err.to_string().contains("aws.iam"), "{err}");
 }

@@ -1,89 +1,82 @@
 //! Carrying out a scaling decision: record it in the ledger (the record doubles as an optimistic
 //! lock on the group), then set the desired capacity.
+//!
+//! Each part returns a `Step`: `?` stops at the first one that cannot go on, with its outcome.
 
 use aws_sdk_autoscaling::Client;
 use chrono::Utc;
-use reflex_shared::Outcome;
-use reflex_shared::aws::{error_code, error_text, shell_arg};
+use reflex_shared::aws::{self, shell_arg};
 use reflex_shared::ledger::Ledger;
+use reflex_shared::outcome::settle;
+use reflex_shared::{Outcome, Step};
 use serde_json::json;
 
-use crate::action::ScaleAction;
+use crate::actions::ScaleAction;
 use crate::facts::state_key;
 
-#[derive(Debug, Clone)]
-pub struct ScaleExecutor {
-    autoscaling: Client,
-    ledger: Option<Ledger>,
-    /// See `state_key`.
-    scope: Option<String>,
+/// `scope`: where the group is, for its ledger key (see `facts::state_key`).
+pub async fn execute(
+    autoscaling: &Client,
+    ledger: Option<&Ledger>,
+    scope: Option<&str>,
+    action: &ScaleAction,
+) -> Outcome {
+    settle(scale(autoscaling, ledger, scope, action).await)
 }
 
-impl ScaleExecutor {
-    pub fn new(autoscaling: Client, ledger: Option<Ledger>, scope: Option<String>) -> Self {
-        Self {
-            autoscaling,
-            ledger,
-            scope,
-        }
+async fn scale(
+    autoscaling: &Client,
+    ledger: Option<&Ledger>,
+    scope: Option<&str>,
+    action: &ScaleAction,
+) -> Step {
+    if let (Some(ledger), true) = (ledger, action.tracked) {
+        record(ledger, scope, action).await?;
     }
+    set_desired_capacity(autoscaling, action).await
+}
 
-    pub async fn execute(&self, a: &ScaleAction) -> Outcome {
-        if let (Some(ledger), true) = (&self.ledger, a.tracked) {
-            let doc = serde_json::to_value(&a.next_state).unwrap_or_default();
-            match ledger
-                .store(
-                    &state_key(self.scope.as_deref(), &a.group),
-                    &doc,
-                    a.expected_version,
-                    Utc::now(),
-                )
-                .await
-            {
-                Ok(true) => {}
-                // Another invocation changed the group since we read it: our decision is stale.
-                Ok(false) => {
-                    return Outcome::Skipped {
-                        why: format!(
-                            "another invocation changed {} first; decided on stale state",
-                            a.group
-                        ),
-                    };
-                }
-                Err(e) => {
-                    return Outcome::failed(
-                        format!("could not record the change in the ledger: {e}"),
-                        None,
-                    );
-                }
-            }
-        }
-        let result = self
-            .autoscaling
-            .set_desired_capacity()
-            .auto_scaling_group_name(&a.group)
-            .desired_capacity(a.to)
-            .honor_cooldown(false)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Outcome::done(
-                format!("desired capacity of {}: {} -> {}", a.group, a.from, a.to),
-                Some(json!({ "desired_capacity": a.from })),
-                format!(
-                    "aws autoscaling set-desired-capacity --auto-scaling-group-name {} --desired-capacity {}",
-                    shell_arg(&a.group),
-                    a.from
-                ),
-            ),
-            Err(e) => Outcome::failed(
-                format!(
-                    "autoscaling:SetDesiredCapacity on {} failed: {}",
-                    a.group,
-                    error_text(&e)
-                ),
-                error_code(&e),
-            ),
-        }
+/// Store the group's next state, if nobody changed it since the facts were read.
+async fn record(ledger: &Ledger, scope: Option<&str>, action: &ScaleAction) -> Step<()> {
+    let doc = serde_json::to_value(&action.next_state).unwrap_or_default();
+    let key = state_key(scope, &action.group);
+    match ledger
+        .store(&key, &doc, action.expected_version, Utc::now())
+        .await
+    {
+        Ok(true) => Ok(()),
+        // Another invocation changed the group since we read it: our decision is stale.
+        Ok(false) => Err(Outcome::skipped(format!(
+            "another invocation changed {} first; decided on stale state",
+            action.group
+        ))),
+        Err(e) => Err(Outcome::failed(
+            format!("could not record the change in the ledger: {e}"),
+            None,
+        )),
     }
+}
+
+async fn set_desired_capacity(autoscaling: &Client, action: &ScaleAction) -> Step {
+    let group = &action.group;
+    autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(group)
+        .desired_capacity(action.to)
+        .honor_cooldown(false)
+        .send()
+        .await
+        .map_err(|e| aws::failure("autoscaling:SetDesiredCapacity", &e))?;
+    Ok(Outcome::done(
+        format!(
+            "desired capacity of {group}: {} -> {}",
+            action.from, action.to
+        ),
+        Some(json!({ "desired_capacity": action.from })),
+        format!(
+            "aws autoscaling set-desired-capacity --auto-scaling-group-name {} --desired-capacity {}",
+            shell_arg(group),
+            action.from
+        ),
+    ))
 }

@@ -1,13 +1,54 @@
-//! Read-only lookups before deciding: the group's capacity and Reflex's record of the group.
+//! Read-only lookups before deciding: the capacity of the group the trigger names, and Reflex's
+//! own record of its changes to that group, kept in the central ledger; and, for exemptions,
+//! the group's tags.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_autoscaling::Client;
-use chrono::Utc;
-use reflex_shared::alarm::AlarmStateChange;
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+use chrono::{DateTime, Utc};
 use reflex_shared::aws::error_text;
+use reflex_shared::exemption::Tags;
 use reflex_shared::ledger::Ledger;
+use reflex_shared::{Notes, Resource};
+use serde::{Deserialize, Serialize};
 
-use crate::rules::{Facts, GroupFacts, GroupState, target_group};
-use crate::settings::ScaleSettings;
+use crate::trigger::Trigger;
+
+/// What the rules need beyond the event. `group: None`: it could not be read, or it does not
+/// exist; `now: None` (the default, offline): no decision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    pub group: Option<GroupFacts>,
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// The group's capacity and Reflex's record of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupFacts {
+    pub desired: i32,
+    pub min: i32,
+    pub max: i32,
+    pub state: GroupState,
+    /// Version of the state item in the ledger (`None`: no item yet).
+    pub version: Option<i64>,
+    /// Whether a ledger keeps `state`; without it, ordering and cooldown cannot be enforced.
+    pub tracked: bool,
+}
+
+/// What Reflex remembers about its own changes to one group (kept in the ledger).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// When Reflex last changed the group's capacity.
+    pub last_change_at: Option<String>,
+    /// Per alarm, the state time of its event behind Reflex's last change: an older state
+    /// change of the same alarm is out of order. (Another alarm's older event is not: two
+    /// alarms may well scale one group.)
+    #[serde(default)]
+    pub last_event_times: BTreeMap<String, String>,
+    /// The capacity before Reflex first raised it; scale-in never goes below it.
+    pub baseline: Option<i32>,
+}
 
 /// The ledger key of a group's scaling state. Groups in other accounts and regions than
 /// Reflex's own are scoped by them (`scale-group#222222222222/eu-west-1#web`): the ledger is
@@ -19,46 +60,41 @@ pub fn state_key(scope: Option<&str>, group: &str) -> String {
     }
 }
 
+/// Gather the facts for one trigger. A failed lookup leaves the group unknown and adds a note.
 pub async fn gather(
     autoscaling: &Client,
     ledger: Option<&Ledger>,
     scope: Option<&str>,
-    alarm: &AlarmStateChange,
-    settings: &ScaleSettings,
-) -> (Facts, Vec<String>) {
-    let mut notes = Vec::new();
-    let now = Some(Utc::now());
-    let Some((name, how)) = target_group(alarm, settings) else {
-        notes.push(format!(
-            "alarm {} maps to no Auto Scaling group: no action",
-            alarm.alarm_name
-        ));
-        return (Facts { group: None, now }, notes);
-    };
-    let described = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await;
-    let group = match described {
-        Ok(out) => out
-            .auto_scaling_groups
-            .unwrap_or_default()
-            .into_iter()
-            .next(),
+    trigger: &Trigger,
+    notes: &mut Notes,
+) -> Facts {
+    Facts {
+        group: group_facts(autoscaling, ledger, scope, trigger, notes).await,
+        now: Some(Utc::now()),
+    }
+}
+
+async fn group_facts(
+    autoscaling: &Client,
+    ledger: Option<&Ledger>,
+    scope: Option<&str>,
+    trigger: &Trigger,
+    notes: &mut Notes,
+) -> Option<GroupFacts> {
+    let name = &trigger.group;
+    let group = match describe_group(autoscaling, name).await {
+        Ok(group) => group,
         Err(e) => {
-            notes.push(format!(
-                "could not describe Auto Scaling group {name}: {}",
-                error_text(&e)
-            ));
-            return (Facts { group: None, now }, notes);
+            notes.push(format!("could not describe Auto Scaling group {name}: {e}"));
+            return None;
         }
     };
     let Some(group) = group else {
         notes.push(format!(
-            "Auto Scaling group {name} (from the alarm's {how}) does not exist"
+            "Auto Scaling group {name} (from the alarm's {}) does not exist",
+            trigger.found_by
         ));
-        return (Facts { group: None, now }, notes);
+        return None;
     };
     let (state, version, tracked) = match ledger {
         None => {
@@ -78,24 +114,51 @@ pub async fn gather(
                 notes.push(format!(
                     "could not read the state of {name} from the ledger: {e}"
                 ));
-                return (Facts { group: None, now }, notes);
+                return None;
             }
         },
     };
-    let facts = GroupFacts {
-        name: name.to_string(),
+    Some(GroupFacts {
         desired: group.desired_capacity.unwrap_or(0),
         min: group.min_size.unwrap_or(0),
         max: group.max_size.unwrap_or(0),
         state,
         version,
         tracked,
+    })
+}
+
+/// The group named `name`, `None` when there is none: for the facts and for its tags.
+pub async fn describe_group(
+    autoscaling: &Client,
+    name: &str,
+) -> Result<Option<AutoScalingGroup>, String> {
+    let out = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .map_err(|e| error_text(&e))?;
+    Ok(out
+        .auto_scaling_groups
+        .unwrap_or_default()
+        .into_iter()
+        .next())
+}
+
+/// An Auto Scaling group's tags, for its exemption; scale touches nothing else (`None`).
+pub async fn tags(autoscaling: &Client, resource: &Resource) -> Result<Option<Tags>, String> {
+    let Resource::AutoScalingGroup(name) = resource else {
+        return Ok(None);
     };
-    (
-        Facts {
-            group: Some(facts),
-            now,
-        },
-        notes,
-    )
+    // A group that is gone carries no tag: the rules find nothing to scale in it anyway.
+    let tags = describe_group(autoscaling, name)
+        .await?
+        .and_then(|g| g.tags)
+        .unwrap_or_default();
+    Ok(Some(
+        tags.into_iter()
+            .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+            .collect(),
+    ))
 }

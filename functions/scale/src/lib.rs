@@ -1,50 +1,53 @@
-//! `scale`: CloudWatch alarm state changes that scale Auto Scaling groups, exactly once.
+//! `scale`: CloudWatch alarm state changes (EventBridge source `aws.cloudwatch`) that scale Auto
+//! Scaling groups, exactly once, in order, with a cooldown.
+//!
+//! The same files as every function, each for one job:
 //!
 //! - `settings`: which alarm scales which group, steps, cooldown
-//! - `rules`: the pure decision; `facts`: the group and Reflex's record of it
-//! - `executor`: the ledger record and the capacity change
-//! - this file: the wiring into the shared pipeline
+//! - `trigger`: an alarm as scale's trigger: direction, step and group, resolved once (pure)
+//! - `facts`: the group's capacity and Reflex's record of it in the ledger
+//! - `rules`: the scaling decision, one id per direction (pure, cannot fail)
+//! - `actions`: the capacity change; `executor`: the ledger record, then the change
+//! - this file: the wiring into the core's pipeline ([`Function`])
 
-pub mod action;
+pub mod actions;
 pub mod executor;
 pub mod facts;
 pub mod rules;
 pub mod settings;
+pub mod trigger;
 
 use aws_config::SdkConfig;
-use reflex_shared::config::{CoreConfig, ExemptTag};
-use reflex_shared::event::Event;
+use reflex_shared::config::Env;
+use reflex_shared::event::{Accepts, Event, EventKind};
+use reflex_shared::exemption::Tags;
 use reflex_shared::ledger::Ledger;
-use reflex_shared::pipeline::{Handler, Remediator};
-use reflex_shared::target::Target;
-use reflex_shared::{ConfigError, EventError, Finding, Outcome, Principal};
+use reflex_shared::{
+    ConfigError, EventError, Finding, Function, Interpreted, Notes, Outcome, Place, Resource,
+};
 
-pub use action::ScaleAction;
-pub use executor::ScaleExecutor;
-pub use rules::{Facts, RULE_IDS};
-pub use settings::ScaleSettings;
+pub use actions::ScaleAction;
+pub use facts::Facts;
+pub use rules::RULE_IDS;
+pub use settings::Settings;
+pub use trigger::Trigger;
 
-pub const NAME: &str = "scale";
-
+/// The scale function in one account and region: its Auto Scaling client, and the central
+/// ledger that keeps its record of each group.
 pub struct Scale {
-    pub settings: ScaleSettings,
     autoscaling: aws_sdk_autoscaling::Client,
     ledger: Option<Ledger>,
-    /// `None` at home; `account/region` elsewhere (see `facts::state_key`).
+    /// `None` at home, `account/region` elsewhere (see `facts::state_key`).
     scope: Option<String>,
-    executor: ScaleExecutor,
 }
 
 impl Scale {
     pub fn new(
-        settings: ScaleSettings,
         autoscaling: aws_sdk_autoscaling::Client,
         ledger: Option<Ledger>,
         scope: Option<String>,
     ) -> Self {
         Self {
-            settings,
-            executor: ScaleExecutor::new(autoscaling.clone(), ledger.clone(), scope.clone()),
             autoscaling,
             ledger,
             scope,
@@ -52,82 +55,58 @@ impl Scale {
     }
 }
 
-impl Remediator for Scale {
-    type Action = ScaleAction;
+impl Function for Scale {
+    const NAME: &'static str = "scale";
+    const RULE_IDS: &'static [&'static str] = RULE_IDS;
+    const ACCEPTS: &'static [Accepts] = &[Accepts::from(EventKind::Alarm, "aws.cloudwatch")];
+
+    type Settings = Settings;
+    type Trigger = Trigger;
     type Facts = Facts;
+    type Action = ScaleAction;
 
-    fn name(&self) -> &'static str {
-        NAME
+    fn settings(env: &Env<'_>) -> Result<Settings, ConfigError> {
+        Settings::from_env(env)
     }
 
-    fn accepts(&self, event: &Event) -> Result<(), EventError> {
-        match event {
-            Event::Alarm { envelope, .. } if envelope.source == "aws.cloudwatch" => Ok(()),
-            other => Err(EventError::Unsupported {
-                detail_type: other.envelope().detail_type.clone(),
-                event_source: other.envelope().source.clone(),
-            }),
-        }
+    fn connect(sdk: &SdkConfig, place: &Place) -> Self {
+        Self::new(
+            aws_sdk_autoscaling::Client::new(sdk),
+            place.ledger.clone(),
+            place.scope(),
+        )
     }
 
-    async fn gather(&self, event: &Event) -> (Facts, Vec<String>) {
-        match event {
-            Event::Alarm { alarm, .. } => {
-                facts::gather(
-                    &self.autoscaling,
-                    self.ledger.as_ref(),
-                    self.scope.as_deref(),
-                    alarm,
-                    &self.settings,
-                )
-                .await
-            }
-            _ => (Facts::default(), Vec::new()),
-        }
+    fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+        trigger::interpret(event, settings)
     }
 
-    fn decide(
-        &self,
-        event: &Event,
-        facts: &Facts,
-    ) -> Result<Vec<Finding<ScaleAction>>, EventError> {
-        match event {
-            Event::Alarm { alarm, .. } => Ok(rules::evaluate(alarm, facts, &self.settings)),
-            _ => Ok(Vec::new()),
-        }
+    fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Finding<ScaleAction>> {
+        rules::decide(trigger, facts, settings)
     }
 
-    async fn has_exempt_tag(
-        &self,
-        _principal: &Principal,
-        _tag: &ExemptTag,
-    ) -> Result<bool, String> {
-        // Scaling actions change no IAM principal.
-        Ok(false)
+    async fn gather(&self, trigger: &Trigger, notes: &mut Notes) -> Facts {
+        facts::gather(
+            &self.autoscaling,
+            self.ledger.as_ref(),
+            self.scope.as_deref(),
+            trigger,
+            notes,
+        )
+        .await
+    }
+
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+        facts::tags(&self.autoscaling, resource).await
     }
 
     async fn execute(&self, action: &ScaleAction) -> Outcome {
-        self.executor.execute(action).await
-    }
-}
-
-/// Build the handler: configuration validated, clients created once.
-pub async fn handler_from_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    sdk: &SdkConfig,
-) -> Result<Handler<Scale>, ConfigError> {
-    let core = CoreConfig::from_env(env, RULE_IDS)?;
-    let settings = ScaleSettings::from_env(env)?;
-    // The ledger is central: always Reflex's own account and region.
-    let ledger = core.ledger(sdk);
-    let build = move |sdk: &SdkConfig, target: Option<&Target>| {
-        let scope = target.map(|t| format!("{}/{}", t.account, t.region));
-        Scale::new(
-            settings.clone(),
-            aws_sdk_autoscaling::Client::new(sdk),
-            ledger.clone(),
-            scope,
+        executor::execute(
+            &self.autoscaling,
+            self.ledger.as_ref(),
+            self.scope.as_deref(),
+            action,
         )
-    };
-    Handler::from_config(build, &core, sdk).await
+        .await
+    }
 }

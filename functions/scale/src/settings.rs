@@ -1,7 +1,7 @@
-//! Scale's configuration: which alarm scales which group, by how much, how often.
+//! Scale's settings: which alarm scales which group, by how much, how often.
 
 use reflex_shared::ConfigError;
-use reflex_shared::config::{self, positive};
+use reflex_shared::config::{self, Env, NamePattern};
 
 pub const TARGETS: &str = "REFLEX_SCALE_TARGETS";
 pub const GROUP_TAG: &str = "REFLEX_SCALE_GROUP_TAG";
@@ -45,9 +45,9 @@ impl Step {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScaleSettings {
+pub struct Settings {
     /// `(alarm name or prefix*, group)`, from configuration; checked first.
-    pub targets: Vec<(String, String)>,
+    pub targets: Vec<(NamePattern, String)>,
     /// The alarm tag (propagated into events as `alarmTags`) that names the group.
     pub group_tag: String,
     pub out_step: Step,
@@ -56,7 +56,7 @@ pub struct ScaleSettings {
     pub cooldown_seconds: i64,
 }
 
-impl Default for ScaleSettings {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             targets: Vec::new(),
@@ -68,20 +68,11 @@ impl Default for ScaleSettings {
     }
 }
 
-impl ScaleSettings {
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut settings = ScaleSettings::default();
+impl Settings {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let mut settings = Settings::default();
         for entry in config::list(env, TARGETS) {
-            let (alarm, group) = entry
-                .split_once('=')
-                .map(|(a, g)| (a.trim(), g.trim()))
-                .filter(|(a, g)| !a.is_empty() && !g.is_empty())
-                .ok_or_else(|| {
-                    ConfigError::new(TARGETS, format!("`{entry}` is not alarm=group"))
-                })?;
-            settings
-                .targets
-                .push((alarm.to_string(), group.to_string()));
+            settings.targets.push(target(&entry)?);
         }
         if let Some(tag) = config::var(env, GROUP_TAG) {
             settings.group_tag = tag;
@@ -94,23 +85,28 @@ impl ScaleSettings {
             Some(step) => Some(Step::parse(IN_STEP, step)?),
         };
         // 0 is allowed: no cooldown.
-        settings.cooldown_seconds = match config::var(env, COOLDOWN).as_deref() {
-            Some("0") => 0,
-            _ => positive(env, COOLDOWN, DEFAULT_COOLDOWN_SECONDS)?,
-        };
+        settings.cooldown_seconds =
+            config::whole_number(env, COOLDOWN, DEFAULT_COOLDOWN_SECONDS, 0)?;
         Ok(settings)
     }
 
-    /// The configured group for an alarm: exact name, or a `prefix*` pattern.
+    /// The configured group for an alarm: the first pattern (exact name or `prefix*`) it matches.
     pub fn configured_group(&self, alarm: &str) -> Option<&str> {
-        self.targets.iter().find_map(|(pattern, group)| {
-            let hit = match pattern.strip_suffix('*') {
-                Some(prefix) => alarm.starts_with(prefix),
-                None => alarm == pattern,
-            };
-            hit.then_some(group.as_str())
-        })
+        self.targets
+            .iter()
+            .find(|(pattern, _)| pattern.matches(alarm))
+            .map(|(_, group)| group.as_str())
     }
+}
+
+/// One `alarm=group` entry of `REFLEX_SCALE_TARGETS`.
+fn target(entry: &str) -> Result<(NamePattern, String), ConfigError> {
+    entry
+        .split_once('=')
+        .map(|(a, g)| (a.trim(), g.trim()))
+        .filter(|(a, g)| !a.is_empty() && !g.is_empty())
+        .map(|(a, g)| (NamePattern::new(a), g.to_string()))
+        .ok_or_else(|| ConfigError::new(TARGETS, format!("`{entry}` is not alarm=group")))
 }
 
 #[cfg(test)]
@@ -131,7 +127,7 @@ mod tests {
 
     #[test]
     fn reads_every_variable() {
-        let s = ScaleSettings::from_env(&env(&[
+        let s = Settings::from_env(&env(&[
             (TARGETS, "api-latency-*=api, checkout-errors=checkout"),
             (GROUP_TAG, "team:asg"),
             (OUT_STEP, "50%"),
@@ -146,10 +142,7 @@ mod tests {
         assert_eq!(s.out_step, Step::Percent(50));
         assert_eq!(s.in_step, Some(Step::Absolute(1)));
         assert_eq!(s.cooldown_seconds, 0);
-        assert_eq!(
-            ScaleSettings::from_env(&env(&[])).unwrap(),
-            ScaleSettings::default()
-        );
+        assert_eq!(Settings::from_env(&env(&[])).unwrap(), Settings::default());
     }
 
     #[test]
@@ -161,7 +154,7 @@ mod tests {
             (IN_STEP, "-1"),
             (COOLDOWN, "-5"),
         ] {
-            let err = ScaleSettings::from_env(&env(&[(k, v)])).unwrap_err();
+            let err = Settings::from_env(&env(&[(k, v)])).unwrap_err();
             assert_eq!(err.variable, k, "{v}");
         }
     }

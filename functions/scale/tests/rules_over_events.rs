@@ -1,18 +1,36 @@
 //! The scale rules over the sample events in `events/scale/`: pure, no emulator.
 
 use chrono::{DateTime, Utc};
-use reflex_scale::rules::{self, Facts, GroupFacts, GroupState, target_group};
-use reflex_scale::settings::{ScaleSettings, Step};
-use reflex_shared::alarm::AlarmStateChange;
-use reflex_shared::event::{self, Event};
+use reflex_scale::facts::{GroupFacts, GroupState};
+use reflex_scale::settings::Step;
+use reflex_scale::trigger::{Direction, GroupSource};
+use reflex_scale::{Facts, Scale, ScaleAction, Settings, Trigger, rules};
+use reflex_shared::{Action, Finding, Function, Interpreted, Resource};
+use reflex_testkit::sample_event;
 
-fn load(name: &str) -> AlarmStateChange {
-    let path = format!("{}/../../events/scale/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    match event::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")) {
-        Event::Alarm { alarm, .. } => alarm,
-        other => panic!("{path}: not an alarm: {other:?}"),
+/// What scale makes of a sample event of `events/scale/`: its trigger, or why it ignores it.
+fn interpret(name: &str, settings: &Settings) -> Interpreted<Trigger> {
+    Scale::interpret(&sample_event(&format!("scale/{name}")), settings)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn trigger(name: &str, settings: &Settings) -> Trigger {
+    match interpret(name, settings) {
+        Interpreted::Trigger(trigger) => trigger,
+        Interpreted::Ignored(why) => panic!("{name}: ignored: {why}"),
     }
+}
+
+/// Why scale ignores a sample event; panics if it does not.
+fn ignored(name: &str, settings: &Settings) -> String {
+    match interpret(name, settings) {
+        Interpreted::Ignored(why) => why,
+        Interpreted::Trigger(trigger) => panic!("{name}: not ignored: {trigger:?}"),
+    }
+}
+
+fn findings(name: &str, facts: &Facts, settings: &Settings) -> Vec<Finding<ScaleAction>> {
+    rules::decide(&trigger(name, settings), facts, settings)
 }
 
 fn now() -> DateTime<Utc> {
@@ -22,7 +40,6 @@ fn now() -> DateTime<Utc> {
 fn web(desired: i32, state: GroupState) -> Facts {
     Facts {
         group: Some(GroupFacts {
-            name: "web".into(),
             desired,
             min: 1,
             max: 4,
@@ -34,8 +51,8 @@ fn web(desired: i32, state: GroupState) -> Facts {
     }
 }
 
-fn settings() -> ScaleSettings {
-    ScaleSettings {
+fn settings() -> Settings {
+    Settings {
         in_step: Some(Step::Absolute(1)),
         cooldown_seconds: 300,
         ..Default::default()
@@ -43,16 +60,16 @@ fn settings() -> ScaleSettings {
 }
 
 /// (from, to) of the single action, or None when the finding has no action.
-fn change(name: &str, facts: &Facts, settings: &ScaleSettings) -> Option<(i32, i32)> {
-    let findings = rules::evaluate(&load(name), facts, settings);
+fn change(name: &str, facts: &Facts, settings: &Settings) -> Option<(i32, i32)> {
+    let findings = findings(name, facts, settings);
     assert!(findings.len() <= 1, "{findings:?}");
     findings.first()?.actions.first().map(|a| (a.from, a.to))
 }
 
 #[test]
 fn alarm_raises_by_the_step_and_records_the_baseline() {
-    let findings = rules::evaluate(
-        &load("cpu-high-alarm.json"),
+    let findings = findings(
+        "cpu-high-alarm.json",
         &web(2, GroupState::default()),
         &settings(),
     );
@@ -65,6 +82,7 @@ fn alarm_raises_by_the_step_and_records_the_baseline() {
         f.reason
     );
     let a = &f.actions[0];
+    assert_eq!(a.group, "web");
     assert_eq!((a.from, a.to), (2, 3));
     assert_eq!(a.next_state.baseline, Some(2));
     assert_eq!(
@@ -78,8 +96,29 @@ fn alarm_raises_by_the_step_and_records_the_baseline() {
 }
 
 #[test]
+fn the_action_touches_the_auto_scaling_group() {
+    let findings = findings(
+        "cpu-high-alarm.json",
+        &web(2, GroupState::default()),
+        &settings(),
+    );
+    let action = &findings[0].actions[0];
+    assert_eq!(action.resource(), Resource::AutoScalingGroup("web".into()));
+    assert_eq!(
+        action.describe(),
+        "raise desired capacity of web from 2 to 3 (min 1, max 4)"
+    );
+}
+
+#[test]
+fn nothing_is_decided_without_the_group_s_facts() {
+    // Offline, or the group could not be read: no finding (the notes say why).
+    assert!(findings("cpu-high-alarm.json", &Facts::default(), &settings()).is_empty());
+}
+
+#[test]
 fn scale_out_is_capped_at_the_maximum() {
-    let big = ScaleSettings {
+    let big = Settings {
         out_step: Step::Absolute(5),
         ..settings()
     };
@@ -91,7 +130,7 @@ fn scale_out_is_capped_at_the_maximum() {
         change("cpu-high-alarm.json", &web(4, GroupState::default()), &big),
         None
     );
-    let pct = ScaleSettings {
+    let pct = Settings {
         out_step: Step::Percent(50),
         ..settings()
     };
@@ -109,10 +148,18 @@ fn ok_lowers_but_never_below_the_baseline_or_minimum() {
         baseline: Some(baseline),
     };
     assert_eq!(
+        trigger("cpu-back-to-ok.json", &settings()).direction,
+        Direction::In
+    );
+    assert_eq!(
+        findings("cpu-back-to-ok.json", &web(4, raised(2)), &settings())[0].rule_id,
+        rules::SCALE_IN
+    );
+    assert_eq!(
         change("cpu-back-to-ok.json", &web(4, raised(2)), &settings()),
         Some((4, 3))
     );
-    let two = ScaleSettings {
+    let two = Settings {
         in_step: Some(Step::Absolute(2)),
         ..settings()
     };
@@ -125,11 +172,7 @@ fn ok_lowers_but_never_below_the_baseline_or_minimum() {
         None
     );
     // Back at the baseline, the record forgets it: the next scale-out starts afresh.
-    let f = rules::evaluate(
-        &load("cpu-back-to-ok.json"),
-        &web(3, raised(2)),
-        &settings(),
-    );
+    let f = findings("cpu-back-to-ok.json", &web(3, raised(2)), &settings());
     assert_eq!(f[0].actions[0].next_state.baseline, None);
 }
 
@@ -143,18 +186,12 @@ fn ok_does_not_lower_a_group_reflex_never_raised_nor_when_scale_in_is_off() {
         ),
         None
     );
-    let off = ScaleSettings {
+    let off = Settings {
         in_step: None,
         ..settings()
     };
-    assert!(
-        rules::evaluate(
-            &load("cpu-back-to-ok.json"),
-            &web(3, GroupState::default()),
-            &off
-        )
-        .is_empty()
-    );
+    let why = ignored("cpu-back-to-ok.json", &off);
+    assert!(why.contains("scale-in is off"), "{why}");
 }
 
 /// Reflex's record of having acted on `alarm`'s state change of `time`.
@@ -178,8 +215,8 @@ fn an_older_state_change_of_another_alarm_is_not_out_of_order() {
         ),
         Some((3, 4))
     );
-    let f = rules::evaluate(
-        &load("cpu-high-alarm.json"),
+    let f = findings(
+        "cpu-high-alarm.json",
         &web(3, after_other_alarm),
         &settings(),
     );
@@ -191,8 +228,8 @@ fn an_older_state_change_of_another_alarm_is_not_out_of_order() {
         last_event_times: acted_on("web-cpu-high", "2026-11-20T12:00:00Z"),
         baseline: Some(2),
     };
-    let f = rules::evaluate(
-        &load("cpu-high-alarm.json"),
+    let f = findings(
+        "cpu-high-alarm.json",
         &web(3, after_same_alarm),
         &settings(),
     );
@@ -207,8 +244,8 @@ fn an_ok_older_than_the_alarm_reflex_acted_on_does_not_scale_in() {
         last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(2),
     };
-    let f = rules::evaluate(
-        &load("cpu-ok-delivered-late.json"),
+    let f = findings(
+        "cpu-ok-delivered-late.json",
         &web(3, after_alarm),
         &settings(),
     );
@@ -223,14 +260,14 @@ fn cooldown_holds_between_reflex_changes() {
         last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(2),
     };
-    let f = rules::evaluate(
-        &load("cpu-high-alarm-again.json"),
+    let f = findings(
+        "cpu-high-alarm-again.json",
         &web(3, just_changed.clone()),
         &settings(),
     );
     assert!(f[0].actions.is_empty());
     assert!(f[0].reason.contains("cooldown"), "{}", f[0].reason);
-    let no_cooldown = ScaleSettings {
+    let no_cooldown = Settings {
         cooldown_seconds: 0,
         ..settings()
     };
@@ -246,46 +283,56 @@ fn cooldown_holds_between_reflex_changes() {
 
 #[test]
 fn insufficient_data_does_nothing() {
-    assert!(
-        rules::evaluate(
-            &load("cpu-insufficient-data.json"),
-            &web(2, GroupState::default()),
-            &settings()
-        )
-        .is_empty()
-    );
+    let why = ignored("cpu-insufficient-data.json", &settings());
+    assert!(why.contains("insufficient data"), "{why}");
 }
 
 #[test]
 fn groups_are_found_by_configuration_tag_or_dimension() {
     let s = settings();
+    let found = |name: &str, s: &Settings| {
+        let t = trigger(name, s);
+        (t.group, t.found_by)
+    };
     assert_eq!(
-        target_group(&load("cpu-high-alarm.json"), &s),
-        Some(("web", "AutoScalingGroupName dimension"))
+        found("cpu-high-alarm.json", &s),
+        ("web".into(), GroupSource::Dimension)
     );
     assert_eq!(
-        target_group(&load("composite-cpu-and-disk-alarm.json"), &s),
-        Some(("web", "alarm tag"))
+        found("composite-cpu-and-disk-alarm.json", &s),
+        ("web".into(), GroupSource::AlarmTag)
     );
     assert_eq!(
-        target_group(&load("metric-math-error-rate-alarm.json"), &s),
-        Some(("web", "AutoScalingGroupName dimension"))
+        found("metric-math-error-rate-alarm.json", &s),
+        ("web".into(), GroupSource::Dimension)
     );
-    assert_eq!(target_group(&load("unmapped-billing-alarm.json"), &s), None);
-    let configured = ScaleSettings {
-        targets: vec![("billing-*".into(), "batch".into())],
+    assert_eq!(
+        ignored("unmapped-billing-alarm.json", &s),
+        "alarm billing-estimated-charges maps to no Auto Scaling group: no action"
+    );
+    let configured = Settings {
+        targets: vec![(
+            reflex_shared::config::NamePattern::new("billing-*"),
+            "batch".into(),
+        )],
         ..settings()
     };
     assert_eq!(
-        target_group(&load("unmapped-billing-alarm.json"), &configured),
-        Some(("batch", "configuration"))
+        found("unmapped-billing-alarm.json", &configured),
+        ("batch".into(), GroupSource::Configuration)
     );
+    // The notes name how the group was found.
+    assert_eq!(
+        GroupSource::Dimension.to_string(),
+        "AutoScalingGroupName dimension"
+    );
+    assert_eq!(GroupSource::AlarmTag.to_string(), "alarm tag");
 }
 
 #[test]
 fn composite_and_metric_math_alarms_scale_like_metric_alarms() {
-    let f = rules::evaluate(
-        &load("composite-cpu-and-disk-alarm.json"),
+    let f = findings(
+        "composite-cpu-and-disk-alarm.json",
         &web(2, GroupState::default()),
         &settings(),
     );
@@ -295,8 +342,8 @@ fn composite_and_metric_math_alarms_scale_like_metric_alarms() {
         f[0].reason
     );
     assert_eq!((f[0].actions[0].from, f[0].actions[0].to), (2, 3));
-    let f = rules::evaluate(
-        &load("metric-math-error-rate-alarm.json"),
+    let f = findings(
+        "metric-math-error-rate-alarm.json",
         &web(2, GroupState::default()),
         &settings(),
     );

@@ -2,11 +2,12 @@
 //! and log groups, the state read back after the caller's call and after Reflex; then dry-run,
 //! containment and a configured KMS key.
 
+use reflex_harden::Harden;
 use serde_json::Value;
 
 use super::print_report;
 use crate::trail::{self, KMS_KEY, TRAIL};
-use crate::{Account, Emulator, load_event};
+use crate::{Account, Emulator, sample};
 
 pub async fn run(emulator: &Emulator) {
     println!(
@@ -17,7 +18,7 @@ pub async fn run(emulator: &Emulator) {
         trail::ORDERS,
         trail::ORDERS_RETENTION_DAYS
     );
-    let files = crate::account::sample_files("harden");
+    let files = crate::sample_files("harden");
 
     let mut tally = std::collections::BTreeMap::<String, usize>::new();
     for file in &files {
@@ -65,7 +66,7 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str, extra: &[(&str, &
     let acct = Account::new(emulator).await;
     acct.seed().await;
     trail::seed(&acct).await;
-    let event = trail::replay(&acct, load_event(&format!("harden/{file}"))).await;
+    let event = trail::replay(&acct, sample(&format!("harden/{file}"))).await;
     let d = &event["detail"];
     let config: String = extra.iter().map(|(k, v)| format!(", {k}={v}")).collect();
     println!("-- {file} ({mode}{config})");
@@ -83,15 +84,15 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str, extra: &[(&str, &
         println!("             (failed with {code}: nothing changed)");
     }
     println!("   after it  {}", read_back(&acct, d).await);
-    let handler = trail::handler(&acct, mode, extra).await;
+    let handler = acct.handler::<Harden>(mode, extra).await;
     let report = match handler.handle(event.clone()).await {
-        Ok(r) => r.to_json(),
+        Ok(r) => r,
         Err(e) => {
             println!("   error     {} ({})\n", e, e.error_type());
             return "error".into();
         }
     };
-    let status = report["status"].as_str().unwrap_or("?").to_string();
+    let status = report.status.as_str().to_string();
     print_report(&report);
     println!("   emulator  {}", read_back(&acct, d).await);
     if extra.iter().any(|(k, _)| *k == "REFLEX_CONTAIN_ACTOR") {

@@ -8,7 +8,8 @@ pub mod quarantine;
 pub mod revoke;
 pub mod scale;
 
-use serde_json::Value;
+use reflex_shared::Outcome;
+use reflex_shared::report::Report;
 
 use crate::Emulator;
 
@@ -24,34 +25,27 @@ pub async fn run() {
 }
 
 /// Verdict, guard, each finding with its actions and outcomes, and notes.
-pub fn print_report(report: &Value) {
-    let text = |v: &Value| v.as_str().unwrap_or("?").to_string();
-    println!("   verdict   {}", text(&report["status"]));
-    if let Some(skip) = report.get("skipped") {
-        println!("   guard     {}", text(&skip["guard"]));
+pub fn print_report(report: &Report) {
+    println!("   verdict   {}", report.status.as_str());
+    if let Some(skip) = &report.skipped {
+        println!("   guard     {}", skip.name());
     }
-    for f in report["findings"].as_array().into_iter().flatten() {
-        println!(
-            "   rule      {} [{}]: {}",
-            text(&f["rule_id"]),
-            text(&f["severity"]),
-            text(&f["reason"])
-        );
-        for a in f["actions"].as_array().into_iter().flatten() {
-            let o = &a["outcome"];
-            println!(
-                "   action    {} -> {}",
-                text(&a["description"]),
-                text(&o["status"])
-            );
-            for (label, key) in [("undo", "undo"), ("why", "why")] {
-                if let Some(v) = o[key].as_str() {
-                    println!("   {label:<9} {v}");
-                }
+    for f in &report.findings {
+        println!("   rule      {} [{}]: {}", f.rule_id, f.severity, f.reason);
+        for a in &f.actions {
+            println!("   action    {} -> {}", a.description, a.outcome.status());
+            if let Some(undo) = a.outcome.undo() {
+                println!("   undo      {undo}");
+            }
+            if let Outcome::Skipped { why }
+            | Outcome::Exempt { why }
+            | Outcome::Failed { why, .. } = &a.outcome
+            {
+                println!("   why       {why}");
             }
         }
     }
-    for n in report["notes"].as_array().into_iter().flatten() {
-        println!("   note      {}", text(n));
+    for n in &report.notes {
+        println!("   note      {n}");
     }
 }

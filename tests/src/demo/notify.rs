@@ -1,20 +1,21 @@
 //! The notify part of the demo: events that need a person, one message each.
 
+use reflex_notify::Notify;
 use serde_json::Value;
 
-use crate::{Account, Emulator, load_event};
+use crate::{Account, Emulator, sample};
 
 pub async fn run(emulator: &Emulator) {
     println!("== notify: events that need a person, one SNS message each ==\n");
     emulator.reset();
     let acct = Account::new(emulator).await;
-    let handler = acct.notify("enforce", &[]).await;
-    let files = crate::account::sample_files("notify");
+    let handler = acct.handler::<Notify>("enforce", &[]).await;
+    let files = crate::sample_files("notify");
     let mut example = None;
     for file in files {
         println!("-- {file}");
         let report = handler
-            .handle(load_event(&format!("notify/{file}")))
+            .handle(sample(&format!("notify/{file}")))
             .await
             .expect("a valid sample");
         if let Some(f) = report.findings.first() {
@@ -38,7 +39,8 @@ pub async fn run(emulator: &Emulator) {
     }
     if let Some(report) = example {
         let forms: Value =
-            serde_json::from_str(&reflex_shared::notify::message_structure(&report)).expect("JSON");
+            serde_json::from_str(&reflex_shared::publish::message_structure(&report))
+                .expect("JSON");
         println!("== what the root sign-in looks like in an email (the `email` form) ==\n");
         for line in forms["email"].as_str().unwrap_or_default().lines() {
             println!("   | {line}");

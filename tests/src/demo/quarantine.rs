@@ -2,11 +2,13 @@
 //! web fleet quarantined on a GuardDuty finding (dry-run first), a redelivery, an alarm on a
 //! second instance, and a finding about an instance that is gone.
 
+use reflex_quarantine::Quarantine;
+use reflex_shared::report::Report;
 use serde_json::Value;
 
 use super::print_report;
 use crate::ec2::{self, FLEET, Fleet};
-use crate::{Account, Emulator, load_event};
+use crate::{Account, Emulator, sample};
 
 /// The quarantine function against a freshly seeded web fleet.
 pub async fn run(emulator: &Emulator) {
@@ -38,9 +40,9 @@ pub async fn run(emulator: &Emulator) {
         ),
     ] {
         println!("-- {file} ({why})");
-        let event = ec2::replay_authorize(&fleet, load_event(&format!("quarantine/{file}"))).await;
+        let event = ec2::replay_authorize(&fleet, sample(&format!("quarantine/{file}"))).await;
         let report = handle(&acct, event, "enforce", &config).await;
-        print_report(&report);
+        report.iter().for_each(print_report);
         println!(
             "   emulator  web group rules: {}",
             ec2::group_rules(&acct, &fleet.web_group).await.join(", ")
@@ -86,7 +88,7 @@ pub async fn run(emulator: &Emulator) {
     for (file, mode, why, instance) in story {
         println!("-- {file} ({why})");
         let target = instance.unwrap_or(&fleet.instance_id);
-        let mut event = ec2::for_instance(load_event(&format!("quarantine/{file}")), target);
+        let mut event = ec2::for_instance(sample(&format!("quarantine/{file}")), target);
         if instance.is_some() {
             event["id"] = "0e5c8a2f-6b1d-4f3e-a7c9-2d4f6b8e0a99".into();
         }
@@ -96,7 +98,7 @@ pub async fn run(emulator: &Emulator) {
             &config
         };
         let report = handle(&acct, event, mode, env).await;
-        print_report(&report);
+        report.iter().for_each(print_report);
         if instance.is_none() {
             read_back(&acct, &fleet, &fleet.instance_id).await;
         }
@@ -110,26 +112,32 @@ pub async fn run(emulator: &Emulator) {
     if let Some(second) = second {
         println!("-- alarm-instance-network-out-high.json (a listed alarm fires for {second})");
         let event = ec2::for_instance(
-            load_event("quarantine/alarm-instance-network-out-high.json"),
+            sample("quarantine/alarm-instance-network-out-high.json"),
             &second,
         );
         let report = handle(&acct, event, "enforce", &config).await;
-        print_report(&report);
+        report.iter().for_each(print_report);
         read_back(&acct, &fleet, &second).await;
         sns(&acct).await;
     }
 }
 
-async fn handle(acct: &Account, event: Value, mode: &str, config: &[(&str, &str)]) -> Value {
-    match ec2::quarantine(acct, mode, config)
+async fn handle(
+    acct: &Account,
+    event: Value,
+    mode: &str,
+    config: &[(&str, &str)],
+) -> Option<Report> {
+    match acct
+        .handler::<Quarantine>(mode, config)
         .await
         .handle(event)
         .await
     {
-        Ok(r) => r.to_json(),
+        Ok(r) => Some(r),
         Err(e) => {
             println!("   error     {e} ({})", e.error_type());
-            Value::Null
+            None
         }
     }
 }

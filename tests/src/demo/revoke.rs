@@ -2,21 +2,22 @@
 
 use std::path::Path;
 
-use reflex_revoke::action::Identity;
+use reflex_revoke::Revoke;
+use reflex_revoke::actions::Identity;
 use serde_json::Value;
 
 use super::print_report;
 use crate::account::APP_POLICY;
 use crate::emulator::workspace_root;
 use crate::member;
-use crate::{Account, Emulator, load_event};
+use crate::{Account, Emulator, sample};
 use reflex_shared::config;
 
 /// Every revoke sample, a dry-run, and malformed input.
 pub async fn run(emulator: &Emulator) {
     println!("== revoke: IAM privilege escalation, one sample event at a time ==\n");
 
-    let files = crate::account::sample_files("revoke");
+    let files = crate::sample_files("revoke");
 
     let mut tally = std::collections::BTreeMap::<String, usize>::new();
     for file in &files {
@@ -44,7 +45,7 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
     emulator.reset();
     let acct = Account::new(emulator).await;
     acct.seed().await;
-    let event = load_event(&format!("revoke/{file}"));
+    let event = sample(&format!("revoke/{file}"));
     // An event forwarded from a member account is acted on there, through its remediation role.
     let at = if event["account"] == member::MEMBER {
         let member = member::admin(&acct, crate::emulator::REGION).await;
@@ -67,16 +68,16 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
         println!("             (failed with {code})");
     }
     let handler = acct
-        .revoke(mode, &[(config::MEMBER_ROLE_ARN, member::MEMBER_ROLE_ARN)])
+        .handler::<Revoke>(mode, &[(config::MEMBER_ROLE_ARN, member::MEMBER_ROLE_ARN)])
         .await;
     let report = match handler.handle(event.clone()).await {
-        Ok(r) => r.to_json(),
+        Ok(r) => r,
         Err(e) => {
             println!("   error     {} ({})\n", e, e.error_type());
             return "error".into();
         }
     };
-    let status = report["status"].as_str().unwrap_or("?").to_string();
+    let status = report.status.as_str().to_string();
     print_report(&report);
     println!("   emulator  {}", read_back(&at, d).await);
     match acct.reports().await.as_slice() {
@@ -94,7 +95,7 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
 async fn bad_input(emulator: &Emulator) {
     emulator.reset();
     let acct = Account::new(emulator).await;
-    let handler = acct.revoke("enforce", &[]).await;
+    let handler = acct.handler::<Revoke>("enforce", &[]).await;
     let dir = workspace_root().join("events/invalid");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("events/invalid")
@@ -103,6 +104,7 @@ async fn bad_input(emulator: &Emulator) {
         .collect();
     files.sort();
     for path in files {
+        // Every file here, `.txt` included: text that is not JSON is bad input too.
         let text = std::fs::read_to_string(&path).expect("readable sample");
         // The runtime hands the handler decoded JSON; text that is not JSON fails before it.
         let result = match serde_json::from_str::<Value>(&text) {

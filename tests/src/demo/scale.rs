@@ -1,7 +1,9 @@
 //! The scale part of the demo: one alarm's life, then the ledger.
 
+use reflex_scale::Scale;
+
 use super::print_report;
-use crate::{Account, Emulator, load_event};
+use crate::{Account, Emulator, sample};
 
 /// The scale function on one alarm's life, duplicates and a late delivery included, then the ledger.
 pub async fn run(emulator: &Emulator) {
@@ -22,7 +24,7 @@ pub async fn run(emulator: &Emulator) {
         "   emulator  web desired capacity {}\n",
         acct.desired_capacity("web").await
     );
-    let handler = acct.scale("enforce", &config).await;
+    let handler = acct.handler::<Scale>("enforce", &config).await;
     let story = [
         ("cpu-high-alarm.json", "CPU above 80%"),
         (
@@ -45,10 +47,9 @@ pub async fn run(emulator: &Emulator) {
     for (file, why) in story {
         println!("-- {file} ({why})");
         let report = handler
-            .handle(load_event(&format!("scale/{file}")))
+            .handle(sample(&format!("scale/{file}")))
             .await
-            .expect("a valid sample")
-            .to_json();
+            .expect("a valid sample");
         print_report(&report);
         println!(
             "   emulator  web desired capacity {}",

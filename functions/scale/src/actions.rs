@@ -1,9 +1,9 @@
 //! The one change `scale` makes: set a group's desired capacity, recording why.
 
-use reflex_shared::{Principal, RemediationAction};
+use reflex_shared::{Action, Resource};
 use serde::Serialize;
 
-use crate::rules::GroupState;
+use crate::facts::GroupState;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScaleAction {
@@ -21,7 +21,7 @@ pub struct ScaleAction {
     pub tracked: bool,
 }
 
-impl RemediationAction for ScaleAction {
+impl Action for ScaleAction {
     fn describe(&self) -> String {
         let verb = if self.to > self.from {
             "raise"
@@ -34,7 +34,8 @@ impl RemediationAction for ScaleAction {
         )
     }
 
-    fn target(&self) -> Option<Principal> {
-        None
+    /// The group: its exemption tag leaves its capacity alone.
+    fn resource(&self) -> Resource {
+        Resource::AutoScalingGroup(self.group.clone())
     }
 }

@@ -1,7 +1,8 @@
-//! The changes `harden` knows how to make. Each is reversible and recorded.
+//! The changes `harden` knows how to make, and the resource each touches. Each is reversible
+//! and recorded.
 
-use reflex_revoke::IamAction;
-use reflex_shared::{Principal, RemediationAction};
+use reflex_shared::iam::Containment;
+use reflex_shared::{Action, Resource};
 use serde::Serialize;
 
 use crate::rules::trail_name;
@@ -30,13 +31,13 @@ pub enum HardenAction {
         log_group: String,
         kms_key_arn: String,
     },
-    /// Containment of the caller, carried out by revoke's IAM executor.
+    /// Containment of the caller (the core's, shared with revoke).
     ContainActor {
-        action: IamAction,
+        action: Containment,
     },
 }
 
-impl RemediationAction for HardenAction {
+impl Action for HardenAction {
     fn describe(&self) -> String {
         match self {
             HardenAction::StartLogging { trail } => {
@@ -60,10 +61,16 @@ impl RemediationAction for HardenAction {
         }
     }
 
-    fn target(&self) -> Option<Principal> {
+    fn resource(&self) -> Resource {
         match self {
-            HardenAction::ContainActor { action } => action.target(),
-            _ => None,
+            HardenAction::StartLogging { trail }
+            | HardenAction::EnableMultiRegion { trail }
+            | HardenAction::EnableLogFileValidation { trail } => Resource::Trail(trail.clone()),
+            HardenAction::PutRetention { log_group, .. }
+            | HardenAction::AssociateKmsKey { log_group, .. } => {
+                Resource::LogGroup(log_group.clone())
+            }
+            HardenAction::ContainActor { action } => action.resource(),
         }
     }
 }

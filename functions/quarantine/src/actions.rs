@@ -1,7 +1,8 @@
-//! The EC2 and Auto Scaling changes `quarantine` knows how to make. Each reads the current state
-//! first, is recorded, and says how to undo it.
+//! The EC2 and Auto Scaling changes `quarantine` knows how to make, and the tags Reflex puts on
+//! what it quarantines. Each change reads the current state first, is recorded, and says how to
+//! undo it (see `executor`).
 
-use reflex_shared::{Principal, RemediationAction};
+use reflex_shared::{Action, Resource};
 use serde::{Deserialize, Serialize};
 
 use crate::ingress::OpenedRule;
@@ -86,7 +87,7 @@ pub enum QuarantineAction {
     },
 }
 
-impl RemediationAction for QuarantineAction {
+impl Action for QuarantineAction {
     fn describe(&self) -> String {
         match self {
             QuarantineAction::RevokeIngress { group_id, rules } => {
@@ -154,9 +155,22 @@ impl RemediationAction for QuarantineAction {
         }
     }
 
-    fn target(&self) -> Option<Principal> {
-        // EC2 resources carry their own exemption tag, read by the rules from the facts.
-        None
+    /// The security group or the instance: an exemption tag on it holds the step back.
+    fn resource(&self) -> Resource {
+        match self {
+            QuarantineAction::RevokeIngress { group_id, .. } => {
+                Resource::SecurityGroup(group_id.clone())
+            }
+            QuarantineAction::Isolate { instance_id, .. }
+            | QuarantineAction::RecordPreviousGroups { instance_id, .. }
+            | QuarantineAction::DetachFromAutoScalingGroup { instance_id, .. }
+            | QuarantineAction::EnableTerminationProtection { instance_id }
+            | QuarantineAction::StopOnShutdown { instance_id }
+            | QuarantineAction::TagQuarantined { instance_id, .. }
+            | QuarantineAction::SnapshotVolume { instance_id, .. } => {
+                Resource::Instance(instance_id.clone())
+            }
+        }
     }
 }
 

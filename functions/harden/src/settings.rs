@@ -1,0 +1,181 @@
+//! Harden's settings: the retention a log group without one gets, the KMS key a log group
+//! created without one is encrypted with, and whether to contain the caller who stopped or
+//! deleted a trail.
+
+use reflex_shared::ConfigError;
+use reflex_shared::config::{self, Env};
+use reflex_shared::identity::is_account_id;
+
+/// Days a log group without a retention policy gets; one CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: &str = "REFLEX_LOG_RETENTION_DAYS";
+/// The KMS key ARN a log group created without a key is encrypted with (optional).
+pub const LOG_KMS_KEY_ARN: &str = "REFLEX_LOG_KMS_KEY_ARN";
+/// `true` to also contain the caller who stopped or deleted a trail (the same variable as revoke's).
+pub use reflex_shared::config::CONTAIN_ACTOR;
+
+/// The retention periods CloudWatch Logs accepts (`PutRetentionPolicy`), in days.
+pub const ACCEPTED_RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+pub const DEFAULT_RETENTION_DAYS: i32 = 90;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// What a log group without a retention policy gets; one of [`ACCEPTED_RETENTION_DAYS`].
+    pub retention_days: i32,
+    /// The KMS key a log group created without one is encrypted with; `None`: not enforced.
+    pub kms_key_arn: Option<String>,
+    /// Also contain the caller who stopped or deleted a trail (off by default).
+    pub contain_actor: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            retention_days: DEFAULT_RETENTION_DAYS,
+            kms_key_arn: None,
+            contain_actor: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            retention_days: retention_days(env)?,
+            kms_key_arn: kms_key_arn(env)?,
+            contain_actor: config::flag(env, CONTAIN_ACTOR, false)?,
+        })
+    }
+}
+
+/// `REFLEX_LOG_RETENTION_DAYS`: only a period CloudWatch Logs accepts, or every
+/// `PutRetentionPolicy` would fail at the first event instead of the cold start.
+fn retention_days(env: &Env<'_>) -> Result<i32, ConfigError> {
+    let Some(v) = config::var(env, LOG_RETENTION_DAYS) else {
+        return Ok(DEFAULT_RETENTION_DAYS);
+    };
+    v.parse::<i32>()
+        .ok()
+        .filter(|d| ACCEPTED_RETENTION_DAYS.contains(d))
+        .ok_or_else(|| {
+            let accepted: Vec<String> =
+                ACCEPTED_RETENTION_DAYS.iter().map(i32::to_string).collect();
+            ConfigError::new(
+                LOG_RETENTION_DAYS,
+                format!(
+                    "`{v}` is not a retention CloudWatch Logs accepts; use one of {}",
+                    accepted.join(", ")
+                ),
+            )
+        })
+}
+
+/// `REFLEX_LOG_KMS_KEY_ARN`: a key ARN, the only form `AssociateKmsKey` takes.
+fn kms_key_arn(env: &Env<'_>) -> Result<Option<String>, ConfigError> {
+    let arn = config::var(env, LOG_KMS_KEY_ARN);
+    if let Some(arn) = arn.as_deref().filter(|a| !is_kms_key_arn(a)) {
+        return Err(ConfigError::new(
+            LOG_KMS_KEY_ARN,
+            format!(
+                "`{arn}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; \
+                 CloudWatch Logs takes neither a bare key id nor an alias)"
+            ),
+        ));
+    }
+    Ok(arn)
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID`, what `AssociateKmsKey` takes.
+fn is_kms_key_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", partition, "kms", region, account, resource]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && is_account_id(account)
+                && resource.strip_prefix("key/").is_some_and(|id| {
+                    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RULE_IDS;
+    use reflex_shared::config::{CoreConfig, from_pairs};
+
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn defaults_keep_logs_90_days_with_no_key_and_no_containment() {
+        let s = Settings::from_env(&from_pairs::<&str, &str>(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.retention_days, 90);
+        assert_eq!(s.kms_key_arn, None);
+        assert!(!s.contain_actor);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let s = Settings::from_env(&from_pairs(&[
+            (LOG_RETENTION_DAYS, "365"),
+            (LOG_KMS_KEY_ARN, KEY),
+            (CONTAIN_ACTOR, "true"),
+        ]))
+        .unwrap();
+        assert_eq!(s.retention_days, 365);
+        assert_eq!(s.kms_key_arn.as_deref(), Some(KEY));
+        assert!(s.contain_actor);
+    }
+
+    #[test]
+    fn bad_values_fail_the_cold_start_naming_the_variable() {
+        let cases: &[(&str, &str)] = &[
+            (LOG_RETENTION_DAYS, "10"),
+            (LOG_RETENTION_DAYS, "0"),
+            (LOG_RETENTION_DAYS, "-90"),
+            (LOG_RETENTION_DAYS, "ninety"),
+            (LOG_RETENTION_DAYS, "3654"),
+            (LOG_KMS_KEY_ARN, "1234abcd-12ab-34cd-56ef-1234567890ab"),
+            (LOG_KMS_KEY_ARN, "alias/logs"),
+            (
+                LOG_KMS_KEY_ARN,
+                "arn:aws:kms:us-east-1:123456789012:alias/logs",
+            ),
+            (LOG_KMS_KEY_ARN, "arn:aws:s3:::bucket"),
+            (LOG_KMS_KEY_ARN, "arn:aws:kms:us-east-1:1234:key/abc"),
+            (LOG_KMS_KEY_ARN, "arn:aws:kms:us-east-1:123456789012:key/"),
+            (CONTAIN_ACTOR, "sometimes"),
+        ];
+        for (key, value) in cases {
+            let err = Settings::from_env(&from_pairs(&[(*key, *value)])).unwrap_err();
+            assert_eq!(&err.variable, key, "{value}");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let err = Settings::from_env(&from_pairs(&[(LOG_RETENTION_DAYS, "10")])).unwrap_err();
+        assert!(err.reason.contains("1, 3, 5, 7, 14, 30"), "{err}");
+    }
+
+    #[test]
+    fn every_retention_cloudwatch_logs_accepts_is_accepted() {
+        for days in ACCEPTED_RETENTION_DAYS {
+            let s =
+                Settings::from_env(&from_pairs(&[(LOG_RETENTION_DAYS, days.to_string())])).unwrap();
+            assert_eq!(s.retention_days, *days);
+        }
+        assert!(is_kms_key_arn(
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+        ));
+    }
+
+    #[test]
+    fn unknown_rule_ids_in_rule_modes_are_refused() {
+        let env = from_pairs(&[("REFLEX_RULE_MODES", "harden.trail-stoped=off")]);
+        let err = CoreConfig::from_env(&env, RULE_IDS).unwrap_err();
+        assert!(err.to_string().contains("harden.trail-stopped"), "{err}");
+    }
+}

@@ -1,0 +1,233 @@
+//! What quarantine reads in an event: a security group opened by a CloudTrail call, or a request
+//! to quarantine instances (a GuardDuty finding, a listed alarm, the operator's tag), typed and
+//! validated once. Pure: a missing or malformed field is an `EventError` here, before any AWS
+//! call, and nothing after this parses the event again.
+
+use reflex_shared::event::alarm::AlarmStateValue;
+use reflex_shared::event::{AlarmStateChange, GuardDutyFinding};
+use reflex_shared::{ApiCall, Event, EventError, Interpreted, Severity};
+use serde_json::Value;
+
+use crate::ingress::{self, OpenedRule};
+use crate::rules::{GUARDDUTY_FINDING, INSTANCE_ALARM, OPERATOR_TAG};
+use crate::settings::Settings;
+
+/// An event quarantine's rules judge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// `AuthorizeSecurityGroupIngress` that added rules: the rules judge which are world-open on
+    /// a sensitive port.
+    IngressOpened {
+        group_id: String,
+        rules: Vec<OpenedRule>,
+    },
+    /// A request to quarantine instances.
+    Quarantine(Request),
+}
+
+/// Why instances are to be quarantined, and which.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub rule_id: &'static str,
+    pub severity: Severity,
+    /// One line for people and for the instance's reason tag.
+    pub reason: String,
+    /// Empty for an alarm that watches no instance: a finding a person is told about.
+    pub instances: Vec<String>,
+    /// The event's id, on each forensic snapshot.
+    pub event_id: String,
+}
+
+/// The event as quarantine's trigger, or why quarantine has nothing to judge in it.
+pub fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+    let id = event.id();
+    match event {
+        Event::ApiCall { call, .. } => match call.event_name.as_str() {
+            "AuthorizeSecurityGroupIngress" => ingress_opened(call),
+            "CreateTags" => operator_tag(call, settings, id),
+            other => Ok(ignored(format!("quarantine has no rule for ec2:{other}"))),
+        },
+        Event::GuardDuty { finding, .. } => Ok(guardduty(finding, settings, id)),
+        Event::Alarm { alarm, .. } => Ok(instance_alarm(alarm, settings, id)),
+        _ => Ok(ignored("quarantine has no rule for this kind of event")),
+    }
+}
+
+fn ignored(why: impl Into<String>) -> Interpreted<Trigger> {
+    Interpreted::Ignored(why.into())
+}
+
+/// A request to quarantine `instances`.
+fn quarantine(
+    rule_id: &'static str,
+    severity: Severity,
+    reason: String,
+    instances: Vec<String>,
+    event_id: &str,
+) -> Interpreted<Trigger> {
+    Interpreted::Trigger(Trigger::Quarantine(Request {
+        rule_id,
+        severity,
+        reason,
+        instances,
+        event_id: event_id.to_string(),
+    }))
+}
+
+/// The group and the rules an `AuthorizeSecurityGroupIngress` call added.
+fn ingress_opened(call: &ApiCall) -> Result<Interpreted<Trigger>, EventError> {
+    let group_id = ingress::group_id(call)?;
+    let rules = ingress::opened_rules(call)?;
+    let returned = call
+        .response_elements
+        .as_ref()
+        .and_then(|r| r.get("_return"))
+        .and_then(Value::as_bool);
+    if returned == Some(false) {
+        return Ok(ignored(format!(
+            "the call on security group {group_id} returned false: it changed nothing"
+        )));
+    }
+    Ok(Interpreted::Trigger(Trigger::IngressOpened {
+        group_id,
+        rules,
+    }))
+}
+
+/// A GuardDuty finding about an instance, at or above the configured severity.
+fn guardduty(
+    finding: &GuardDutyFinding,
+    settings: &Settings,
+    event_id: &str,
+) -> Interpreted<Trigger> {
+    let Some(instance) = finding.instance_id() else {
+        return ignored(format!(
+            "GuardDuty finding {} is about {}, not an instance",
+            finding.finding_type,
+            finding.resource_summary()
+        ));
+    };
+    if finding.severity < settings.min_severity {
+        return ignored(format!(
+            "GuardDuty finding {} on instance {instance} has severity {}, below {}",
+            finding.finding_type, finding.severity, settings.min_severity
+        ));
+    }
+    let title = if finding.title.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", finding.title)
+    };
+    let reason = format!(
+        "GuardDuty finding {} (severity {}, at or above {}) on instance {instance}{title}",
+        finding.finding_type, finding.severity, settings.min_severity
+    );
+    quarantine(
+        GUARDDUTY_FINDING,
+        finding.band(),
+        reason,
+        vec![instance.to_string()],
+        event_id,
+    )
+}
+
+/// A listed alarm going to ALARM. One that watches no instance is still a request, with no
+/// instance: a person must check the alarm or the configuration.
+fn instance_alarm(
+    alarm: &AlarmStateChange,
+    settings: &Settings,
+    event_id: &str,
+) -> Interpreted<Trigger> {
+    let name = &alarm.alarm_name;
+    if alarm.state.value != AlarmStateValue::Alarm {
+        return ignored(format!("alarm {name} is {}, not ALARM", alarm.state.value));
+    }
+    let Some(pattern) = settings.alarm_listed(name) else {
+        return ignored(format!("alarm {name} is not listed to quarantine"));
+    };
+    let instance = alarm.dimension("InstanceId");
+    let reason = match instance {
+        Some(i) => format!(
+            "alarm {name} (listed as `{pattern}`) is ALARM for instance {i}: {}",
+            alarm.cause()
+        ),
+        None => format!(
+            "alarm {name} (listed as `{pattern}`) is ALARM but watches no instance (no InstanceId dimension): nothing to quarantine, check the alarm or the configuration"
+        ),
+    };
+    let instances = instance.map(String::from).into_iter().collect();
+    quarantine(INSTANCE_ALARM, Severity::High, reason, instances, event_id)
+}
+
+/// The operator's quarantine tag put on instances. Every resource and tag is validated, whether
+/// or not the tag is quarantine's.
+fn operator_tag(
+    call: &ApiCall,
+    settings: &Settings,
+    event_id: &str,
+) -> Result<Interpreted<Trigger>, EventError> {
+    let params = call.require_request()?;
+    let resources = list(params, "resourcesSet")?
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.get("resourceId")
+                .and_then(Value::as_str)
+                .ok_or_else(|| create_tags_missing(&format!("resourcesSet.items[{i}].resourceId")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut asked = None;
+    for (i, t) in list(params, "tagSet")?.iter().enumerate() {
+        let key = t
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| create_tags_missing(&format!("tagSet.items[{i}].key")))?;
+        let value = t.get("value").and_then(Value::as_str).unwrap_or("");
+        if settings.trigger_tag.matches(key, value) {
+            asked = Some(format!("{key}={value}"));
+        }
+    }
+    let Some(tag) = asked else {
+        return Ok(ignored(format!(
+            "no tag set asks for quarantine ({})",
+            settings.trigger_tag.key
+        )));
+    };
+    let instances: Vec<String> = resources
+        .into_iter()
+        .filter(|r| r.starts_with("i-"))
+        .map(String::from)
+        .collect();
+    if instances.is_empty() {
+        return Ok(ignored(format!("{tag} was put on no instance")));
+    }
+    let reason = format!(
+        "{} tagged instance{} {} with {tag}: quarantine requested",
+        call.user_identity.describe(),
+        if instances.len() > 1 { "s" } else { "" },
+        instances.join(", ")
+    );
+    Ok(quarantine(
+        OPERATOR_TAG,
+        Severity::High,
+        reason,
+        instances,
+        event_id,
+    ))
+}
+
+/// CloudTrail's `{"items": [...]}` list under `requestParameters.<key>`, required.
+fn list<'a>(params: &'a Value, key: &str) -> Result<&'a [Value], EventError> {
+    match params.get(key).map(|v| v.get("items")) {
+        None | Some(None) => Err(create_tags_missing(&format!("{key}.items"))),
+        Some(Some(Value::Array(a))) => Ok(a),
+        Some(Some(_)) => Err(EventError::invalid(
+            format!("detail.requestParameters.{key}.items"),
+            "not a list",
+        )),
+    }
+}
+
+fn create_tags_missing(field: &str) -> EventError {
+    EventError::missing(format!("detail.requestParameters.{field} (in CreateTags)"))
+}
