@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use reflex_harden::rules::trail_name;
+use reflex_harden::actions::trail_name;
 use serde_json::Value;
 
 use crate::Account;

@@ -776,10 +776,7 @@ async fn bad_events_are_refused_clearly_with_nothing_changed() {
         assert_eq!(err.error_type(), error_type, "{file}");
         assert!(err.to_string().contains(mentions), "{file}: {err}");
     }
-    let text = std::fs::read_to_string(
-        reflex_tests::emulator::workspace_root().join("events/invalid/not-json.txt"),
-    )
-    .unwrap();
+    let text = reflex_testkit::sample_text("invalid/not-json.txt");
     let err = reflex_shared::event::parse_str(&text).unwrap_err();
     assert_eq!(err.error_type(), "MalformedJson");
     assert!(

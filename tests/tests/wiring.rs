@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use globset::GlobBuilder;
+use reflex_harden::Harden;
+use reflex_notify::Notify;
+use reflex_quarantine::Quarantine;
+use reflex_revoke::Revoke;
+use reflex_scale::Scale;
+use reflex_shared::{Function, config};
 use reflex_tests::pattern::Pattern;
 use reflex_tests::sample;
 use reflex_tests::template::{load_template, resolve_refs, yaml_to_json_document};
@@ -719,4 +725,61 @@ fn every_forwarding_rule_forwards_some_sample_event() {
         shown(&forwarding().template),
         idle.join(", ")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing and the functions agree
+
+/// What function `F` makes of an event the template routes to it: accepted (its kind and
+/// source), and interpreted without an error, except the samples that are malformed on purpose
+/// (`invalid-*`), which must be refused as bad events.
+fn takes<F: Function>(file: &str) -> Result<(), String> {
+    let event = reflex_testkit::sample_event(file);
+    if !event.is_one_of(F::ACCEPTS) {
+        return Err(format!(
+            "events/{file} is routed to {} but refused as unsupported",
+            F::NAME
+        ));
+    }
+    let settings = F::settings(&config::from_pairs::<&str, &str>(&[])).expect("defaults");
+    let malformed = file
+        .rsplit('/')
+        .next()
+        .unwrap_or(file)
+        .starts_with("invalid-");
+    match (F::interpret(&event, &settings), malformed) {
+        (Ok(_), false) | (Err(_), true) => Ok(()),
+        (Ok(_), true) => Err(format!(
+            "events/{file} is malformed on purpose but {} interprets it",
+            F::NAME
+        )),
+        (Err(e), false) => Err(format!("{} cannot interpret events/{file}: {e}", F::NAME)),
+    }
+}
+
+/// A routed sample that its function refuses would be dead-lettered in production: the
+/// template's patterns and each function's `ACCEPTS` and `interpret` must agree.
+#[test]
+fn every_function_takes_the_samples_routed_to_it() {
+    let problems: Vec<String> = all_samples()
+        .iter()
+        .flat_map(|file| {
+            let expected = manifest().expected(file).unwrap_or_default();
+            expected
+                .into_iter()
+                .filter_map(|function| {
+                    match function.as_str() {
+                        "revoke" => takes::<Revoke>(file),
+                        "scale" => takes::<Scale>(file),
+                        "harden" => takes::<Harden>(file),
+                        "quarantine" => takes::<Quarantine>(file),
+                        "notify" => takes::<Notify>(file),
+                        other => Err(format!("{MANIFEST} names an unknown function `{other}`")),
+                    }
+                    .err()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(problems.is_empty(), "\n  {}", problems.join("\n  "));
 }

@@ -5,8 +5,6 @@ use reflex_shared::iam::Containment;
 use reflex_shared::{Action, Resource};
 use serde::Serialize;
 
-use crate::rules::trail_name;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum HardenAction {
@@ -72,5 +70,14 @@ impl Action for HardenAction {
             }
             HardenAction::ContainActor { action } => action.resource(),
         }
+    }
+}
+
+/// `main` from `arn:aws:cloudtrail:us-east-1:123456789012:trail/main`; a name stays a name.
+/// The API calls take either, so actions keep what the event named.
+pub fn trail_name(name_or_arn: &str) -> &str {
+    match name_or_arn.split_once(":trail/") {
+        Some((_, name)) if name_or_arn.starts_with("arn:") => name,
+        _ => name_or_arn,
     }
 }

@@ -16,7 +16,7 @@ use reflex_shared::{Outcome, Step};
 use serde_json::json;
 
 use crate::actions::HardenAction;
-use crate::rules::trail_name;
+use crate::actions::trail_name;
 
 /// Error codes that mean the trail or log group no longer exists.
 pub const GONE: &[&str] = &["TrailNotFoundException", "ResourceNotFoundException"];

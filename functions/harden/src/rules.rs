@@ -4,7 +4,7 @@
 use reflex_shared::iam::Containment;
 use reflex_shared::{Finding, Severity};
 
-use crate::actions::HardenAction;
+use crate::actions::{HardenAction, trail_name};
 use crate::facts::Facts;
 use crate::settings::Settings;
 use crate::trigger::{Change, Trigger};
@@ -53,15 +53,6 @@ pub fn decide(
         findings.extend(contain_actor(trigger));
     }
     findings
-}
-
-/// `main` from `arn:aws:cloudtrail:us-east-1:123456789012:trail/main`; a name stays a name.
-/// The API calls take either, so actions keep what the event named.
-pub fn trail_name(name_or_arn: &str) -> &str {
-    match name_or_arn.split_once(":trail/") {
-        Some((_, name)) if name_or_arn.starts_with("arn:") => name,
-        _ => name_or_arn,
-    }
 }
 
 fn trail_stopped(trigger: &Trigger, trail: &str) -> Finding<HardenAction> {

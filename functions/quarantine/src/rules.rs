@@ -14,7 +14,7 @@ use crate::actions::{Interface, QUARANTINED_AT_TAG, QuarantineAction, tag_value}
 use crate::facts::{Facts, InstanceFacts, InstanceLookup};
 use crate::ingress::{self, OpenedRule};
 use crate::settings::Settings;
-use crate::trigger::{Request, Trigger};
+use crate::trigger::{Cause, Request, Trigger};
 
 pub const WORLD_OPEN_INGRESS: &str = "quarantine.world-open-ingress";
 pub const GUARDDUTY_FINDING: &str = "quarantine.guardduty-finding";
@@ -72,6 +72,15 @@ fn world_open_ingress(
 /// One finding for the request: every instance's steps, all isolations first. An instance with
 /// nothing to quarantine (missing, unreadable, terminated) is said in the reason, so a request
 /// with no step at all reaches a person.
+/// The rule behind each cause of a quarantine.
+fn rule_for(cause: Cause) -> &'static str {
+    match cause {
+        Cause::GuardDutyFinding => GUARDDUTY_FINDING,
+        Cause::InstanceAlarm => INSTANCE_ALARM,
+        Cause::OperatorTag => OPERATOR_TAG,
+    }
+}
+
 fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
     let mut reason = request.reason.clone();
     let mut isolations = Vec::new();
@@ -111,7 +120,7 @@ fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
     }
     isolations.extend(rest);
     Finding {
-        rule_id: request.rule_id,
+        rule_id: rule_for(request.cause),
         severity: request.severity,
         reason,
         actions: isolations,

@@ -9,7 +9,6 @@ use reflex_shared::{ApiCall, Event, EventError, Interpreted, Severity};
 use serde_json::Value;
 
 use crate::ingress::{self, OpenedRule};
-use crate::rules::{GUARDDUTY_FINDING, INSTANCE_ALARM, OPERATOR_TAG};
 use crate::settings::Settings;
 
 /// An event quarantine's rules judge.
@@ -25,10 +24,21 @@ pub enum Trigger {
     Quarantine(Request),
 }
 
+/// What asked for a quarantine: each cause has its own rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A GuardDuty finding about an instance, at or above the configured severity.
+    GuardDutyFinding,
+    /// A listed alarm went to ALARM.
+    InstanceAlarm,
+    /// An operator put the quarantine tag on instances.
+    OperatorTag,
+}
+
 /// Why instances are to be quarantined, and which.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    pub rule_id: &'static str,
+    pub cause: Cause,
     pub severity: Severity,
     /// One line for people and for the instance's reason tag.
     pub reason: String,
@@ -59,14 +69,14 @@ fn ignored(why: impl Into<String>) -> Interpreted<Trigger> {
 
 /// A request to quarantine `instances`.
 fn quarantine(
-    rule_id: &'static str,
+    cause: Cause,
     severity: Severity,
     reason: String,
     instances: Vec<String>,
     event_id: &str,
 ) -> Interpreted<Trigger> {
     Interpreted::Trigger(Trigger::Quarantine(Request {
-        rule_id,
+        cause,
         severity,
         reason,
         instances,
@@ -123,7 +133,7 @@ fn guardduty(
         finding.finding_type, finding.severity, settings.min_severity
     );
     quarantine(
-        GUARDDUTY_FINDING,
+        Cause::GuardDutyFinding,
         finding.band(),
         reason,
         vec![instance.to_string()],
@@ -156,7 +166,13 @@ fn instance_alarm(
         ),
     };
     let instances = instance.map(String::from).into_iter().collect();
-    quarantine(INSTANCE_ALARM, Severity::High, reason, instances, event_id)
+    quarantine(
+        Cause::InstanceAlarm,
+        Severity::High,
+        reason,
+        instances,
+        event_id,
+    )
 }
 
 /// The operator's quarantine tag put on instances. Every resource and tag is validated, whether
@@ -208,7 +224,7 @@ fn operator_tag(
         instances.join(", ")
     );
     Ok(quarantine(
-        OPERATOR_TAG,
+        Cause::OperatorTag,
         Severity::High,
         reason,
         instances,

@@ -88,20 +88,19 @@ pub fn interpret(event: &Event) -> Result<Interpreted<Trigger>, EventError> {
                     .to_string(),
             },
         },
-        "CreateLoginProfile" => {
-            call.require_request_str("userName")?;
-            match another_user(call) {
-                None => {
-                    return Ok(Interpreted::Ignored(for_themselves(
-                        call,
-                        "a console password",
-                    )));
-                }
-                Some(user) => Change::LoginProfileCreated {
-                    user: user.to_string(),
-                },
+        // Without `userName` the caller gives itself a password: a valid call, not an
+        // escalation over another user.
+        "CreateLoginProfile" => match another_user(call) {
+            None => {
+                return Ok(Interpreted::Ignored(for_themselves(
+                    call,
+                    "a console password",
+                )));
             }
-        }
+            Some(user) => Change::LoginProfileCreated {
+                user: user.to_string(),
+            },
+        },
         "AddUserToGroup" => Change::UserAddedToGroup {
             group: call.require_request_str("groupName")?.to_string(),
             user: call.require_request_str("userName")?.to_string(),

@@ -238,6 +238,22 @@ fn credentials_created_for_another_user_are_revoked_but_not_ones_for_yourself() 
 }
 
 #[test]
+fn a_login_profile_created_without_a_user_name_is_the_callers_own() {
+    // CloudTrail records `CreateLoginProfile` without `userName` when the caller gives itself a
+    // password: a valid call, not a malformed event.
+    let mut raw = reflex_testkit::sample("revoke/create-login-profile-for-another-user.json");
+    raw["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("userName");
+    let event = reflex_shared::event::parse(raw).unwrap();
+    assert!(matches!(
+        Revoke::interpret(&event, &Settings::default()),
+        Ok(Interpreted::Ignored(why)) if why.contains("for themselves")
+    ));
+}
+
+#[test]
 fn joining_a_privileged_group_is_undone() {
     let f = only_finding("revoke/add-user-to-admin-group.json", &admin_group());
     assert_eq!(f.rule_id, rules::ADDED_TO_PRIVILEGED_GROUP);

@@ -113,3 +113,39 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::with_outcomes;
+    use crate::outcome::Outcome;
+
+    #[test]
+    fn subject_is_scannable_and_within_sns_limits() {
+        let r = with_outcomes(vec![Outcome::done("detached", None, "attach it again")]);
+        assert_eq!(
+            r.subject(),
+            "[Reflex HIGH] Remediated: iam:AttachUserPolicy by mallory in 123456789012"
+        );
+        let mut long = r.clone();
+        long.event.what = format!("iam:X by {}/é", "r".repeat(200));
+        let s = long.subject();
+        assert!(s.len() <= 100 && s.is_ascii() && s.ends_with("..."), "{s}");
+    }
+
+    #[test]
+    fn text_says_who_what_and_how_to_undo() {
+        let r = with_outcomes(vec![Outcome::done(
+            "detached",
+            None,
+            "aws iam attach-user-policy",
+        )]);
+        let t = r.text();
+        assert!(t.contains("arn:aws:iam::123456789012:user/mallory called iam:AttachUserPolicy"));
+        assert!(t.contains("FINDING revoke.x [HIGH] (mode: enforce)"));
+        assert!(t.contains("to undo: aws iam attach-user-policy"));
+        assert_eq!(
+            r.to_json()["findings"][0]["actions"][0]["outcome"]["status"],
+            "done"
+        );
+    }
+}
