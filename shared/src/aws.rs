@@ -1,15 +1,37 @@
 //! AWS plumbing shared by every function: the SDK configuration, reading SDK errors into
 //! outcomes, and quoting for the undo commands in reports.
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use crate::outcome::Outcome;
 
-/// Load the SDK configuration once per cold start. `AWS_ENDPOINT_URL` points it at an emulator.
+/// The longest one AWS call may take, its retries included: a call that hangs fails (and is
+/// retried with the event) instead of running the function into its own timeout.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one attempt of a call may take before the SDK retries it.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Every call bounded: [`OPERATION_TIMEOUT`], [`ATTEMPT_TIMEOUT`], and a connect timeout.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_timeout(OPERATION_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build()
+}
+
+/// Load the SDK configuration once per cold start, every call bounded in time.
+/// `AWS_ENDPOINT_URL` points it at an emulator.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
 }
 
 /// The error code of an SDK error (`NoSuchEntity`, `AccessDenied`, ...), if the service sent one.
@@ -20,6 +42,43 @@ pub fn error_code<E: ProvideErrorMetadata>(err: &E) -> Option<String> {
 /// A one-line description of an SDK error including its cause chain.
 pub fn error_text<E: std::error::Error>(err: &E) -> String {
     DisplayErrorContext(err).to_string()
+}
+
+/// A failed read, for fact lookups and tag reads: what went wrong, and whether it may pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    pub why: String,
+    pub transient: bool,
+}
+
+impl<E> From<SdkError<E, HttpResponse>> for CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn from(err: SdkError<E, HttpResponse>) -> Self {
+        Self {
+            transient: is_transient(&err),
+            why: error_text(&err),
+        }
+    }
+}
+
+impl CallError {
+    /// As an executor step's outcome: `call` failed, for now or for good.
+    pub fn outcome(&self, call: &str) -> Outcome {
+        let why = format!("{call} failed: {}", self.why);
+        if self.transient {
+            Outcome::failed_for_now(why, None)
+        } else {
+            Outcome::failed(why, None)
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
 }
 
 /// A failed AWS call, sorted for an executor: the resource it acts on is gone (the remediation
@@ -41,7 +100,8 @@ impl Fault {
 }
 
 /// Sort an SDK error: one of `gone_codes` (e.g. `NoSuchEntity`) is `Gone`; anything else is a
-/// failed outcome naming the call, AWS's error code and message (`AccessDenied` included).
+/// failed outcome naming the call, AWS's error code and message (`AccessDenied` included),
+/// retryable when the fault is one that passes (see [`is_transient`]).
 pub fn fault<E>(call: &str, err: &SdkError<E, HttpResponse>, gone_codes: &[&str]) -> Fault
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -65,7 +125,54 @@ where
         Some(code) => format!("{call} failed with {code}: {message}"),
         None => format!("{call} failed: {message}"),
     };
-    Fault::Failed(Outcome::failed(why, code))
+    if is_transient(err) {
+        Fault::Failed(Outcome::failed_for_now(why, code))
+    } else {
+        Fault::Failed(Outcome::failed(why, code))
+    }
+}
+
+/// Error codes AWS answers when it is busy, not when the request is wrong.
+pub const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "BandwidthLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+
+/// Whether a fault that outlasted the SDK's own retries may pass later: throttling, a 5xx, a
+/// timeout, a connection that broke or a response that never arrived whole. AccessDenied,
+/// validation errors and "not found" are final.
+pub fn is_transient<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => {
+            let busy = err.code().is_some_and(|c| TRANSIENT_CODES.contains(&c));
+            busy || service.raw().status().as_u16() >= 500
+        }
+        _ => false,
+    }
 }
 
 /// The outcome of a failed call where no error means "already done".

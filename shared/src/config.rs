@@ -48,7 +48,6 @@ pub struct CoreConfig {
     /// The ledger table; `None` turns duplicate protection off (local runs).
     pub ledger_table: Option<String>,
     pub ledger_ttl_days: i64,
-    pub claim_timeout_seconds: i64,
 }
 
 impl CoreConfig {
@@ -123,11 +122,6 @@ impl CoreConfig {
             member_role,
             ledger_table: var(env, ledger::TABLE),
             ledger_ttl_days: positive(env, ledger::TTL_DAYS, ledger::DEFAULT_TTL_DAYS)?,
-            claim_timeout_seconds: positive(
-                env,
-                ledger::CLAIM_TIMEOUT,
-                ledger::DEFAULT_CLAIM_TIMEOUT_SECONDS,
-            )?,
         })
     }
 
@@ -138,7 +132,6 @@ impl CoreConfig {
                 aws_sdk_dynamodb::Client::new(sdk),
                 table,
                 self.ledger_ttl_days,
-                self.claim_timeout_seconds,
             )
         })
     }
@@ -368,7 +361,6 @@ mod tests {
             (SELF_ARN, "reflex"),
             (MEMBER_ROLE_ARN, "arn:aws:iam::222222222222:role/reflex"),
             (ledger::TTL_DAYS, "-1"),
-            (ledger::CLAIM_TIMEOUT, "soon"),
         ];
         for (key, value) in cases {
             let err = CoreConfig::from_env(&env(&[(key, value)]), RULES).unwrap_err();

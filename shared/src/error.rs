@@ -88,6 +88,20 @@ pub enum ReflexError {
     /// Nothing was done: the event's account or region cannot be reached (see `target`).
     #[error("cannot act where the event happened: {0}")]
     Target(#[from] TargetError),
+    /// Transient: another delivery of the same event is being handled right now; the retry
+    /// finds it finished (or takes over a run that crashed).
+    #[error("another delivery of this event is being handled now: {0}")]
+    InProgress(String),
+    /// Transient: a step failed in a way that may pass (throttling, a 5xx, a timeout) or the
+    /// deadline came near; what was done is recorded, and the retry resumes after it.
+    #[error("interrupted, to be resumed by the retry: {0}")]
+    Interrupted(String),
+    /// Transient: a read the rules need failed for now; nothing was done.
+    #[error("a lookup failed for now, nothing was done: {0}")]
+    Lookup(String),
+    /// Transient: the ledger could not be reached; nothing was done.
+    #[error("the ledger could not be reached, nothing was done: {0}")]
+    Ledger(String),
 }
 
 impl ReflexError {
@@ -100,7 +114,16 @@ impl ReflexError {
             ReflexError::Publish(_) => "Transient.Notify".to_string(),
             ReflexError::Target(TargetError::Refused(_)) => "Permanent.ForeignAccount".to_string(),
             ReflexError::Target(TargetError::AssumeRole(_)) => "Transient.AssumeRole".to_string(),
+            ReflexError::InProgress(_) => "Transient.InProgress".to_string(),
+            ReflexError::Interrupted(_) => "Transient.Interrupted".to_string(),
+            ReflexError::Lookup(_) => "Transient.Lookup".to_string(),
+            ReflexError::Ledger(_) => "Transient.Ledger".to_string(),
         }
+    }
+
+    /// Whether Lambda's retry of the event may succeed where this delivery did not.
+    pub fn is_transient(&self) -> bool {
+        self.error_type().starts_with("Transient.")
     }
 }
 

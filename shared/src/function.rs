@@ -11,6 +11,7 @@ use std::future::Future;
 
 use aws_config::SdkConfig;
 
+use crate::aws::CallError;
 use crate::config::Env;
 use crate::error::{ConfigError, EventError};
 use crate::event::{Accepts, Event};
@@ -48,8 +49,43 @@ impl Place {
     }
 }
 
-/// Notes for the report: what a lookup could not read, what was assumed.
-pub type Notes = Vec<String>;
+/// What gathering facts has to tell: notes for the report (what could not be read, what was
+/// assumed), and the lookups that failed in a way that may pass. Deciding on a fact missing only
+/// for now (a throttled read) could miss an escalation, so such an event is retried instead.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Notes {
+    lines: Vec<String>,
+    for_now: Vec<String>,
+}
+
+impl Notes {
+    pub fn push(&mut self, note: impl Into<String>) {
+        self.lines.push(note.into());
+    }
+
+    /// A lookup failed: `note` says what could not be read. One that failed `for_now` (a
+    /// transient fault: `CallError::transient`, `LedgerError::transient`) has the event retried.
+    pub fn failed(&mut self, note: impl Into<String>, for_now: bool) {
+        let note = note.into();
+        if for_now {
+            self.for_now.push(note.clone());
+        }
+        self.lines.push(note);
+    }
+
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// The lookups that failed for now, if any: the event must be retried.
+    pub fn failed_for_now(&self) -> Option<String> {
+        (!self.for_now.is_empty()).then(|| self.for_now.join("; "))
+    }
+
+    pub fn into_lines(self) -> Vec<String> {
+        self.lines
+    }
+}
 
 pub trait Function: Sized + Send + Sync + 'static {
     /// `revoke`, `scale`, ...: in reports, metrics and the member-role session name.
@@ -96,7 +132,7 @@ pub trait Function: Sized + Send + Sync + 'static {
     ) -> Vec<Finding<Self::Action>>;
 
     /// Read-only lookups the trigger needs. A lookup that fails leaves its fact unknown and adds
-    /// a note; it never fails the event.
+    /// a note (`Notes::failed`); one that failed for now has the event retried.
     fn gather(
         &self,
         trigger: &Self::Trigger,
@@ -108,7 +144,7 @@ pub trait Function: Sized + Send + Sync + 'static {
     fn tags(
         &self,
         resource: &Resource,
-    ) -> impl Future<Output = Result<Option<Tags>, String>> + Send;
+    ) -> impl Future<Output = Result<Option<Tags>, CallError>> + Send;
 
     /// Carry out one action. Never panics; every fault is an outcome.
     fn execute(&self, action: &Self::Action) -> impl Future<Output = Outcome> + Send;

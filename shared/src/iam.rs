@@ -8,7 +8,7 @@ use aws_sdk_iam::types::StatusType;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::aws::{self, Fault, error_text, shell_arg};
+use crate::aws::{self, CallError, Fault, shell_arg};
 use crate::exemption::Tags;
 use crate::identity::UserIdentity;
 use crate::outcome::{Outcome, Step, settle};
@@ -31,13 +31,13 @@ pub fn fault<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 /// The tags of an IAM user, role or managed policy; `Ok(None)` for anything else (IAM groups
 /// carry no tags). A principal or policy that is gone has no tags.
-pub async fn tags(iam: &Client, resource: &Resource) -> Result<Option<Tags>, String> {
+pub async fn tags(iam: &Client, resource: &Resource) -> Result<Option<Tags>, CallError> {
     fn gone_or<E: ProvideErrorMetadata + std::error::Error + 'static>(
         e: SdkError<E, HttpResponse>,
-    ) -> Result<Vec<aws_sdk_iam::types::Tag>, String> {
+    ) -> Result<Vec<aws_sdk_iam::types::Tag>, CallError> {
         match e.code() {
             Some(NO_SUCH_ENTITY) => Ok(Vec::new()),
-            _ => Err(error_text(&e)),
+            _ => Err(e.into()),
         }
     }
     let tags = match resource {

@@ -4,7 +4,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::function::Function;
-use crate::pipeline::{Handler, handler_from_env};
+use crate::pipeline::{Deadline, Handler, handler_from_env};
 
 /// JSON logs when Lambda asks for them (`AWS_LAMBDA_LOG_FORMAT=JSON`), human logs otherwise.
 pub fn init_tracing() {
@@ -21,13 +21,16 @@ pub async fn run<F: Function>() -> Result<(), lambda_runtime::Error> {
     serve(handler).await
 }
 
-/// Serve events until the runtime stops us. The response is the report as JSON.
+/// Serve events until the runtime stops us, each by the deadline Lambda hands with it. The
+/// response is the report as JSON; an error is the handler's (its `error_type` says whether
+/// Lambda's retry may help).
 pub async fn serve<F: Function>(mut handler: Handler<F>) -> Result<(), lambda_runtime::Error> {
     handler.emit_metrics = true;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = Deadline::from_runtime(event.context.deadline);
         handler
-            .handle(event.payload)
+            .handle_by(event.payload, deadline)
             .await
             .map(|report| report.to_json())
     }))

@@ -1,44 +1,109 @@
 //! The remediation ledger: a DynamoDB table that makes handling exactly-once per event and rule,
-//! and keeps an audit trail of what Reflex did, queryable after the fact.
+//! keeps what each delivery did step by step so a crashed one can be resumed, and keeps the
+//! audit trail: what Reflex did, with the prior state to undo it, queryable after the fact.
 //!
-//! - `claim`: a conditional write keyed on event id and rule id. A redelivered event finds the
-//!   claim and is reported as already handled. A claim whose run crashed (still `claimed` after
-//!   the claim timeout) can be taken over.
-//! - `record`: the outcome of each action, with the prior state needed to undo it.
-//! - `load` / `store`: small JSON state documents with optimistic locking (e.g. per-group scaling
-//!   state), so concurrent invocations cannot both act on stale state.
+//! A claim (`event#<event key>#<rule>`) moves through these states:
 //!
-//! Items expire through DynamoDB TTL on `expires_at`.
+//! - `claimed`: a delivery works on it until `lease_until` (its invocation's deadline plus a
+//!   margin). Another delivery meanwhile is told to come back later (`Claim::InProgress`); once
+//!   the lease has run out (the run crashed or timed out), the next delivery takes it over and
+//!   resumes after the steps already recorded (`Claim::Acquired { progress }`).
+//! - `interrupted`: the delivery recorded its progress and failed on purpose (a fault that may
+//!   pass, or its deadline near); the next delivery takes over at once.
+//! - `done`: finished, with the finding and every step's outcome; `reported` once the report went
+//!   out. A redelivery of a finished but unreported event publishes the recorded report.
+//!
+//! Nothing is deleted: items expire through DynamoDB TTL on `expires_at`. `load` / `store` keep
+//! small JSON state documents with optimistic locking (e.g. per-group scaling state).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::aws::error_text;
-use crate::report::ActionReport;
+use crate::aws::{error_text, is_transient};
+use crate::event::Revision;
+use crate::report::{ActionReport, FindingReport};
 
 pub const TABLE: &str = "REFLEX_LEDGER_TABLE";
 pub const TTL_DAYS: &str = "REFLEX_LEDGER_TTL_DAYS";
-pub const CLAIM_TIMEOUT: &str = "REFLEX_CLAIM_TIMEOUT_SECONDS";
 pub const DEFAULT_TTL_DAYS: i64 = 90;
-/// Longer than a Lambda invocation can run (15 minutes), so a live run is never taken over.
-pub const DEFAULT_CLAIM_TIMEOUT_SECONDS: i64 = 960;
+
+/// A claim older than this with no lease (written before leases existed) belongs to a crashed
+/// run: longer than a Lambda invocation can run.
+const LEGACY_CLAIM_TIMEOUT_SECONDS: i64 = 960;
+
+/// DynamoDB refuses items over 400 KB; the JSON kept in one stays well below.
+const MAX_RECORD_BYTES: usize = 300 * 1024;
+
+/// A ledger call that failed. `transient`: throttling, a 5xx, a timeout; worth retrying the
+/// event. Otherwise the table is missing or out of reach by configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerError {
+    pub why: String,
+    pub transient: bool,
+}
+
+impl<E> From<SdkError<E, HttpResponse>> for LedgerError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn from(err: SdkError<E, HttpResponse>) -> Self {
+        Self {
+            transient: is_transient(&err),
+            why: error_text(&err),
+        }
+    }
+}
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+/// Which claim: an event (see `event::EventKey`) and a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimKey {
+    pub event: String,
+    pub rule: String,
+}
+
+impl ClaimKey {
+    fn pk(&self) -> String {
+        format!("event#{}#{}", self.event, self.rule)
+    }
+}
 
 /// The result of claiming an event for a rule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    Acquired,
-    /// An earlier delivery holds or finished it.
-    Held {
-        state: String,
+    /// This delivery holds the claim. `progress`: the steps an earlier, interrupted delivery
+    /// recorded (empty for a fresh claim).
+    Acquired { progress: Vec<ActionReport> },
+    /// Another delivery works on it and its lease has not run out: come back later.
+    InProgress {
         claimed_at: String,
-        /// What the earlier delivery did, once it finished.
-        recorded: Option<Vec<ActionReport>>,
+        lease_until: i64,
     },
+    /// An earlier delivery finished it.
+    Finished(Finished),
+}
+
+/// What an earlier delivery finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub claimed_at: String,
+    /// The finding as it was reported (or to be reported), with every step's outcome.
+    pub finding: Option<FindingReport>,
+    /// Whether its report went out.
+    pub reported: bool,
+    /// The revision of a republished event last reported, where the source republishes.
+    pub revision: Option<Revision>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +111,6 @@ pub struct Ledger {
     client: Client,
     table: String,
     ttl_seconds: i64,
-    claim_timeout_seconds: i64,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -57,26 +121,72 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn claim_key(event_id: &str, rule_id: &str) -> String {
-    format!("event#{event_id}#{rule_id}")
+fn f(v: f64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
 }
 
 fn is_conditional_failure<E: ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
 
+/// A text attribute of an item.
+fn text(item: &HashMap<String, AttributeValue>, key: &str) -> Option<String> {
+    match item.get(key) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn number(item: &HashMap<String, AttributeValue>, key: &str) -> Option<f64> {
+    match item.get(key) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// JSON for an item, kept under DynamoDB's item limit: a record too large loses its prior
+/// states (the function's audit log has them whole) rather than the record itself.
+fn fit<T: serde::Serialize>(value: &T) -> String {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    if text.len() <= MAX_RECORD_BYTES {
+        return text;
+    }
+    let mut json = serde_json::to_value(value).unwrap_or_default();
+    shrink(&mut json);
+    let text = json.to_string();
+    if text.len() <= MAX_RECORD_BYTES {
+        return text;
+    }
+    serde_json::json!({"too_large": format!("{} bytes: see the function's audit log", text.len())})
+        .to_string()
+}
+
+/// Replace every large `prior_state` and `action` in a record with a marker.
+fn shrink(json: &mut Value) {
+    match json {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                let large = value.to_string().len() > 4096;
+                if large && (key == "prior_state" || key == "action") {
+                    *value = Value::String(
+                        "too large for the ledger: see the function's audit log".into(),
+                    );
+                } else {
+                    shrink(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(shrink),
+        _ => {}
+    }
+}
+
 impl Ledger {
-    pub fn new(
-        client: Client,
-        table: impl Into<String>,
-        ttl_days: i64,
-        claim_timeout_seconds: i64,
-    ) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, ttl_days: i64) -> Self {
         Self {
             client,
             table: table.into(),
             ttl_seconds: ttl_days * 86_400,
-            claim_timeout_seconds,
         }
     }
 
@@ -84,94 +194,268 @@ impl Ledger {
         &self.table
     }
 
-    /// Claim (event, rule) before acting.
+    /// Claim (event, rule) before acting, until `lease_until` (epoch seconds). A claim is free
+    /// when it does not exist, was interrupted, or its lease has run out.
     pub async fn claim(
         &self,
-        event_id: &str,
-        rule_id: &str,
+        key: &ClaimKey,
         function: &str,
         summary: &str,
         now: DateTime<Utc>,
-    ) -> Result<Claim, String> {
-        let key = claim_key(event_id, rule_id);
-        let put = self
+        lease_until: i64,
+    ) -> Result<Claim, LedgerError> {
+        let update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(&key))
-            .item("kind", s("claim"))
-            .item("state", s("claimed"))
-            .item("function", s(function))
-            .item("event_id", s(event_id))
-            .item("rule_id", s(rule_id))
-            .item("summary", s(summary))
-            .item("claimed_at", s(now.to_rfc3339()))
-            .item("claimed_epoch", n(now.timestamp()))
-            .item("expires_at", n(now.timestamp() + self.ttl_seconds))
+            .key("pk", s(key.pk()))
+            .update_expression(
+                "SET #state = :claimed, lease_until = :lease, claimed_at = :now_text, \
+                 claimed_epoch = :now, kind = :kind, #function = :function, event_id = :event, \
+                 rule_id = :rule, summary = :summary, expires_at = :expires, \
+                 attempts = if_not_exists(attempts, :zero) + :one",
+            )
             .condition_expression(
-                "attribute_not_exists(pk) OR (#state = :claimed AND claimed_epoch < :stale)",
+                "attribute_not_exists(pk) OR #state = :interrupted \
+                 OR (#state = :claimed AND lease_until < :now) \
+                 OR (#state = :claimed AND attribute_not_exists(lease_until) AND claimed_epoch < :legacy)",
             )
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#function", "function")
             .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":stale", n(now.timestamp() - self.claim_timeout_seconds))
+            .expression_attribute_values(":interrupted", s("interrupted"))
+            .expression_attribute_values(":lease", n(lease_until))
+            .expression_attribute_values(":now_text", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":legacy", n(now.timestamp() - LEGACY_CLAIM_TIMEOUT_SECONDS))
+            .expression_attribute_values(":kind", s("claim"))
+            .expression_attribute_values(":function", s(function))
+            .expression_attribute_values(":event", s(&key.event))
+            .expression_attribute_values(":rule", s(&key.rule))
+            .expression_attribute_values(":summary", s(summary))
+            .expression_attribute_values(":expires", n(now.timestamp() + self.ttl_seconds))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(Claim::Acquired),
-            Err(e) if is_conditional_failure(&e) => {
-                let item = self.get(&key).await?.unwrap_or_default();
-                let text = |k: &str| match item.get(k) {
-                    Some(AttributeValue::S(v)) => v.clone(),
-                    _ => String::new(),
-                };
-                Ok(Claim::Held {
-                    state: text("state"),
-                    claimed_at: text("claimed_at"),
-                    recorded: serde_json::from_str(&text("outcomes")).ok(),
-                })
+        match update {
+            Ok(out) => {
+                let earlier = out.attributes.unwrap_or_default();
+                let progress = text(&earlier, "steps")
+                    .and_then(|steps| serde_json::from_str(&steps).ok())
+                    .unwrap_or_default();
+                Ok(Claim::Acquired { progress })
             }
-            Err(e) => Err(error_text(&e)),
+            Err(e) if is_conditional_failure(&e) => self.held(key, now, lease_until).await,
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// Record what was done for a claimed (event, rule): each action with its outcome and the
-    /// prior state needed to undo it.
-    pub async fn record(
+    /// A claim that could not be taken: held by a live delivery, or finished. A finished claim
+    /// whose report never went out is leased to this delivery to send it, unless the delivery
+    /// that finished it may still be sending it (its lease holds).
+    async fn held(
         &self,
-        event_id: &str,
-        rule_id: &str,
-        actions: &[ActionReport],
+        key: &ClaimKey,
         now: DateTime<Utc>,
-    ) -> Result<(), String> {
-        let outcomes = serde_json::to_string(actions).map_err(|e| e.to_string())?;
+        lease_until: i64,
+    ) -> Result<Claim, LedgerError> {
+        // Read which. A read that fails is not a free claim.
+        let item = self.get(&key.pk()).await?.unwrap_or_default();
+        let claimed_at = text(&item, "claimed_at").unwrap_or_default();
+        let leased_until = number(&item, "lease_until").unwrap_or(0.0) as i64;
+        let in_progress = Claim::InProgress {
+            claimed_at: claimed_at.clone(),
+            lease_until: leased_until,
+        };
+        if text(&item, "state").as_deref() != Some("done") {
+            return Ok(in_progress);
+        }
+        // Records from before reports were tracked have no `reported`: they were reported.
+        let reported = !matches!(item.get("reported"), Some(AttributeValue::Bool(false)));
+        if !reported && !self.lease_report(key, now, lease_until).await? {
+            return Ok(in_progress);
+        }
+        Ok(Claim::Finished(Finished {
+            claimed_at,
+            finding: text(&item, "finding").and_then(|f| serde_json::from_str(&f).ok()),
+            reported,
+            revision: number(&item, "revision_severity")
+                .zip(number(&item, "revision_count"))
+                .map(|(severity, count)| Revision {
+                    severity,
+                    count: count as u64,
+                }),
+        }))
+    }
+
+    /// Take the lease of a finished claim whose report never went out, to send it; `false`
+    /// when the delivery that finished it may still be sending it, or another took it.
+    async fn lease_report(
+        &self,
+        key: &ClaimKey,
+        now: DateTime<Utc>,
+        lease_until: i64,
+    ) -> Result<bool, LedgerError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk()))
+            .update_expression("SET lease_until = :lease")
+            .condition_expression(
+                "#state = :done AND reported = :no AND (lease_until < :now OR attribute_not_exists(lease_until))",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":lease", n(lease_until))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// End this delivery's lease on a finished claim it could not report: the retry need not
+    /// wait for the lease to run out.
+    pub async fn let_go(&self, key: &ClaimKey) -> Result<(), LedgerError> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(claim_key(event_id, rule_id)))
-            .update_expression("SET #state = :done, outcomes = :outcomes, finished_at = :now")
+            .key("pk", s(key.pk()))
+            .update_expression("SET lease_until = :zero")
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    }
+
+    /// Record the steps done so far for a claim this delivery holds.
+    pub async fn progress(
+        &self,
+        key: &ClaimKey,
+        steps: &[ActionReport],
+    ) -> Result<(), LedgerError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk()))
+            .update_expression("SET steps = :steps")
+            .expression_attribute_values(":steps", s(fit(&steps)))
+            .send()
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    }
+
+    /// Give the claim up with its progress recorded: the next delivery takes over at once and
+    /// resumes after the steps done.
+    pub async fn interrupt(
+        &self,
+        key: &ClaimKey,
+        steps: &[ActionReport],
+    ) -> Result<(), LedgerError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk()))
+            .update_expression("SET #state = :interrupted, steps = :steps")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":interrupted", s("interrupted"))
+            .expression_attribute_values(":steps", s(fit(&steps)))
+            .send()
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    }
+
+    /// The claim is done: the finding with every step's outcome and the prior state needed to
+    /// undo it. Its report has not gone out yet.
+    pub async fn finish(
+        &self,
+        key: &ClaimKey,
+        finding: &FindingReport,
+        revision: Option<Revision>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let mut expression = String::from(
+            "SET #state = :done, finding = :finding, steps = :steps, finished_at = :now, \
+             reported = :no",
+        );
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk()))
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":outcomes", s(outcomes))
+            .expression_attribute_values(":finding", s(fit(finding)))
+            .expression_attribute_values(":steps", s(fit(&finding.actions)))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":no", AttributeValue::Bool(false));
+        if let Some(r) = revision {
+            expression += ", revision_severity = :severity, revision_count = :count";
+            update = update
+                .expression_attribute_values(":severity", f(r.severity))
+                .expression_attribute_values(":count", n(r.count as i64));
+        }
+        update
+            .update_expression(expression)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| error_text(&e))
+            .map(drop)
+            .map_err(Into::into)
     }
 
-    /// Give a claim back (the report could not be sent): the retry claims and reports again.
-    pub async fn release(&self, event_id: &str, rule_id: &str) -> Result<(), String> {
+    /// A newer revision of a republished event was seen (and not reported: too small a change).
+    pub async fn seen(&self, key: &ClaimKey, revision: Revision) -> Result<(), LedgerError> {
         self.client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
-            .key("pk", s(claim_key(event_id, rule_id)))
+            .key("pk", s(key.pk()))
+            .update_expression("SET seen_severity = :severity, seen_count = :count")
+            .expression_attribute_values(":severity", f(revision.severity))
+            .expression_attribute_values(":count", n(revision.count as i64))
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| error_text(&e))
+            .map(drop)
+            .map_err(Into::into)
     }
 
-    async fn get(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, String> {
+    /// The claim's report went out; `revision`: the revision it told people about.
+    pub async fn reported(
+        &self,
+        key: &ClaimKey,
+        revision: Option<Revision>,
+    ) -> Result<(), LedgerError> {
+        let mut expression = String::from("SET reported = :yes");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk()))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true));
+        if let Some(r) = revision {
+            expression += ", revision_severity = :severity, revision_count = :count";
+            update = update
+                .expression_attribute_values(":severity", f(r.severity))
+                .expression_attribute_values(":count", n(r.count as i64));
+        }
+        update
+            .update_expression(expression)
+            .send()
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, LedgerError> {
         self.client
             .get_item()
             .table_name(&self.table)
@@ -180,17 +464,20 @@ impl Ledger {
             .send()
             .await
             .map(|o| o.item)
-            .map_err(|e| error_text(&e))
+            .map_err(Into::into)
     }
 
     /// A JSON state document and its version.
-    pub async fn load(&self, key: &str) -> Result<Option<(Value, i64)>, String> {
+    pub async fn load(&self, key: &str) -> Result<Option<(Value, i64)>, LedgerError> {
         let Some(item) = self.get(&format!("state#{key}")).await? else {
             return Ok(None);
         };
         let doc = match item.get("doc") {
             Some(AttributeValue::S(text)) => {
-                serde_json::from_str(text).map_err(|e| e.to_string())?
+                serde_json::from_str(text).map_err(|e| LedgerError {
+                    why: format!("the record of {key} is not JSON: {e}"),
+                    transient: false,
+                })?
             }
             _ => Value::Null,
         };
@@ -209,7 +496,7 @@ impl Ledger {
         doc: &Value,
         expected_version: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, LedgerError> {
         let mut put = self
             .client
             .put_item()
@@ -229,12 +516,12 @@ impl Ledger {
         match put.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(error_text(&e)),
+            Err(e) => Err(e.into()),
         }
     }
 
     /// Every item, as JSON (for the demo and for people querying the audit trail).
-    pub async fn entries(&self) -> Result<Vec<Value>, String> {
+    pub async fn entries(&self) -> Result<Vec<Value>, LedgerError> {
         let items = self
             .client
             .scan()
@@ -243,8 +530,7 @@ impl Ledger {
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| error_text(&e))?;
+            .await?;
         let mut out: Vec<Value> = items
             .into_iter()
             .map(|item| {
@@ -256,6 +542,7 @@ impl Ledger {
                                 .parse::<i64>()
                                 .map(Value::from)
                                 .unwrap_or(Value::String(n)),
+                            AttributeValue::Bool(b) => Value::Bool(b),
                             other => Value::String(format!("{other:?}")),
                         };
                         (k, v)
@@ -266,5 +553,40 @@ impl Ledger {
             .collect();
         out.sort_by(|a, b| a["pk"].as_str().cmp(&b["pk"].as_str()));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+
+    #[test]
+    fn a_record_too_large_for_dynamodb_keeps_its_outcomes_and_loses_its_prior_states() {
+        let huge = "x".repeat(MAX_RECORD_BYTES);
+        let steps = vec![ActionReport {
+            step: "delete-inline-policy user alice".into(),
+            description: "delete inline policy big from user alice".into(),
+            action: serde_json::json!({"type": "delete-inline-policy"}),
+            outcome: Outcome::done(
+                "deleted",
+                Some(serde_json::json!({ "policy_document": huge })),
+                "put it back",
+            ),
+        }];
+        let text = fit(&steps);
+        assert!(text.len() < MAX_RECORD_BYTES, "{} bytes", text.len());
+        let back: Vec<ActionReport> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back[0].outcome.status(), "done");
+        assert_eq!(back[0].outcome.undo(), Some("put it back"));
+        assert!(
+            back[0]
+                .outcome
+                .prior_state()
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .contains("too large")
+        );
     }
 }

@@ -81,6 +81,7 @@ mod tests {
         .unwrap();
         let mut report = Report::new("revoke", EventSummary::of(&event));
         let action = |outcome| ActionReport {
+            step: String::new(),
             description: "detach".into(),
             action: Value::Null,
             outcome,

@@ -22,11 +22,16 @@ pub enum Outcome {
     Skipped { why: String },
     /// Not attempted: the resource it touches carries the exemption tag.
     Exempt { why: String },
-    /// Attempted and refused or broken; the other actions still ran.
+    /// Attempted and refused or broken; the other actions still ran. `retryable`: a fault that
+    /// outlasted the SDK's retries but may pass later (throttling, a 5xx, a timeout, a broken
+    /// connection): the invocation fails after recording what was done, so Lambda's retry
+    /// finishes the job. A final failure (AccessDenied, validation) is reported instead.
     Failed {
         why: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_code: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retryable: bool,
     },
 }
 
@@ -62,10 +67,21 @@ impl Outcome {
         Outcome::Skipped { why: why.into() }
     }
 
+    /// A final failure: retrying the same call changes nothing.
     pub fn failed(why: impl Into<String>, error_code: Option<String>) -> Self {
         Outcome::Failed {
             why: why.into(),
             error_code,
+            retryable: false,
+        }
+    }
+
+    /// A failure that may pass if the call is made again later.
+    pub fn failed_for_now(why: impl Into<String>, error_code: Option<String>) -> Self {
+        Outcome::Failed {
+            why: why.into(),
+            error_code,
+            retryable: true,
         }
     }
 
@@ -124,6 +140,17 @@ impl Outcome {
         matches!(self, Outcome::Failed { .. })
     }
 
+    /// A failure that Lambda's retry of the event may get past.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
     /// Whether the end state holds: changed now, or already so.
     pub fn is_done(&self) -> bool {
         matches!(self, Outcome::Done { .. } | Outcome::AlreadyDone { .. })
@@ -142,6 +169,7 @@ mod tests {
             Outcome::skipped("w"),
             Outcome::Exempt { why: "e".into() },
             Outcome::failed("f", Some("AccessDenied".into())),
+            Outcome::failed_for_now("t", Some("Throttling".into())),
         ]
     }
 

@@ -32,6 +32,18 @@ pub trait Action: Serialize + Clone + Debug + Send + Sync {
     fn describe(&self) -> String;
     /// The resource this action changes: an exemption tag on it skips the action.
     fn resource(&self) -> Resource;
+
+    /// A stable name for the step within its finding: its kind and the resource it touches. A
+    /// delivery that resumes an earlier one's work recognises by it the steps already done,
+    /// even when it re-plans from a state those steps changed. Override it where one finding
+    /// has several steps of a kind on one resource.
+    fn step(&self) -> String {
+        let kind = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(String::from))
+            .unwrap_or_else(|| "change".into());
+        format!("{kind} {}", self.resource())
+    }
 }
 
 /// A rule's verdict on one event: why it matters and what to do about it.

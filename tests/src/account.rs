@@ -369,7 +369,7 @@ impl Account {
 
     /// Every ledger item, as JSON.
     pub async fn ledger_entries(&self) -> Vec<Value> {
-        let ledger = reflex_shared::ledger::Ledger::new(self.dynamodb.clone(), LEDGER_TABLE, 1, 1);
+        let ledger = reflex_shared::ledger::Ledger::new(self.dynamodb.clone(), LEDGER_TABLE, 1);
         ledger.entries().await.expect("scan the ledger")
     }
 

@@ -19,9 +19,13 @@ use reflex_shared::pipeline::Handler;
 use reflex_shared::report::Status;
 use serde_json::Value;
 
-/// Deliver one event five times at once, as a burst of EventBridge retries would; the status of
-/// each report.
-pub async fn deliver_five_at_once<F: Function>(handler: &Handler<F>, event: &Value) -> Vec<Status> {
+/// Deliver one event five times at once, as duplicate deliveries may arrive: the status of each
+/// report, or the error type of each delivery that failed (another one was handling the event
+/// then: `Transient.InProgress`, which Lambda retries).
+pub async fn deliver_five_at_once<F: Function>(
+    handler: &Handler<F>,
+    event: &Value,
+) -> Vec<Result<Status, String>> {
     let results = tokio::join!(
         handler.handle(event.clone()),
         handler.handle(event.clone()),
@@ -31,6 +35,19 @@ pub async fn deliver_five_at_once<F: Function>(handler: &Handler<F>, event: &Val
     );
     [results.0, results.1, results.2, results.3, results.4]
         .into_iter()
-        .map(|r| r.expect("handled").status)
+        .map(|r| r.map(|report| report.status).map_err(|e| e.error_type()))
         .collect()
+}
+
+/// Of five concurrent deliveries, exactly one acted (`acted`); each other one found the event
+/// handled, or was told to come back later because the first was still at it.
+pub fn acted_once(deliveries: &[Result<Status, String>], acted: Status) {
+    let actors = deliveries.iter().filter(|d| **d == Ok(acted)).count();
+    assert_eq!(actors, 1, "exactly one delivery acts: {deliveries:?}");
+    for d in deliveries.iter().filter(|d| **d != Ok(acted)) {
+        assert!(
+            *d == Ok(Status::AlreadyHandled) || *d == Err("Transient.InProgress".to_string()),
+            "the others find it handled or in progress: {deliveries:?}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use aws_config::SdkConfig;
 use reflex_quarantine::Quarantine;
 use reflex_revoke::actions::Identity;
 use reflex_revoke::{Facts, IamAction, Revoke, Settings, Trigger};
+use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event};
 use reflex_shared::exemption::Tags;
@@ -246,7 +247,7 @@ impl Function for Recorded {
     async fn gather(&self, trigger: &Trigger, notes: &mut Notes) -> Facts {
         self.0.gather(trigger, notes).await
     }
-    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, CallError> {
         self.0.tags(resource).await
     }
     async fn execute(&self, action: &IamAction) -> Outcome {
@@ -261,7 +262,7 @@ async fn clients_are_built_once_per_account_and_region_with_the_member_credentia
     // Only the member's alice carries the exemption tag.
     member.tag_user("alice", "reflex:exempt", "true").await;
     let alice = Resource::User("alice".into());
-    let exempt = |tags: Result<Option<Tags>, String>| {
+    let exempt = |tags: Result<Option<Tags>, CallError>| {
         tags.expect("tags read")
             .expect("users carry tags")
             .contains_key("reflex:exempt")

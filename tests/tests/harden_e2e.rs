@@ -256,42 +256,46 @@ async fn a_retention_set_since_the_event_is_left_as_it_is() {
 
 /// moto server answers CloudWatch Logs `AssociateKmsKey` with HTTP 500 (not implemented), so
 /// here the KMS action can only fail; `functions/harden/tests/faults.rs` tests the association
-/// itself with the SDK's mocks. What this test shows end to end: with a key configured, the
-/// retention is still set, and the key's outcome is reported honestly as failed.
+/// itself with the SDK's mocks. A 500 is a fault that may pass: the invocation fails (Lambda
+/// retries it) with the retention step done and recorded, and the retry does not redo it. What
+/// this shows end to end: with a key configured, the retention is still set, and the key's
+/// fault is neither hidden nor final.
 #[tokio::test]
-async fn with_a_key_configured_the_retention_is_set_and_the_key_outcome_reported() {
+async fn with_a_key_configured_the_retention_is_set_and_a_key_fault_is_retried() {
     let (_emu, acct) = account().await;
     let key = [("REFLEX_LOG_KMS_KEY_ARN", KMS_KEY)];
-    let report = run(
+    let event = trail::replay(
         &acct,
-        "create-log-group-without-kms-key.json",
-        "enforce",
-        &key,
+        sample("harden/create-log-group-without-kms-key.json"),
     )
     .await;
-
-    let group = trail::log_group_state(&acct, PAYMENTS).await.unwrap();
-    assert_eq!(group.retention_days, Some(90));
-    assert_eq!(report.findings[0].rule_id, "harden.log-retention");
-    assert_eq!(outcome(&report, 0, 0).status(), "done");
-    assert_eq!(report.findings[1].rule_id, "harden.log-encryption");
-    let kms = outcome(&report, 1, 0);
-    // Failed only because of the emulator's HTTP 500.
-    assert_eq!(
-        kms,
-        &Outcome::failed(
-            "logs:AssociateKmsKey failed: HTTP 500 with no AWS error code or message",
-            None
-        )
-    );
-    assert_eq!(group.kms_key_id, None);
-    assert_eq!(report.status, Status::PartiallyFailed);
-    let delivered = acct.reports().await;
+    let handler = acct.handler::<Harden>("enforce", &key).await;
+    let err = handler.handle(event.clone()).await.unwrap_err();
+    assert_eq!(err.error_type(), "Transient.Interrupted");
     assert!(
-        delivered[0].subject.contains("PARTIALLY FAILED"),
-        "{}",
-        delivered[0].subject
+        err.to_string()
+            .contains("logs:AssociateKmsKey failed: HTTP 500 with no AWS error code or message"),
+        "{err}"
     );
+    let group = trail::log_group_state(&acct, PAYMENTS).await.unwrap();
+    assert_eq!(group.retention_days, Some(90), "the retention step is done");
+    assert_eq!(group.kms_key_id, None);
+    assert!(acct.reports().await.is_empty(), "reported once finished");
+    // The ledger: retention done and reported to nobody yet, the key's claim interrupted with
+    // its failed step recorded, for the retry to resume.
+    let entries = acct.ledger_entries().await;
+    let state = |rule: &str| {
+        entries
+            .iter()
+            .find(|e| e["rule_id"] == rule)
+            .map(|e| e["state"].clone())
+    };
+    assert_eq!(state("harden.log-retention"), Some("done".into()));
+    assert_eq!(state("harden.log-encryption"), Some("interrupted".into()));
+
+    // The retry: the retention is not redone, the key fails for now again.
+    let err = handler.handle(event).await.unwrap_err();
+    assert_eq!(err.error_type(), "Transient.Interrupted");
 
     // A group created with its own key needs only the retention.
     let report = run(&acct, "create-log-group-with-kms-key.json", "enforce", &key).await;
@@ -438,7 +442,7 @@ async fn a_second_delivery_is_already_handled_and_without_a_ledger_already_done(
     assert_eq!(second.status, Status::AlreadyHandled);
     assert_eq!(
         deliver_five_at_once(&handler, &event).await,
-        vec![Status::AlreadyHandled; 5]
+        vec![Ok(Status::AlreadyHandled); 5]
     );
 
     // Without a ledger the executor still reads before it writes: "already done".
@@ -478,7 +482,9 @@ async fn a_trail_deleted_before_reflex_acts_is_reported_as_failed() {
         .await
         .unwrap();
     match outcome(&report, 0, 0) {
-        Outcome::Failed { why, error_code } => {
+        Outcome::Failed {
+            why, error_code, ..
+        } => {
             assert_eq!(error_code.as_deref(), Some("TrailNotFoundException"));
             assert!(why.contains("no longer exists"), "{why}");
         }

@@ -3,7 +3,7 @@
 
 use reflex_notify::Notify;
 use reflex_shared::Severity;
-use reflex_shared::report::Status;
+use reflex_shared::report::{FindingReport, Report, Status};
 use reflex_tests::{Account, Delivered, Emulator, sample};
 
 async fn account() -> (Emulator, Account) {
@@ -180,22 +180,13 @@ async fn a_redelivered_event_yields_no_second_message() {
     let handler = acct.handler::<Notify>("enforce", &[]).await;
     let event = sample("notify/sign-in-root.json");
     let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == Status::NeedsAttention)
-            .count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == Status::AlreadyHandled)
-            .count(),
-        4,
-        "{statuses:?}"
-    );
+    reflex_tests::acted_once(&statuses, Status::NeedsAttention);
+    // The ones told to come back are retried by Lambda, and find the event handled.
+    let retry = handler
+        .handle(event.clone())
+        .await
+        .expect("the retry is handled");
+    assert_eq!(retry.status, Status::AlreadyHandled);
     assert_eq!(acct.reports().await.len(), 1);
 }
 
@@ -216,16 +207,54 @@ async fn a_failed_publish_is_an_error_lambda_retries_and_the_retry_reports() {
     let err = broken.handle(event.clone()).await.unwrap_err();
     assert_eq!(err.error_type(), "Transient.Notify");
     assert!(err.to_string().contains("could not publish"), "{err}");
-    // The claim was given back, so Lambda's retry is not mistaken for a duplicate.
-    assert!(acct.ledger_entries().await.is_empty());
+    // The audit record stays: done, its report not yet sent.
+    let entries = acct.ledger_entries().await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["state"], "done");
+    assert_eq!(entries[0]["reported"], false);
+    let first: Report =
+        serde_json::from_str::<FindingReport>(entries[0]["finding"].as_str().unwrap())
+            .map(|finding| Report {
+                findings: vec![finding],
+                ..Report::new(
+                    "notify",
+                    reflex_shared::report::EventSummary::of(&reflex_testkit::sample_event(
+                        "notify/sign-in-root.json",
+                    )),
+                )
+            })
+            .unwrap();
+    // Lambda's retry sends the recorded report, and the ledger says so.
     let report = acct
+        .handler::<Notify>("enforce", &[])
+        .await
+        .handle(event.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::NeedsAttention);
+    assert_eq!(
+        report.findings, first.findings,
+        "the original finding, not a new one"
+    );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("its report could not be sent then")),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(acct.reports().await.len(), 1, "the report is not lost");
+    assert_eq!(acct.ledger_entries().await[0]["reported"], true);
+    // A later redelivery is a duplicate: nothing more is sent.
+    let again = acct
         .handler::<Notify>("enforce", &[])
         .await
         .handle(event)
         .await
         .unwrap();
-    assert_eq!(report.status, Status::NeedsAttention);
-    assert_eq!(acct.reports().await.len(), 1, "the report is not lost");
+    assert_eq!(again.status, Status::AlreadyHandled);
+    assert!(acct.reports().await.is_empty());
 }
 
 #[tokio::test]

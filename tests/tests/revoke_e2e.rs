@@ -829,8 +829,9 @@ async fn a_redelivered_event_is_reported_as_already_handled_from_the_ledger() {
     let claim = &entries[0];
     assert_eq!(claim["state"], "done");
     assert_eq!(claim["rule_id"], "revoke.privileged-policy-attached");
+    assert_eq!(claim["reported"], true);
     let recorded: Vec<ActionReport> =
-        serde_json::from_str(claim["outcomes"].as_str().unwrap()).unwrap();
+        serde_json::from_str(claim["steps"].as_str().unwrap()).unwrap();
     assert_eq!(recorded[0].outcome.status(), "done");
     assert!(
         recorded[0]
@@ -850,27 +851,21 @@ async fn five_concurrent_deliveries_act_exactly_once() {
         .await;
     let handler = acct.handler::<Revoke>("enforce", &[]).await;
     let statuses = reflex_tests::deliver_five_at_once(&handler, &event).await;
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == Status::Remediated)
-            .count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == Status::AlreadyHandled)
-            .count(),
-        4,
-        "{statuses:?}"
-    );
+    reflex_tests::acted_once(&statuses, Status::Remediated);
+    // The ones told to come back are retried by Lambda, and find the event handled.
+    let retry = handler
+        .handle(event.clone())
+        .await
+        .expect("the retry is handled");
+    assert_eq!(retry.status, Status::AlreadyHandled);
     assert_eq!(acct.reports().await.len(), 1);
 }
 
+/// A run that crashed (or timed out) mid-way leaves its claim in the ledger. Lambda's retry,
+/// about a minute later, must finish the job, not answer "already handled" and leave
+/// AdministratorAccess attached.
 #[tokio::test]
-async fn a_claim_left_by_a_crashed_run_is_taken_over_after_the_timeout() {
+async fn a_claim_left_by_a_crashed_run_is_taken_over_once_its_lease_ends() {
     use aws_sdk_dynamodb::types::AttributeValue::{N, S};
     let (_emu, acct) = account().await;
     let event = acct
@@ -884,41 +879,111 @@ async fn a_claim_left_by_a_crashed_run_is_taken_over_after_the_timeout() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let claim_at = |epoch: i64| {
+    // The claim as the crashed run left it: its lease ran to just past its deadline.
+    let claimed_until = |lease_until: i64| {
         acct.dynamodb
             .put_item()
             .table_name(reflex_tests::account::LEDGER_TABLE)
             .item("pk", S(key.clone()))
             .item("state", S("claimed".into()))
-            .item("claimed_at", S(format!("epoch {epoch}")))
-            .item("claimed_epoch", N(epoch.to_string()))
+            .item("claimed_at", S("the crashed run".into()))
+            .item("claimed_epoch", N((lease_until - 45).to_string()))
+            .item("lease_until", N(lease_until.to_string()))
             .send()
     };
-    let handler = acct
-        .handler::<Revoke>("enforce", &[("REFLEX_CLAIM_TIMEOUT_SECONDS", "600")])
-        .await;
+    let handler = acct.handler::<Revoke>("enforce", &[]).await;
 
-    // A run that claimed a minute ago may still be working: leave it.
-    claim_at(now - 60).await.unwrap();
-    let report = handler.handle(event.clone()).await.unwrap();
-    assert_eq!(report.status, Status::AlreadyHandled);
+    // While the lease holds, the run may still be working: this delivery must not act, and
+    // must not succeed either, so Lambda retries it.
+    claimed_until(now + 30).await.unwrap();
+    let err = handler.handle(event.clone()).await.unwrap_err();
+    assert_eq!(err.error_type(), "Transient.InProgress");
     assert!(
         acct.attached_policies(&user("alice"))
             .await
             .contains(&ADMIN.to_string())
     );
+    assert!(acct.reports().await.is_empty());
 
-    // A claim older than the timeout belongs to a run that crashed: take it over and act.
-    claim_at(now - 3600).await.unwrap();
+    // Lambda's retry comes after the lease ran out: it takes the claim over and finishes.
+    claimed_until(now - 1).await.unwrap();
     let report = handler.handle(event).await.unwrap();
     assert_eq!(report.status, Status::Remediated);
     assert!(
         !acct
             .attached_policies(&user("alice"))
             .await
-            .contains(&ADMIN.to_string())
+            .contains(&ADMIN.to_string()),
+        "AdministratorAccess is detached after the redelivery"
     );
-    assert_eq!(acct.ledger_entries().await[0]["state"], "done");
+    assert_eq!(acct.reports().await.len(), 1, "exactly one report");
+    let claim = &acct.ledger_entries().await[0];
+    assert_eq!(claim["state"], "done");
+    assert_eq!(claim["attempts"], 1, "one delivery took it over");
+}
+
+#[tokio::test]
+async fn an_interrupted_claim_is_resumed_after_the_steps_it_recorded() {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let (_emu, acct) = account().await;
+    let event = acct
+        .replay(sample("revoke/attach-admin-to-user.json"))
+        .await;
+    let contain = [("REFLEX_CONTAIN_ACTOR", "true")];
+    // An earlier delivery detached the policy, recorded that step (with its undo), and was
+    // interrupted before containing mallory.
+    acct.iam
+        .detach_user_policy()
+        .user_name("alice")
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let detached = serde_json::json!([{
+        "step": "detach-managed-policy user alice",
+        "description": "detach AdministratorAccess from user alice",
+        "action": {"type": "detach-managed-policy"},
+        "outcome": {"status": "done", "detail": "detached by the earlier delivery",
+                    "undo": "aws iam attach-user-policy --user-name alice --policy-arn arn:aws:iam::aws:policy/AdministratorAccess"}
+    }]);
+    acct.dynamodb
+        .put_item()
+        .table_name(reflex_tests::account::LEDGER_TABLE)
+        .item(
+            "pk",
+            S(format!(
+                "event#{}#revoke.privileged-policy-attached",
+                event["id"].as_str().unwrap()
+            )),
+        )
+        .item("state", S("interrupted".into()))
+        .item("steps", S(detached.to_string()))
+        .send()
+        .await
+        .unwrap();
+
+    let report = acct
+        .handler::<Revoke>("enforce", &contain)
+        .await
+        .handle(event)
+        .await
+        .unwrap();
+    // The recorded step is kept as it was (its undo included), not redone as "already done".
+    let detach = outcome(&report, 0, 0);
+    assert_eq!(
+        detach.explanation(),
+        Some("detached by the earlier delivery")
+    );
+    assert!(detach.undo().unwrap().contains("attach-user-policy"));
+    // The rest is done now.
+    assert_eq!(outcome(&report, 1, 0).status(), "done");
+    assert_eq!(acct.active_access_keys("mallory").await, 0);
+    assert_eq!(report.status, Status::Remediated);
+    assert!(
+        report.notes.iter().any(|n| n.contains("stopped part way")),
+        "{:?}",
+        report.notes
+    );
 }
 
 #[tokio::test]

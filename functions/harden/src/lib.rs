@@ -20,6 +20,7 @@ pub mod tags;
 pub mod trigger;
 
 use aws_config::SdkConfig;
+use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event};
 use reflex_shared::exemption::Tags;
@@ -92,7 +93,7 @@ impl Function for Harden {
         facts::gather(trigger, notes).await
     }
 
-    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, CallError> {
         match resource {
             Resource::Trail(trail) => tags::trail(&self.cloudtrail, trail).await.map(Some),
             Resource::LogGroup(name) => tags::log_group(&self.logs, name).await.map(Some),

@@ -4,14 +4,14 @@
 use aws_sdk_cloudtrail::Client as CloudTrail;
 use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatchlogs::Client as Logs;
-use reflex_shared::aws::error_text;
+use reflex_shared::aws::CallError;
 use reflex_shared::exemption::Tags;
 
 use crate::executor::GONE;
 
 /// The tags of a trail, named as the event named it. `ListTags` takes only trail ARNs, so a
 /// trail named by name is looked up first.
-pub async fn trail(cloudtrail: &CloudTrail, trail: &str) -> Result<Tags, String> {
+pub async fn trail(cloudtrail: &CloudTrail, trail: &str) -> Result<Tags, CallError> {
     let arn = if trail.starts_with("arn:") {
         trail.to_string()
     } else {
@@ -24,7 +24,7 @@ pub async fn trail(cloudtrail: &CloudTrail, trail: &str) -> Result<Tags, String>
     let listed = match listed {
         Ok(out) => out,
         Err(e) if is_gone(e.code()) => return Ok(Tags::new()),
-        Err(e) => return Err(error_text(&e)),
+        Err(e) => return Err(e.into()),
     };
     Ok(listed
         .resource_tag_list()
@@ -40,11 +40,11 @@ pub async fn trail(cloudtrail: &CloudTrail, trail: &str) -> Result<Tags, String>
 }
 
 /// The ARN of the trail named `name`; `None` when there is no such trail.
-async fn trail_arn(cloudtrail: &CloudTrail, name: &str) -> Result<Option<String>, String> {
+async fn trail_arn(cloudtrail: &CloudTrail, name: &str) -> Result<Option<String>, CallError> {
     match cloudtrail.get_trail().name(name).send().await {
         Ok(out) => Ok(out.trail.and_then(|t| t.trail_arn)),
         Err(e) if is_gone(e.code()) => Ok(None),
-        Err(e) => Err(error_text(&e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -52,12 +52,12 @@ async fn trail_arn(cloudtrail: &CloudTrail, name: &str) -> Result<Option<String>
 // `ListTagsLogGroup` is deprecated for `ListTagsForResource`, which needs the group's ARN (its
 // partition and account too); this one takes the name, as the event gives it.
 #[allow(deprecated)]
-pub async fn log_group(logs: &Logs, name: &str) -> Result<Tags, String> {
+pub async fn log_group(logs: &Logs, name: &str) -> Result<Tags, CallError> {
     let listed = logs.list_tags_log_group().log_group_name(name).send().await;
     match listed {
         Ok(out) => Ok(out.tags.unwrap_or_default().into_iter().collect()),
         Err(e) if is_gone(e.code()) => Ok(Tags::new()),
-        Err(e) => Err(error_text(&e)),
+        Err(e) => Err(e.into()),
     }
 }
 

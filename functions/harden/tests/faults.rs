@@ -266,7 +266,9 @@ async fn access_denied_on_associate_kms_key_is_reported_as_failed() {
 
     let outcomes = outcomes(&report);
     match outcomes[1] {
-        Outcome::Failed { why, error_code } => {
+        Outcome::Failed {
+            why, error_code, ..
+        } => {
             assert_eq!(error_code.as_deref(), Some("AccessDeniedException"));
             assert!(why.contains("logs:AssociateKmsKey"), "{why}");
             assert!(why.contains("not authorized"), "{why}");
@@ -385,7 +387,9 @@ async fn access_denied_on_start_logging_is_reported_as_failed() {
     .expect("the event is handled");
 
     match outcomes(&report)[0] {
-        Outcome::Failed { why, error_code } => {
+        Outcome::Failed {
+            why, error_code, ..
+        } => {
             assert_eq!(error_code.as_deref(), Some("AccessDeniedException"));
             assert!(why.contains("cloudtrail:StartLogging"), "{why}");
         }
@@ -507,7 +511,9 @@ async fn a_trail_that_is_gone_has_no_tags_and_its_repair_fails_for_a_person() {
     .expect("the event is handled");
 
     match outcomes(&report)[0] {
-        Outcome::Failed { why, error_code } => {
+        Outcome::Failed {
+            why, error_code, ..
+        } => {
             assert_eq!(error_code.as_deref(), Some("TrailNotFoundException"));
             assert!(why.contains("a person must recreate the trail"), "{why}");
         }

@@ -22,6 +22,7 @@ pub mod settings;
 pub mod trigger;
 
 use aws_config::SdkConfig;
+use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event, EventKind};
 use reflex_shared::exemption::Tags;
@@ -77,7 +78,7 @@ impl Function for Notify {
     async fn gather(&self, _trigger: &Trigger, _notes: &mut Notes) -> Facts {}
 
     /// Notify touches nothing, so nothing it touches can be exempt.
-    async fn tags(&self, _resource: &Resource) -> Result<Option<Tags>, String> {
+    async fn tags(&self, _resource: &Resource) -> Result<Option<Tags>, CallError> {
         Ok(None)
     }
 

@@ -15,7 +15,7 @@ use aws_sdk_ec2::types::{
     SecurityGroup, Tag, TagSpecification,
 };
 use chrono::{SecondsFormat, Utc};
-use reflex_shared::aws::{self, failure, shell_arg};
+use reflex_shared::aws::{self, CallError, failure, shell_arg};
 use reflex_shared::outcome::settle;
 use reflex_shared::{Outcome, Step};
 use serde_json::{Value, json};
@@ -89,10 +89,7 @@ async fn current_instance(ec2: &Client, id: &str) -> Step<Instance> {
     match describe_instance(ec2, id).await {
         Ok(Some(i)) => Ok(i),
         Ok(None) => Err(gone(id)),
-        Err(e) => Err(Outcome::failed(
-            format!("ec2:DescribeInstances failed: {e}"),
-            None,
-        )),
+        Err(e) => Err(e.outcome("ec2:DescribeInstances")),
     }
 }
 
@@ -295,7 +292,12 @@ async fn move_interfaces(
 
 /// A failure part-way through the interfaces says which were isolated already.
 fn partly_isolated(failed: Outcome, created_note: &str, eni: &str, done: &[String]) -> Outcome {
-    let Outcome::Failed { why, error_code } = failed else {
+    let Outcome::Failed {
+        why,
+        error_code,
+        retryable,
+    } = failed
+    else {
         return failed;
     };
     let done = if done.is_empty() {
@@ -303,17 +305,17 @@ fn partly_isolated(failed: Outcome, created_note: &str, eni: &str, done: &[Strin
     } else {
         done.join(", ")
     };
-    Outcome::failed(
-        format!("{created_note}{why} on {eni}; already isolated: {done}"),
+    Outcome::Failed {
+        why: format!("{created_note}{why} on {eni}; already isolated: {done}"),
         error_code,
-    )
+        retryable,
+    }
 }
 
 /// The VPC's quarantine group, created if missing, with every rule removed; and whether it
 /// was created now.
 async fn quarantine_group(ec2: &Client, vpc: &str) -> Step<(String, bool)> {
-    let lookup_failed =
-        |e: String| Outcome::failed(format!("ec2:DescribeSecurityGroups failed: {e}"), None);
+    let lookup_failed = |e: CallError| e.outcome("ec2:DescribeSecurityGroups");
     if let Some(existing) = find_quarantine_group(ec2, vpc)
         .await
         .map_err(lookup_failed)?

@@ -10,7 +10,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, Instance, SecurityGroup};
 use reflex_shared::Notes;
-use reflex_shared::aws::error_text;
+use reflex_shared::aws::CallError;
 use reflex_shared::exemption::Tags;
 
 use crate::actions::{Interface, QUARANTINE_GROUP_TAG};
@@ -77,8 +77,11 @@ async fn instance(
         Ok(Some(i)) => i,
         Ok(None) => return InstanceLookup::Missing,
         Err(e) => {
-            notes.push(format!("could not describe instance {id}: {e}"));
-            return InstanceLookup::Unreadable(e);
+            notes.failed(
+                format!("could not describe instance {id}: {e}"),
+                e.transient,
+            );
+            return InstanceLookup::Unreadable(e.why);
         }
     };
     let tags = tags(found.tags());
@@ -138,15 +141,19 @@ async fn auto_scaling_group(
             .and_then(|i| i.auto_scaling_group_name())
             .map(String::from),
         Err(e) => {
+            let e = CallError::from(e);
             let from_tag = tags.get(AUTO_SCALING_GROUP_TAG).cloned();
-            notes.push(format!(
-                "could not ask Auto Scaling about instance {id} ({}); {}",
-                error_text(&e),
+            let note = format!(
+                "could not ask Auto Scaling about instance {id} ({e}); {}",
                 match &from_tag {
                     Some(g) => format!("its {AUTO_SCALING_GROUP_TAG} tag names {g}"),
                     None => "treated as in no Auto Scaling group".into(),
                 }
-            ));
+            );
+            // Without the group, an isolated instance could be terminated by it before its
+            // volumes are snapshotted: a lookup that failed for now is retried, unless the tag
+            // says which group it is.
+            notes.failed(note, e.transient && from_tag.is_none());
             from_tag
         }
     }
@@ -154,7 +161,7 @@ async fn auto_scaling_group(
 
 /// The tags of an EC2 resource (instance, security group) by id, for exemptions. A resource
 /// that is gone has no tags.
-pub async fn resource_tags(ec2: &Client, id: &str) -> Result<Tags, String> {
+pub async fn resource_tags(ec2: &Client, id: &str) -> Result<Tags, CallError> {
     let described = ec2
         .describe_tags()
         .filters(Filter::builder().name("resource-id").values(id).build())
@@ -162,8 +169,7 @@ pub async fn resource_tags(ec2: &Client, id: &str) -> Result<Tags, String> {
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| error_text(&e))?;
+        .await?;
     Ok(described
         .into_iter()
         .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
@@ -171,7 +177,7 @@ pub async fn resource_tags(ec2: &Client, id: &str) -> Result<Tags, String> {
 }
 
 /// The instance, `None` when EC2 does not know it, or why it could not be read.
-pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance>, String> {
+pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance>, CallError> {
     match ec2.describe_instances().instance_ids(id).send().await {
         Ok(out) => Ok(out
             .reservations()
@@ -180,7 +186,7 @@ pub async fn describe_instance(ec2: &Client, id: &str) -> Result<Option<Instance
             .find(|i| i.instance_id() == Some(id))
             .cloned()),
         Err(e) if is_missing_instance(e.code()) => Ok(None),
-        Err(e) => Err(error_text(&e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -243,7 +249,7 @@ pub fn volumes(instance: &Instance) -> Vec<(String, String)> {
 pub async fn find_quarantine_group(
     ec2: &Client,
     vpc_id: &str,
-) -> Result<Option<SecurityGroup>, String> {
+) -> Result<Option<SecurityGroup>, CallError> {
     let out = ec2
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
@@ -254,8 +260,7 @@ pub async fn find_quarantine_group(
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| error_text(&e))?;
+        .await?;
     let mut groups = out.security_groups.unwrap_or_default();
     // More than one (two invocations racing to create it): always pick the same one.
     groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));

@@ -21,6 +21,7 @@ pub mod settings;
 pub mod trigger;
 
 use aws_config::SdkConfig;
+use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event, EventKind};
 use reflex_shared::exemption::Tags;
@@ -99,7 +100,7 @@ impl Function for Quarantine {
     }
 
     /// Instances and security groups carry EC2 tags; the caller, an IAM user or role, IAM tags.
-    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, CallError> {
         match resource {
             Resource::Instance(id) | Resource::SecurityGroup(id) => {
                 facts::resource_tags(&self.ec2, id).await.map(Some)

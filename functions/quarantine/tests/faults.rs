@@ -464,7 +464,9 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         "{steps:#?}"
     );
     match steps[6].1 {
-        Outcome::Failed { why, error_code } => {
+        Outcome::Failed {
+            why, error_code, ..
+        } => {
             assert_eq!(error_code.as_deref(), Some("UnauthorizedOperation"));
             assert!(
                 why.starts_with("ec2:CreateSnapshot failed with UnauthorizedOperation"),

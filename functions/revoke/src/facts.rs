@@ -3,7 +3,7 @@
 
 use aws_sdk_iam::Client;
 use reflex_shared::Notes;
-use reflex_shared::aws::error_text;
+use reflex_shared::aws::CallError;
 use serde_json::Value;
 
 use crate::policy::parse_document_str;
@@ -38,23 +38,27 @@ pub async fn gather(iam: &Client, trigger: &Trigger, notes: &mut Notes) -> Facts
     match &trigger.change {
         Change::UserAddedToGroup { group, .. } => match group_policies(iam, group).await {
             Ok(p) => facts.group_policies = Some(p),
-            Err(e) => notes.push(format!("could not read the policies of group {group}: {e}")),
+            Err(e) => notes.failed(
+                format!("could not read the policies of group {group}: {e}"),
+                e.transient,
+            ),
         },
         Change::DefaultVersionSet {
             policy_arn,
             version,
         } => match version_document(iam, policy_arn, version).await {
             Ok(doc) => facts.version_document = doc,
-            Err(e) => notes.push(format!(
-                "could not read version {version} of {policy_arn}: {e}"
-            )),
+            Err(e) => notes.failed(
+                format!("could not read version {version} of {policy_arn}: {e}"),
+                e.transient,
+            ),
         },
         _ => {}
     }
     facts
 }
 
-async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, String> {
+async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, CallError> {
     let attached = iam
         .list_attached_group_policies()
         .group_name(group)
@@ -62,8 +66,7 @@ async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, Stri
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| error_text(&e))?;
+        .await?;
     let mut managed = Vec::new();
     for policy in attached {
         let Some(arn) = policy.policy_arn else {
@@ -80,8 +83,7 @@ async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, Stri
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| error_text(&e))?;
+        .await?;
     let mut inline = Vec::new();
     for name in names {
         let out = iam
@@ -89,8 +91,7 @@ async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, Stri
             .group_name(group)
             .policy_name(&name)
             .send()
-            .await
-            .map_err(|e| error_text(&e))?;
+            .await?;
         if let Some(doc) = parse_document_str(&out.policy_document) {
             inline.push((name, doc));
         }
@@ -98,27 +99,25 @@ async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, Stri
     Ok(GroupPolicies { managed, inline })
 }
 
-async fn default_version_document(iam: &Client, arn: &str) -> Result<Option<Value>, String> {
-    let policy = iam
-        .get_policy()
-        .policy_arn(arn)
-        .send()
-        .await
-        .map_err(|e| error_text(&e))?;
+async fn default_version_document(iam: &Client, arn: &str) -> Result<Option<Value>, CallError> {
+    let policy = iam.get_policy().policy_arn(arn).send().await?;
     match policy.policy.and_then(|p| p.default_version_id) {
         Some(version) => version_document(iam, arn, &version).await,
         None => Ok(None),
     }
 }
 
-async fn version_document(iam: &Client, arn: &str, version: &str) -> Result<Option<Value>, String> {
+async fn version_document(
+    iam: &Client,
+    arn: &str,
+    version: &str,
+) -> Result<Option<Value>, CallError> {
     let out = iam
         .get_policy_version()
         .policy_arn(arn)
         .version_id(version)
         .send()
-        .await
-        .map_err(|e| error_text(&e))?;
+        .await?;
     Ok(out
         .policy_version
         .and_then(|v| v.document)

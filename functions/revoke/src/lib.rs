@@ -20,6 +20,7 @@ pub mod settings;
 pub mod trigger;
 
 use aws_config::SdkConfig;
+use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event};
 use reflex_shared::exemption::Tags;
@@ -74,7 +75,7 @@ impl Function for Revoke {
         facts::gather(&self.iam, trigger, notes).await
     }
 
-    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, CallError> {
         reflex_shared::iam::tags(&self.iam, resource).await
     }
 

@@ -126,7 +126,9 @@ async fn access_denied_is_reported_as_failed_and_other_actions_still_run() {
     let outcomes = outcomes(&report);
     assert_eq!(outcomes.len(), 2, "{report:#?}");
     match outcomes[0] {
-        Outcome::Failed { why, error_code } => {
+        Outcome::Failed {
+            why, error_code, ..
+        } => {
             assert_eq!(error_code.as_deref(), Some("AccessDenied"));
             assert!(why.contains("AccessDenied"), "{why}");
             assert!(why.contains("iam:DetachUserPolicy"), "{why}");
@@ -205,28 +207,57 @@ async fn throttling_is_retried_by_the_sdk() {
 }
 
 #[tokio::test]
-async fn throttling_that_outlasts_the_retries_is_reported_as_failed() {
+async fn throttling_that_outlasts_the_retries_fails_the_invocation_and_the_retry_finishes() {
     let tags = no_tags();
+    // Throttled on every attempt of the first delivery, then IAM recovers.
     let detach = detach_admin_from_alice()
         .sequence()
         .http_status(400, Some(iam_error("Throttling", "Rate exceeded")))
         .times(MAX_ATTEMPTS as usize)
+        .output(|| DetachUserPolicyOutput::builder().build())
         .build();
     let iam = mocked_iam(&[&tags, &detach]);
+    let handler = handler(Settings::default(), iam);
 
-    let report = handler(Settings::default(), iam)
+    // The fault may pass: the invocation fails, so Lambda retries the event, instead of
+    // succeeding with the escalation still in place.
+    let err = handler
         .handle(event("attach-admin-to-user.json"))
         .await
-        .expect("the event is handled");
-
-    let outcomes = outcomes(&report);
-    assert_eq!(outcomes.len(), 1, "{report:#?}");
-    match outcomes[0] {
-        Outcome::Failed { error_code, .. } => {
-            assert_eq!(error_code.as_deref(), Some("Throttling"));
-        }
-        other => panic!("a call throttled on every attempt should fail: {other:?}"),
-    }
-    assert_eq!(report.status, Status::Failed);
+        .expect_err("a throttled revoke fails the invocation");
+    assert_eq!(err.error_type(), "Transient.Interrupted");
+    assert!(err.is_transient());
+    let message = err.to_string();
+    assert!(message.contains("Throttling"), "{message}");
+    assert!(
+        message.contains("detach AdministratorAccess from user alice"),
+        "{message}"
+    );
     assert_eq!(detach.num_calls(), MAX_ATTEMPTS as usize);
+
+    // Lambda's retry: the call goes through now.
+    let report = handler
+        .handle(event("attach-admin-to-user.json"))
+        .await
+        .expect("the retry is handled");
+    assert_eq!(report.status, Status::Remediated);
+    assert!(matches!(outcomes(&report)[0], Outcome::Done { .. }));
+    assert_eq!(detach.num_calls(), MAX_ATTEMPTS as usize + 1);
+}
+
+#[tokio::test]
+async fn a_server_error_that_outlasts_the_retries_is_retried_with_the_event() {
+    let tags = no_tags();
+    let detach = detach_admin_from_alice()
+        .sequence()
+        .http_status(503, None)
+        .times(MAX_ATTEMPTS as usize)
+        .build();
+    let iam = mocked_iam(&[&tags, &detach]);
+    let err = handler(Settings::default(), iam)
+        .handle(event("attach-admin-to-user.json"))
+        .await
+        .expect_err("a 503 on every attempt fails the invocation");
+    assert_eq!(err.error_type(), "Transient.Interrupted");
+    assert!(err.to_string().contains("HTTP 503"), "{err}");
 }

@@ -12,13 +12,24 @@ pub struct ScaleAction {
     pub to: i32,
     pub min: i32,
     pub max: i32,
-    /// Bookkeeping written to the ledger with the change (not part of the report).
+    /// Bookkeeping for the ledger (not part of the report): the record the decision read, and
+    /// the one to keep once the change is made.
+    #[serde(skip)]
+    pub before: GroupState,
     #[serde(skip)]
     pub next_state: GroupState,
+    /// The alarm and the time of its state change behind the change.
+    #[serde(skip)]
+    pub alarm: String,
+    #[serde(skip)]
+    pub event_time: Option<String>,
     #[serde(skip)]
     pub expected_version: Option<i64>,
     #[serde(skip)]
     pub tracked: bool,
+    /// An earlier run of this event made the change and died before confirming it: confirm it.
+    #[serde(skip)]
+    pub made_unconfirmed: bool,
 }
 
 impl Action for ScaleAction {

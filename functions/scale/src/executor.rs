@@ -1,5 +1,9 @@
-//! Carrying out a scaling decision: record it in the ledger (the record doubles as an optimistic
-//! lock on the group), then set the desired capacity.
+//! Carrying out a scaling decision in three writes, so Reflex's record of a group never runs
+//! ahead of the group: the change marked pending in the ledger (the write doubles as an
+//! optimistic lock: another invocation that read the same record loses), the desired capacity
+//! set, then the record confirmed (the cooldown and baseline advance only now). A failed change
+//! takes the pending mark back. A run that dies in between leaves the mark; the next one reads
+//! the group's capacity to tell whether the change was made (see `GroupState::settled`).
 //!
 //! Each part returns a `Step`: `?` stops at the first one that cannot go on, with its outcome.
 
@@ -12,7 +16,7 @@ use reflex_shared::{Outcome, Step};
 use serde_json::json;
 
 use crate::actions::ScaleAction;
-use crate::facts::state_key;
+use crate::facts::{GroupState, Pending, state_key};
 
 /// `scope`: where the group is, for its ledger key (see `facts::state_key`).
 pub async fn execute(
@@ -30,30 +34,99 @@ async fn scale(
     scope: Option<&str>,
     action: &ScaleAction,
 ) -> Step {
-    if let (Some(ledger), true) = (ledger, action.tracked) {
-        record(ledger, scope, action).await?;
+    let record = ledger
+        .filter(|_| action.tracked)
+        .map(|ledger| Record::new(ledger, scope, action));
+    if action.made_unconfirmed {
+        if let Some(record) = &record {
+            record
+                .store(&action.next_state, action.expected_version)
+                .await?;
+        }
+        return Ok(Outcome::already_done(format!(
+            "desired capacity of {} is {}: an earlier delivery of this event set it, and its \
+             record is confirmed now",
+            action.group, action.to
+        )));
     }
-    set_desired_capacity(autoscaling, action).await
+    let Some(record) = record else {
+        return set_desired_capacity(autoscaling, action).await;
+    };
+    let locked = record.mark_pending(action).await?;
+    match set_desired_capacity(autoscaling, action).await {
+        Ok(done) => {
+            // The change is made: a record left pending here is settled by the next run.
+            let _ = record.store(&action.next_state, Some(locked)).await;
+            Ok(done)
+        }
+        Err(failed) => {
+            // Not made: take the mark back, so the cooldown and baseline stay as they were.
+            let _ = record.store(&record.before, Some(locked)).await;
+            Err(failed)
+        }
+    }
 }
 
-/// Store the group's next state, if nobody changed it since the facts were read.
-async fn record(ledger: &Ledger, scope: Option<&str>, action: &ScaleAction) -> Step<()> {
-    let doc = serde_json::to_value(&action.next_state).unwrap_or_default();
-    let key = state_key(scope, &action.group);
-    match ledger
-        .store(&key, &doc, action.expected_version, Utc::now())
-        .await
-    {
-        Ok(true) => Ok(()),
-        // Another invocation changed the group since we read it: our decision is stale.
-        Ok(false) => Err(Outcome::skipped(format!(
-            "another invocation changed {} first; decided on stale state",
-            action.group
-        ))),
-        Err(e) => Err(Outcome::failed(
-            format!("could not record the change in the ledger: {e}"),
-            None,
-        )),
+/// Reflex's record of the group in the ledger.
+struct Record<'a> {
+    ledger: &'a Ledger,
+    key: String,
+    /// The record as the decision read it.
+    before: GroupState,
+}
+
+impl<'a> Record<'a> {
+    fn new(ledger: &'a Ledger, scope: Option<&str>, action: &ScaleAction) -> Self {
+        Self {
+            ledger,
+            key: state_key(scope, &action.group),
+            before: GroupState {
+                pending: None,
+                ..action.before.clone()
+            },
+        }
+    }
+
+    /// Mark the change pending, if nobody changed the record since the facts were read; the
+    /// version the mark was stored as.
+    async fn mark_pending(&self, action: &ScaleAction) -> Step<i64> {
+        let marked = GroupState {
+            pending: Some(Pending {
+                from: action.from,
+                to: action.to,
+                alarm: action.alarm.clone(),
+                event_time: action.event_time.clone(),
+                then: Box::new(action.next_state.clone()),
+            }),
+            ..self.before.clone()
+        };
+        self.store(&marked, action.expected_version).await?;
+        Ok(action.expected_version.unwrap_or(0) + 1)
+    }
+
+    /// Store `state` if the record is still at `expected` (`None`: not there yet).
+    async fn store(&self, state: &GroupState, expected: Option<i64>) -> Step<()> {
+        let doc = serde_json::to_value(state).unwrap_or_default();
+        match self
+            .ledger
+            .store(&self.key, &doc, expected, Utc::now())
+            .await
+        {
+            Ok(true) => Ok(()),
+            // Another invocation changed the group since we read it: our decision is stale.
+            Ok(false) => Err(Outcome::skipped(format!(
+                "another invocation changed {} first; decided on stale state",
+                self.key.rsplit('#').next().unwrap_or(&self.key)
+            ))),
+            Err(e) => {
+                let why = format!("could not record the change in the ledger: {e}");
+                Err(if e.transient {
+                    Outcome::failed_for_now(why, None)
+                } else {
+                    Outcome::failed(why, None)
+                })
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use chrono::{DateTime, Utc};
-use reflex_shared::aws::error_text;
+use reflex_shared::aws::CallError;
 use reflex_shared::exemption::Tags;
 use reflex_shared::ledger::Ledger;
 use reflex_shared::{Notes, Resource};
@@ -29,7 +29,11 @@ pub struct GroupFacts {
     pub desired: i32,
     pub min: i32,
     pub max: i32,
+    /// Reflex's record, settled: a change a run left pending counts as made when the group's
+    /// capacity shows it, as never made otherwise.
     pub state: GroupState,
+    /// A change a run began and did not confirm (it crashed), that the capacity shows was made.
+    pub made_unconfirmed: Option<Pending>,
     /// Version of the state item in the ledger (`None`: no item yet).
     pub version: Option<i64>,
     /// Whether a ledger keeps `state`; without it, ordering and cooldown cannot be enforced.
@@ -48,6 +52,40 @@ pub struct GroupState {
     pub last_event_times: BTreeMap<String, String>,
     /// The capacity before Reflex first raised it; scale-in never goes below it.
     pub baseline: Option<i32>,
+    /// A change under way: written (as a lock) before the capacity is set, replaced by the
+    /// record above once it is set, removed if it failed. A run that died in between leaves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+}
+
+/// A change Reflex began: the capacity it set, and the record to keep once it is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub from: i32,
+    pub to: i32,
+    /// The alarm and the time of its state change behind the change.
+    pub alarm: String,
+    pub event_time: Option<String>,
+    /// The record once the change is made.
+    pub then: Box<GroupState>,
+}
+
+impl GroupState {
+    /// The record as it stands given the group's `desired` capacity now: a pending change is
+    /// made if the capacity shows it, never made otherwise. Also the pending change found made.
+    pub fn settled(self, desired: i32) -> (GroupState, Option<Pending>) {
+        match self.pending {
+            Some(p) if p.to == desired => ((*p.then).clone(), Some(p)),
+            Some(_) => (
+                GroupState {
+                    pending: None,
+                    ..self
+                },
+                None,
+            ),
+            None => (self, None),
+        }
+    }
 }
 
 /// The ledger key of a group's scaling state. Groups in other accounts and regions than
@@ -85,7 +123,10 @@ async fn group_facts(
     let group = match describe_group(autoscaling, name).await {
         Ok(group) => group,
         Err(e) => {
-            notes.push(format!("could not describe Auto Scaling group {name}: {e}"));
+            notes.failed(
+                format!("could not describe Auto Scaling group {name}: {e}"),
+                e.transient,
+            );
             return None;
         }
     };
@@ -98,9 +139,7 @@ async fn group_facts(
     };
     let (state, version, tracked) = match ledger {
         None => {
-            notes.push(
-                "no ledger: out-of-order deliveries and the cooldown cannot be checked".into(),
-            );
+            notes.push("no ledger: out-of-order deliveries and the cooldown cannot be checked");
             (GroupState::default(), None, false)
         }
         Some(ledger) => match ledger.load(&state_key(scope, name)).await {
@@ -111,18 +150,22 @@ async fn group_facts(
             ),
             Ok(None) => (GroupState::default(), None, true),
             Err(e) => {
-                notes.push(format!(
-                    "could not read the state of {name} from the ledger: {e}"
-                ));
+                notes.failed(
+                    format!("could not read the state of {name} from the ledger: {e}"),
+                    e.transient,
+                );
                 return None;
             }
         },
     };
+    let desired = group.desired_capacity.unwrap_or(0);
+    let (state, made_unconfirmed) = state.settled(desired);
     Some(GroupFacts {
-        desired: group.desired_capacity.unwrap_or(0),
+        desired,
         min: group.min_size.unwrap_or(0),
         max: group.max_size.unwrap_or(0),
         state,
+        made_unconfirmed,
         version,
         tracked,
     })
@@ -132,13 +175,12 @@ async fn group_facts(
 pub async fn describe_group(
     autoscaling: &Client,
     name: &str,
-) -> Result<Option<AutoScalingGroup>, String> {
+) -> Result<Option<AutoScalingGroup>, CallError> {
     let out = autoscaling
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(name)
         .send()
-        .await
-        .map_err(|e| error_text(&e))?;
+        .await?;
     Ok(out
         .auto_scaling_groups
         .unwrap_or_default()
@@ -147,7 +189,7 @@ pub async fn describe_group(
 }
 
 /// An Auto Scaling group's tags, for its exemption; scale touches nothing else (`None`).
-pub async fn tags(autoscaling: &Client, resource: &Resource) -> Result<Option<Tags>, String> {
+pub async fn tags(autoscaling: &Client, resource: &Resource) -> Result<Option<Tags>, CallError> {
     let Resource::AutoScalingGroup(name) = resource else {
         return Ok(None);
     };

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod trigger;
 
 use aws_config::SdkConfig;
+use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event, EventKind};
 use reflex_shared::exemption::Tags;
@@ -96,7 +97,7 @@ impl Function for Scale {
         .await
     }
 
-    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, String> {
+    async fn tags(&self, resource: &Resource) -> Result<Option<Tags>, CallError> {
         facts::tags(&self.autoscaling, resource).await
     }
 

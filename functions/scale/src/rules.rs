@@ -24,9 +24,15 @@ pub fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Find
         Direction::Out => (SCALE_OUT, Severity::Medium),
         Direction::In => (SCALE_IN, Severity::Low),
     };
-    let decided = match held_back(trigger, group, now, settings) {
-        Some(why_not) => Err(why_not),
-        None => change(trigger, group, now),
+    let decided = match (
+        made_by_an_earlier_run(trigger, group),
+        held_back(trigger, group, now, settings),
+    ) {
+        // This very state change's change was made, unconfirmed: plan it again, for the
+        // executor to confirm and report, rather than hold it back as within its own cooldown.
+        (Some(action), _) => Ok(action),
+        (None, Some(why_not)) => Err(why_not),
+        (None, None) => change(trigger, group, now),
     };
     let mut reason = trigger.alarm.explain();
     let actions = match decided {
@@ -42,6 +48,27 @@ pub fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Find
         reason,
         actions,
     }]
+}
+
+/// The change an earlier run made for this same state change of the alarm, and died before it
+/// could confirm it, if the group shows it.
+fn made_by_an_earlier_run(trigger: &Trigger, group: &GroupFacts) -> Option<ScaleAction> {
+    let made = group.made_unconfirmed.as_ref()?;
+    let this_event = trigger.alarm.state_time().map(|t| t.to_rfc3339());
+    (made.alarm == trigger.alarm.alarm_name && made.event_time == this_event).then(|| ScaleAction {
+        group: trigger.group.clone(),
+        from: made.from,
+        to: made.to,
+        min: group.min,
+        max: group.max,
+        before: group.state.clone(),
+        next_state: group.state.clone(),
+        alarm: made.alarm.clone(),
+        event_time: made.event_time.clone(),
+        expected_version: group.version,
+        tracked: group.tracked,
+        made_unconfirmed: true,
+    })
 }
 
 /// Why no change may be made now, whatever the capacity: an out-of-order state change, or the
@@ -117,9 +144,13 @@ fn change(
         to,
         max: group.max,
         min: group.min,
+        before: group.state.clone(),
         next_state: next_state(trigger, group, now, baseline),
+        alarm: trigger.alarm.alarm_name.clone(),
+        event_time: trigger.alarm.state_time().map(|t| t.to_rfc3339()),
         expected_version: group.version,
         tracked: group.tracked,
+        made_unconfirmed: false,
     })
 }
 
@@ -138,5 +169,6 @@ fn next_state(
         last_change_at: Some(now.to_rfc3339()),
         last_event_times,
         baseline,
+        pending: None,
     }
 }

@@ -119,7 +119,11 @@ async fn access_denied_on_set_desired_capacity_is_reported_as_failed() {
         .build();
     let report = handle(&[&describe, &set], "cpu-high-alarm.json").await;
     match outcomes(&report)[..] {
-        [Outcome::Failed { why, error_code }] => {
+        [
+            Outcome::Failed {
+                why, error_code, ..
+            },
+        ] => {
             assert_eq!(error_code.as_deref(), Some("AccessDenied"));
             assert!(
                 why.starts_with("autoscaling:SetDesiredCapacity failed with AccessDenied"),

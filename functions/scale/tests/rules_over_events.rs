@@ -46,6 +46,7 @@ fn web(desired: i32, state: GroupState) -> Facts {
             state,
             version: Some(3),
             tracked: true,
+            made_unconfirmed: None,
         }),
         now: Some(now()),
     }
@@ -146,6 +147,7 @@ fn ok_lowers_but_never_below_the_baseline_or_minimum() {
         last_change_at: Some("2026-11-20T11:00:00Z".into()),
         last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(baseline),
+        pending: None,
     };
     assert_eq!(
         trigger("cpu-back-to-ok.json", &settings()).direction,
@@ -206,6 +208,7 @@ fn an_older_state_change_of_another_alarm_is_not_out_of_order() {
         last_change_at: Some("2026-11-20T10:00:00Z".into()),
         last_event_times: acted_on("web-5xx-rate-high", "2026-11-20T12:00:00Z"),
         baseline: Some(2),
+        pending: None,
     };
     assert_eq!(
         change(
@@ -227,6 +230,7 @@ fn an_older_state_change_of_another_alarm_is_not_out_of_order() {
         last_change_at: Some("2026-11-20T10:00:00Z".into()),
         last_event_times: acted_on("web-cpu-high", "2026-11-20T12:00:00Z"),
         baseline: Some(2),
+        pending: None,
     };
     let f = findings(
         "cpu-high-alarm.json",
@@ -243,6 +247,7 @@ fn an_ok_older_than_the_alarm_reflex_acted_on_does_not_scale_in() {
         last_change_at: Some("2026-11-20T11:00:01Z".into()),
         last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(2),
+        pending: None,
     };
     let f = findings(
         "cpu-ok-delivered-late.json",
@@ -259,6 +264,7 @@ fn cooldown_holds_between_reflex_changes() {
         last_change_at: Some((now() - chrono::Duration::seconds(60)).to_rfc3339()),
         last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00Z"),
         baseline: Some(2),
+        pending: None,
     };
     let f = findings(
         "cpu-high-alarm-again.json",
@@ -354,4 +360,60 @@ fn composite_and_metric_math_alarms_scale_like_metric_alarms() {
         f[0].reason
     );
     assert_eq!(f[0].actions[0].to, 3);
+}
+
+#[test]
+fn a_pending_change_counts_as_made_only_when_the_capacity_shows_it() {
+    let committed = GroupState {
+        last_change_at: Some("2026-11-20T11:00:05Z".into()),
+        last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00+00:00"),
+        baseline: Some(2),
+        pending: None,
+    };
+    let left = GroupState {
+        pending: Some(reflex_scale::facts::Pending {
+            from: 2,
+            to: 3,
+            alarm: "web-cpu-high".into(),
+            event_time: Some("2026-11-20T11:00:00+00:00".into()),
+            then: Box::new(committed.clone()),
+        }),
+        ..GroupState::default()
+    };
+    // The capacity shows the change: it was made, and the record is the one it would keep.
+    let (made, found) = left.clone().settled(3);
+    assert_eq!(made, committed);
+    assert_eq!(found.map(|p| (p.from, p.to)), Some((2, 3)));
+    // It does not: the run died before the change, which never happened.
+    let (not_made, found) = left.clone().settled(2);
+    assert_eq!(not_made, GroupState::default());
+    assert_eq!(found, None);
+}
+
+#[test]
+fn the_change_a_crashed_delivery_made_is_confirmed_not_held_back_by_its_own_cooldown() {
+    let committed = GroupState {
+        last_change_at: Some((now() - chrono::Duration::seconds(30)).to_rfc3339()),
+        last_event_times: acted_on("web-cpu-high", "2026-11-20T11:00:00+00:00"),
+        baseline: Some(2),
+        pending: None,
+    };
+    let mut facts = web(3, committed.clone());
+    if let Some(group) = facts.group.as_mut() {
+        group.made_unconfirmed = Some(reflex_scale::facts::Pending {
+            from: 2,
+            to: 3,
+            alarm: "web-cpu-high".into(),
+            event_time: Some("2026-11-20T11:00:00+00:00".into()),
+            then: Box::new(committed),
+        });
+    }
+    let f = findings("cpu-high-alarm.json", &facts, &settings());
+    let a = &f[0].actions[0];
+    assert!(a.made_unconfirmed, "{f:?}");
+    assert_eq!((a.from, a.to), (2, 3));
+    // Another state change of the alarm is held back by the cooldown, as any other.
+    let f = findings("cpu-high-alarm-again.json", &facts, &settings());
+    assert!(f[0].actions.is_empty(), "{f:?}");
+    assert!(f[0].reason.contains("cooldown"), "{}", f[0].reason);
 }

@@ -67,6 +67,15 @@ impl GuardDutyFinding {
         }
     }
 
+    /// How often GuardDuty has seen it (`service.count`, 1 when absent): GuardDuty republishes a
+    /// finding with a higher count as a new event.
+    pub fn count(&self) -> u64 {
+        self.service
+            .get("count")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+    }
+
     /// The EC2 instance the finding is about, if it is about one.
     pub fn instance_id(&self) -> Option<&str> {
         if self.resource.get("resourceType").and_then(Value::as_str) != Some("Instance") {

@@ -9,6 +9,7 @@ pub mod alarm;
 pub mod api_call;
 pub mod guardduty;
 pub mod insight;
+pub mod key;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Serialize;
@@ -20,6 +21,7 @@ pub use alarm::AlarmStateChange;
 pub use api_call::ApiCall;
 pub use guardduty::GuardDutyFinding;
 pub use insight::InsightEvent;
+pub use key::{EventKey, Revision};
 
 /// The `detail-type` CloudTrail uses for management API calls delivered to EventBridge.
 pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";

@@ -1,41 +1,48 @@
 //! The ledger's part in handling one finding: claim it before acting, so a redelivery neither
-//! acts nor pages twice; record what was done; give the claim back when the report could not
-//! be sent, so Lambda's retry reports it.
+//! acts nor pages twice; resume a claim a crashed or interrupted delivery left; record the
+//! progress step by step; finish it; mark it reported once the report went out.
 
 use chrono::Utc;
 
+use super::deadline::Deadline;
+use crate::event::{EventKey, Revision};
 use crate::guard::{Disposition, GuardedFinding, Mode};
-use crate::ledger::{Claim, Ledger};
-use crate::outcome::Outcome;
-use crate::plan::{Action, Severity};
+use crate::ledger::{Claim, ClaimKey, Finished, Ledger, LedgerError};
+use crate::plan::Severity;
 use crate::report::ActionReport;
 
 /// Where a finding stands in the ledger for this delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClaimState {
-    /// This delivery holds the claim: act, then record under `key`.
-    Acquired { key: String },
-    /// An earlier delivery claimed this finding: do nothing again, report what it recorded.
-    HeldByAnother {
-        claimed_at: String,
-        state: String,
-        recorded: Option<Vec<ActionReport>>,
+    /// This delivery holds the claim. `progress`: the steps an earlier delivery recorded before
+    /// it crashed or was interrupted; done steps are not done again.
+    Acquired {
+        key: ClaimKey,
+        progress: Vec<ActionReport>,
     },
+    /// Another delivery works on it now: this one must come back later.
+    InProgress { claimed_at: String },
+    /// An earlier delivery finished it.
+    Finished { key: ClaimKey, finished: Finished },
     /// No ledger table is configured: act without duplicate protection.
     NoLedger,
-    /// The ledger could not be reached: act anyway (acting twice is safe, not acting is not).
+    /// The ledger refused by configuration (the table is missing, access is denied): act anyway,
+    /// and say so. (A transient ledger fault fails the event instead, so it is retried.)
     Unavailable { why: String },
     /// The finding neither acts nor pages anyone: nothing to claim.
     NotNeeded,
 }
 
-/// The ledger key of a finding: its rule, apart for a dry-run so that enforcing the same event
-/// later still acts.
-pub fn key<A>(guarded: &GuardedFinding<A>) -> String {
+/// The ledger key of a finding: the event's, and its rule, apart for a dry-run so that
+/// enforcing the same event later still acts.
+pub fn key<A>(event: &EventKey, guarded: &GuardedFinding<A>) -> ClaimKey {
     let rule_id = guarded.finding.rule_id;
-    match guarded.mode {
-        Mode::DryRun => format!("{rule_id}#dry-run"),
-        _ => rule_id.to_string(),
+    ClaimKey {
+        event: event.key.clone(),
+        rule: match guarded.mode {
+            Mode::DryRun => format!("{rule_id}#dry-run"),
+            _ => rule_id.to_string(),
+        },
     }
 }
 
@@ -52,37 +59,32 @@ pub fn is_needed<A>(guarded: &GuardedFinding<A>, alert: Severity) -> bool {
     acts_or_reports || pages
 }
 
-/// Claim the finding for this delivery of `event_id`.
+/// Claim the finding for this delivery, until just past its deadline. A transient ledger fault
+/// is an error: the event is retried rather than handled without duplicate protection.
 pub async fn claim<A>(
     ledger: Option<&Ledger>,
-    event_id: &str,
+    event: &EventKey,
     guarded: &GuardedFinding<A>,
     alert: Severity,
-    function: &str,
-    summary: &str,
-) -> ClaimState {
+    (function, summary): (&str, &str),
+    deadline: &Deadline,
+) -> Result<ClaimState, LedgerError> {
     if !is_needed(guarded, alert) {
-        return ClaimState::NotNeeded;
+        return Ok(ClaimState::NotNeeded);
     }
     let Some(ledger) = ledger else {
-        return ClaimState::NoLedger;
+        return Ok(ClaimState::NoLedger);
     };
-    let key = key(guarded);
+    let key = key(event, guarded);
     match ledger
-        .claim(event_id, &key, function, summary, Utc::now())
+        .claim(&key, function, summary, Utc::now(), deadline.lease_until())
         .await
     {
-        Ok(Claim::Acquired) => ClaimState::Acquired { key },
-        Ok(Claim::Held {
-            state,
-            claimed_at,
-            recorded,
-        }) => ClaimState::HeldByAnother {
-            claimed_at,
-            state,
-            recorded,
-        },
-        Err(why) => ClaimState::Unavailable { why },
+        Ok(Claim::Acquired { progress }) => Ok(ClaimState::Acquired { key, progress }),
+        Ok(Claim::InProgress { claimed_at, .. }) => Ok(ClaimState::InProgress { claimed_at }),
+        Ok(Claim::Finished(finished)) => Ok(ClaimState::Finished { key, finished }),
+        Err(e) if e.transient => Err(e),
+        Err(e) => Ok(ClaimState::Unavailable { why: e.why }),
     }
 }
 
@@ -97,47 +99,55 @@ impl ClaimState {
             ClaimState::Unavailable { why } => Some(format!(
                 "ledger {table} unavailable, acting without duplicate protection: {why}"
             )),
+            ClaimState::Acquired { progress, .. } if !progress.is_empty() => Some(
+                "an earlier delivery of this event stopped part way: its recorded steps are \
+                 kept, the rest done now"
+                    .to_string(),
+            ),
             _ => None,
         }
     }
 
-    /// For a finding an earlier delivery handled: each action reported as skipped, with what
-    /// the earlier delivery recorded (not a plan recomputed from today's state).
-    pub fn handled_earlier<A: Action>(
-        &self,
-        steps: &[(A, Disposition)],
-    ) -> Option<Vec<ActionReport>> {
-        let ClaimState::HeldByAnother {
-            claimed_at,
-            state,
-            recorded,
-        } = self
-        else {
-            return None;
-        };
-        let why = format!(
-            "already handled: an earlier delivery of this event claimed it at {claimed_at} ({state})"
-        );
-        Some(match recorded {
-            Some(recorded) => recorded
-                .iter()
-                .map(|earlier| ActionReport {
-                    description: earlier.description.clone(),
-                    action: earlier.action.clone(),
-                    outcome: Outcome::skipped(format!(
-                        "{why}; the earlier outcome was {}",
-                        earlier.outcome.status()
-                    )),
-                })
-                .collect(),
-            None => steps
-                .iter()
-                .map(|(action, _)| ActionReport {
-                    description: action.describe(),
-                    action: serde_json::to_value(action).unwrap_or_default(),
-                    outcome: Outcome::skipped(why.clone()),
-                })
-                .collect(),
-        })
+    /// The steps an earlier delivery already finished, to keep rather than redo.
+    pub fn progress(&self) -> &[ActionReport] {
+        match self {
+            ClaimState::Acquired { progress, .. } => progress,
+            _ => &[],
+        }
+    }
+
+    /// The key of a claim this delivery holds.
+    pub fn held(&self) -> Option<&ClaimKey> {
+        match self {
+            ClaimState::Acquired { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// What a finished claim means for a redelivery of its event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Earlier {
+    /// Reported already: nothing to do or say again.
+    Handled,
+    /// Done, but its report never went out: send the recorded one.
+    Unreported,
+    /// Reported, and the source has since republished it changed enough to tell people again.
+    Updated { told: Revision, now: Revision },
+    /// Reported; the source republished it with a change too small to page anyone again.
+    Seen { now: Revision },
+}
+
+/// Compare what a finished claim told people with the event now delivered.
+pub fn earlier(finished: &Finished, now: Option<Revision>) -> Earlier {
+    if !finished.reported {
+        return Earlier::Unreported;
+    }
+    match (finished.revision, now) {
+        (Some(told), Some(now)) if now.is_newer_than(&told) && now.matters_since(&told) => {
+            Earlier::Updated { told, now }
+        }
+        (Some(told), Some(now)) if now.is_newer_than(&told) => Earlier::Seen { now },
+        _ => Earlier::Handled,
     }
 }

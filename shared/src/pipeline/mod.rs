@@ -7,18 +7,34 @@
 //! interpret  Event ─► the function's trigger, or "ignored"    Function::interpret (pure)
 //! target     the event's account and region                   places, target
 //! screen     caller exempt by tag                             Function::tags
-//! gather     read-only facts the trigger needs                Function::gather
+//! gather     read-only facts the trigger needs (bounded)      Function::gather
 //! decide     trigger + facts ─► findings (cannot fail)        Function::decide (pure)
 //! guard      rule mode · exempt resources · blast radius      guard
-//! claim      (event, rule) in the ledger                      claim
-//! execute    each step ─► its outcome                         Function::execute
-//! record     the outcomes and prior state in the ledger       claim
+//! claim      (event, rule) in the ledger, or resume it        claim
+//! execute    each step ─► its outcome, progress recorded      steps, Function::execute
+//! finish     the finding and its outcomes in the ledger       claim
 //! report     audit log · EMF metrics · one SNS report         audit, metrics, publish
 //! ```
+//!
+//! What is guaranteed when something fails (the README's promises say the same):
+//!
+//! - Nothing is done twice: a finding is claimed before it acts; a redelivery of a finished
+//!   event does nothing again and sends no second report.
+//! - Nothing is lost: a delivery that cannot finish *fails*, so Lambda retries the event (and
+//!   finally dead-letters it). That is the case when another delivery holds the claim now, when
+//!   a step or a lookup fails in a way that may pass (throttling, a 5xx, a timeout), when the
+//!   deadline comes near, and when the report cannot be published. A crashed or timed-out
+//!   delivery leaves a claim whose lease ends just after its deadline: the retry takes it over.
+//! - A retry resumes: steps an earlier delivery finished are kept as it recorded them (with
+//!   their prior state and undo), the others run; each reads the current state first.
+//! - The audit record is never deleted; a report that could not be sent is kept in the ledger
+//!   and sent by the retry, with the original outcomes.
 
 mod build;
 pub mod claim;
+pub mod deadline;
 pub mod places;
+pub mod steps;
 
 use std::collections::BTreeMap;
 
@@ -27,11 +43,11 @@ use serde_json::Value;
 
 use crate::audit;
 use crate::error::ReflexError;
-use crate::event::{self, Event};
+use crate::event::{self, Event, EventKey, key};
 use crate::exemption::ExemptTag;
-use crate::function::{Function, Interpreted};
-use crate::guard::{Disposition, EventSkip, GuardedFinding, Guards};
-use crate::ledger::Ledger;
+use crate::function::{Function, Interpreted, Notes};
+use crate::guard::{EventSkip, GuardedFinding, Guards};
+use crate::ledger::{ClaimKey, Ledger};
 use crate::outcome::Outcome;
 use crate::plan::{Action, Finding};
 use crate::publish::SnsPublisher;
@@ -41,7 +57,10 @@ use crate::target::{Target, target_of};
 
 pub use build::handler_from_env;
 pub use claim::ClaimState;
+pub use deadline::Deadline;
 pub use places::Places;
+
+use claim::Earlier;
 
 /// One function wired into the pipeline: its instances per place, its settings, the guards, the
 /// ledger and the publisher.
@@ -51,15 +70,30 @@ pub struct Handler<F: Function> {
     pub guards: Guards,
     pub exempt_tag: ExemptTag,
     pub publisher: Option<SnsPublisher>,
-    /// Duplicate protection and audit trail; `None` for local runs without a table.
+    /// Duplicate protection, progress and audit trail; `None` for local runs without a table.
     pub ledger: Option<Ledger>,
     /// Print EMF metrics per event (set by the Lambda runtime loop; off in tests and the demo).
     pub emit_metrics: bool,
 }
 
+/// The claims this delivery settles once the report is out (or needs no sending).
+#[derive(Default)]
+struct ToMarkReported {
+    claims: Vec<ClaimKey>,
+    /// Where a republished finding was told about again: the revision told.
+    revision: Option<event::Revision>,
+}
+
 impl<F: Function> Handler<F> {
-    /// Handle one raw EventBridge event and return its report.
+    /// Handle one raw EventBridge event outside Lambda, with [`deadline::LOCAL_BUDGET`].
     pub async fn handle(&self, raw: Value) -> Result<Report, ReflexError> {
+        self.handle_by(raw, Deadline::after(deadline::LOCAL_BUDGET))
+            .await
+    }
+
+    /// Handle one raw EventBridge event by `deadline` and return its report.
+    pub async fn handle_by(&self, raw: Value, deadline: Deadline) -> Result<Report, ReflexError> {
+        let digest = key::lacks_an_id(&raw).then(|| key::content_digest(&raw));
         let event = event::parse(raw)?;
         if !event.is_one_of(F::ACCEPTS) {
             return Err(event.unsupported().into());
@@ -88,53 +122,202 @@ impl<F: Function> Handler<F> {
         let mut read = ExemptTags::new();
         if let Some(skip) = self
             .exempt_caller(&*function, &event, &mut read, &mut report)
-            .await
+            .await?
         {
             return Ok(self.finish(report, Some(skip)));
         }
 
-        let facts = function.gather(&trigger, &mut report.notes).await;
+        let facts = self
+            .gather(&*function, &trigger, &deadline, &mut report)
+            .await?;
         let findings = F::decide(&trigger, &facts, &self.settings);
         if findings.is_empty() {
             return Ok(self.finish(report, None));
         }
         let exempt = self
             .exempt_resources(&*function, &findings, &mut read, &mut report)
-            .await;
+            .await?;
 
-        let mut claimed = Vec::new();
+        let key = event.key(digest.as_deref());
+        let mut settle = ToMarkReported::default();
+        let mut held_elsewhere = Vec::new();
+        let mut for_now = Vec::new();
         for guarded in self.guards.apply(findings, &exempt) {
             let claim = claim::claim(
                 self.ledger.as_ref(),
-                event.id(),
+                &key,
                 &guarded,
                 F::ALERT_SEVERITY,
-                F::NAME,
-                &report.event.what,
+                (F::NAME, &report.event.what),
+                &deadline,
             )
-            .await;
+            .await
+            .map_err(|e| ReflexError::Ledger(e.why))?;
             if let Some(note) = claim.note(self.ledger_table()) {
                 report.note(note);
             }
-            let actions = match claim.handled_earlier(&guarded.steps) {
-                Some(earlier) => earlier,
-                None => execute(&*function, &guarded.steps).await,
+            let finding = match claim {
+                ClaimState::InProgress { claimed_at } => {
+                    held_elsewhere.push(format!(
+                        "{} (claimed at {claimed_at})",
+                        guarded.finding.rule_id
+                    ));
+                    held_by_another(guarded, &claimed_at)
+                }
+                ClaimState::Finished {
+                    key: claimed,
+                    finished,
+                } => {
+                    self.finished_earlier(
+                        guarded,
+                        claimed,
+                        finished,
+                        &key,
+                        &mut settle,
+                        &mut report,
+                    )
+                    .await
+                }
+                claim => {
+                    let finding = self
+                        .act(&*function, guarded, &claim, &key, &deadline, &mut report)
+                        .await;
+                    match finding.actions.iter().find(|a| a.outcome.is_retryable()) {
+                        Some(step) => for_now.push(format!(
+                            "{}: {}",
+                            step.description,
+                            step.outcome.explanation().unwrap_or("failed for now")
+                        )),
+                        None => settle.claims.extend(claim.held().cloned()),
+                    }
+                    finding
+                }
             };
-            if let ClaimState::Acquired { key } = &claim {
-                self.record(event.id(), key, &actions, &mut report).await;
-                claimed.push(key.clone());
-            }
-            report
-                .findings
-                .push(finding_report(guarded, &claim, actions));
+            report.findings.push(finding);
         }
         report.settle(F::ALERT_SEVERITY);
         self.log(&report);
-        if let Err(e) = self.publish(&mut report).await {
-            self.release(event.id(), &claimed).await;
+        let unfinished = if !held_elsewhere.is_empty() {
+            Err(ReflexError::InProgress(held_elsewhere.join(", ")))
+        } else if !for_now.is_empty() {
+            Err(ReflexError::Interrupted(for_now.join("; ")))
+        } else {
+            self.publish(&mut report).await
+        };
+        if let Err(e) = unfinished {
+            self.let_go(&settle).await;
             return Err(e);
         }
+        self.mark_reported(&settle, &mut report).await;
         Ok(report)
+    }
+
+    /// This delivery fails on purpose: the findings it finished wait, unreported, for the retry,
+    /// which need not wait for their leases to run out.
+    async fn let_go(&self, settle: &ToMarkReported) {
+        let Some(ledger) = &self.ledger else { return };
+        for key in &settle.claims {
+            if let Err(e) = ledger.let_go(key).await {
+                tracing::warn!(claim = ?key, error = %e, "could not end the lease; the retry waits for it");
+            }
+        }
+    }
+
+    /// Claim held (or no ledger): run the finding's steps, resuming after what an earlier
+    /// delivery finished, then record the end in the ledger: `done`, or `interrupted` when a
+    /// step failed for now (the retry resumes).
+    async fn act(
+        &self,
+        function: &F,
+        guarded: GuardedFinding<F::Action>,
+        claim: &ClaimState,
+        event: &EventKey,
+        deadline: &Deadline,
+        report: &mut Report,
+    ) -> FindingReport {
+        let held = claim.held().zip(self.ledger.as_ref());
+        let run = steps::Run {
+            ledger: held.map(|(key, ledger)| (ledger, key)),
+            progress: claim.progress(),
+            deadline,
+        };
+        let actions = steps::run(function, &guarded.steps, &run, &mut report.notes).await;
+        let finding = finding_report(guarded, actions, false);
+        if let Some((key, ledger)) = held {
+            let recorded = if finding.actions.iter().any(|a| a.outcome.is_retryable()) {
+                ledger.interrupt(key, &finding.actions).await
+            } else {
+                ledger
+                    .finish(key, &finding, event.revision, Utc::now())
+                    .await
+            };
+            if let Err(e) = recorded {
+                report.note(format!(
+                    "could not record the outcome in ledger {}: {e}",
+                    ledger.table()
+                ));
+            }
+        }
+        finding
+    }
+
+    /// A finding an earlier delivery finished: nothing is done again. Its recorded report is
+    /// sent if it never went out; a republished finding changed enough is reported as an update.
+    async fn finished_earlier(
+        &self,
+        guarded: GuardedFinding<F::Action>,
+        claimed: ClaimKey,
+        finished: crate::ledger::Finished,
+        event: &EventKey,
+        settle: &mut ToMarkReported,
+        report: &mut Report,
+    ) -> FindingReport {
+        let when = finished.claimed_at.clone();
+        match claim::earlier(&finished, event.revision) {
+            Earlier::Unreported => {
+                report.note(format!(
+                    "an earlier delivery of this event did this at {when}; its report could not \
+                     be sent then and goes out now"
+                ));
+                settle.claims.push(claimed);
+                match finished.finding {
+                    Some(recorded) => recorded,
+                    None => handled_earlier(guarded, &finished),
+                }
+            }
+            Earlier::Updated { told, now } => {
+                report.update = Some(format!(
+                    "first reported at {when}; since then its severity went from {} to {} and it \
+                     was seen {} times (then {}). Nothing was done again.",
+                    told.severity, now.severity, now.count, told.count
+                ));
+                settle.claims.push(claimed);
+                settle.revision = Some(now);
+                handled_earlier(guarded, &finished)
+            }
+            Earlier::Seen { now } => {
+                if let Some(ledger) = &self.ledger
+                    && let Err(e) = ledger.seen(&claimed, now).await
+                {
+                    report.note(format!("could not record the update in the ledger: {e}"));
+                }
+                handled_earlier(guarded, &finished)
+            }
+            Earlier::Handled => handled_earlier(guarded, &finished),
+        }
+    }
+
+    /// The report went out (or had nothing to send): say so on each claim it covered.
+    async fn mark_reported(&self, settle: &ToMarkReported, report: &mut Report) {
+        let Some(ledger) = &self.ledger else { return };
+        for key in &settle.claims {
+            if let Err(e) = ledger.reported(key, settle.revision).await {
+                report.note(format!(
+                    "could not mark the report as sent in ledger {}: {e}",
+                    ledger.table()
+                ));
+            }
+        }
     }
 
     /// Where to act: where the event happened (its account through the member role, its
@@ -148,6 +331,31 @@ impl<F: Function> Handler<F> {
         }
     }
 
+    /// The facts the trigger needs, within the time the invocation has for them. A lookup that
+    /// failed for now (or ran out of time) fails the event before anything is done.
+    async fn gather(
+        &self,
+        function: &F,
+        trigger: &F::Trigger,
+        deadline: &Deadline,
+        report: &mut Report,
+    ) -> Result<F::Facts, ReflexError> {
+        let budget = deadline.remaining().saturating_sub(deadline::STEP_RESERVE);
+        let mut notes = Notes::default();
+        let gathered = tokio::time::timeout(budget, function.gather(trigger, &mut notes)).await;
+        report.notes.extend(notes.lines().iter().cloned());
+        let facts = gathered.map_err(|_| {
+            ReflexError::Lookup(format!(
+                "the lookups did not finish within {}s",
+                budget.as_secs()
+            ))
+        })?;
+        match notes.failed_for_now() {
+            Some(why) => Err(ReflexError::Lookup(why)),
+            None => Ok(facts),
+        }
+    }
+
     /// A caller carrying the exemption tag: the event is skipped before any fact is gathered.
     async fn exempt_caller(
         &self,
@@ -155,14 +363,18 @@ impl<F: Function> Handler<F> {
         event: &Event,
         read: &mut ExemptTags,
         report: &mut Report,
-    ) -> Option<EventSkip> {
-        let call = event.api_call()?;
-        let caller = call.user_identity.principal()?;
+    ) -> Result<Option<EventSkip>, ReflexError> {
+        let Some(call) = event.api_call() else {
+            return Ok(None);
+        };
+        let Some(caller) = call.user_identity.principal() else {
+            return Ok(None);
+        };
         let tag = self.exempt_tag_on(function, &caller, read, report).await?;
-        Some(EventSkip::ExemptActor {
+        Ok(tag.map(|tag| EventSkip::ExemptActor {
             actor: call.user_identity.describe(),
             because: format!("{caller} carries the exemption tag {tag}"),
-        })
+        }))
     }
 
     /// Every resource the findings' actions touch that carries the exemption tag, and why.
@@ -172,7 +384,7 @@ impl<F: Function> Handler<F> {
         findings: &[Finding<F::Action>],
         read: &mut ExemptTags,
         report: &mut Report,
-    ) -> BTreeMap<Resource, String> {
+    ) -> Result<BTreeMap<Resource, String>, ReflexError> {
         let mut touched: Vec<Resource> = findings
             .iter()
             .flat_map(|f| f.actions.iter().map(Action::resource))
@@ -181,28 +393,38 @@ impl<F: Function> Handler<F> {
         touched.dedup();
         let mut exempt = BTreeMap::new();
         for resource in touched {
-            if let Some(tag) = self.exempt_tag_on(function, &resource, read, report).await {
+            if let Some(tag) = self
+                .exempt_tag_on(function, &resource, read, report)
+                .await?
+            {
                 let why = format!("{resource} carries the exemption tag {tag}");
                 exempt.insert(resource, why);
             }
         }
-        exempt
+        Ok(exempt)
     }
 
-    /// The exemption tag on `resource`, as `key=value`, if it carries it. An unreadable tag is
-    /// not an exemption: fail toward remediation, and say so.
+    /// The exemption tag on `resource`, as `key=value`, if it carries it. A tag unreadable by
+    /// configuration (AccessDenied) is not an exemption: fail toward remediation, and say so. One
+    /// unreadable for now (throttled) fails the event, to be retried: deciding without it could
+    /// act on an exempt resource.
     async fn exempt_tag_on(
         &self,
         function: &F,
         resource: &Resource,
         read: &mut ExemptTags,
         report: &mut Report,
-    ) -> Option<String> {
+    ) -> Result<Option<String>, ReflexError> {
         if let Some(known) = read.get(resource) {
-            return known.clone();
+            return Ok(known.clone());
         }
         let tag = match function.tags(resource).await {
             Ok(tags) => tags.and_then(|t| self.exempt_tag.found_in(&t)),
+            Err(e) if e.transient => {
+                return Err(ReflexError::Lookup(format!(
+                    "could not read the tags of {resource}: {e}"
+                )));
+            }
             Err(e) => {
                 report.note(format!(
                     "could not read the tags of {resource}, treated as not exempt: {e}"
@@ -211,39 +433,11 @@ impl<F: Function> Handler<F> {
             }
         };
         read.insert(resource.clone(), tag.clone());
-        tag
+        Ok(tag)
     }
 
     fn ledger_table(&self) -> &str {
         self.ledger.as_ref().map_or("", Ledger::table)
-    }
-
-    /// Record what this delivery did for a claimed finding.
-    async fn record(
-        &self,
-        event_id: &str,
-        key: &str,
-        actions: &[ActionReport],
-        report: &mut Report,
-    ) {
-        let Some(ledger) = &self.ledger else { return };
-        if let Err(e) = ledger.record(event_id, key, actions, Utc::now()).await {
-            report.note(format!(
-                "could not record the outcome in ledger {}: {e}",
-                ledger.table()
-            ));
-        }
-    }
-
-    /// Give the claims back: the report could not be sent, and Lambda's retry must act
-    /// (idempotently, "already done") and report, instead of finding the event handled.
-    async fn release(&self, event_id: &str, keys: &[String]) {
-        let Some(ledger) = &self.ledger else { return };
-        for key in keys {
-            if let Err(e) = ledger.release(event_id, key).await {
-                tracing::error!(claim = %key, error = %e, "could not release the claim");
-            }
-        }
     }
 
     fn finish(&self, mut report: Report, skip: Option<EventSkip>) -> Report {
@@ -261,6 +455,8 @@ impl<F: Function> Handler<F> {
         }
     }
 
+    /// Publish the report if a person should see it. A failure fails the event: the ledger keeps
+    /// the outcomes as done but not reported, and the retry sends this report.
     async fn publish(&self, report: &mut Report) -> Result<(), ReflexError> {
         if !report.is_notifiable() {
             return Ok(());
@@ -279,42 +475,68 @@ impl<F: Function> Handler<F> {
     }
 }
 
-/// The exemption tag found on each resource read so far (`None`: not exempt).
-type ExemptTags = BTreeMap<Resource, Option<String>>;
+/// A finding another delivery is handling now: each step said to be theirs.
+fn held_by_another<A: Action>(guarded: GuardedFinding<A>, claimed_at: &str) -> FindingReport {
+    let why =
+        format!("another delivery of this event claimed it at {claimed_at} and is handling it now");
+    let actions = skipped_steps(&guarded, &why);
+    finding_report(guarded, actions, false)
+}
 
-/// Run each step the guards let through; the others get their outcome without an AWS call.
-async fn execute<F: Function>(
-    function: &F,
-    steps: &[(F::Action, Disposition)],
-) -> Vec<ActionReport> {
-    let mut actions = Vec::with_capacity(steps.len());
-    for (action, disposition) in steps {
-        let outcome = match disposition {
-            Disposition::Run => function.execute(action).await,
-            Disposition::DryRun => Outcome::WouldDo,
-            Disposition::Skip { why } => Outcome::skipped(why.clone()),
-            Disposition::Exempt { why } => Outcome::Exempt { why: why.clone() },
-        };
-        actions.push(ActionReport {
+/// A finding an earlier delivery finished and reported: each step reported as skipped, with what
+/// that delivery recorded (not a plan recomputed from today's state).
+fn handled_earlier<A: Action>(
+    guarded: GuardedFinding<A>,
+    finished: &crate::ledger::Finished,
+) -> FindingReport {
+    let why = format!(
+        "already handled: an earlier delivery of this event claimed it at {}",
+        finished.claimed_at
+    );
+    let actions = match &finished.finding {
+        Some(recorded) => recorded
+            .actions
+            .iter()
+            .map(|earlier| ActionReport {
+                outcome: Outcome::skipped(format!(
+                    "{why}; the earlier outcome was {}",
+                    earlier.outcome.status()
+                )),
+                ..earlier.clone()
+            })
+            .collect(),
+        None => skipped_steps(&guarded, &why),
+    };
+    finding_report(guarded, actions, true)
+}
+
+fn skipped_steps<A: Action>(guarded: &GuardedFinding<A>, why: &str) -> Vec<ActionReport> {
+    guarded
+        .steps
+        .iter()
+        .map(|(action, _)| ActionReport {
+            step: action.step(),
             description: action.describe(),
             action: serde_json::to_value(action).unwrap_or_default(),
-            outcome,
-        });
-    }
-    actions
+            outcome: Outcome::skipped(why),
+        })
+        .collect()
 }
 
 fn finding_report<A>(
     guarded: GuardedFinding<A>,
-    claim: &ClaimState,
     actions: Vec<ActionReport>,
+    already_handled: bool,
 ) -> FindingReport {
     FindingReport {
         rule_id: guarded.finding.rule_id.to_string(),
         severity: guarded.finding.severity,
         reason: guarded.finding.reason,
         mode: guarded.mode,
-        already_handled: matches!(claim, ClaimState::HeldByAnother { .. }),
+        already_handled,
         actions,
     }
 }
+
+/// The exemption tag found on each resource read so far (`None`: not exempt).
+type ExemptTags = BTreeMap<Resource, Option<String>>;

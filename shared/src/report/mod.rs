@@ -42,6 +42,9 @@ pub enum Status {
     Skipped,
     /// A redelivery: the ledger shows an earlier delivery handled every finding.
     AlreadyHandled,
+    /// A finding reported earlier that its source republished changed enough to tell people
+    /// again (a GuardDuty finding grown more severe or seen twice as often); nothing is redone.
+    Updated,
 }
 
 impl Status {
@@ -58,12 +61,16 @@ impl Status {
             Status::NothingToDo => "nothing-to-do",
             Status::Skipped => "skipped",
             Status::AlreadyHandled => "already-handled",
+            Status::Updated => "updated",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionReport {
+    /// The step's stable name within its finding (see `Action::step`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub step: String,
     pub description: String,
     /// The function's action as JSON (its type is the function's own).
     pub action: Value,
@@ -98,6 +105,9 @@ pub struct Report {
     pub skipped: Option<EventSkip>,
     pub findings: Vec<FindingReport>,
     pub notes: Vec<String>,
+    /// For a republished finding reported before: what changed since people were told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<String>,
 }
 
 impl Report {
@@ -109,6 +119,7 @@ impl Report {
             skipped: None,
             findings: Vec::new(),
             notes: Vec::new(),
+            update: None,
         }
     }
 
@@ -134,7 +145,10 @@ impl Report {
         } else if self.findings.is_empty() {
             Status::NothingToDo
         } else if self.findings.iter().all(|f| f.already_handled) {
-            Status::AlreadyHandled
+            match self.update {
+                Some(_) => Status::Updated,
+                None => Status::AlreadyHandled,
+            }
         } else if failed && acted {
             Status::PartiallyFailed
         } else if failed {
@@ -171,6 +185,7 @@ impl Report {
                 | Status::Failed
                 | Status::NeedsAttention
                 | Status::Exempt
+                | Status::Updated
         )
     }
 
@@ -195,6 +210,7 @@ mod tests {
             NothingToDo,
             Skipped,
             AlreadyHandled,
+            Updated,
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
@@ -232,6 +248,7 @@ mod tests {
             actions: outcomes
                 .into_iter()
                 .map(|outcome| ActionReport {
+                    step: String::new(),
                     description: "detach it".into(),
                     action: json!({}),
                     outcome,

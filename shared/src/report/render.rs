@@ -19,6 +19,7 @@ impl Report {
             Status::Skipped => "Skipped",
             Status::AlreadyHandled => "Already handled",
             Status::Exempt => "Exempt, not acted on",
+            Status::Updated => "Updated",
         }
     }
 
@@ -76,6 +77,9 @@ impl Report {
         out += &format!("  event id {}\n", e.id);
         if let Some(url) = &e.console_url {
             out += &format!("  console: {url}\n");
+        }
+        if let Some(update) = &self.update {
+            out += &format!("\nUPDATE: {update}\n");
         }
         if let Some(skip) = &self.skipped {
             out += &format!("\nNOT ACTED ON: {}\n", skip.describe());
