@@ -38,12 +38,18 @@ pub trait Action: Serialize + Clone + Debug + Send + Sync {
     /// even when it re-plans from a state those steps changed. Override it where one finding
     /// has several steps of a kind on one resource.
     fn step(&self) -> String {
-        let kind = serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(String::from))
-            .unwrap_or_else(|| "change".into());
-        format!("{kind} {}", self.resource())
+        step_of(self)
     }
+}
+
+/// The usual step name: the action's `type` and the resource it touches
+/// (`detach-managed-policy user alice`).
+pub fn step_of<A: Action>(action: &A) -> String {
+    let kind = serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(String::from))
+        .unwrap_or_else(|| "change".into());
+    format!("{kind} {}", action.resource())
 }
 
 /// A rule's verdict on one event: why it matters and what to do about it.

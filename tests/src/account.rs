@@ -328,6 +328,43 @@ impl Account {
             .expect("valid configuration")
     }
 
+    /// The same handler, its every call going through `proxy` (the account's own clients, for
+    /// seeding and reading back, still reach the emulator directly).
+    pub async fn handler_via<F: Function>(
+        &self,
+        proxy: &crate::proxy::FaultProxy,
+        mode: &str,
+        extra: &[(&str, &str)],
+    ) -> Handler<F> {
+        let sdk = crate::emulator::sdk_config_at(&proxy.endpoint).await;
+        handler_from_env::<F>(&self.env(mode, extra), &sdk)
+            .await
+            .expect("valid configuration")
+    }
+
+    /// Let every lease in the ledger run out, as it has when Lambda's retry arrives a minute
+    /// or more after the delivery that took it.
+    pub async fn let_leases_run_out(&self) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        for entry in self.ledger_entries().await {
+            if entry["kind"] != "claim" {
+                continue;
+            }
+            self.dynamodb
+                .update_item()
+                .table_name(LEDGER_TABLE)
+                .key(
+                    "pk",
+                    AttributeValue::S(entry["pk"].as_str().unwrap_or_default().into()),
+                )
+                .update_expression("SET lease_until = :past")
+                .expression_attribute_values(":past", AttributeValue::N("0".into()))
+                .send()
+                .await
+                .expect("end the lease");
+        }
+    }
+
     /// An Auto Scaling group (the sample alarms watch `web`).
     pub async fn seed_group(&self, name: &str, min: i32, max: i32, desired: i32) {
         let config = format!("{name}-launch-config");

@@ -74,18 +74,7 @@ impl Emulator {
     /// SDK configuration aimed at the emulator, with dummy credentials (never the real chain,
     /// never the instance metadata service).
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "reflex-emulator",
-            ))
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await
+        sdk_config_at(&self.endpoint).await
     }
 
     /// Empty every service in the emulator (`POST /moto-api/reset`).
@@ -113,4 +102,28 @@ impl Drop for Emulator {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// SDK configuration aimed at `endpoint` (the emulator, or a fault proxy in front of it), with
+/// dummy credentials, the functions' own call timeouts, and the SDK's standard retries (three
+/// attempts) with short backoffs, so retry tests take no time.
+pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "reflex-emulator",
+        ))
+        .endpoint_url(endpoint)
+        .timeout_config(reflex_shared::aws::timeouts())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(std::time::Duration::from_millis(20))
+                .with_max_backoff(std::time::Duration::from_millis(100)),
+        )
+        .load()
+        .await
 }

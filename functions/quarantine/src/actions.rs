@@ -156,6 +156,18 @@ impl Action for QuarantineAction {
     }
 
     /// The security group or the instance: an exemption tag on it holds the step back.
+    /// Several snapshots of one instance are told apart by their volume.
+    fn step(&self) -> String {
+        match self {
+            QuarantineAction::SnapshotVolume {
+                instance_id,
+                volume_id,
+                ..
+            } => format!("snapshot-volume {volume_id} of instance {instance_id}"),
+            other => reflex_shared::plan::step_of(other),
+        }
+    }
+
     fn resource(&self) -> Resource {
         match self {
             QuarantineAction::RevokeIngress { group_id, .. } => {

@@ -110,7 +110,7 @@ fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
                     );
                 }
                 let (isolate, others) = steps(i, &request.reason, &request.event_id);
-                if isolate.is_none() {
+                if isolate.is_empty() {
                     reason += &format!("\ninstance {id} is in no VPC: it cannot be isolated");
                 }
                 isolations.extend(isolate);
@@ -127,22 +127,23 @@ fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
     }
 }
 
-/// The steps of one instance's quarantine: isolation, then the rest. Detaching from the Auto
-/// Scaling group comes right after isolation: an isolated instance fails its health checks and
-/// the group would terminate it (termination protection does not stop Auto Scaling) before its
-/// volumes are snapshotted. The snapshots, one per volume, come last.
+/// The steps of one instance's quarantine: isolation, then the rest.
+///
+/// Isolation is two steps, write-ahead: the groups are recorded on the instance before they are
+/// replaced, so a run that dies in between leaves them recorded (the retry finds them and keeps
+/// them), never replaced unrecorded. Detaching from the Auto Scaling group comes right after
+/// isolation: an isolated instance fails its health checks and the group would terminate it
+/// (termination protection does not stop Auto Scaling) before its volumes are snapshotted. The
+/// snapshots, one per volume, come last.
 fn steps(
     i: &InstanceFacts,
     reason: &str,
     event_id: &str,
-) -> (Option<QuarantineAction>, Vec<QuarantineAction>) {
+) -> (Vec<QuarantineAction>, Vec<QuarantineAction>) {
     let id = i.instance_id.clone();
-    let isolate = i.vpc_id.as_ref().map(|vpc| QuarantineAction::Isolate {
-        instance_id: id.clone(),
-        vpc_id: vpc.clone(),
-        quarantine_group: i.quarantine_group.clone(),
-        interfaces: i.interfaces.clone(),
-    });
+    let Some(vpc) = &i.vpc_id else {
+        return (Vec::new(), Vec::new());
+    };
     // What to record: the groups before quarantine, never the quarantine group itself.
     let previous: Vec<Interface> = i
         .interfaces
@@ -157,10 +158,19 @@ fn steps(
             ..eni.clone()
         })
         .collect();
-    let mut rest = vec![QuarantineAction::RecordPreviousGroups {
-        instance_id: id.clone(),
-        interfaces: previous,
-    }];
+    let isolate = vec![
+        QuarantineAction::RecordPreviousGroups {
+            instance_id: id.clone(),
+            interfaces: previous,
+        },
+        QuarantineAction::Isolate {
+            instance_id: id.clone(),
+            vpc_id: vpc.clone(),
+            quarantine_group: i.quarantine_group.clone(),
+            interfaces: i.interfaces.clone(),
+        },
+    ];
+    let mut rest = Vec::new();
     if let Some(group) = &i.auto_scaling_group {
         rest.push(QuarantineAction::DetachFromAutoScalingGroup {
             instance_id: id.clone(),

@@ -333,7 +333,7 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
     assert_eq!(exemption.num_calls(), 1);
     let Outcome::Done {
         undo, prior_state, ..
-    } = steps[0].1
+    } = steps[1].1
     else {
         unreachable!()
     };
@@ -347,8 +347,8 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
     let prior = prior_state.as_ref().unwrap();
     assert_eq!(prior["interfaces"][1]["groups"][0], BACKEND_SG);
     assert_eq!(prior["created_quarantine_group"], false);
-    // The previous groups of each interface are recorded on the instance.
-    let Outcome::Done { detail, .. } = steps[1].1 else {
+    // The previous groups of each interface are recorded on the instance, before isolation.
+    let Outcome::Done { detail, .. } = steps[0].1 else {
         unreachable!()
     };
     assert!(

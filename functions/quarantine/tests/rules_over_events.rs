@@ -120,8 +120,8 @@ fn kinds(f: &Finding<QuarantineAction>) -> Vec<&'static str> {
 }
 
 const FULL_QUARANTINE: [&str; 8] = [
-    "isolate",
     "record-previous-groups",
+    "isolate",
     "detach",
     "termination-protection",
     "stop-on-shutdown",
@@ -297,7 +297,7 @@ fn a_high_guardduty_finding_quarantines_the_instance_isolation_first() {
         f.reason
     );
     assert_eq!(kinds(&f), FULL_QUARANTINE);
-    match &f.actions[0] {
+    match &f.actions[1] {
         QuarantineAction::Isolate {
             instance_id,
             vpc_id,
@@ -310,7 +310,7 @@ fn a_high_guardduty_finding_quarantines_the_instance_isolation_first() {
         }
         other => panic!("{other:?}"),
     }
-    match &f.actions[1] {
+    match &f.actions[0] {
         QuarantineAction::RecordPreviousGroups { interfaces, .. } => {
             assert_eq!(interfaces[0].groups, [WEB_SG, SSH_SG]);
         }
@@ -485,7 +485,7 @@ fn an_instance_in_no_auto_scaling_group_is_not_detached() {
     );
     assert!(!kinds(&f).contains(&"detach"));
     assert!(matches!(
-        &f.actions[0],
+        &f.actions[1],
         QuarantineAction::Isolate { quarantine_group: Some(g), .. } if g == QUARANTINE_SG
     ));
 }
@@ -509,7 +509,7 @@ fn an_already_quarantined_instance_gets_the_same_steps_and_never_records_the_qua
         "{}",
         f.reason
     );
-    match &f.actions[1] {
+    match &f.actions[0] {
         QuarantineAction::RecordPreviousGroups { interfaces, .. } => {
             assert!(interfaces[0].groups.is_empty(), "{interfaces:?}")
         }
@@ -629,7 +629,7 @@ fn the_blast_radius_keeps_isolation_and_cuts_the_tail() {
         .collect();
     assert_eq!(
         ran,
-        ["isolate", "record-previous-groups", "detach"],
+        ["record-previous-groups", "isolate", "detach"],
         "{run:?}"
     );
     assert_eq!(run.len(), 8, "every step is reported, run or not: {run:?}");

@@ -1,0 +1,390 @@
+//! A fault-injecting proxy between the AWS SDK and the emulator, on loopback: every request is
+//! relayed to moto unless a rule says otherwise for that call, which then gets throttled, a 5xx,
+//! an answer slower than the SDK's timeouts, a reset connection, or is held until the test lets
+//! it go (to kill the process that made it meanwhile).
+//!
+//! Calls are named `service:Operation` (`iam:DetachUserPolicy`, `ec2:ModifyInstanceAttribute`,
+//! `dynamodb:UpdateItem`): the service from the request's signature, the operation from its
+//! `X-Amz-Target` header (JSON protocols) or its `Action` form field (query protocols).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// What happens to a call a rule catches.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// AWS's "slow down": `Throttling` (query protocols), `RequestLimitExceeded` (EC2),
+    /// `ThrottlingException` (JSON protocols).
+    Throttle,
+    /// An HTTP status with no AWS error in the body (a 500 or 503 from a load balancer).
+    Status(u16),
+    /// An access error AWS answers for good: `AccessDenied` (`UnauthorizedOperation` for EC2).
+    AccessDenied,
+    /// Relayed, but answered only after this long (beyond the SDK's attempt timeout).
+    Slow(Duration),
+    /// The connection is closed without an answer.
+    Reset,
+    /// Held until `Held::release` (then relayed) or `Held::drop_it` (then reset).
+    Hold(Held),
+}
+
+/// A call held by the proxy: the test waits for it to arrive, then lets it go or drops it.
+#[derive(Debug, Clone, Default)]
+pub struct Held(Arc<(Mutex<HoldState>, Condvar)>);
+
+#[derive(Debug, Default)]
+struct HoldState {
+    arrived: bool,
+    verdict: Option<bool>,
+}
+
+impl Held {
+    /// Wait until the call arrives at the proxy; `false` if it did not within `timeout`.
+    pub fn wait_arrived(&self, timeout: Duration) -> bool {
+        let (lock, cvar) = &*self.0;
+        let state = lock.lock().unwrap();
+        let (state, _) = cvar
+            .wait_timeout_while(state, timeout, |s| !s.arrived)
+            .unwrap();
+        state.arrived
+    }
+
+    /// Relay the held call to the emulator after all.
+    pub fn release(&self) {
+        self.decide(true);
+    }
+
+    /// The held call never reaches the emulator: its connection is closed.
+    pub fn drop_it(&self) {
+        self.decide(false);
+    }
+
+    fn decide(&self, relay: bool) {
+        let (lock, cvar) = &*self.0;
+        lock.lock().unwrap().verdict = Some(relay);
+        cvar.notify_all();
+    }
+
+    /// Block the connection's thread until the test decides: `true` to relay.
+    fn arrive_and_wait(&self) -> bool {
+        let (lock, cvar) = &*self.0;
+        let mut state = lock.lock().unwrap();
+        state.arrived = true;
+        cvar.notify_all();
+        let state = cvar.wait_while(state, |s| s.verdict.is_none()).unwrap();
+        state.verdict.unwrap_or(false)
+    }
+}
+
+#[derive(Debug)]
+struct Rule {
+    call: String,
+    /// Let this many matching calls through before the rule applies.
+    skip: usize,
+    /// Apply to this many matching calls.
+    times: usize,
+    fault: Fault,
+}
+
+#[derive(Default)]
+struct Shared {
+    rules: Vec<Rule>,
+    /// How many times each call reached the proxy.
+    seen: BTreeMap<String, usize>,
+    /// How many times each call was faulted.
+    faulted: BTreeMap<String, usize>,
+}
+
+pub struct FaultProxy {
+    pub endpoint: String,
+    upstream: String,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl FaultProxy {
+    /// A proxy on a free loopback port in front of `upstream` (`http://127.0.0.1:PORT`).
+    pub fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the proxy");
+        let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (to, state) = (upstream.clone(), shared.clone());
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (to, state) = (to.clone(), state.clone());
+                thread::spawn(move || serve(client, &to, &state));
+            }
+        });
+        Self {
+            endpoint,
+            upstream,
+            shared,
+        }
+    }
+
+    /// Fault the next `times` calls named `call` (`iam:DetachUserPolicy`).
+    pub fn fail(&self, call: &str, fault: Fault, times: usize) {
+        self.fail_after(call, 0, fault, times);
+    }
+
+    /// Let `skip` calls named `call` through, then fault the next `times`.
+    pub fn fail_after(&self, call: &str, skip: usize, fault: Fault, times: usize) {
+        self.shared.lock().unwrap().rules.push(Rule {
+            call: call.to_string(),
+            skip,
+            times,
+            fault,
+        });
+    }
+
+    /// Hold the `nth` call (from 1) named `call` until the test decides what becomes of it.
+    pub fn hold(&self, call: &str, nth: usize) -> Held {
+        let held = Held::default();
+        self.fail_after(call, nth.saturating_sub(1), Fault::Hold(held.clone()), 1);
+        held
+    }
+
+    /// Relay every call again.
+    pub fn clear(&self) {
+        self.shared.lock().unwrap().rules.clear();
+    }
+
+    /// How many times `call` reached the proxy (faulted or not).
+    pub fn seen(&self, call: &str) -> usize {
+        self.shared
+            .lock()
+            .unwrap()
+            .seen
+            .get(call)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many faults the proxy injected, in all.
+    pub fn faults_injected(&self) -> usize {
+        self.shared.lock().unwrap().faulted.values().sum()
+    }
+
+    /// The emulator behind the proxy.
+    pub fn upstream(&self) -> &str {
+        &self.upstream
+    }
+}
+
+/// One request, as read from the client.
+struct Request {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    /// `service:Operation`.
+    fn call(&self) -> String {
+        let service = self
+            .header("authorization")
+            .and_then(|auth| auth.split("Credential=").nth(1))
+            .and_then(|credential| credential.split('/').nth(3))
+            .unwrap_or("?")
+            .to_string();
+        let operation = match self.header("x-amz-target") {
+            Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
+            None => String::from_utf8_lossy(&self.body)
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("Action="))
+                .unwrap_or("?")
+                .to_string(),
+        };
+        format!("{service}:{operation}")
+    }
+
+    fn is_json(&self) -> bool {
+        self.header("x-amz-target").is_some()
+    }
+}
+
+fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
+    let mut reader = BufReader::new(match client.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    let mut client = client;
+    // One connection carries many requests (the SDK keeps it alive).
+    while let Some(request) = read_request(&mut reader) {
+        let call = request.call();
+        let fault = {
+            let mut shared = shared.lock().unwrap();
+            *shared.seen.entry(call.clone()).or_default() += 1;
+            let fault = shared.rules.iter_mut().find_map(|rule| {
+                if rule.call != call || rule.times == 0 {
+                    return None;
+                }
+                if rule.skip > 0 {
+                    rule.skip -= 1;
+                    return None;
+                }
+                rule.times -= 1;
+                Some(rule.fault.clone())
+            });
+            if fault.is_some() {
+                *shared.faulted.entry(call.clone()).or_default() += 1;
+            }
+            fault
+        };
+        let response = match fault {
+            None => relay(upstream, &request),
+            Some(Fault::Throttle) => Some(throttled(&request, &call)),
+            Some(Fault::AccessDenied) => Some(access_denied(&request, &call)),
+            Some(Fault::Status(status)) => Some(status_only(status)),
+            Some(Fault::Slow(delay)) => {
+                thread::sleep(delay);
+                relay(upstream, &request)
+            }
+            Some(Fault::Reset) => None,
+            Some(Fault::Hold(held)) => match held.arrive_and_wait() {
+                true => relay(upstream, &request),
+                false => None,
+            },
+        };
+        let Some(response) = response else {
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        };
+        if client.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let mut request = Request {
+        head,
+        body: Vec::new(),
+    };
+    let length: usize = request
+        .header("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    request.body = vec![0; length];
+    reader.read_exact(&mut request.body).ok()?;
+    Some(request)
+}
+
+/// The request relayed to the emulator on a connection of its own, its whole answer read back.
+fn relay(upstream: &str, request: &Request) -> Option<Vec<u8>> {
+    let mut to = TcpStream::connect(upstream).ok()?;
+    to.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    // Ask for a connection that closes after the answer: its end marks the answer's end.
+    let head: String = request
+        .head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    to.write_all(head.as_bytes()).ok()?;
+    to.write_all(b"Connection: close\r\n\r\n").ok()?;
+    to.write_all(&request.body).ok()?;
+    let mut answer = Vec::new();
+    to.read_to_end(&mut answer).ok()?;
+    (!answer.is_empty()).then(|| keep_alive(answer))
+}
+
+/// The emulator's answer, told to keep the client's connection open (the proxy closed its own).
+fn keep_alive(answer: Vec<u8>) -> Vec<u8> {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return answer;
+    };
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let kept: String = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let mut out = kept.into_bytes();
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&answer[end + 4..]);
+    out
+}
+
+fn response(status: u16, content_type: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} Fault\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         x-amzn-RequestId: fault-proxy\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn status_only(status: u16) -> Vec<u8> {
+    response(status, "text/plain", "")
+}
+
+/// An AWS error in the request's protocol.
+fn aws_error(request: &Request, call: &str, status: u16, code: &str, message: &str) -> Vec<u8> {
+    if request.is_json() {
+        let body = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
+        return response(status, "application/x-amz-json-1.1", &body);
+    }
+    if call.starts_with("ec2:") {
+        let body = format!(
+            "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>\
+             </Errors><RequestID>fault-proxy</RequestID></Response>"
+        );
+        return response(status, "text/xml", &body);
+    }
+    let body = format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>\
+         </Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+    );
+    response(status, "text/xml", &body)
+}
+
+fn throttled(request: &Request, call: &str) -> Vec<u8> {
+    if request.is_json() {
+        aws_error(request, call, 400, "ThrottlingException", "Rate exceeded")
+    } else if call.starts_with("ec2:") {
+        aws_error(
+            request,
+            call,
+            503,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        )
+    } else {
+        aws_error(request, call, 400, "Throttling", "Rate exceeded")
+    }
+}
+
+fn access_denied(request: &Request, call: &str) -> Vec<u8> {
+    let message = format!("the fault proxy denies {call}");
+    if call.starts_with("ec2:") {
+        aws_error(request, call, 403, "UnauthorizedOperation", &message)
+    } else if request.is_json() {
+        aws_error(request, call, 400, "AccessDeniedException", &message)
+    } else {
+        aws_error(request, call, 403, "AccessDenied", &message)
+    }
+}

@@ -1,0 +1,453 @@
+//! AWS faults against the emulator, for every function, through the fault-injecting proxy
+//! (`reflex_tests::proxy`): the real SDK, the real retry classification, the real ledger.
+//!
+//! What each shows, as the README's promises say it:
+//!
+//! - a transient fault the SDK's retries get past is invisible: the remediation completes;
+//! - one that outlasts them fails the invocation (`Transient.*`, so Lambda retries the event)
+//!   after recording what was done, and the redelivery completes the job, once, with one report;
+//! - a final fault (AccessDenied) on one step leaves the others done, and the report says which
+//!   step failed.
+
+use reflex_harden::Harden;
+use reflex_notify::Notify;
+use reflex_quarantine::Quarantine;
+use reflex_revoke::Revoke;
+use reflex_revoke::actions::Identity;
+use reflex_scale::Scale;
+use reflex_shared::Outcome;
+use reflex_shared::report::{Report, Status};
+use reflex_tests::account::ADMIN;
+use reflex_tests::ec2::{self, Fleet};
+use reflex_tests::proxy::{Fault, FaultProxy};
+use reflex_tests::trail::{self, TRAIL};
+use reflex_tests::{Account, Emulator, sample};
+use serde_json::Value;
+
+/// Attempts the SDK makes per call (its standard retry mode): a fault this many times in a row
+/// outlasts its retries.
+const ATTEMPTS: usize = 3;
+
+struct World {
+    _emulator: Emulator,
+    acct: Account,
+    proxy: FaultProxy,
+}
+
+async fn world() -> World {
+    let emulator = Emulator::start();
+    let acct = Account::new(&emulator).await;
+    acct.seed().await;
+    let proxy = FaultProxy::start(&emulator.endpoint);
+    World {
+        _emulator: emulator,
+        acct,
+        proxy,
+    }
+}
+
+fn alice() -> Identity {
+    Identity::User("alice".into())
+}
+
+async fn admin_attached(acct: &Account) -> bool {
+    acct.attached_policies(&alice())
+        .await
+        .contains(&ADMIN.to_string())
+}
+
+/// Every delivery fails until the proxy lets the calls through; then one more completes.
+async fn handled(result: Result<Report, reflex_shared::ReflexError>) -> Report {
+    result.expect("the event is handled")
+}
+
+fn outcome<'a>(report: &'a Report, description: &str) -> &'a Outcome {
+    &report
+        .actions()
+        .find(|a| a.description.starts_with(description))
+        .unwrap_or_else(|| panic!("no step {description:?}: {report:#?}"))
+        .outcome
+}
+
+// ---- revoke ----
+
+#[tokio::test]
+async fn revoke_a_throttle_the_sdk_retries_past_is_invisible() {
+    let w = world().await;
+    let event = w
+        .acct
+        .replay(sample("revoke/attach-admin-to-user.json"))
+        .await;
+    w.proxy.fail("iam:DetachUserPolicy", Fault::Throttle, 1);
+    w.proxy.fail("iam:ListUserTags", Fault::Status(503), 1);
+    let handler = w.acct.handler_via::<Revoke>(&w.proxy, "enforce", &[]).await;
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert!(!admin_attached(&w.acct).await);
+    assert_eq!(w.proxy.seen("iam:DetachUserPolicy"), 2, "one retry");
+    assert_eq!(w.acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn revoke_a_fault_that_outlasts_the_retries_fails_and_the_redelivery_completes() {
+    for fault in [Fault::Throttle, Fault::Status(500), Fault::Reset] {
+        let w = world().await;
+        let event = w
+            .acct
+            .replay(sample("revoke/attach-admin-to-user.json"))
+            .await;
+        w.proxy
+            .fail("iam:DetachUserPolicy", fault.clone(), ATTEMPTS);
+        let handler = w.acct.handler_via::<Revoke>(&w.proxy, "enforce", &[]).await;
+
+        let err = handler.handle(event.clone()).await.expect_err("must fail");
+        assert_eq!(
+            err.error_type(),
+            "Transient.Interrupted",
+            "{fault:?}: {err}"
+        );
+        assert!(admin_attached(&w.acct).await, "{fault:?}");
+        assert!(
+            w.acct.reports().await.is_empty(),
+            "{fault:?}: reported once done"
+        );
+        let claim = &w.acct.ledger_entries().await[0];
+        assert_eq!(claim["state"], "interrupted", "{fault:?}: {claim}");
+
+        // Lambda's retry: the fault has passed.
+        let report = handled(handler.handle(event.clone()).await).await;
+        assert_eq!(report.status, Status::Remediated, "{fault:?}");
+        assert!(!admin_attached(&w.acct).await, "{fault:?}");
+        assert_eq!(w.acct.reports().await.len(), 1, "{fault:?}: one report");
+        let claim = &w.acct.ledger_entries().await[0];
+        assert_eq!(
+            (&claim["state"], &claim["reported"]),
+            (&Value::from("done"), &Value::from(true)),
+            "{fault:?}"
+        );
+        // A later redelivery is a duplicate.
+        let again = handled(handler.handle(event).await).await;
+        assert_eq!(again.status, Status::AlreadyHandled, "{fault:?}");
+        assert!(w.acct.reports().await.is_empty(), "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn revoke_a_call_slower_than_the_timeouts_fails_and_is_retried() {
+    let w = world().await;
+    let event = w
+        .acct
+        .replay(sample("revoke/attach-admin-to-user.json"))
+        .await;
+    // Each attempt answers after the SDK's attempt timeout (4 s): the call's 10 s run out.
+    w.proxy.fail(
+        "iam:DetachUserPolicy",
+        Fault::Slow(std::time::Duration::from_secs(5)),
+        ATTEMPTS,
+    );
+    let handler = w.acct.handler_via::<Revoke>(&w.proxy, "enforce", &[]).await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated);
+    assert!(!admin_attached(&w.acct).await);
+}
+
+#[tokio::test]
+async fn revoke_access_denied_on_one_step_leaves_the_others_done_and_says_which_failed() {
+    let w = world().await;
+    let event = w
+        .acct
+        .replay(sample("revoke/attach-admin-to-user.json"))
+        .await;
+    w.proxy.fail("iam:DetachUserPolicy", Fault::AccessDenied, 1);
+    let handler = w
+        .acct
+        .handler_via::<Revoke>(&w.proxy, "enforce", &[("REFLEX_CONTAIN_ACTOR", "true")])
+        .await;
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::PartiallyFailed, "{report:#?}");
+    match outcome(&report, "detach AdministratorAccess from user alice") {
+        Outcome::Failed {
+            error_code,
+            retryable,
+            ..
+        } => {
+            assert_eq!(error_code.as_deref(), Some("AccessDenied"));
+            assert!(!retryable, "AccessDenied is final");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        outcome(&report, "contain the actor").status(),
+        "done",
+        "the other step still ran"
+    );
+    assert_eq!(w.acct.active_access_keys("mallory").await, 0);
+    let delivered = w.acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].subject.contains("PARTIALLY FAILED"),
+        "{}",
+        delivered[0].subject
+    );
+    assert_eq!(
+        w.proxy.seen("iam:DetachUserPolicy"),
+        1,
+        "a final fault is not retried"
+    );
+}
+
+#[tokio::test]
+async fn revoke_a_ledger_that_cannot_be_reached_fails_before_anything_is_done() {
+    let w = world().await;
+    let event = w
+        .acct
+        .replay(sample("revoke/attach-admin-to-user.json"))
+        .await;
+    w.proxy
+        .fail("dynamodb:UpdateItem", Fault::Throttle, ATTEMPTS);
+    let handler = w.acct.handler_via::<Revoke>(&w.proxy, "enforce", &[]).await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Ledger", "{err}");
+    assert!(
+        admin_attached(&w.acct).await,
+        "nothing done without the claim"
+    );
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated);
+    assert!(!admin_attached(&w.acct).await);
+}
+
+#[tokio::test]
+async fn revoke_a_lookup_that_fails_for_now_is_retried_not_decided_without() {
+    let w = world().await;
+    let event = w
+        .acct
+        .replay(sample("revoke/add-user-to-admin-group.json"))
+        .await;
+    w.proxy
+        .fail("iam:ListAttachedGroupPolicies", Fault::Throttle, ATTEMPTS);
+    let handler = w.acct.handler_via::<Revoke>(&w.proxy, "enforce", &[]).await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Lookup", "{err}");
+    assert!(
+        w.acct
+            .groups_of("mallory")
+            .await
+            .contains(&"admins".to_string())
+    );
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated);
+    assert!(
+        !w.acct
+            .groups_of("mallory")
+            .await
+            .contains(&"admins".to_string())
+    );
+}
+
+#[tokio::test]
+async fn revoke_a_failed_publish_keeps_the_record_and_the_retry_sends_it() {
+    let w = world().await;
+    let event = w
+        .acct
+        .replay(sample("revoke/put-user-policy-allow-all.json"))
+        .await;
+    w.proxy.fail("sns:Publish", Fault::Status(500), ATTEMPTS);
+    let handler = w.acct.handler_via::<Revoke>(&w.proxy, "enforce", &[]).await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Notify", "{err}");
+    assert!(w.acct.inline_policies(&alice()).await.is_empty(), "deleted");
+    // The retry finds the policy gone: its report still carries the deleted document and the
+    // undo command, as the first delivery recorded them.
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated);
+    let deleted = outcome(&report, "delete inline policy debug-access");
+    assert_eq!(deleted.status(), "done");
+    assert!(deleted.prior_state().unwrap()["policy_document"].is_string());
+    assert!(
+        deleted
+            .undo()
+            .unwrap()
+            .starts_with("aws iam put-user-policy")
+    );
+    assert_eq!(w.acct.reports().await.len(), 1, "one report");
+}
+
+// ---- scale ----
+
+async fn scale_world() -> World {
+    let w = world().await;
+    w.acct.seed_group("web", 1, 4, 2).await;
+    w
+}
+
+async fn group_record(acct: &Account) -> Value {
+    let entries = acct.ledger_entries().await;
+    entries
+        .iter()
+        .find(|e| e["pk"] == "state#scale-group#web")
+        .map(|e| serde_json::from_str(e["doc"].as_str().unwrap()).unwrap())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn scale_a_change_that_fails_for_now_advances_no_cooldown_and_the_retry_scales_once() {
+    let w = scale_world().await;
+    let event = sample("scale/cpu-high-alarm.json");
+    w.proxy
+        .fail("autoscaling:SetDesiredCapacity", Fault::Throttle, ATTEMPTS);
+    let handler = w.acct.handler_via::<Scale>(&w.proxy, "enforce", &[]).await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
+    assert_eq!(w.acct.desired_capacity("web").await, 2);
+    // The record neither moved on nor kept a mark: the cooldown does not hold the retry back.
+    let record = group_record(&w.acct).await;
+    assert!(record["last_change_at"].is_null(), "{record}");
+    assert!(record["pending"].is_null(), "{record}");
+
+    let report = handled(handler.handle(event.clone()).await).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(w.acct.desired_capacity("web").await, 3);
+    assert!(group_record(&w.acct).await["last_change_at"].is_string());
+    assert_eq!(w.acct.reports().await.len(), 1);
+    // The redelivery of the same event does not scale again.
+    handled(handler.handle(event).await).await;
+    assert_eq!(w.acct.desired_capacity("web").await, 3);
+}
+
+#[tokio::test]
+async fn scale_access_denied_is_reported_and_the_next_alarm_is_not_held_by_a_cooldown() {
+    let w = scale_world().await;
+    w.proxy
+        .fail("autoscaling:SetDesiredCapacity", Fault::AccessDenied, 1);
+    let handler = w.acct.handler_via::<Scale>(&w.proxy, "enforce", &[]).await;
+    let report = handled(handler.handle(sample("scale/cpu-high-alarm.json")).await).await;
+    assert_eq!(report.status, Status::Failed, "{report:#?}");
+    assert_eq!(w.acct.desired_capacity("web").await, 2);
+    // The next ALARM of the alarm, within what would be the cooldown: it scales.
+    let report = handled(
+        handler
+            .handle(sample("scale/cpu-high-alarm-again.json"))
+            .await,
+    )
+    .await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(w.acct.desired_capacity("web").await, 3);
+}
+
+// ---- harden ----
+
+#[tokio::test]
+async fn harden_a_trail_that_cannot_be_restarted_now_is_restarted_by_the_retry() {
+    let w = world().await;
+    trail::seed(&w.acct).await;
+    let event = trail::replay(&w.acct, sample("harden/stop-logging.json")).await;
+    w.proxy
+        .fail("cloudtrail:StartLogging", Fault::Status(503), ATTEMPTS);
+    let handler = w.acct.handler_via::<Harden>(&w.proxy, "enforce", &[]).await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
+    assert!(!trail::trail_state(&w.acct, TRAIL).await.unwrap().logging);
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated);
+    assert!(trail::trail_state(&w.acct, TRAIL).await.unwrap().logging);
+    assert_eq!(w.acct.reports().await.len(), 1);
+}
+
+// ---- quarantine ----
+
+async fn fleet_world() -> (World, Fleet) {
+    let w = world().await;
+    let fleet = ec2::seed_fleet(&w.acct).await;
+    (w, fleet)
+}
+
+#[tokio::test]
+async fn quarantine_an_isolation_that_fails_for_now_is_resumed_after_the_recorded_steps() {
+    let (w, fleet) = fleet_world().await;
+    let event = ec2::for_instance(
+        sample("quarantine/guardduty-bitcoin-tool-high.json"),
+        &fleet.instance_id,
+    );
+    w.proxy
+        .fail("ec2:ModifyInstanceAttribute", Fault::Throttle, ATTEMPTS);
+    let handler = w
+        .acct
+        .handler_via::<Quarantine>(&w.proxy, "enforce", &[])
+        .await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
+    // The previous groups were recorded before isolation was tried: they stay recorded.
+    let tags = ec2::instance_tags(&w.acct, &fleet.instance_id).await;
+    assert!(
+        tags.keys()
+            .any(|k| k.starts_with("reflex:previous-groups:")),
+        "{tags:?}"
+    );
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(
+        ec2::instance_groups(&w.acct, &fleet.instance_id).await,
+        [ec2::quarantine_group(&w.acct, &fleet.vpc_id).await.unwrap()]
+    );
+    // Each step once in the ledger, in the finished record.
+    let claim = &w.acct.ledger_entries().await[0];
+    let steps: Vec<reflex_shared::report::ActionReport> =
+        serde_json::from_str(claim["steps"].as_str().unwrap()).unwrap();
+    let mut names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+    let all = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), all, "each step once: {names:?}");
+    assert_eq!(w.acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn quarantine_access_denied_on_a_snapshot_leaves_the_isolation_done() {
+    let (w, fleet) = fleet_world().await;
+    let event = ec2::for_instance(
+        sample("quarantine/guardduty-bitcoin-tool-high.json"),
+        &fleet.instance_id,
+    );
+    w.proxy.fail("ec2:CreateSnapshot", Fault::AccessDenied, 1);
+    let handler = w
+        .acct
+        .handler_via::<Quarantine>(&w.proxy, "enforce", &[])
+        .await;
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::PartiallyFailed, "{report:#?}");
+    let failed: Vec<&str> = report
+        .actions()
+        .filter(|a| a.outcome.is_failed())
+        .map(|a| a.description.as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].starts_with("snapshot volume"), "{failed:?}");
+    assert_eq!(outcome(&report, "isolate instance").status(), "done");
+    assert_eq!(
+        ec2::snapshots_of(&w.acct, &fleet.instance_id).await.len(),
+        1
+    );
+}
+
+// ---- notify ----
+
+#[tokio::test]
+async fn notify_a_report_that_cannot_be_published_now_is_published_by_the_retry_once() {
+    let w = world().await;
+    let event = sample("notify/sign-in-root.json");
+    w.proxy.fail("sns:Publish", Fault::Throttle, ATTEMPTS);
+    let handler = w.acct.handler_via::<Notify>(&w.proxy, "enforce", &[]).await;
+    let err = handler.handle(event.clone()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Transient.Notify", "{err}");
+    assert!(w.acct.reports().await.is_empty());
+    let report = handled(handler.handle(event.clone()).await).await;
+    assert_eq!(report.status, Status::NeedsAttention);
+    assert_eq!(w.acct.reports().await.len(), 1);
+    let again = handled(handler.handle(event).await).await;
+    assert_eq!(again.status, Status::AlreadyHandled);
+    assert!(w.acct.reports().await.is_empty(), "no second message");
+    assert!(w.proxy.faults_injected() >= ATTEMPTS);
+}
