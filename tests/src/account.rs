@@ -298,12 +298,9 @@ impl Account {
         event
     }
 
-    /// Configuration as a deployment would set it, aimed at this account's topic.
-    pub fn env(
-        &self,
-        mode: &str,
-        extra: &[(&str, &str)],
-    ) -> impl Fn(&str) -> Option<String> + use<> {
+    /// Configuration as a deployment would set it, aimed at this account's topic: the
+    /// variables and their values.
+    pub fn env_vars(&self, mode: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
         let mut vars: BTreeMap<String, String> = [
             ("REFLEX_MODE", mode),
             ("REFLEX_TOPIC_ARN", self.topic_arn.as_str()),
@@ -317,6 +314,16 @@ impl Account {
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());
         }
+        vars
+    }
+
+    /// The same configuration as a lookup, as `handler_from_env` reads it.
+    pub fn env(
+        &self,
+        mode: &str,
+        extra: &[(&str, &str)],
+    ) -> impl Fn(&str) -> Option<String> + use<> {
+        let vars = self.env_vars(mode, extra);
         move |k: &str| vars.get(k).cloned()
     }
 

@@ -2,7 +2,7 @@
 //! fleet (an Auto Scaling group of instances with two security groups and two volumes), the
 //! sample events pointed at what the emulator created, and read-back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
     Filter, InstanceAttributeName, IpPermission, IpRange, Ipv6Range,
@@ -480,4 +480,56 @@ pub async fn group_rules(acct: &Account, group: &str) -> Vec<String> {
         .collect();
     rules.sort();
     rules
+}
+
+/// Every mark of a quarantine on the fleet's first instance, read back from the emulator.
+pub async fn assert_quarantined(acct: &Account, fleet: &Fleet) {
+    let id = &fleet.instance_id;
+    let q = quarantine_group(acct, &fleet.vpc_id)
+        .await
+        .expect("the quarantine group exists");
+    assert_eq!(instance_groups(acct, id).await, std::slice::from_ref(&q));
+    assert!(
+        group_rules(acct, &q).await.is_empty(),
+        "the quarantine group allows nothing in or out"
+    );
+    assert!(termination_protection(acct, id).await);
+    assert_eq!(shutdown_behaviour(acct, id).await, "stop");
+    let volumes: BTreeSet<String> = volumes_of(acct, id).await.into_iter().collect();
+    assert_eq!(volumes.len(), 2);
+    let snapshots = snapshots_of(acct, id).await;
+    let snapshotted: BTreeSet<String> = snapshots.iter().map(|(v, _)| v.clone()).collect();
+    assert_eq!(snapshotted, volumes, "one snapshot per volume");
+    assert_eq!(snapshots.len(), 2);
+    let tags = instance_tags(acct, id).await;
+    for (_, snapshot) in &snapshots {
+        assert!(!snapshot["reflex:finding"].is_empty(), "{snapshot:?}");
+        assert!(snapshot.contains_key("reflex:event-id"), "{snapshot:?}");
+        assert_eq!(
+            snapshot.get("reflex:quarantined-at"),
+            tags.get("reflex:quarantined-at"),
+            "the snapshots belong to this quarantine"
+        );
+    }
+    assert!(
+        !fleet_instances(acct).await.contains(id),
+        "detached from the fleet"
+    );
+    assert_eq!(
+        acct.desired_capacity(FLEET).await,
+        2,
+        "the fleet's desired capacity is unchanged: it replaces the instance"
+    );
+    assert!(tags.contains_key("reflex:quarantined-at"), "{tags:?}");
+    assert!(tags.contains_key("reflex:quarantine-reason"), "{tags:?}");
+    let previous: Vec<&String> = tags
+        .iter()
+        .filter(|(k, _)| k.starts_with("reflex:previous-groups:eni-"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        previous,
+        [&format!("{},{}", fleet.web_group, fleet.ssh_group)],
+        "{tags:?}"
+    );
 }

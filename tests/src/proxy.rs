@@ -40,6 +40,8 @@ pub struct Held(Arc<(Mutex<HoldState>, Condvar)>);
 struct HoldState {
     arrived: bool,
     verdict: Option<bool>,
+    /// The verdict is carried out: the call relayed (and answered) or its connection closed.
+    finished: bool,
 }
 
 impl Held {
@@ -61,6 +63,23 @@ impl Held {
     /// The held call never reaches the emulator: its connection is closed.
     pub fn drop_it(&self) {
         self.decide(false);
+    }
+
+    /// Wait until the verdict is carried out (a released call has reached the emulator and been
+    /// answered); `false` if not within `timeout`.
+    pub fn wait_finished(&self, timeout: Duration) -> bool {
+        let (lock, cvar) = &*self.0;
+        let state = lock.lock().unwrap();
+        let (state, _) = cvar
+            .wait_timeout_while(state, timeout, |s| !s.finished)
+            .unwrap();
+        state.finished
+    }
+
+    fn finish(&self) {
+        let (lock, cvar) = &*self.0;
+        lock.lock().unwrap().finished = true;
+        cvar.notify_all();
     }
 
     fn decide(&self, relay: bool) {
@@ -253,10 +272,14 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
                 relay(upstream, &request)
             }
             Some(Fault::Reset) => None,
-            Some(Fault::Hold(held)) => match held.arrive_and_wait() {
-                true => relay(upstream, &request),
-                false => None,
-            },
+            Some(Fault::Hold(held)) => {
+                let answer = match held.arrive_and_wait() {
+                    true => relay(upstream, &request),
+                    false => None,
+                };
+                held.finish();
+                answer
+            }
         };
         let Some(response) = response else {
             let _ = client.shutdown(Shutdown::Both);

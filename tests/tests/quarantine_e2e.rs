@@ -6,8 +6,6 @@
 //! step failing mid-quarantine are tested with the SDK's mocks in
 //! `functions/quarantine/tests/faults.rs`.
 
-use std::collections::BTreeSet;
-
 use reflex_quarantine::Quarantine;
 use reflex_shared::Outcome;
 use reflex_shared::guard::EventSkip;
@@ -67,61 +65,6 @@ fn outcome<'a>(report: &'a Report, prefix: &str) -> &'a Outcome {
         .outcome
 }
 
-/// Every mark of a quarantine on the fleet's first instance, read back from the emulator.
-async fn assert_quarantined(acct: &Account, fleet: &Fleet) {
-    let id = &fleet.instance_id;
-    let q = ec2::quarantine_group(acct, &fleet.vpc_id)
-        .await
-        .expect("the quarantine group exists");
-    assert_eq!(
-        ec2::instance_groups(acct, id).await,
-        std::slice::from_ref(&q)
-    );
-    assert!(
-        ec2::group_rules(acct, &q).await.is_empty(),
-        "the quarantine group allows nothing in or out"
-    );
-    assert!(ec2::termination_protection(acct, id).await);
-    assert_eq!(ec2::shutdown_behaviour(acct, id).await, "stop");
-    let volumes: BTreeSet<String> = ec2::volumes_of(acct, id).await.into_iter().collect();
-    assert_eq!(volumes.len(), 2);
-    let snapshots = ec2::snapshots_of(acct, id).await;
-    let snapshotted: BTreeSet<String> = snapshots.iter().map(|(v, _)| v.clone()).collect();
-    assert_eq!(snapshotted, volumes, "one snapshot per volume");
-    assert_eq!(snapshots.len(), 2);
-    let tags = ec2::instance_tags(acct, id).await;
-    for (_, snapshot) in &snapshots {
-        assert!(!snapshot["reflex:finding"].is_empty(), "{snapshot:?}");
-        assert!(snapshot.contains_key("reflex:event-id"), "{snapshot:?}");
-        assert_eq!(
-            snapshot.get("reflex:quarantined-at"),
-            tags.get("reflex:quarantined-at"),
-            "the snapshots belong to this quarantine"
-        );
-    }
-    assert!(
-        !ec2::fleet_instances(acct).await.contains(id),
-        "detached from the fleet"
-    );
-    assert_eq!(
-        acct.desired_capacity(FLEET).await,
-        2,
-        "the fleet's desired capacity is unchanged: it replaces the instance"
-    );
-    assert!(tags.contains_key("reflex:quarantined-at"), "{tags:?}");
-    assert!(tags.contains_key("reflex:quarantine-reason"), "{tags:?}");
-    let previous: Vec<&String> = tags
-        .iter()
-        .filter(|(k, _)| k.starts_with("reflex:previous-groups:eni-"))
-        .map(|(_, v)| v)
-        .collect();
-    assert_eq!(
-        previous,
-        [&format!("{},{}", fleet.web_group, fleet.ssh_group)],
-        "{tags:?}"
-    );
-}
-
 #[tokio::test]
 async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to_undo_it() {
     let (_emu, acct, fleet) = world().await;
@@ -140,7 +83,7 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
     .await;
 
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
-    assert_quarantined(&acct, &fleet).await;
+    ec2::assert_quarantined(&acct, &fleet).await;
     assert_eq!(
         ec2::instance_groups(&acct, &other).await,
         [fleet.web_group.clone(), fleet.ssh_group.clone()],
@@ -231,7 +174,7 @@ async fn a_listed_alarm_quarantines_its_instance_and_an_unlisted_one_does_nothin
     .await;
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(report.findings[0].rule_id, "quarantine.instance-alarm");
-    assert_quarantined(&acct, &fleet).await;
+    ec2::assert_quarantined(&acct, &fleet).await;
     assert_eq!(acct.reports().await.len(), 1);
 }
 
@@ -255,7 +198,7 @@ async fn the_operators_quarantine_tag_quarantines_the_instance() {
     let report = run(&acct, &fleet, "create-tags-quarantine.json", "enforce", &[]).await;
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(report.findings[0].rule_id, "quarantine.operator-tag");
-    assert_quarantined(&acct, &fleet).await;
+    ec2::assert_quarantined(&acct, &fleet).await;
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(
@@ -462,7 +405,7 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
             .reason
             .contains("was already quarantined by Reflex at")
     );
-    assert_quarantined(&acct, &fleet).await;
+    ec2::assert_quarantined(&acct, &fleet).await;
     // Another trigger for the quarantined instance leaves it as it is, snapshots included.
     let another = run(
         &acct,
@@ -473,7 +416,7 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
     )
     .await;
     assert_eq!(statuses(&another), ["already-done"; 7], "{another:#?}");
-    assert_quarantined(&acct, &fleet).await;
+    ec2::assert_quarantined(&acct, &fleet).await;
     let groups = fleet
         .ec2
         .describe_security_groups()
@@ -515,7 +458,7 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
         Status::AlreadyHandled,
         "{redelivered:#?}"
     );
-    assert_quarantined(&acct, &fleet).await;
+    ec2::assert_quarantined(&acct, &fleet).await;
     // One report per handled delivery: the quarantine, the two already-done runs without the
     // ledger and the first one with it; none for the redelivery the ledger recognised.
     assert_eq!(acct.reports().await.len(), 4);
@@ -539,7 +482,7 @@ async fn dry_run_changes_nothing_and_reports_the_full_plan() {
         .iter()
         .map(|a| a.description.as_str())
         .collect();
-    assert!(described[0].starts_with(&format!(
+    assert!(described[1].starts_with(&format!(
         "isolate instance {id}: a new quarantine group reflex-quarantine in {}",
         fleet.vpc_id
     )));
