@@ -5,16 +5,38 @@ dies with the test process that started it, even if that process is killed.
 
 Requests are served one at a time: DynamoDB applies a conditional write atomically, and a
 single-threaded emulator is faithful to that when several invocations race for one claim.
+
+After each answer werkzeug waits up to 10 ms for request bytes the application did not read, so
+that an over-long upload sees its error instead of a reset. The SDK never sends such bytes (moto
+reads every body by its length), and one server serving one request at a time would spend most
+of its time in that wait: it only drains what has already arrived.
 """
+import selectors
 import sys
 import threading
 
+import werkzeug.serving
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+
+class _DrainWhatArrived(selectors.DefaultSelector):
+    def select(self, timeout=None):
+        return super().select(0)
+
+
+class _Selectors:
+    """`selectors` as werkzeug's server sees it: only its drain after an answer uses it."""
+
+    DefaultSelector = _DrainWhatArrived
+    EVENT_READ = selectors.EVENT_READ
+
+
+werkzeug.serving.selectors = _Selectors
 
 app = DomainDispatcherApplication(create_backend_app)
 server = make_server("127.0.0.1", 0, app, threaded=False, request_handler=MotoRequestHandler)

@@ -81,8 +81,9 @@ pub enum ReflexError {
     BadEvent(#[from] EventError),
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Transient: the report could not be published; Lambda retries the event and the
-    /// (idempotent) actions report "already done" the second time, so the report is not lost.
+    /// Transient: the report could not be published. The outcomes stay in the ledger as done but
+    /// not reported; Lambda's retry sends that report, with the original outcomes, and does not
+    /// act again.
     #[error("could not publish the report to SNS: {0}")]
     Publish(String),
     /// Nothing was done: the event's account or region cannot be reached (see `target`).

@@ -240,6 +240,9 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
         Err(_) => return,
     });
     let mut client = client;
+    // Answers go out in one write; without this, Nagle's algorithm and delayed ACKs would add
+    // tens of milliseconds to each.
+    let _ = client.set_nodelay(true);
     // One connection carries many requests (the SDK keeps it alive).
     while let Some(request) = read_request(&mut reader) {
         let call = request.call();
@@ -320,16 +323,18 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 fn relay(upstream: &str, request: &Request) -> Option<Vec<u8>> {
     let mut to = TcpStream::connect(upstream).ok()?;
     to.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    to.set_nodelay(true).ok()?;
     // Ask for a connection that closes after the answer: its end marks the answer's end.
-    let head: String = request
+    let mut bytes: Vec<u8> = request
         .head
         .lines()
         .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .map(|l| format!("{l}\r\n"))
+        .flat_map(|l| format!("{l}\r\n").into_bytes())
         .collect();
-    to.write_all(head.as_bytes()).ok()?;
-    to.write_all(b"Connection: close\r\n\r\n").ok()?;
-    to.write_all(&request.body).ok()?;
+    bytes.extend_from_slice(b"Connection: close\r\n\r\n");
+    bytes.extend_from_slice(&request.body);
+    // In one write: the emulator reads the request at once, not after a delayed ACK.
+    to.write_all(&bytes).ok()?;
     let mut answer = Vec::new();
     to.read_to_end(&mut answer).ok()?;
     (!answer.is_empty()).then(|| keep_alive(answer))

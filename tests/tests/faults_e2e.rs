@@ -34,6 +34,15 @@ struct World {
     proxy: FaultProxy,
 }
 
+/// The figures in the README's table: run with `--nocapture` to see the faults each test
+/// injected (and, since it passed, survived).
+impl Drop for World {
+    fn drop(&mut self) {
+        let test = std::thread::current().name().unwrap_or("?").to_string();
+        println!("faults: {test} injected {}", self.proxy.faults_injected());
+    }
+}
+
 async fn world() -> World {
     let emulator = Emulator::start();
     let acct = Account::new(&emulator).await;
@@ -293,6 +302,23 @@ async fn group_record(acct: &Account) -> Value {
 }
 
 #[tokio::test]
+async fn scale_a_throttle_the_sdk_retries_past_scales_once() {
+    let w = scale_world().await;
+    w.proxy.fail(
+        "autoscaling:SetDesiredCapacity",
+        Fault::Throttle,
+        ATTEMPTS - 1,
+    );
+    let handler = w.acct.handler_via::<Scale>(&w.proxy, "enforce", &[]).await;
+    let report = handled(handler.handle(sample("scale/cpu-high-alarm.json")).await).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(w.acct.desired_capacity("web").await, 3);
+    assert!(group_record(&w.acct).await["last_change_at"].is_string());
+    assert_eq!(w.acct.reports().await.len(), 1);
+    assert_eq!(w.proxy.faults_injected(), ATTEMPTS - 1);
+}
+
+#[tokio::test]
 async fn scale_a_change_that_fails_for_now_advances_no_cooldown_and_the_retry_scales_once() {
     let w = scale_world().await;
     let event = sample("scale/cpu-high-alarm.json");
@@ -356,12 +382,87 @@ async fn harden_a_trail_that_cannot_be_restarted_now_is_restarted_by_the_retry()
     assert_eq!(w.acct.reports().await.len(), 1);
 }
 
+#[tokio::test]
+async fn harden_a_5xx_the_sdk_retries_past_is_invisible() {
+    let w = world().await;
+    trail::seed(&w.acct).await;
+    let event = trail::replay(&w.acct, sample("harden/stop-logging.json")).await;
+    w.proxy
+        .fail("cloudtrail:StartLogging", Fault::Status(500), ATTEMPTS - 1);
+    let handler = w.acct.handler_via::<Harden>(&w.proxy, "enforce", &[]).await;
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert!(trail::trail_state(&w.acct, TRAIL).await.unwrap().logging);
+    assert_eq!(w.acct.reports().await.len(), 1);
+    assert_eq!(w.proxy.faults_injected(), ATTEMPTS - 1);
+}
+
+#[tokio::test]
+async fn harden_access_denied_on_the_restart_leaves_the_actor_contained_and_says_which_failed() {
+    let w = world().await;
+    trail::seed(&w.acct).await;
+    let event = trail::replay(&w.acct, sample("harden/stop-logging.json")).await;
+    w.proxy
+        .fail("cloudtrail:StartLogging", Fault::AccessDenied, 1);
+    let handler = w
+        .acct
+        .handler_via::<Harden>(&w.proxy, "enforce", &[("REFLEX_CONTAIN_ACTOR", "true")])
+        .await;
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::PartiallyFailed, "{report:#?}");
+    let failed: Vec<&str> = report
+        .actions()
+        .filter(|a| a.outcome.is_failed())
+        .map(|a| a.description.as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].starts_with("start logging"), "{failed:?}");
+    assert!(!trail::trail_state(&w.acct, TRAIL).await.unwrap().logging);
+    assert_eq!(w.acct.active_access_keys("mallory").await, 0);
+    let delivered = w.acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    // The report sent says which step failed, and why.
+    let sent = delivered[0]
+        .report
+        .actions()
+        .find(|a| a.outcome.is_failed())
+        .expect("the failed step is in the report sent");
+    assert!(sent.description.starts_with("start logging"), "{sent:?}");
+    match &sent.outcome {
+        Outcome::Failed { error_code, .. } => {
+            // CloudTrail speaks JSON: its code is `AccessDeniedException`.
+            assert_eq!(error_code.as_deref(), Some("AccessDeniedException"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 // ---- quarantine ----
 
 async fn fleet_world() -> (World, Fleet) {
     let w = world().await;
     let fleet = ec2::seed_fleet(&w.acct).await;
     (w, fleet)
+}
+
+#[tokio::test]
+async fn quarantine_a_throttle_the_sdk_retries_past_is_invisible() {
+    let (w, fleet) = fleet_world().await;
+    let event = ec2::for_instance(
+        sample("quarantine/guardduty-bitcoin-tool-high.json"),
+        &fleet.instance_id,
+    );
+    w.proxy
+        .fail("ec2:ModifyInstanceAttribute", Fault::Throttle, ATTEMPTS - 1);
+    let handler = w
+        .acct
+        .handler_via::<Quarantine>(&w.proxy, "enforce", &[])
+        .await;
+    let report = handled(handler.handle(event).await).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    ec2::assert_quarantined(&w.acct, &fleet).await;
+    assert_eq!(w.acct.reports().await.len(), 1);
+    assert_eq!(w.proxy.faults_injected(), ATTEMPTS - 1);
 }
 
 #[tokio::test]
@@ -433,6 +534,24 @@ async fn quarantine_access_denied_on_a_snapshot_leaves_the_isolation_done() {
 }
 
 // ---- notify ----
+
+#[tokio::test]
+async fn notify_a_5xx_the_sdk_retries_past_is_invisible() {
+    let w = world().await;
+    w.proxy
+        .fail("sns:Publish", Fault::Status(503), ATTEMPTS - 1);
+    let handler = w.acct.handler_via::<Notify>(&w.proxy, "enforce", &[]).await;
+    let report = handled(handler.handle(sample("notify/sign-in-root.json")).await).await;
+    assert_eq!(report.status, Status::NeedsAttention);
+    let delivered = w.acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].subject.contains("root"),
+        "{}",
+        delivered[0].subject
+    );
+    assert_eq!(w.proxy.faults_injected(), ATTEMPTS - 1);
+}
 
 #[tokio::test]
 async fn notify_a_report_that_cannot_be_published_now_is_published_by_the_retry_once() {

@@ -304,3 +304,63 @@ async fn a_guardduty_finding_not_about_an_instance_yields_one_message_low_ones_n
     );
     assert_eq!(d.report.findings[0].severity, Severity::Low);
 }
+
+/// GuardDuty republishes an updated finding (same finding id, higher count) as a new event.
+fn republished(count: u64, severity: f64, event_id: &str) -> serde_json::Value {
+    let mut event = sample("notify/guardduty-s3-exfiltration-high.json");
+    event["id"] = event_id.into();
+    event["detail"]["service"]["count"] = count.into();
+    event["detail"]["severity"] = severity.into();
+    event
+}
+
+#[tokio::test]
+async fn a_republished_guardduty_finding_is_one_incident_told_again_only_when_it_grows() {
+    let (_emu, acct) = account().await;
+    let handler = acct.handler::<Notify>("enforce", &[]).await;
+    let first = handler
+        .handle(republished(1842, 8.0, "gd-event-1"))
+        .await
+        .unwrap();
+    assert_eq!(first.status, Status::NeedsAttention);
+    assert_eq!(acct.reports().await.len(), 1);
+
+    // A few more sightings: recorded, nobody paged again.
+    let small = handler
+        .handle(republished(1900, 8.0, "gd-event-2"))
+        .await
+        .unwrap();
+    assert_eq!(small.status, Status::AlreadyHandled);
+    assert!(acct.reports().await.is_empty(), "not a new incident");
+    let seen = acct.ledger_entries().await;
+    assert_eq!(seen[0]["seen_count"], 1900, "{seen:?}");
+
+    // Twice as often as when people were told: an update of the earlier report.
+    let grown = handler
+        .handle(republished(3700, 8.0, "gd-event-3"))
+        .await
+        .unwrap();
+    assert_eq!(grown.status, Status::Updated, "{grown:#?}");
+    let update = grown.update.as_deref().unwrap();
+    assert!(update.contains("3700 times (then 1842)"), "{update}");
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0].subject.contains("Updated"),
+        "{}",
+        delivered[0].subject
+    );
+    // Told at 3700 now: 5000 is not twice that.
+    let after = handler
+        .handle(republished(5000, 8.0, "gd-event-4"))
+        .await
+        .unwrap();
+    assert_eq!(after.status, Status::AlreadyHandled);
+    // A more severe band is news whatever the count.
+    let critical = handler
+        .handle(republished(5001, 9.1, "gd-event-5"))
+        .await
+        .unwrap();
+    assert_eq!(critical.status, Status::Updated);
+    assert_eq!(acct.reports().await.len(), 1);
+}

@@ -629,3 +629,35 @@ async fn malformed_events_are_refused_before_any_change() {
     assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
     assert!(acct.reports().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_republished_finding_does_not_redo_the_quarantine() {
+    let (_emu, acct, fleet) = world().await;
+    let first = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[],
+    )
+    .await;
+    assert_eq!(first.status, Status::Remediated);
+    ec2::assert_quarantined(&acct, &fleet).await;
+    acct.reports().await;
+    // GuardDuty's update: a new event, the same finding, seen a few times more.
+    let mut event = ec2::for_instance(
+        sample("quarantine/guardduty-bitcoin-tool-high.json"),
+        &fleet.instance_id,
+    );
+    event["id"] = "0e5c8a2f-6b1d-4f3e-a7c9-2d4f6b8e0bbb".into();
+    event["detail"]["service"]["count"] = 15.into();
+    let again = handle(&acct, event, "enforce", &[]).await;
+    assert_eq!(again.status, Status::AlreadyHandled, "{again:#?}");
+    assert!(again.actions().all(|a| a.outcome.status() == "skipped"));
+    assert_eq!(
+        ec2::snapshots_of(&acct, &fleet.instance_id).await.len(),
+        2,
+        "no second set of snapshots"
+    );
+    assert!(acct.reports().await.is_empty());
+}

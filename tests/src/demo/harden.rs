@@ -40,7 +40,7 @@ pub async fn run(emulator: &Emulator) {
 
     println!("== CreateLogGroup with REFLEX_LOG_KMS_KEY_ARN set ==");
     println!(
-        "   note      moto server does not implement logs:AssociateKmsKey (it answers HTTP 500), so the\n             key step fails here; functions/harden/tests/faults.rs tests it with the SDK's mocks\n"
+        "   note      moto server does not implement logs:AssociateKmsKey: it answers HTTP 500, a fault\n             that may pass, so the delivery records what it did and fails for Lambda's retry\n             (Transient.Interrupted); functions/harden/tests/faults.rs tests the key step\n             with the SDK's mocks\n"
     );
     scenario(
         emulator,
@@ -88,7 +88,9 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str, extra: &[(&str, &
     let report = match handler.handle(event.clone()).await {
         Ok(r) => r,
         Err(e) => {
-            println!("   error     {} ({})\n", e, e.error_type());
+            println!("   error     {} ({})", e, e.error_type());
+            println!("   emulator  {}", read_back(&acct, d).await);
+            println!("   SNS       no report yet: it goes out when the retry has finished\n");
             return "error".into();
         }
     };

@@ -30,6 +30,9 @@ pub fn print_report(report: &Report) {
     if let Some(skip) = &report.skipped {
         println!("   guard     {}", skip.name());
     }
+    if let Some(update) = &report.update {
+        println!("   update    {update}");
+    }
     for f in &report.findings {
         println!("   rule      {} [{}]: {}", f.rule_id, f.severity, f.reason);
         for a in &f.actions {

@@ -53,44 +53,63 @@ pub async fn run(emulator: &Emulator) {
     // The dry-run runs without the ledger: a dry-run claims its event too, and the enforce run
     // of the same event below would otherwise be reported as a redelivery.
     let no_ledger = [config[0], ("REFLEX_LEDGER_TABLE", "")];
-    let story: [(&str, &str, &str, Option<&str>); 5] = [
+    let story: [(&str, &str, &str, Twist); 6] = [
         (
             "guardduty-port-probe-low.json",
             "enforce",
             "a low-severity finding: below REFLEX_QUARANTINE_MIN_SEVERITY",
-            None,
+            Twist::None,
         ),
         (
             "guardduty-bitcoin-tool-high.json",
             "dry-run",
             "a high-severity finding, with REFLEX_MODE=dry-run: the full plan",
-            None,
+            Twist::None,
         ),
         (
             "guardduty-bitcoin-tool-high.json",
             "enforce",
             "the same finding in enforce mode",
-            None,
+            Twist::None,
         ),
         (
             "guardduty-bitcoin-tool-high.json",
             "enforce",
             "EventBridge delivers it again",
-            None,
+            Twist::None,
+        ),
+        (
+            "guardduty-bitcoin-tool-high.json",
+            "enforce",
+            "GuardDuty publishes the finding again, seen 28 times now: an update, nothing redone",
+            Twist::Republished(28),
         ),
         (
             "guardduty-bitcoin-tool-high.json",
             "enforce",
             "another finding, about an instance that no longer exists",
-            Some("i-0123456789abcdef0"),
+            Twist::OtherInstance("i-0123456789abcdef0"),
         ),
     ];
-    for (file, mode, why, instance) in story {
+    for (n, (file, mode, why, twist)) in story.into_iter().enumerate() {
         println!("-- {file} ({why})");
-        let target = instance.unwrap_or(&fleet.instance_id);
+        let target = match twist {
+            Twist::OtherInstance(id) => id,
+            _ => &fleet.instance_id,
+        };
         let mut event = ec2::for_instance(sample(&format!("quarantine/{file}")), target);
-        if instance.is_some() {
-            event["id"] = "0e5c8a2f-6b1d-4f3e-a7c9-2d4f6b8e0a99".into();
+        match twist {
+            Twist::None => {}
+            // A new event (EventBridge's id) about the same finding (GuardDuty's id).
+            Twist::Republished(count) => {
+                event["id"] = format!("0e5c8a2f-6b1d-4f3e-a7c9-2d4f6b8e0a{n:02}").into();
+                event["detail"]["service"]["count"] = count.into();
+            }
+            // Another finding: both ids are new.
+            Twist::OtherInstance(_) => {
+                event["id"] = format!("0e5c8a2f-6b1d-4f3e-a7c9-2d4f6b8e0a{n:02}").into();
+                event["detail"]["id"] = "7ac1f2e0c3b94d5e8f6a2b1c0d9e8f7a".into();
+            }
         }
         let env: &[(&str, &str)] = if mode == "dry-run" {
             &no_ledger
@@ -99,7 +118,7 @@ pub async fn run(emulator: &Emulator) {
         };
         let report = handle(&acct, event, mode, env).await;
         report.iter().for_each(print_report);
-        if instance.is_none() {
+        if !matches!(twist, Twist::OtherInstance(_)) {
             read_back(&acct, &fleet, &fleet.instance_id).await;
         }
         sns(&acct).await;
@@ -184,4 +203,14 @@ async fn sns(acct: &Account) {
         }
     }
     println!();
+}
+
+/// How a story's event differs from its sample.
+#[derive(Clone, Copy)]
+enum Twist<'a> {
+    None,
+    /// GuardDuty publishes the same finding again, seen this many times.
+    Republished(u64),
+    /// Another finding, about this instance.
+    OtherInstance(&'a str),
 }
