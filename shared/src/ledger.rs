@@ -19,13 +19,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::aws::{error_text, is_transient};
 use crate::event::Revision;
 use crate::report::{ActionReport, FindingReport};
 
@@ -42,29 +41,7 @@ const MAX_RECORD_BYTES: usize = 300 * 1024;
 
 /// A ledger call that failed. `transient`: throttling, a 5xx, a timeout; worth retrying the
 /// event. Otherwise the table is missing or out of reach by configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LedgerError {
-    pub why: String,
-    pub transient: bool,
-}
-
-impl<E> From<SdkError<E, HttpResponse>> for LedgerError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    fn from(err: SdkError<E, HttpResponse>) -> Self {
-        Self {
-            transient: is_transient(&err),
-            why: error_text(&err),
-        }
-    }
-}
-
-impl std::fmt::Display for LedgerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.why)
-    }
-}
+pub type LedgerError = crate::aws::CallError;
 
 /// Which claim: an event (see `event::EventKey`) and a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,6 +171,14 @@ impl Ledger {
         &self.table
     }
 
+    /// An update of one claim's item.
+    fn update(&self, key: &ClaimKey) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key.pk()))
+    }
+
     /// Claim (event, rule) before acting, until `lease_until` (epoch seconds). A claim is free
     /// when it does not exist, was interrupted, or its lease has run out.
     pub async fn claim(
@@ -205,10 +190,7 @@ impl Ledger {
         lease_until: i64,
     ) -> Result<Claim, LedgerError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+            .update(key)
             .update_expression(
                 "SET #state = :claimed, lease_until = :lease, claimed_at = :now_text, \
                  claimed_epoch = :now, kind = :kind, #function = :function, event_id = :event, \
@@ -299,10 +281,7 @@ impl Ledger {
         lease_until: i64,
     ) -> Result<bool, LedgerError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+            .update(key)
             .update_expression("SET lease_until = :lease")
             .condition_expression(
                 "#state = :done AND reported = :no AND (lease_until < :now OR attribute_not_exists(lease_until))",
@@ -324,10 +303,7 @@ impl Ledger {
     /// End this delivery's lease on a finished claim it could not report: the retry need not
     /// wait for the lease to run out.
     pub async fn let_go(&self, key: &ClaimKey) -> Result<(), LedgerError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+        self.update(key)
             .update_expression("SET lease_until = :zero")
             .expression_attribute_values(":zero", n(0))
             .send()
@@ -342,10 +318,7 @@ impl Ledger {
         key: &ClaimKey,
         steps: &[ActionReport],
     ) -> Result<(), LedgerError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+        self.update(key)
             .update_expression("SET steps = :steps")
             .expression_attribute_values(":steps", s(fit(&steps)))
             .send()
@@ -361,10 +334,7 @@ impl Ledger {
         key: &ClaimKey,
         steps: &[ActionReport],
     ) -> Result<(), LedgerError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+        self.update(key)
             .update_expression("SET #state = :interrupted, steps = :steps")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":interrupted", s("interrupted"))
@@ -389,10 +359,7 @@ impl Ledger {
              reported = :no",
         );
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+            .update(key)
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", s("done"))
             .expression_attribute_values(":finding", s(fit(finding)))
@@ -415,10 +382,7 @@ impl Ledger {
 
     /// A newer revision of a republished event was seen (and not reported: too small a change).
     pub async fn seen(&self, key: &ClaimKey, revision: Revision) -> Result<(), LedgerError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+        self.update(key)
             .update_expression("SET seen_severity = :severity, seen_count = :count")
             .expression_attribute_values(":severity", f(revision.severity))
             .expression_attribute_values(":count", n(revision.count as i64))
@@ -436,10 +400,7 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         let mut expression = String::from("SET reported = :yes");
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key.pk()))
+            .update(key)
             .expression_attribute_values(":yes", AttributeValue::Bool(true));
         if let Some(r) = revision {
             expression += ", revision_severity = :severity, revision_count = :count";

@@ -264,6 +264,14 @@ async fn a_burst_of_mixed_events_loses_none_and_acts_on_duplicates_once() {
         repeated.iter().all(|(id, _)| !id.starts_with("burst-")),
         "reported twice: {repeated:?}"
     );
+    // And every event a person must hear about was reported.
+    let unreported: Vec<&String> = reports
+        .iter()
+        .filter(|(_, report)| report.is_notifiable())
+        .map(|(id, _)| id)
+        .filter(|id| !per_event.contains_key(*id))
+        .collect();
+    assert!(unreported.is_empty(), "never reported: {unreported:?}");
 
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     for ending in endings.values() {

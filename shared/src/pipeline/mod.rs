@@ -286,10 +286,18 @@ impl<F: Function> Handler<F> {
                 }
             }
             Earlier::Updated { told, now } => {
+                let severity = if now.severity == told.severity {
+                    format!("its severity is still {}", now.severity)
+                } else {
+                    format!(
+                        "its severity went from {} to {}",
+                        told.severity, now.severity
+                    )
+                };
                 report.update = Some(format!(
-                    "first reported at {when}; since then its severity went from {} to {} and it \
-                     was seen {} times (then {}). Nothing was done again.",
-                    told.severity, now.severity, now.count, told.count
+                    "first reported at {when}; since then {severity} and it was seen {} times \
+                     (then {}). Nothing was done again.",
+                    now.count, told.count
                 ));
                 settle.claims.push(claimed);
                 settle.revision = Some(now);
