@@ -1,6 +1,8 @@
 //! One structured audit line per action (JSON in Lambda), with the prior state needed to undo it.
+//! In text logs a value from outside could break the line, so the ones read there are kept on
+//! it ([`one_line`]).
 
-use crate::report::Report;
+use crate::report::{Report, one_line};
 
 pub fn log_actions(report: &Report) {
     for finding in &report.findings {
@@ -11,13 +13,13 @@ pub fn log_actions(report: &Report) {
                 function = %report.function,
                 event_id = %report.event.id,
                 event_name = %report.event.name,
-                actor = %report.event.actor,
+                actor = %one_line(&report.event.actor),
                 rule_id = %finding.rule_id,
                 mode = ?finding.mode,
                 action = %action.action,
                 outcome = %outcome,
                 "{}: {}",
-                action.description,
+                one_line(&action.description),
                 action.outcome.label()
             );
         }
@@ -27,10 +29,10 @@ pub fn log_actions(report: &Report) {
         function = %report.function,
         event_id = %report.event.id,
         status = ?report.status,
-        skipped = report.skipped.as_ref().map(|s| s.describe()),
+        skipped = report.skipped.as_ref().map(|s| one_line(&s.describe()).into_owned()),
         "event {} by {}: {:?}",
         report.event.name,
-        report.event.actor,
+        one_line(&report.event.actor),
         report.status
     );
 }

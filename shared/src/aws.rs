@@ -132,7 +132,9 @@ where
     }
 }
 
-/// Error codes AWS answers when it is busy, not when the request is wrong.
+/// Error codes AWS answers when it is busy, or busy with the same resource (another change to
+/// it under way), not when the request is wrong. Among the services Reflex calls, none uses
+/// these for a final refusal.
 pub const TRANSIENT_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
@@ -154,6 +156,12 @@ pub const TRANSIENT_CODES: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "ServiceUnavailableException",
+    // Another change to the same resource is under way.
+    "ConcurrentModification",
+    "OperationAbortedException",
+    "ConflictException",
+    "ResourceContention",
+    "ScalingActivityInProgress",
 ];
 
 /// Whether a fault that outlasted the SDK's own retries may pass later: throttling, a 5xx, a

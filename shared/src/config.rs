@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::error::ConfigError;
 use crate::exemption::{ExemptPrincipals, ExemptTag};
 use crate::guard::{Guards, Mode};
-use crate::identity::SelfIdentity;
+use crate::identity::{SelfIdentity, is_account_id};
 use crate::ledger;
 use crate::target::{self, MemberRole};
 
@@ -77,7 +77,13 @@ impl CoreConfig {
             let mode = mode
                 .parse()
                 .map_err(|e: String| ConfigError::new(RULE_MODES, format!("{rule}: {e}")))?;
-            rule_modes.insert(rule.to_string(), mode);
+            // Twice is a typo or a merge gone wrong: which one was meant is not ours to guess.
+            if rule_modes.insert(rule.to_string(), mode).is_some() {
+                return Err(ConfigError::new(
+                    RULE_MODES,
+                    format!("rule `{rule}` is given twice"),
+                ));
+            }
         }
 
         let max_actions = positive(env, MAX_ACTIONS, DEFAULT_MAX_ACTIONS as i64)? as usize;
@@ -102,9 +108,18 @@ impl CoreConfig {
             ));
         }
 
+        // The loop guard trusts Reflex's name only in Reflex's account: the ARN must name it.
         let self_arn = var(env, SELF_ARN);
-        if let Some(arn) = self_arn.as_ref().filter(|a| !a.starts_with("arn:")) {
-            return Err(ConfigError::new(SELF_ARN, format!("`{arn}` is not an ARN")));
+        if let Some(arn) = self_arn.as_ref().filter(|a| {
+            !a.starts_with("arn:")
+                || !SelfIdentity::from_arn(a)
+                    .account()
+                    .is_some_and(is_account_id)
+        }) {
+            return Err(ConfigError::new(
+                SELF_ARN,
+                format!("`{arn}` is not an ARN with an account id"),
+            ));
         }
 
         let member_role = var(env, MEMBER_ROLE_ARN)
@@ -359,6 +374,8 @@ mod tests {
             (EXEMPT_TAG, "aws:exempt=true"),
             (TOPIC_ARN, "reflex-topic"),
             (SELF_ARN, "reflex"),
+            (SELF_ARN, "arn:aws:iam:::role/reflex-revoke"),
+            (RULE_MODES, "revoke.a=off, revoke.b=off, revoke.a=enforce"),
             (MEMBER_ROLE_ARN, "arn:aws:iam::222222222222:role/reflex"),
             (ledger::TTL_DAYS, "-1"),
         ];

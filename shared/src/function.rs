@@ -81,10 +81,6 @@ impl Notes {
     pub fn failed_for_now(&self) -> Option<String> {
         (!self.for_now.is_empty()).then(|| self.for_now.join("; "))
     }
-
-    pub fn into_lines(self) -> Vec<String> {
-        self.lines
-    }
 }
 
 pub trait Function: Sized + Send + Sync + 'static {

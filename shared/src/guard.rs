@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::event::ApiCall;
 use crate::exemption::ExemptPrincipals;
-use crate::identity::SelfIdentity;
+use crate::identity::{SelfIdentity, UserIdentity};
 use crate::plan::{Action, Finding};
 use crate::resource::Resource;
 
@@ -109,7 +109,8 @@ pub struct GuardedFinding<A> {
 #[derive(Debug, Clone)]
 pub struct Guards {
     pub self_identity: Option<SelfIdentity>,
-    /// The member accounts' remediation role: its sessions, in any account, are Reflex too.
+    /// The member accounts' remediation role (its name): its sessions in an account other than
+    /// Reflex's own are Reflex too.
     pub member_role: Option<String>,
     pub exempt: ExemptPrincipals,
     pub default_mode: Mode,
@@ -141,11 +142,9 @@ impl Guards {
     /// ARN pattern). The caller's exemption tag is read later, once it is known where to read it.
     pub fn screen(&self, call: &ApiCall) -> Option<EventSkip> {
         let actor = &call.user_identity;
-        let member_session = actor
-            .role_name()
-            .zip(self.member_role.as_deref())
-            .is_some_and(|(role, member)| role.eq_ignore_ascii_case(member));
-        if member_session || self.self_identity.as_ref().is_some_and(|me| me.is(actor)) {
+        if self.is_member_session(actor)
+            || self.self_identity.as_ref().is_some_and(|me| me.is(actor))
+        {
             return Some(EventSkip::LoopGuard {
                 actor: actor.describe(),
             });
@@ -161,6 +160,22 @@ impl Guards {
                 actor: actor.describe(),
                 because: format!("matches exemption pattern `{pattern}`"),
             })
+    }
+
+    /// A session of the member role in a member account: Reflex acting there. Only there: at
+    /// home Reflex uses its own credentials, so a role of that name in its own account (anyone
+    /// allowed to create roles may make one) is not Reflex, nor is a caller whose account is
+    /// unknown, nor any when Reflex's own account is unknown.
+    fn is_member_session(&self, actor: &UserIdentity) -> bool {
+        let (Some(member), Some(role), Some(account), Some(home)) = (
+            self.member_role.as_deref(),
+            actor.role_name(),
+            actor.account(),
+            self.self_identity.as_ref().and_then(SelfIdentity::account),
+        ) else {
+            return false;
+        };
+        role.eq_ignore_ascii_case(member) && account != home
     }
 
     /// Step-level guards over the rules' findings, in order: the rule's mode, an exempt resource
@@ -231,5 +246,51 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(&skip).unwrap()["guard"], skip.name());
         }
+    }
+
+    fn call_by(role: &str, account: &str) -> ApiCall {
+        serde_json::from_value(serde_json::json!({
+            "userIdentity": {
+                "type": "AssumedRole", "accountId": account,
+                "arn": format!("arn:aws:sts::{account}:assumed-role/{role}/reflex-revoke"),
+                "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": account,
+                    "arn": format!("arn:aws:iam::{account}:role/{role}"), "userName": role}}
+            },
+            "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy",
+            "awsRegion": "us-east-1"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_member_role_is_reflex_only_in_another_account_than_reflexs_own() {
+        let guards = Guards {
+            self_identity: Some(SelfIdentity::from_arn(
+                "arn:aws:sts::111111111111:assumed-role/reflex-revoke/reflex-revoke",
+            )),
+            member_role: Some("reflex-remediation".into()),
+            ..Guards::enforcing(10)
+        };
+        let is_loop =
+            |call: &ApiCall| matches!(guards.screen(call), Some(EventSkip::LoopGuard { .. }));
+        assert!(is_loop(&call_by("reflex-remediation", "222222222222")));
+        assert!(is_loop(&call_by("Reflex-Remediation", "222222222222")));
+        // A role given the member role's name in Reflex's own account, where Reflex never
+        // assumes it: someone else's.
+        assert!(!is_loop(&call_by("reflex-remediation", "111111111111")));
+        // The session name is the caller's choice, not proof.
+        assert!(!is_loop(&call_by("ops", "222222222222")));
+        // Reflex's own role in its own account, whatever the session.
+        assert!(is_loop(&call_by("reflex-revoke", "111111111111")));
+        assert!(!is_loop(&call_by("reflex-revoke", "222222222222")));
+        // Without Reflex's own identity, no session is taken for Reflex's.
+        let blind = Guards {
+            self_identity: None,
+            ..guards.clone()
+        };
+        assert_eq!(
+            blind.screen(&call_by("reflex-remediation", "222222222222")),
+            None
+        );
     }
 }

@@ -138,53 +138,69 @@ pub async fn deactivate_access_keys(iam: &Client, user: &str, only: Option<&str>
         });
         return Ok(Outcome::already_done(format!("user {user}: {what}")));
     }
-    let mut undo = Vec::new();
-    for id in &wanted {
-        iam.update_access_key()
+    let mut deactivated = Vec::new();
+    for &id in &wanted {
+        let updated = iam
+            .update_access_key()
             .user_name(user)
-            .access_key_id(*id)
+            .access_key_id(id)
             .status(StatusType::Inactive)
             .send()
-            .await
-            .map_err(|e| fault("UpdateAccessKey", &e).or_gone(gone))?;
-        undo.push(format!(
-            "aws iam update-access-key --user-name {} --access-key-id {} --status Active",
-            shell_arg(user),
-            shell_arg(id)
-        ));
+            .await;
+        match updated.map_err(|e| fault("UpdateAccessKey", &e)) {
+            Ok(_) => deactivated.push(id),
+            // This key was deleted since the listing (or the user with it): revoked all the
+            // same, and the other keys must still go.
+            Err(Fault::Gone) => {}
+            Err(Fault::Failed(outcome)) => return Err(outcome),
+        }
     }
+    if deactivated.is_empty() {
+        return Ok(Outcome::already_done(format!(
+            "user {user}: access key(s) {} no longer exist",
+            wanted.join(", ")
+        )));
+    }
+    let undo: Vec<String> = deactivated
+        .iter()
+        .map(|id| {
+            format!(
+                "aws iam update-access-key --user-name {} --access-key-id {} --status Active",
+                shell_arg(user),
+                shell_arg(id)
+            )
+        })
+        .collect();
     Ok(Outcome::done(
         format!(
             "deactivated access key(s) {} of user {user}",
-            wanted.join(", ")
+            deactivated.join(", ")
         ),
-        Some(json!({ "active_access_keys": wanted })),
+        Some(json!({ "active_access_keys": deactivated })),
         undo.join(" && "),
     ))
 }
 
 async fn revoke_sessions(iam: &Client, role: &str) -> Step {
     let gone = || Outcome::already_done(format!("role {role} no longer exists"));
-    let existing = iam
+    // A policy of this name already there is no proof of containment: anyone who can put a
+    // role policy can plant a harmless one under it, and one left from an earlier incident
+    // cuts off before this caller's session. So the cut-off always moves to now (a responder's
+    // session issued since an earlier cut-off must assume the role again); what was there is
+    // kept in the prior state.
+    let previous = match iam
         .get_role_policy()
         .role_name(role)
         .policy_name(REVOKE_SESSIONS_POLICY)
         .send()
-        .await;
-    match existing {
-        // Already revoked once for this incident: moving the cut-off later could lock out the
-        // responders who have assumed the role since.
-        Ok(_) => {
-            return Ok(Outcome::already_done(format!(
-                "role {role} already has {REVOKE_SESSIONS_POLICY}"
-            )));
-        }
-        Err(e) => {
-            if let Fault::Failed(outcome) = fault("GetRolePolicy", &e) {
-                return Err(outcome);
-            }
-        }
-    }
+        .await
+    {
+        Ok(found) => Some(found.policy_document),
+        Err(e) => match fault("GetRolePolicy", &e) {
+            Fault::Gone => None,
+            Fault::Failed(outcome) => return Err(outcome),
+        },
+    };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let document = json!({
         "Version": "2012-10-17",
@@ -203,9 +219,13 @@ async fn revoke_sessions(iam: &Client, role: &str) -> Step {
         .send()
         .await
         .map_err(|e| fault("PutRolePolicy", &e).or_gone(gone))?;
+    let replaced = match previous {
+        Some(_) => format!(" (replacing the {REVOKE_SESSIONS_POLICY} that was there)"),
+        None => String::new(),
+    };
     Ok(Outcome::done(
-        format!("denied every session of role {role} issued before {now}"),
-        Some(json!({ "inline_policy": null })),
+        format!("denied every session of role {role} issued before {now}{replaced}"),
+        Some(json!({ "inline_policy": previous })),
         format!(
             "aws iam delete-role-policy --role-name {} --policy-name {REVOKE_SESSIONS_POLICY}",
             shell_arg(role)

@@ -112,6 +112,14 @@ impl UserIdentity {
             .collect()
     }
 
+    /// The account the caller belongs to: `accountId`, else the account in its ARN.
+    pub fn account(&self) -> Option<&str> {
+        self.account_id
+            .as_deref()
+            .or_else(|| self.arn.as_deref()?.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+    }
+
     /// A short human description: the ARN when there is one.
     pub fn describe(&self) -> String {
         match (&self.arn, &self.user_name, &self.invoked_by) {
@@ -122,7 +130,14 @@ impl UserIdentity {
             }
             (None, Some(user), _) => format!("{} {user}", self.kind),
             (None, None, Some(by)) => format!("{} via {by}", self.kind),
-            (None, None, None) => self.kind.clone(),
+            // Another account's principal (`AWSAccount`), an Identity Center user: no ARN, no
+            // name, but an id and an account a person can look up.
+            (None, None, None) => match (&self.principal_id, self.account()) {
+                (Some(id), Some(account)) => format!("{} {id} of account {account}", self.kind),
+                (Some(id), None) => format!("{} {id}", self.kind),
+                (None, Some(account)) => format!("{} of account {account}", self.kind),
+                (None, None) => self.kind.clone(),
+            },
         }
     }
 }
@@ -180,14 +195,11 @@ impl SelfIdentity {
         Some(account).filter(|a| !a.is_empty())
     }
 
-    /// Whether a caller is Reflex itself. IAM names are case-insensitive.
+    /// Whether a caller is Reflex itself. IAM names are case-insensitive, and unique only
+    /// within an account: anyone may name a role like Reflex's in an account of their own, so a
+    /// name is Reflex only in Reflex's account, and only when the caller's account is known.
     pub fn is(&self, caller: &UserIdentity) -> bool {
-        let same_account = |account: &str| {
-            caller
-                .account_id
-                .as_deref()
-                .is_none_or(|a| a == account || account.is_empty())
-        };
+        let same_account = |account: &str| !account.is_empty() && caller.account() == Some(account);
         match self {
             SelfIdentity::Role { account, name } => {
                 same_account(account)
@@ -241,6 +253,60 @@ mod tests {
     fn the_same_role_name_in_another_account_is_not_self() {
         let me = SelfIdentity::from_arn("arn:aws:iam::999999999999:role/reflex-revoke");
         assert!(!me.is(&role_session("reflex-revoke", "fn")));
+    }
+
+    #[test]
+    fn a_caller_whose_account_is_unknown_or_only_in_its_arn_is_judged_by_that() {
+        let me = SelfIdentity::from_arn("arn:aws:iam::123456789012:role/reflex-revoke");
+        let mut elsewhere = role_session("reflex-revoke", "fn");
+        elsewhere.account_id = None;
+        elsewhere.arn = Some("arn:aws:sts::999999999999:assumed-role/reflex-revoke/fn".into());
+        assert!(!me.is(&elsewhere), "the ARN names another account");
+        elsewhere.arn = None;
+        assert!(
+            !me.is(&elsewhere),
+            "no account known: not proof of anything"
+        );
+        let mut here = role_session("reflex-revoke", "fn");
+        here.account_id = None;
+        assert!(me.is(&here), "the session ARN names Reflex's account");
+    }
+
+    #[test]
+    fn identities_without_an_arn_are_described_by_what_cloudtrail_gives() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<UserIdentity>(v).unwrap();
+        let service =
+            parse(serde_json::json!({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}));
+        assert_eq!(service.describe(), "AWSService via ec2.amazonaws.com");
+        assert_eq!(service.principal(), None);
+        let other = parse(
+            serde_json::json!({"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": "999999999999"}),
+        );
+        assert_eq!(
+            other.describe(),
+            "AWSAccount AIDAEXAMPLE of account 999999999999"
+        );
+        assert_eq!(other.account(), Some("999999999999"));
+        let root = parse(
+            serde_json::json!({"type": "Root", "arn": "arn:aws:iam::123456789012:root", "principalId": "123456789012"}),
+        );
+        assert_eq!(root.account(), Some("123456789012"));
+        assert_eq!(root.principal(), None);
+        // A federated user's session issuer is an IAM user, but the caller is not that user.
+        let federated = parse(serde_json::json!({
+            "type": "FederatedUser", "arn": "arn:aws:sts::123456789012:federated-user/reflex",
+            "accountId": "123456789012",
+            "sessionContext": {"sessionIssuer": {"type": "IAMUser", "userName": "bob",
+                "arn": "arn:aws:iam::123456789012:user/bob", "accountId": "123456789012"}}
+        }));
+        assert_eq!(federated.principal(), None);
+        assert!(!SelfIdentity::from_arn("arn:aws:iam::123456789012:user/reflex").is(&federated));
+        // An assumed role whose issuer CloudTrail left empty: the role is read from the ARN.
+        let bare = parse(serde_json::json!({
+            "type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/ops/jane",
+            "accountId": "123456789012", "sessionContext": {"sessionIssuer": {}, "attributes": {"mfaAuthenticated": "false"}}
+        }));
+        assert_eq!(bare.principal(), Some(Resource::Role("ops".into())));
     }
 
     #[test]

@@ -63,10 +63,7 @@ pub enum Claim {
     /// recorded (empty for a fresh claim).
     Acquired { progress: Vec<ActionReport> },
     /// Another delivery works on it and its lease has not run out: come back later.
-    InProgress {
-        claimed_at: String,
-        lease_until: i64,
-    },
+    InProgress { claimed_at: String },
     /// An earlier delivery finished it.
     Finished(Finished),
 }
@@ -246,10 +243,8 @@ impl Ledger {
         // Read which. A read that fails is not a free claim.
         let item = self.get(&key.pk()).await?.unwrap_or_default();
         let claimed_at = text(&item, "claimed_at").unwrap_or_default();
-        let leased_until = number(&item, "lease_until").unwrap_or(0.0) as i64;
         let in_progress = Claim::InProgress {
             claimed_at: claimed_at.clone(),
-            lease_until: leased_until,
         };
         if text(&item, "state").as_deref() != Some("done") {
             return Ok(in_progress);
@@ -298,6 +293,13 @@ impl Ledger {
             Err(e) if is_conditional_failure(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether a claim exists that is not done: one a delivery holds, was interrupted in, or
+    /// crashed in.
+    pub async fn is_unfinished(&self, key: &ClaimKey) -> Result<bool, LedgerError> {
+        let item = self.get(&key.pk()).await?;
+        Ok(item.is_some_and(|item| text(&item, "state").as_deref() != Some("done")))
     }
 
     /// End this delivery's lease on a finished claim it could not report: the retry need not

@@ -1,13 +1,12 @@
-//! Publishing a report to SNS: one message per event, a readable body for email, the JSON report
-//! for queues, functions and HTTP endpoints, and AWS Chatbot's format (SNS per-protocol message
-//! structure).
+//! Publishing a report to SNS: one message per event, in the SNS per-protocol message structure
+//! (the forms themselves are `report::render`'s), cut to fit SNS's limit.
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::ReflexError;
-use crate::outcome::Outcome;
 use crate::report::Report;
+use crate::report::render::{TRUNCATED_MARKER, cut};
 
 #[derive(Debug, Clone)]
 pub struct SnsPublisher {
@@ -56,10 +55,7 @@ impl SnsPublisher {
 }
 
 /// SNS refuses messages over 256 KiB; the per-protocol structure counts whole.
-pub const SNS_MAX_BYTES: usize = 256 * 1024;
-/// What a reader sees where a report was cut to fit.
-pub const TRUNCATED_MARKER: &str =
-    "[... truncated by Reflex to fit SNS: the full report is in the function's log]";
+const SNS_MAX_BYTES: usize = 256 * 1024;
 
 /// The SNS `MessageStructure=json` body, one form per protocol: readable text for email (and
 /// any protocol without its own form), the JSON report for queues, functions and HTTP
@@ -69,28 +65,23 @@ pub const TRUNCATED_MARKER: &str =
 pub fn message_structure(report: &Report) -> String {
     let text = report.text();
     let machine = report.to_json().to_string();
-    let full = forms(
-        &text,
-        &machine,
-        &chat_notification(report, None).to_string(),
-    );
+    let full = forms(&text, &machine, &report.chat(None).to_string());
     if full.len() <= SNS_MAX_BYTES {
         return full;
     }
     // Six copies share the limit, with room for the JSON around them and escaping.
     let share = SNS_MAX_BYTES / 6 - 4096;
-    let text = cut(&text, share);
     let machine = json!({
         "truncated": TRUNCATED_MARKER,
         "function": report.function,
         "status": report.status,
         "subject": report.subject(),
         "event": report.event,
-        "text": cut(&report.text(), share - 8192),
+        "text": cut(&text, share - 8192),
     })
     .to_string();
-    let chat = chat_notification(report, Some(share / 2)).to_string();
-    forms(&text, &machine, &chat)
+    let chat = report.chat(Some(share / 2)).to_string();
+    forms(&cut(&text, share), &machine, &chat)
 }
 
 fn forms(text: &str, machine: &str, chat: &str) -> String {
@@ -105,84 +96,11 @@ fn forms(text: &str, machine: &str, chat: &str) -> String {
     .to_string()
 }
 
-/// At most `max` bytes of `text` (JSON escaping may add some), cut on a character boundary,
-/// ending with the marker.
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max.saturating_sub(TRUNCATED_MARKER.len() + 2);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}\n{TRUNCATED_MARKER}\n", &text[..end])
-}
-
-/// The custom-notification document AWS Chatbot renders in Slack, Teams or Chime.
-pub fn chat_notification(report: &Report, max_description: Option<usize>) -> Value {
-    let e = &report.event;
-    let mut description = format!("*{}*\n", e.what);
-    for f in &report.findings {
-        description += &format!("\n*{}* `{}`: {}\n", f.severity, f.rule_id, f.reason);
-        for a in &f.actions {
-            description += &format!("• {}: *{}*\n", a.description, a.outcome.label());
-        }
-    }
-    for n in &report.notes {
-        description += &format!("\n_{n}_\n");
-    }
-    if let Some(max) = max_description {
-        description = cut(&description, max);
-    }
-    let next_steps: Vec<String> = report
-        .actions()
-        .filter_map(|a| match &a.outcome {
-            Outcome::Done {
-                undo: Some(undo), ..
-            } => Some(format!("To undo: `{undo}`")),
-            _ => None,
-        })
-        .chain(
-            e.console_url
-                .iter()
-                .map(|u| format!("Open in the console: {u}")),
-        )
-        .collect();
-    let status = report.status.as_str();
-    json!({
-        "version": "1.0",
-        "source": "custom",
-        "id": e.id,
-        "content": {
-            "textType": "client-markdown",
-            "title": report.subject(),
-            "description": description,
-            "nextSteps": next_steps,
-            "keywords": [
-                "reflex",
-                report.function.clone(),
-                status,
-                report.severity().map(|s| s.to_string()).unwrap_or_default(),
-            ],
-        },
-        "metadata": {
-            "threadId": e.id,
-            "summary": report.subject(),
-            "eventType": e.detail_type,
-            "relatedResources": e.console_url.iter().collect::<Vec<_>>(),
-            "additionalContext": {
-                "account": e.account,
-                "region": e.region,
-                "actor": e.actor,
-            },
-        },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::{EventSummary, Status};
+    use serde_json::Value;
 
     fn report(notes: Vec<String>) -> Report {
         let mut r = Report::new(

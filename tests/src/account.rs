@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use crate::emulator::{ACCOUNT, Emulator};
 use reflex_revoke::actions::Identity;
 use reflex_shared::Function;
+use reflex_shared::aws::error_text;
 use reflex_shared::pipeline::{Handler, handler_from_env};
-use reflex_shared::report::Report;
+use reflex_shared::report::{ActionReport, Report};
 
 pub const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 pub const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
@@ -328,9 +329,13 @@ impl Account {
     }
 
     /// Function `F`'s handler exactly as its Lambda binary builds it (the same
-    /// `handler_from_env`), configured by [`Account::env`] and aimed at the emulator.
+    /// `handler_from_env`, the same call timeouts), configured by [`Account::env`] and aimed at
+    /// the emulator.
     pub async fn handler<F: Function>(&self, mode: &str, extra: &[(&str, &str)]) -> Handler<F> {
-        handler_from_env::<F>(&self.env(mode, extra), &self.sdk)
+        let sdk = (self.sdk.to_builder())
+            .timeout_config(reflex_shared::aws::timeouts())
+            .build();
+        handler_from_env::<F>(&self.env(mode, extra), &sdk)
             .await
             .expect("valid configuration")
     }
@@ -417,6 +422,32 @@ impl Account {
         ledger.entries().await.expect("scan the ledger")
     }
 
+    /// The ledger's claims (one per finding of an event), as JSON.
+    pub async fn claims(&self) -> Vec<Value> {
+        let mut entries = self.ledger_entries().await;
+        entries.retain(|e| e["kind"] == "claim");
+        entries
+    }
+
+    /// The claims in the ledger, each checked finished (done, its report sent) with each of its
+    /// steps recorded once; the number of steps of all of them.
+    pub async fn finished_steps_once(&self) -> usize {
+        let mut all = 0;
+        for claim in self.claims().await {
+            assert_eq!(claim["state"], "done", "{claim}");
+            assert_eq!(claim["reported"], true, "{claim}");
+            let steps: Vec<ActionReport> =
+                serde_json::from_str(claim["steps"].as_str().unwrap_or("[]"))
+                    .unwrap_or_else(|e| panic!("the recorded steps: {e}: {claim}"));
+            let mut names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), steps.len(), "each step once: {claim}");
+            all += steps.len();
+        }
+        all
+    }
+
     /// Every report delivered so far (drains the queue).
     pub async fn reports(&self) -> Vec<Delivered> {
         let mut out = Vec::new();
@@ -443,15 +474,14 @@ impl Account {
                     report,
                     attributes: envelope["MessageAttributes"].clone(),
                 });
-                if let Some(handle) = m.receipt_handle {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.queue_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .expect("delete");
-                }
+                // Deleted, or it would be read again by the next call.
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle.expect("a receipt handle"))
+                    .send()
+                    .await
+                    .expect("delete");
             }
         }
     }
@@ -595,13 +625,19 @@ impl Account {
             .count()
     }
 
+    /// Whether `user` has a console password; a failed read other than "no such profile"
+    /// panics, so that "the password was removed" cannot pass on a broken read.
     pub async fn has_login_profile(&self, user: &str) -> bool {
-        self.iam
-            .get_login_profile()
-            .user_name(user)
-            .send()
-            .await
-            .is_ok()
+        match self.iam.get_login_profile().user_name(user).send().await {
+            Ok(_) => true,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                false
+            }
+            Err(e) => panic!("get login profile of {user}: {}", error_text(&e)),
+        }
     }
 
     pub async fn groups_of(&self, user: &str) -> Vec<String> {

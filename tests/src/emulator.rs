@@ -9,8 +9,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::Credentials;
 
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
+/// The sample events' account and region, the emulator's default ones.
+pub use reflex_testkit::{ACCOUNT, REGION};
 
 pub struct Emulator {
     child: Child,
@@ -71,10 +71,19 @@ impl Emulator {
         }
     }
 
-    /// SDK configuration aimed at the emulator, with dummy credentials (never the real chain,
-    /// never the instance metadata service).
+    /// SDK configuration aimed at the emulator for the harness's own calls (seeding, reading
+    /// back), with dummy credentials (never the real chain, never the instance metadata service).
+    /// Patient: a loaded machine running many emulators at once may take longer than the
+    /// functions' own timeouts for moto's first EC2 call, which loads its AMI catalogue.
     pub async fn sdk_config(&self) -> SdkConfig {
-        sdk_config_at(&self.endpoint).await
+        let patient = aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(std::time::Duration::from_secs(120))
+            .build();
+        sdk_config_at(&self.endpoint)
+            .await
+            .to_builder()
+            .timeout_config(patient)
+            .build()
     }
 
     /// Empty every service in the emulator (`POST /moto-api/reset`).
@@ -104,9 +113,9 @@ impl Drop for Emulator {
     }
 }
 
-/// SDK configuration aimed at `endpoint` (the emulator, or a fault proxy in front of it), with
-/// dummy credentials, the functions' own call timeouts, and the SDK's standard retries (three
-/// attempts) with short backoffs, so retry tests take no time.
+/// The functions' SDK configuration aimed at `endpoint` (the emulator, or a fault proxy in front
+/// of it), with dummy credentials, the functions' own call timeouts, and the SDK's standard retries
+/// ([`reflex_testkit::MAX_ATTEMPTS`] attempts) with short backoffs, so retry tests take no time.
 pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
@@ -121,6 +130,7 @@ pub async fn sdk_config_at(endpoint: &str) -> SdkConfig {
         .timeout_config(reflex_shared::aws::timeouts())
         .retry_config(
             aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(reflex_testkit::MAX_ATTEMPTS)
                 .with_initial_backoff(std::time::Duration::from_millis(20))
                 .with_max_backoff(std::time::Duration::from_millis(100)),
         )

@@ -16,9 +16,9 @@ pub use emulator::Emulator;
 /// The one loader of sample events, shared with the functions' own tests.
 pub use reflex_testkit::{sample, sample_files};
 
-use reflex_shared::Function;
 use reflex_shared::pipeline::Handler;
-use reflex_shared::report::Status;
+use reflex_shared::report::{Report, Status};
+use reflex_shared::{Function, Outcome};
 use serde_json::Value;
 
 /// Deliver one event five times at once, as duplicate deliveries may arrive: the status of each
@@ -52,4 +52,14 @@ pub fn acted_once(deliveries: &[Result<Status, String>], acted: Status) {
             "the others find it handled or in progress: {deliveries:?}"
         );
     }
+}
+
+/// The outcome of the report's action whose description starts with `prefix`; panics, showing
+/// the report, if there is none.
+pub fn outcome<'a>(report: &'a Report, prefix: &str) -> &'a Outcome {
+    &report
+        .actions()
+        .find(|a| a.description.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no action starting with {prefix:?}: {report:#?}"))
+        .outcome
 }

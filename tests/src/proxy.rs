@@ -22,7 +22,9 @@ pub enum Fault {
     Throttle,
     /// An HTTP status with no AWS error in the body (a 500 or 503 from a load balancer).
     Status(u16),
-    /// An access error AWS answers for good: `AccessDenied` (`UnauthorizedOperation` for EC2).
+    /// An access error AWS answers for good: `AccessDenied` (IAM, Auto Scaling),
+    /// `UnauthorizedOperation` (EC2), `AuthorizationError` (SNS), `AccessDeniedException` (JSON
+    /// protocols).
     AccessDenied,
     /// Relayed, but answered only after this long (beyond the SDK's attempt timeout).
     Slow(Duration),
@@ -40,8 +42,9 @@ pub struct Held(Arc<(Mutex<HoldState>, Condvar)>);
 struct HoldState {
     arrived: bool,
     verdict: Option<bool>,
-    /// The verdict is carried out: the call relayed (and answered) or its connection closed.
-    finished: bool,
+    /// The verdict is carried out: `Some(true)` once a released call was answered by the
+    /// emulator, `Some(false)` once the call was dropped (or its relay failed).
+    reached_aws: Option<bool>,
 }
 
 impl Held {
@@ -65,20 +68,20 @@ impl Held {
         self.decide(false);
     }
 
-    /// Wait until the verdict is carried out (a released call has reached the emulator and been
-    /// answered); `false` if not within `timeout`.
-    pub fn wait_finished(&self, timeout: Duration) -> bool {
+    /// Wait until the verdict is carried out: whether the call reached the emulator and was
+    /// answered (a released call whose relay failed did not); `None` if not within `timeout`.
+    pub fn wait_finished(&self, timeout: Duration) -> Option<bool> {
         let (lock, cvar) = &*self.0;
         let state = lock.lock().unwrap();
         let (state, _) = cvar
-            .wait_timeout_while(state, timeout, |s| !s.finished)
+            .wait_timeout_while(state, timeout, |s| s.reached_aws.is_none())
             .unwrap();
-        state.finished
+        state.reached_aws
     }
 
-    fn finish(&self) {
+    fn finish(&self, reached_aws: bool) {
         let (lock, cvar) = &*self.0;
-        lock.lock().unwrap().finished = true;
+        lock.lock().unwrap().reached_aws = Some(reached_aws);
         cvar.notify_all();
     }
 
@@ -120,7 +123,6 @@ struct Shared {
 
 pub struct FaultProxy {
     pub endpoint: String,
-    upstream: String,
     shared: Arc<Mutex<Shared>>,
 }
 
@@ -131,18 +133,14 @@ impl FaultProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
         let upstream = upstream.trim_start_matches("http://").to_string();
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let (to, state) = (upstream.clone(), shared.clone());
+        let state = shared.clone();
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (to, state) = (to.clone(), state.clone());
+                let (to, state) = (upstream.clone(), state.clone());
                 thread::spawn(move || serve(client, &to, &state));
             }
         });
-        Self {
-            endpoint,
-            upstream,
-            shared,
-        }
+        Self { endpoint, shared }
     }
 
     /// Fault the next `times` calls named `call` (`iam:DetachUserPolicy`).
@@ -183,14 +181,20 @@ impl FaultProxy {
             .unwrap_or(0)
     }
 
+    /// How many times `call` was faulted.
+    pub fn faulted(&self, call: &str) -> usize {
+        self.shared
+            .lock()
+            .unwrap()
+            .faulted
+            .get(call)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// How many faults the proxy injected, in all.
     pub fn faults_injected(&self) -> usize {
         self.shared.lock().unwrap().faulted.values().sum()
-    }
-
-    /// The emulator behind the proxy.
-    pub fn upstream(&self) -> &str {
-        &self.upstream
     }
 }
 
@@ -280,7 +284,7 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
                     true => relay(upstream, &request),
                     false => None,
                 };
-                held.finish();
+                held.finish(answer.is_some());
                 answer
             }
         };
@@ -373,7 +377,7 @@ fn status_only(status: u16) -> Vec<u8> {
 /// An AWS error in the request's protocol.
 fn aws_error(request: &Request, call: &str, status: u16, code: &str, message: &str) -> Vec<u8> {
     if request.is_json() {
-        let body = format!(r#"{{"__type":"{code}","message":"{message}"}}"#);
+        let body = serde_json::json!({ "__type": code, "message": message }).to_string();
         return response(status, "application/x-amz-json-1.1", &body);
     }
     if call.starts_with("ec2:") {
@@ -410,6 +414,8 @@ fn access_denied(request: &Request, call: &str) -> Vec<u8> {
     let message = format!("the fault proxy denies {call}");
     if call.starts_with("ec2:") {
         aws_error(request, call, 403, "UnauthorizedOperation", &message)
+    } else if call.starts_with("sns:") {
+        aws_error(request, call, 403, "AuthorizationError", &message)
     } else if request.is_json() {
         aws_error(request, call, 400, "AccessDeniedException", &message)
     } else {

@@ -171,10 +171,20 @@ impl std::fmt::Display for TrailState {
     }
 }
 
-/// `None` when the trail does not exist.
+/// `None` when the trail does not exist; a failed read panics, so that "the trail is gone"
+/// cannot pass on a broken read.
 pub async fn trail_state(acct: &Account, name: &str) -> Option<TrailState> {
     let ct = cloudtrail(acct);
-    let trail = ct.get_trail().name(name).send().await.ok()?.trail?;
+    let trail = match ct.get_trail().name(name).send().await {
+        Ok(out) => out.trail?,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_trail_not_found_exception()) =>
+        {
+            return None;
+        }
+        Err(e) => panic!("get trail {name}: {}", reflex_shared::aws::error_text(&e)),
+    };
     let status = ct
         .get_trail_status()
         .name(name)

@@ -21,11 +21,12 @@ use serde_json::Value;
 const BUDGET: Duration = Duration::from_secs(60);
 const WAIT: Duration = Duration::from_secs(90);
 
-/// A scratch log file per process, kept under the target directory for a look after a failure.
-fn log(name: &str) -> PathBuf {
+/// A log file per process (`run`: the killed one or the retry), kept in the temporary
+/// directory for a look after a failure.
+fn log(name: &str, run: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("reflex-crash-tests");
     std::fs::create_dir_all(&dir).expect("log directory");
-    dir.join(format!("{name}-{}.log", std::process::id()))
+    dir.join(format!("{name}-{}-{run}.log", std::process::id()))
 }
 
 /// The function's environment as the template sets it, aimed at the proxy.
@@ -43,9 +44,14 @@ fn env(acct: &Account, proxy: &FaultProxy) -> Vec<(String, String)> {
     vars
 }
 
-fn start(bin: &str, package: &str, runtime: &RuntimeApi, vars: &[(String, String)]) -> Function {
+fn start(
+    (bin, package): (&str, &str),
+    run: &str,
+    runtime: &RuntimeApi,
+    vars: &[(String, String)],
+) -> Function {
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Function::start(&binary(package, bin), runtime, &vars, &log(bin))
+    Function::start(&binary(package, bin), runtime, &vars, &log(bin, run))
 }
 
 /// Deliver `event`, let it reach the held call, kill the process, then let the call reach AWS
@@ -54,7 +60,7 @@ fn start(bin: &str, package: &str, runtime: &RuntimeApi, vars: &[(String, String
 async fn crash_then_retry(
     acct: &Account,
     proxy: &FaultProxy,
-    (bin, package): (&str, &str),
+    function: (&str, &str),
     event: &Value,
     (call, nth): (&str, usize),
     applied: bool,
@@ -62,7 +68,7 @@ async fn crash_then_retry(
     let runtime = RuntimeApi::start();
     let vars = env(acct, proxy);
     let held = proxy.hold(call, nth);
-    let first = start(bin, package, &runtime, &vars);
+    let first = start(function, "killed", &runtime, &vars);
     let id = runtime.deliver(event, BUDGET);
     assert!(
         held.wait_arrived(WAIT),
@@ -75,9 +81,10 @@ async fn crash_then_retry(
     } else {
         held.drop_it();
     }
-    assert!(
+    assert_eq!(
         held.wait_finished(WAIT),
-        "{call} #{nth}: the held call never finished"
+        Some(applied),
+        "{call} #{nth}: whether the held call reached AWS"
     );
     assert_eq!(
         runtime.ended(&id, Duration::ZERO),
@@ -87,7 +94,7 @@ async fn crash_then_retry(
     proxy.clear();
     // Lambda's retry comes a minute or more later: the killed run's lease has run out by then.
     acct.let_leases_run_out().await;
-    let _retry = start(bin, package, &runtime, &vars);
+    let _retry = start(function, "retry", &runtime, &vars);
     let id = runtime.deliver(event, BUDGET);
     runtime.ended(&id, WAIT).expect("the retry answers")
 }
@@ -97,30 +104,6 @@ fn status(ended: &Ended) -> &str {
         Ended::Response(report) => report["status"].as_str().unwrap_or("?"),
         Ended::Error { error_type, .. } => error_type,
     }
-}
-
-/// The finished claims' steps: each step at most once, and how many in all.
-async fn steps_once(acct: &Account) -> usize {
-    let mut all = Vec::new();
-    for claim in acct.ledger_entries().await {
-        if claim["kind"] != "claim" {
-            continue;
-        }
-        assert_eq!(claim["state"], "done", "{claim}");
-        assert_eq!(claim["reported"], true, "{claim}");
-        let steps: Vec<Value> =
-            serde_json::from_str(claim["steps"].as_str().unwrap_or("[]")).unwrap();
-        let mut names: Vec<String> = steps
-            .iter()
-            .map(|s| s["step"].as_str().unwrap_or("").to_string())
-            .collect();
-        let count = names.len();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), count, "each step once: {names:?}");
-        all.extend(names);
-    }
-    all.len()
 }
 
 #[tokio::test]
@@ -156,7 +139,7 @@ async fn revoke_killed_during_the_detach_finishes_on_the_retry_with_one_report()
             1,
             "applied {applied}: one report"
         );
-        assert_eq!(steps_once(&acct).await, 1);
+        assert_eq!(acct.finished_steps_once().await, 1);
     }
 }
 
@@ -201,7 +184,11 @@ async fn quarantine_crashes(applied: bool) -> usize {
             "{point:?}, applied {applied}: {ended:?}"
         );
         ec2::assert_quarantined(&acct, &fleet).await;
-        assert_eq!(steps_once(&acct).await, 8, "{point:?}, applied {applied}");
+        assert_eq!(
+            acct.finished_steps_once().await,
+            8,
+            "{point:?}, applied {applied}"
+        );
         assert_eq!(
             acct.reports().await.len(),
             1,

@@ -212,6 +212,35 @@ async fn a_new_log_group_gets_the_default_retention() {
     );
 }
 
+/// Log group names may hold `#`, which starts a comment where a shell word begins: the undo
+/// command quotes the name, so it acts on this group and no other.
+#[tokio::test]
+async fn the_undo_quotes_a_log_group_name_a_shell_would_misread() {
+    let (_emu, acct) = account().await;
+    let group = "#audit/payments";
+    let mut event = sample("harden/create-log-group-without-kms-key.json");
+    event["detail"]["requestParameters"]["logGroupName"] = group.into();
+    let event = trail::replay(&acct, event).await;
+    let report = acct
+        .handler::<Harden>("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .unwrap();
+    assert_eq!(retention(&acct, group).await, Some(90));
+    let done = outcome(&report, 0, 0);
+    assert_eq!(
+        done.undo(),
+        Some("aws logs delete-retention-policy --log-group-name '#audit/payments'")
+    );
+    assert!(
+        done.explanation()
+            .unwrap()
+            .contains("log group #audit/payments"),
+        "{done:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_deleted_retention_policy_is_put_back_with_the_configured_retention() {
     let (_emu, acct) = account().await;

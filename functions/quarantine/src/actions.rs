@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingress::OpenedRule;
 
-/// The tag that marks Reflex's quarantine security group in a VPC (value `true`).
+/// The tag Reflex puts on the quarantine security group it creates (value `true`), for people:
+/// Reflex finds the group by its name, which is unique in a VPC (anyone may tag a group).
 pub const QUARANTINE_GROUP_TAG: &str = "reflex:quarantine-group";
 /// The name of the quarantine security group Reflex creates in a VPC.
 pub const QUARANTINE_GROUP_NAME: &str = "reflex-quarantine";
@@ -76,6 +77,10 @@ pub enum QuarantineAction {
     TagQuarantined {
         instance_id: String,
         reason: String,
+        /// The instance's `reflex:quarantined-at` when the plan found it isolated already (an
+        /// earlier quarantine in place): that tag is kept, any other replaced. `None` when it
+        /// was not isolated: whoever may tag the instance may have set the tag.
+        earlier_quarantine: Option<String>,
     },
     /// Snapshot one attached EBS volume, tagged with the finding.
     SnapshotVolume {
@@ -84,6 +89,9 @@ pub enum QuarantineAction {
         device: String,
         finding: String,
         event_id: String,
+        /// As for `TagQuarantined`: a snapshot of the volume taken for this event, or for this
+        /// earlier quarantine, is kept instead of taking another.
+        earlier_quarantine: Option<String>,
     },
 }
 

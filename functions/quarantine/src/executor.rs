@@ -10,6 +10,7 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, Instance, InstanceAttributeName, IpPermission, ResourceType,
     SecurityGroup, Tag, TagSpecification,
@@ -58,14 +59,28 @@ pub async fn execute(
         QuarantineAction::TagQuarantined {
             instance_id,
             reason,
-        } => tag_quarantined(ec2, instance_id, reason).await,
+            earlier_quarantine,
+        } => tag_quarantined(ec2, instance_id, reason, earlier_quarantine.as_deref()).await,
         QuarantineAction::SnapshotVolume {
             instance_id,
             volume_id,
             device,
             finding,
             event_id,
-        } => snapshot(ec2, instance_id, volume_id, device, finding, event_id).await,
+            earlier_quarantine,
+        } => {
+            let earlier = earlier_quarantine.as_deref();
+            snapshot(
+                ec2,
+                instance_id,
+                volume_id,
+                device,
+                finding,
+                event_id,
+                earlier,
+            )
+            .await
+        }
     })
 }
 
@@ -91,6 +106,20 @@ async fn current_instance(ec2: &Client, id: &str) -> Step<Instance> {
         Ok(None) => Err(gone(id)),
         Err(e) => Err(e.outcome("ec2:DescribeInstances")),
     }
+}
+
+/// One attribute of the instance as EC2 has it now.
+async fn attribute(
+    ec2: &Client,
+    instance_id: &str,
+    name: InstanceAttributeName,
+) -> Step<DescribeInstanceAttributeOutput> {
+    ec2.describe_instance_attribute()
+        .instance_id(instance_id)
+        .attribute(name)
+        .send()
+        .await
+        .map_err(|e| on_instance("ec2:DescribeInstanceAttribute", instance_id, &e))
 }
 
 fn tag(key: &str, value: &str) -> Tag {
@@ -313,7 +342,8 @@ fn partly_isolated(failed: Outcome, created_note: &str, eni: &str, done: &[Strin
 }
 
 /// The VPC's quarantine group, created if missing, with every rule removed; and whether it
-/// was created now.
+/// was created now. A group found by its name is stripped whoever made it: only its lack of
+/// rules makes it a quarantine.
 async fn quarantine_group(ec2: &Client, vpc: &str) -> Step<(String, bool)> {
     let lookup_failed = |e: CallError| e.outcome("ec2:DescribeSecurityGroups");
     if let Some(existing) = find_quarantine_group(ec2, vpc)
@@ -340,36 +370,44 @@ async fn quarantine_group(ec2: &Client, vpc: &str) -> Step<(String, bool)> {
         .await;
     let (id, created) = match created {
         Ok(out) => (out.group_id.unwrap_or_default(), true),
-        // Another invocation created it first.
+        // Another invocation created it first; EC2 may not list it yet.
         Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
             let found = find_quarantine_group(ec2, vpc)
                 .await
                 .map_err(lookup_failed)?
-                .ok_or_else(|| untagged_namesake(vpc))?;
+                .ok_or_else(|| {
+                    Outcome::failed_for_now(
+                        format!(
+                            "{QUARANTINE_GROUP_NAME} exists in {vpc} (another invocation created it) but is not listed yet"
+                        ),
+                        Some("InvalidGroup.Duplicate".into()),
+                    )
+                })?;
             (found.group_id.unwrap_or_default(), false)
         }
         Err(e) => return Err(failure("ec2:CreateSecurityGroup", &e)),
     };
-    // A new group allows all outbound traffic: remove that (and anything else) too.
+    // A new group allows all outbound traffic: remove that (and anything else) too. Not
+    // listed yet (EC2 is eventually consistent), it is not used unstripped: the retry finds it
+    // by its name.
+    let unlisted = || {
+        Outcome::failed_for_now(
+            format!("quarantine group {id} in {vpc} is not listed yet: its rules are not removed"),
+            None,
+        )
+    };
     let described = ec2
         .describe_security_groups()
         .group_ids(&id)
         .send()
         .await
-        .map_err(|e| failure("ec2:DescribeSecurityGroups", &e))?;
-    if let Some(g) = described.security_groups().first() {
-        strip(ec2, g).await?;
-    }
+        .map_err(|e| {
+            aws::fault("ec2:DescribeSecurityGroups", &e, &["InvalidGroup.NotFound"])
+                .or_gone(unlisted)
+        })?;
+    let group = described.security_groups().first().ok_or_else(unlisted)?;
+    strip(ec2, group).await?;
     Ok((id, created))
-}
-
-fn untagged_namesake(vpc: &str) -> Outcome {
-    Outcome::failed(
-        format!(
-            "a security group named {QUARANTINE_GROUP_NAME} already exists in {vpc} without the tag {QUARANTINE_GROUP_TAG}=true: tag it (if it is Reflex's) or rename it"
-        ),
-        Some("InvalidGroup.Duplicate".into()),
-    )
 }
 
 /// Remove every inbound and outbound rule of the quarantine group.
@@ -400,29 +438,51 @@ async fn strip(ec2: &Client, group: &SecurityGroup) -> Step<()> {
 async fn record_previous_groups(ec2: &Client, instance_id: &str, interfaces: &[Interface]) -> Step {
     let instance = current_instance(ec2, instance_id).await?;
     let tags = facts::tags(instance.tags());
-    let key = |i: &Interface| format!("{PREVIOUS_GROUPS_TAG_PREFIX}{}", i.id);
-    let unrecorded: Vec<&Interface> = interfaces
-        .iter()
-        .filter(|i| !tags.contains_key(&key(i)))
-        .collect();
-    if unrecorded.is_empty() {
-        let recorded: Vec<String> = interfaces
+    // The quarantine group is never recorded as a previous group (the plan leaves it out when
+    // it knew the group; the instance's own description names it in any case).
+    let quarantine = facts::quarantine_groups_of(&instance);
+    // A tag already there with other groups is not this record (a released quarantine's, or set
+    // by whoever may tag the instance, to have groups of their choice restored): replaced.
+    let (mut recorded, mut writes) = (Vec::new(), Vec::new());
+    for i in interfaces {
+        let key = format!("{PREVIOUS_GROUPS_TAG_PREFIX}{}", i.id);
+        let groups: Vec<&str> = i
+            .groups
             .iter()
-            .map(|i| format!("{}={}", key(i), tags[&key(i)]))
+            .map(String::as_str)
+            .filter(|g| !quarantine.contains(g))
             .collect();
-        return Ok(Outcome::already_done(format!(
-            "the previous groups are already recorded on instance {instance_id}: {}",
-            recorded.join(", ")
-        )));
+        let have = tags.get(&key);
+        if groups.is_empty() {
+            // Isolated when planned: the record is the earlier quarantine's.
+            if let Some(value) = have {
+                recorded.push((key, value.clone()));
+            }
+            continue;
+        }
+        let value = tag_value(&groups.join(","));
+        if have == Some(&value) {
+            recorded.push((key, value));
+        } else {
+            writes.push((key, value));
+        }
     }
-    let writes: Vec<(String, String)> = unrecorded
-        .iter()
-        .filter(|i| !i.groups.is_empty())
-        .map(|i| (key(i), tag_value(&i.groups.join(","))))
-        .collect();
-    if writes.is_empty() {
+    let shown = |pairs: &[(String, String)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if writes.is_empty() && recorded.is_empty() {
         return Ok(Outcome::skipped(format!(
             "instance {instance_id} was already isolated when this plan was made; its earlier groups are in the isolation step's prior state of the earlier report"
+        )));
+    }
+    if writes.is_empty() {
+        return Ok(Outcome::already_done(format!(
+            "the previous groups are already recorded on instance {instance_id}: {}",
+            shown(&recorded)
         )));
     }
     ec2.create_tags()
@@ -432,10 +492,13 @@ async fn record_previous_groups(ec2: &Client, instance_id: &str, interfaces: &[I
         .await
         .map_err(|e| on_instance("ec2:CreateTags", instance_id, &e))?;
     let keys: Vec<String> = writes.iter().map(|(k, _)| k.clone()).collect();
-    let shown: Vec<String> = writes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let replaced: serde_json::Map<String, Value> = keys
+        .iter()
+        .filter_map(|k| Some((k.clone(), tags.get(k)?.clone().into())))
+        .collect();
     Ok(Outcome::done(
-        format!("recorded on instance {instance_id}: {}", shown.join(", ")),
-        Some(json!({ "tags": {} })),
+        format!("recorded on instance {instance_id}: {}", shown(&writes)),
+        Some(json!({ "tags": replaced })),
         delete_tags(instance_id, &keys),
     ))
 }
@@ -499,13 +562,12 @@ async fn detach(autoscaling: &AutoScaling, instance_id: &str, planned_group: &st
 }
 
 async fn termination_protection(ec2: &Client, instance_id: &str) -> Step {
-    let out = ec2
-        .describe_instance_attribute()
-        .instance_id(instance_id)
-        .attribute(InstanceAttributeName::DisableApiTermination)
-        .send()
-        .await
-        .map_err(|e| on_instance("ec2:DescribeInstanceAttribute", instance_id, &e))?;
+    let out = attribute(
+        ec2,
+        instance_id,
+        InstanceAttributeName::DisableApiTermination,
+    )
+    .await?;
     if out.disable_api_termination().and_then(|v| v.value()) == Some(true) {
         return Ok(Outcome::already_done(format!(
             "termination protection of instance {instance_id} is already on"
@@ -528,13 +590,12 @@ async fn termination_protection(ec2: &Client, instance_id: &str) -> Step {
 }
 
 async fn stop_on_shutdown(ec2: &Client, instance_id: &str) -> Step {
-    let out = ec2
-        .describe_instance_attribute()
-        .instance_id(instance_id)
-        .attribute(InstanceAttributeName::InstanceInitiatedShutdownBehavior)
-        .send()
-        .await
-        .map_err(|e| on_instance("ec2:DescribeInstanceAttribute", instance_id, &e))?;
+    let out = attribute(
+        ec2,
+        instance_id,
+        InstanceAttributeName::InstanceInitiatedShutdownBehavior,
+    )
+    .await?;
     let before = out
         .instance_initiated_shutdown_behavior()
         .and_then(|v| v.value())
@@ -564,14 +625,24 @@ async fn stop_on_shutdown(ec2: &Client, instance_id: &str) -> Step {
     ))
 }
 
-async fn tag_quarantined(ec2: &Client, instance_id: &str, reason: &str) -> Step {
+async fn tag_quarantined(
+    ec2: &Client,
+    instance_id: &str,
+    reason: &str,
+    earlier_quarantine: Option<&str>,
+) -> Step {
     let instance = current_instance(ec2, instance_id).await?;
     let tags = facts::tags(instance.tags());
-    if let Some(at) = tags.get(QUARANTINED_AT_TAG) {
+    let before = tags.get(QUARANTINED_AT_TAG);
+    if let Some(at) = before
+        && Some(at.as_str()) == earlier_quarantine
+    {
         return Ok(Outcome::already_done(format!(
             "instance {instance_id} is already tagged as quarantined at {at}"
         )));
     }
+    // Any other quarantined-at tag is not a quarantine in place (see the plan): replaced, so
+    // that the snapshots are this quarantine's.
     let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
     ec2.create_tags()
         .resources(instance_id)
@@ -584,7 +655,10 @@ async fn tag_quarantined(ec2: &Client, instance_id: &str, reason: &str) -> Step 
         format!(
             "tagged instance {instance_id}: {QUARANTINED_AT_TAG}={at}, {QUARANTINE_REASON_TAG}"
         ),
-        Some(json!({ "tags": {} })),
+        Some(json!({ "tags": {
+            QUARANTINED_AT_TAG: before,
+            QUARANTINE_REASON_TAG: tags.get(QUARANTINE_REASON_TAG),
+        } })),
         delete_tags(
             instance_id,
             &[
@@ -602,23 +676,18 @@ async fn snapshot(
     device: &str,
     finding: &str,
     event_id: &str,
+    earlier_quarantine: Option<&str>,
 ) -> Step {
-    // The quarantine this snapshot belongs to: the instance's quarantine time, when tagged.
+    // Tagged with the instance's quarantine time (written by the step before): this quarantine.
     let instance = current_instance(ec2, instance_id).await?;
     let quarantined_at = facts::tags(instance.tags())
         .get(QUARANTINED_AT_TAG)
         .cloned();
-    if let Some(taken) = existing_snapshot(
-        ec2,
-        instance_id,
-        volume_id,
-        event_id,
-        quarantined_at.as_ref(),
-    )
-    .await?
+    if let Some(existing) =
+        existing_snapshot(ec2, instance_id, volume_id, event_id, earlier_quarantine).await?
     {
         return Ok(Outcome::already_done(format!(
-            "volume {volume_id} of instance {instance_id} is already snapshotted as {taken}"
+            "volume {volume_id} of instance {instance_id} is already snapshotted as {existing}"
         )));
     }
     let mut tags = TagSpecification::builder()
@@ -661,15 +730,16 @@ async fn snapshot(
     ))
 }
 
-/// The id of a snapshot of the volume taken already for this event, or during this quarantine
-/// (another finding about an instance already quarantined). Snapshots of an earlier, released
-/// quarantine do not count.
+/// The id of a snapshot of the volume taken already: for this event, or during the quarantine
+/// in place when planned (another finding about an instance already quarantined). Snapshots of
+/// an earlier, released quarantine do not count, nor any tagged with a quarantine time the plan
+/// did not find in place (anyone may tag a snapshot of their own).
 async fn existing_snapshot(
     ec2: &Client,
     instance_id: &str,
     volume_id: &str,
     event_id: &str,
-    quarantined_at: Option<&String>,
+    earlier_quarantine: Option<&str>,
 ) -> Step<Option<String>> {
     let existing = ec2
         .describe_snapshots()
@@ -689,11 +759,14 @@ async fn existing_snapshot(
         .send()
         .await
         .map_err(|e| failure("ec2:DescribeSnapshots", &e))?;
-    let taken = existing.snapshots().iter().find(|s| {
+    let found = existing.snapshots().iter().find(|s| {
         let tags = facts::tags(s.tags());
+        let tagged = |key: &str, value: Option<&str>| {
+            value.is_some() && tags.get(key).map(String::as_str) == value
+        };
         s.state().map(|st| st.as_str()) != Some("error")
-            && (tags.get(SNAPSHOT_EVENT_TAG).map(String::as_str) == Some(event_id)
-                || (quarantined_at.is_some() && tags.get(QUARANTINED_AT_TAG) == quarantined_at))
+            && (tagged(SNAPSHOT_EVENT_TAG, Some(event_id))
+                || tagged(QUARANTINED_AT_TAG, earlier_quarantine))
     });
-    Ok(taken.map(|s| s.snapshot_id().unwrap_or("?").to_string()))
+    Ok(found.map(|s| s.snapshot_id().unwrap_or("?").to_string()))
 }

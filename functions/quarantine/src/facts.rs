@@ -13,7 +13,7 @@ use reflex_shared::Notes;
 use reflex_shared::aws::CallError;
 use reflex_shared::exemption::Tags;
 
-use crate::actions::{Interface, QUARANTINE_GROUP_TAG};
+use crate::actions::{Interface, QUARANTINE_GROUP_NAME};
 use crate::trigger::Trigger;
 
 /// The tag Auto Scaling puts on the instances it launches.
@@ -230,6 +230,23 @@ pub fn interfaces(instance: &Instance) -> Vec<Interface> {
     out
 }
 
+/// The ids of the groups named `reflex-quarantine` among the instance's groups, as its
+/// description names them.
+pub fn quarantine_groups_of(instance: &Instance) -> Vec<&str> {
+    instance
+        .security_groups()
+        .iter()
+        .chain(
+            instance
+                .network_interfaces()
+                .iter()
+                .flat_map(|n| n.groups()),
+        )
+        .filter(|g| g.group_name() == Some(QUARANTINE_GROUP_NAME))
+        .filter_map(|g| g.group_id())
+        .collect()
+}
+
 /// Attached EBS volumes: id and device name.
 pub fn volumes(instance: &Instance) -> Vec<(String, String)> {
     instance
@@ -245,7 +262,11 @@ pub fn volumes(instance: &Instance) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The VPC's quarantine group: the one carrying Reflex's quarantine-group tag.
+/// The VPC's quarantine group: the one named `reflex-quarantine` (a name is unique in a VPC).
+///
+/// Not by its tag: anyone who may tag a security group could put the tag on a group in use
+/// (isolation strips every rule of the quarantine group). A namesake someone else created is
+/// taken: isolation strips it of every rule before it is used, whoever made it.
 pub async fn find_quarantine_group(
     ec2: &Client,
     vpc_id: &str,
@@ -255,16 +276,13 @@ pub async fn find_quarantine_group(
         .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
         .filters(
             Filter::builder()
-                .name(format!("tag:{QUARANTINE_GROUP_TAG}"))
-                .values("true")
+                .name("group-name")
+                .values(QUARANTINE_GROUP_NAME)
                 .build(),
         )
         .send()
         .await?;
-    let mut groups = out.security_groups.unwrap_or_default();
-    // More than one (two invocations racing to create it): always pick the same one.
-    groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
-    Ok(groups.into_iter().next())
+    Ok(out.security_groups.unwrap_or_default().into_iter().next())
 }
 
 pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {

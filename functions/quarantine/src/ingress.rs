@@ -131,35 +131,34 @@ pub fn opened_rules(call: &ApiCall) -> Result<Vec<OpenedRule>, EventError> {
         .as_ref()
         .ok_or_else(|| missing("requestParameters"))?;
     let mut rules = Vec::new();
-    match params.get("ipPermissions") {
-        Some(permissions) => {
-            let permissions = items(permissions, "requestParameters.ipPermissions")?;
-            for (i, p) in permissions.iter().enumerate() {
-                let at = format!("requestParameters.ipPermissions.items[{i}]");
-                let protocol = p
-                    .get("ipProtocol")
-                    .and_then(scalar)
-                    .ok_or_else(|| missing(&format!("{at}.ipProtocol")))?;
-                let from = port(p.get("fromPort"), &format!("{at}.fromPort"))?;
-                let to = port(p.get("toPort"), &format!("{at}.toPort"))?;
-                for (ranges, key) in [("ipRanges", "cidrIp"), ("ipv6Ranges", "cidrIpv6")] {
-                    let Some(list) = p.get(ranges) else { continue };
-                    for (j, r) in items(list, &format!("{at}.{ranges}"))?.iter().enumerate() {
-                        let cidr = r
-                            .get(key)
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| missing(&format!("{at}.{ranges}.items[{j}].{key}")))?;
-                        rules.push(rule(&protocol, from, to, cidr, r.get("description")));
-                    }
+    let permissions = params.get("ipPermissions");
+    if let Some(permissions) = permissions {
+        let permissions = items(permissions, "requestParameters.ipPermissions")?;
+        for (i, p) in permissions.iter().enumerate() {
+            let at = format!("requestParameters.ipPermissions.items[{i}]");
+            let protocol = p
+                .get("ipProtocol")
+                .and_then(scalar)
+                .ok_or_else(|| missing(&format!("{at}.ipProtocol")))?;
+            let from = port(p.get("fromPort"), &format!("{at}.fromPort"))?;
+            let to = port(p.get("toPort"), &format!("{at}.toPort"))?;
+            for (ranges, key) in [("ipRanges", "cidrIp"), ("ipv6Ranges", "cidrIpv6")] {
+                let Some(list) = p.get(ranges) else { continue };
+                for (j, r) in items(list, &format!("{at}.{ranges}"))?.iter().enumerate() {
+                    let cidr = r
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| missing(&format!("{at}.{ranges}.items[{j}].{key}")))?;
+                    rules.push(rule(&protocol, from, to, cidr, r.get("description")));
                 }
             }
         }
-        // The older single-rule form: `cidrIp`, `ipProtocol`, `fromPort`, `toPort`.
-        None => {
-            let cidr = params
-                .get("cidrIp")
-                .and_then(Value::as_str)
-                .ok_or_else(|| missing("requestParameters.ipPermissions"))?;
+    }
+    // The older single-rule form: `cidrIp`, `ipProtocol`, `fromPort`, `toPort` beside the group,
+    // read whether or not an (empty) `ipPermissions` comes with it. Its other form names a
+    // source group (`sourceSecurityGroupName`): no CIDR, nothing opened to the world.
+    match params.get("cidrIp").and_then(Value::as_str) {
+        Some(cidr) => {
             let protocol = params
                 .get("ipProtocol")
                 .and_then(scalar)
@@ -168,6 +167,10 @@ pub fn opened_rules(call: &ApiCall) -> Result<Vec<OpenedRule>, EventError> {
             let to = port(params.get("toPort"), "requestParameters.toPort")?;
             rules.push(rule(&protocol, from, to, cidr, None));
         }
+        None if permissions.is_none() && params.get("sourceSecurityGroupName").is_none() => {
+            return Err(missing("requestParameters.ipPermissions"));
+        }
+        None => {}
     }
     attach_rule_ids(call, &mut rules)?;
     Ok(rules)
@@ -367,6 +370,31 @@ mod tests {
             &crate::settings::Settings::default().sensitive_ports,
         );
         assert_eq!(why.as_deref(), Some("tcp 3389 (RDP) from 0.0.0.0/0"));
+    }
+
+    #[test]
+    fn the_single_rule_form_beside_empty_permissions_and_a_group_named_not_by_id_are_read() {
+        // The default VPC's group by name, the rule in the older form, `ipPermissions` empty;
+        // the group's id is in the response.
+        let c = call(
+            json!({"groupName": "default", "ipPermissions": {}, "ipProtocol": "tcp",
+                   "fromPort": 22, "toPort": 22, "cidrIp": "0.0.0.0/0"}),
+            json!({"_return": true, "securityGroupRuleSet": {"items": [
+                {"groupId": "sg-default", "securityGroupRuleId": "sgr-1", "isEgress": false,
+                 "ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}]}}),
+        );
+        let rules = opened_rules(&c).unwrap();
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        assert_eq!(rules[0].rule_id.as_deref(), Some("sgr-1"));
+        assert_eq!(rules[0].ports(), "tcp 22");
+        assert_eq!(group_id(&c).unwrap(), "sg-default");
+        // The same form naming a source group opens nothing to the world: no rule, no error.
+        let c = call(
+            json!({"groupName": "default", "sourceSecurityGroupName": "web",
+                   "sourceSecurityGroupOwnerId": "123456789012"}),
+            Value::Null,
+        );
+        assert_eq!(opened_rules(&c).unwrap(), []);
     }
 
     #[test]

@@ -69,9 +69,6 @@ fn world_open_ingress(
     })
 }
 
-/// One finding for the request: every instance's steps, all isolations first. An instance with
-/// nothing to quarantine (missing, unreadable, terminated) is said in the reason, so a request
-/// with no step at all reaches a person.
 /// The rule behind each cause of a quarantine.
 fn rule_for(cause: Cause) -> &'static str {
     match cause {
@@ -81,6 +78,9 @@ fn rule_for(cause: Cause) -> &'static str {
     }
 }
 
+/// One finding for the request: every instance's steps, all isolations first. An instance with
+/// nothing to quarantine (missing, unreadable, terminated) is said in the reason, so a request
+/// with no step at all reaches a person.
 fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
     let mut reason = request.reason.clone();
     let mut isolations = Vec::new();
@@ -104,12 +104,21 @@ fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
                 reason += &format!("\ninstance {id} is {}: nothing to quarantine", i.state)
             }
             InstanceLookup::Found(i) => {
-                if let Some(at) = i.tags.get(QUARANTINED_AT_TAG) {
-                    reason += &format!(
-                        "\ninstance {id} was already quarantined by Reflex at {at}: each step checks and keeps what is done"
-                    );
+                let earlier = earlier_quarantine(i);
+                match (&earlier, i.tags.get(QUARANTINED_AT_TAG)) {
+                    (Some(at), _) => {
+                        reason += &format!(
+                            "\ninstance {id} was already quarantined by Reflex at {at}: each step checks and keeps what is done"
+                        )
+                    }
+                    (None, Some(_)) => {
+                        reason += &format!(
+                            "\ninstance {id} carries {QUARANTINED_AT_TAG} but is not isolated: the tag is not taken as a quarantine in place"
+                        )
+                    }
+                    (None, None) => {}
                 }
-                let (isolate, others) = steps(i, &request.reason, &request.event_id);
+                let (isolate, others) = steps(i, &request.reason, &request.event_id, earlier);
                 if isolate.is_empty() {
                     reason += &format!("\ninstance {id} is in no VPC: it cannot be isolated");
                 }
@@ -139,6 +148,7 @@ fn steps(
     i: &InstanceFacts,
     reason: &str,
     event_id: &str,
+    earlier_quarantine: Option<String>,
 ) -> (Vec<QuarantineAction>, Vec<QuarantineAction>) {
     let id = i.instance_id.clone();
     let Some(vpc) = &i.vpc_id else {
@@ -186,6 +196,7 @@ fn steps(
     rest.push(QuarantineAction::TagQuarantined {
         instance_id: id.clone(),
         reason: tag_value(reason),
+        earlier_quarantine: earlier_quarantine.clone(),
     });
     for (volume, device) in &i.volumes {
         rest.push(QuarantineAction::SnapshotVolume {
@@ -194,7 +205,24 @@ fn steps(
             device: device.clone(),
             finding: tag_value(reason),
             event_id: event_id.to_string(),
+            earlier_quarantine: earlier_quarantine.clone(),
         });
     }
     (isolate, rest)
+}
+
+/// The time of a quarantine in place: the instance's `reflex:quarantined-at` when every
+/// interface has the VPC's quarantine group as its only group. Without that isolation the tag
+/// proves nothing (whoever may tag the instance may set it) and is not trusted.
+fn earlier_quarantine(i: &InstanceFacts) -> Option<String> {
+    let group = i.quarantine_group.as_ref()?;
+    let isolated = !i.interfaces.is_empty()
+        && i.interfaces
+            .iter()
+            .all(|eni| eni.groups == std::slice::from_ref(group));
+    if isolated {
+        i.tags.get(QUARANTINED_AT_TAG).cloned()
+    } else {
+        None
+    }
 }

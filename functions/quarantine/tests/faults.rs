@@ -529,7 +529,7 @@ async fn an_instance_with_the_exemption_tag_is_left_untouched_and_the_report_say
         .expect("the event is handled");
 
     let steps = outcomes(&report);
-    // Isolation, previous groups, detach, termination protection, shutdown, tag, one snapshot.
+    // Previous groups, isolation, detach, termination protection, shutdown, tag, one snapshot.
     assert_eq!(steps.len(), 7, "{steps:#?}");
     let why = format!("instance {INSTANCE} carries the exemption tag reflex:exempt=true");
     for (description, outcome) in &steps {

@@ -515,6 +515,50 @@ fn an_already_quarantined_instance_gets_the_same_steps_and_never_records_the_qua
         }
         other => panic!("{other:?}"),
     }
+    // The quarantine in place is the one its tag and snapshots belong to.
+    assert_eq!(
+        earlier_quarantines(&f),
+        [Some("2026-11-20T11:41:00Z"); 3],
+        "the tag step and both snapshots"
+    );
+}
+
+/// The earlier quarantine the tag and snapshot steps keep, each.
+fn earlier_quarantines(f: &Finding<QuarantineAction>) -> Vec<Option<&str>> {
+    f.actions
+        .iter()
+        .filter_map(|a| match a {
+            QuarantineAction::TagQuarantined {
+                earlier_quarantine, ..
+            }
+            | QuarantineAction::SnapshotVolume {
+                earlier_quarantine, ..
+            } => Some(earlier_quarantine.as_deref()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_quarantined_at_tag_on_an_instance_not_isolated_is_not_taken_as_a_quarantine_in_place() {
+    // Whoever may tag the instance may set the tag (and tag snapshots of their own with it):
+    // without the isolation it proves nothing.
+    let mut i = web_1();
+    i.quarantine_group = Some(QUARANTINE_SG.into());
+    i.tags
+        .insert(QUARANTINED_AT_TAG.into(), "2020-01-01T00:00:00Z".into());
+    let f = only(
+        "guardduty-bitcoin-tool-high.json",
+        &found(i),
+        &Settings::default(),
+    );
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+    assert_eq!(earlier_quarantines(&f), [None; 3]);
+    assert!(
+        f.reason.contains("is not isolated") && !f.reason.contains("already quarantined"),
+        "{}",
+        f.reason
+    );
 }
 
 #[test]

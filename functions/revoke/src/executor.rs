@@ -158,6 +158,15 @@ async fn delete_inline(iam: &Client, from: &Identity, policy_name: &str) -> Step
 
 async fn restore_version(iam: &Client, policy_arn: &str, escalating: &str) -> Step {
     let gone = || Outcome::already_done(format!("policy {policy_arn} no longer exists"));
+    // After the listing, `NoSuchEntity` may mean only that a version vanished (deleted since),
+    // while the escalating one is still the default: not "done". The retry lists again, and
+    // finds the policy gone (done) or its versions as they are now.
+    let vanished = || {
+        Outcome::failed_for_now(
+            format!("a version of {policy_arn} vanished while it was being restored"),
+            Some(iam::NO_SUCH_ENTITY.to_string()),
+        )
+    };
     let versions = iam
         .list_policy_versions()
         .policy_arn(policy_arn)
@@ -192,7 +201,7 @@ async fn restore_version(iam: &Client, policy_arn: &str, escalating: &str) -> St
             .version_id(id)
             .send()
             .await
-            .map_err(|e| iam::fault("GetPolicyVersion", &e).or_gone(gone))?;
+            .map_err(|e| iam::fault("GetPolicyVersion", &e).or_gone(vanished))?;
         let document = out
             .policy_version
             .and_then(|v| v.document)
@@ -215,7 +224,7 @@ async fn restore_version(iam: &Client, policy_arn: &str, escalating: &str) -> St
         .version_id(&safe)
         .send()
         .await
-        .map_err(|e| iam::fault("SetDefaultPolicyVersion", &e).or_gone(gone))?;
+        .map_err(|e| iam::fault("SetDefaultPolicyVersion", &e).or_gone(vanished))?;
     Ok(Outcome::done(
         format!("made {safe} the default version of {policy_arn} instead of {escalating}"),
         Some(json!({ "default_version": escalating })),

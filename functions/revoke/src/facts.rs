@@ -36,7 +36,7 @@ pub struct ManagedPolicy {
 pub async fn gather(iam: &Client, trigger: &Trigger, notes: &mut Notes) -> Facts {
     let mut facts = Facts::default();
     match &trigger.change {
-        Change::UserAddedToGroup { group, .. } => match group_policies(iam, group).await {
+        Change::UserAddedToGroup { group, .. } => match group_policies(iam, group, notes).await {
             Ok(p) => facts.group_policies = Some(p),
             Err(e) => notes.failed(
                 format!("could not read the policies of group {group}: {e}"),
@@ -58,7 +58,11 @@ pub async fn gather(iam: &Client, trigger: &Trigger, notes: &mut Notes) -> Facts
     facts
 }
 
-async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, CallError> {
+async fn group_policies(
+    iam: &Client,
+    group: &str,
+    notes: &mut Notes,
+) -> Result<GroupPolicies, CallError> {
     let attached = iam
         .list_attached_group_policies()
         .group_name(group)
@@ -73,7 +77,18 @@ async fn group_policies(iam: &Client, group: &str) -> Result<GroupPolicies, Call
             continue;
         };
         // AWS-managed privileged policies are judged by name; others by their document.
-        let document = default_version_document(iam, &arn).await.ok().flatten();
+        let document = match default_version_document(iam, &arn).await {
+            Ok(document) => document,
+            // Unread, the policy would look harmless and the user stay in the group: a fault
+            // that may pass fails the lookup, so the event is retried.
+            Err(e) if e.transient => return Err(e),
+            Err(e) => {
+                notes.push(format!(
+                    "could not read the document of {arn} (group {group}), judged by name only: {e}"
+                ));
+                None
+            }
+        };
         managed.push(ManagedPolicy { arn, document });
     }
     let names = iam

@@ -261,3 +261,235 @@ async fn a_server_error_that_outlasts_the_retries_is_retried_with_the_event() {
     assert_eq!(err.error_type(), "Transient.Interrupted");
     assert!(err.to_string().contains("HTTP 503"), "{err}");
 }
+
+/// A custom managed policy of a group, whose default version allows everything.
+const OPS_ALL: &str = "arn:aws:iam::123456789012:policy/ops-all";
+
+#[tokio::test]
+async fn a_group_policy_that_cannot_be_read_for_now_is_retried_not_judged_harmless() {
+    use aws_sdk_iam::operation::get_policy::GetPolicyOutput;
+    use aws_sdk_iam::operation::get_policy_version::GetPolicyVersionOutput;
+    use aws_sdk_iam::operation::list_attached_group_policies::ListAttachedGroupPoliciesOutput;
+    use aws_sdk_iam::operation::list_group_policies::ListGroupPoliciesOutput;
+    use aws_sdk_iam::operation::list_groups_for_user::ListGroupsForUserOutput;
+    use aws_sdk_iam::operation::remove_user_from_group::RemoveUserFromGroupOutput;
+    use aws_sdk_iam::types::{AttachedPolicy, Group, Policy, PolicyVersion};
+
+    let tags = no_tags();
+    let attached = mock!(Client::list_attached_group_policies)
+        .match_requests(|r| r.group_name() == Some("admins"))
+        .then_output(|| {
+            ListAttachedGroupPoliciesOutput::builder()
+                .attached_policies(AttachedPolicy::builder().policy_arn(OPS_ALL).build())
+                .is_truncated(false)
+                .build()
+        });
+    // Throttled on every attempt of the first delivery, then IAM answers.
+    let get_policy = mock!(Client::get_policy)
+        .match_requests(|r| r.policy_arn() == Some(OPS_ALL))
+        .sequence()
+        .http_status(400, Some(iam_error("Throttling", "Rate exceeded")))
+        .times(MAX_ATTEMPTS as usize)
+        .output(|| {
+            GetPolicyOutput::builder()
+                .policy(
+                    Policy::builder()
+                        .arn(OPS_ALL)
+                        .default_version_id("v1")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let version = mock!(Client::get_policy_version).then_output(|| {
+        GetPolicyVersionOutput::builder()
+            .policy_version(
+                PolicyVersion::builder()
+                    .version_id("v1")
+                    .document(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+                    .build(),
+            )
+            .build()
+    });
+    let inline = mock!(Client::list_group_policies).then_output(|| {
+        ListGroupPoliciesOutput::builder()
+            .set_policy_names(Some(Vec::new()))
+            .is_truncated(false)
+            .build()
+            .expect("names are set")
+    });
+    let groups = mock!(Client::list_groups_for_user).then_output(|| {
+        let admins = Group::builder()
+            .path("/")
+            .group_name("admins")
+            .group_id("AGPAADMINSEXAMPLE001")
+            .arn("arn:aws:iam::123456789012:group/admins")
+            .create_date(aws_sdk_iam::primitives::DateTime::from_secs(0))
+            .build()
+            .expect("group fields are set");
+        ListGroupsForUserOutput::builder()
+            .groups(admins)
+            .is_truncated(false)
+            .build()
+            .expect("groups are set")
+    });
+    let remove = mock!(Client::remove_user_from_group)
+        .match_requests(|r| r.user_name() == Some("mallory") && r.group_name() == Some("admins"))
+        .then_output(|| RemoveUserFromGroupOutput::builder().build());
+    let iam = mocked_iam(&[
+        &tags,
+        &attached,
+        &get_policy,
+        &version,
+        &inline,
+        &groups,
+        &remove,
+    ]);
+    let handler = handler(Settings::default(), iam);
+
+    // Unread, ops-all would look harmless and mallory would stay an admin: the lookup fails
+    // the invocation instead, before anything is decided.
+    let err = handler
+        .handle(event("add-user-to-admin-group.json"))
+        .await
+        .expect_err("a throttled lookup fails the invocation");
+    assert_eq!(err.error_type(), "Transient.Lookup");
+    assert!(err.to_string().contains("Throttling"), "{err}");
+    assert_eq!(remove.num_calls(), 0);
+
+    // Lambda's retry reads the document, and removes mallory from the group.
+    let report = handler
+        .handle(event("add-user-to-admin-group.json"))
+        .await
+        .expect("the retry is handled");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert!(
+        report.findings[0].reason.contains("ops-all"),
+        "{}",
+        report.findings[0].reason
+    );
+    assert_eq!(remove.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_version_that_vanishes_while_restoring_is_not_reported_done() {
+    use aws_sdk_iam::operation::list_policy_tags::ListPolicyTagsOutput;
+    use aws_sdk_iam::operation::list_policy_versions::ListPolicyVersionsOutput;
+    use aws_sdk_iam::types::PolicyVersion;
+
+    const APP_POLICY: &str = "arn:aws:iam::123456789012:policy/app-policy";
+    let tags = no_tags();
+    let policy_tags = mock!(Client::list_policy_tags).then_output(|| {
+        ListPolicyTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .expect("tags are set")
+    });
+    // v2 (the escalating one) is still the default; v1 is deleted between the listing and
+    // the read.
+    let versions = mock!(Client::list_policy_versions)
+        .match_requests(|r| r.policy_arn() == Some(APP_POLICY))
+        .then_output(|| {
+            ListPolicyVersionsOutput::builder()
+                .versions(
+                    PolicyVersion::builder()
+                        .version_id("v2")
+                        .is_default_version(true)
+                        .build(),
+                )
+                .versions(
+                    PolicyVersion::builder()
+                        .version_id("v1")
+                        .is_default_version(false)
+                        .build(),
+                )
+                .is_truncated(false)
+                .build()
+        });
+    let v1 = mock!(Client::get_policy_version)
+        .match_requests(|r| r.version_id() == Some("v1"))
+        .sequence()
+        .http_status(
+            404,
+            Some(iam_error(
+                "NoSuchEntity",
+                "Policy arn:aws:iam::123456789012:policy/app-policy version v1 does not exist.",
+            )),
+        )
+        .build();
+    let iam = mocked_iam(&[&tags, &policy_tags, &versions, &v1]);
+
+    let err = handler(Settings::default(), iam)
+        .handle(event("create-policy-version-escalating-default.json"))
+        .await
+        .expect_err("the escalating default is still in place: the event is retried");
+    assert_eq!(err.error_type(), "Transient.Interrupted");
+    assert!(err.to_string().contains("vanished"), "{err}");
+}
+
+#[tokio::test]
+async fn a_key_deleted_during_containment_does_not_spare_the_others() {
+    const SECOND_KEY: &str = "AKIAMALLORYEXAMPLE02";
+    let tags = no_tags();
+    let detach =
+        detach_admin_from_alice().then_output(|| DetachUserPolicyOutput::builder().build());
+    let list_keys = mock!(Client::list_access_keys)
+        .match_requests(|r| r.user_name() == Some("mallory"))
+        .then_output(|| {
+            let key = |id: &str| {
+                AccessKeyMetadata::builder()
+                    .user_name("mallory")
+                    .access_key_id(id)
+                    .status(StatusType::Active)
+                    .build()
+            };
+            ListAccessKeysOutput::builder()
+                .access_key_metadata(key(MALLORY_KEY))
+                .access_key_metadata(key(SECOND_KEY))
+                .is_truncated(false)
+                .build()
+                .expect("access key metadata is set")
+        });
+    // Mallory deletes her first key between the listing and its deactivation.
+    let first = mock!(Client::update_access_key)
+        .match_requests(|r| r.access_key_id() == Some(MALLORY_KEY))
+        .sequence()
+        .http_status(
+            404,
+            Some(iam_error(
+                "NoSuchEntity",
+                "The Access Key with id AKIAMALLORYEXAMPLE01 cannot be found.",
+            )),
+        )
+        .build();
+    let second = mock!(Client::update_access_key)
+        .match_requests(|r| {
+            r.access_key_id() == Some(SECOND_KEY) && r.status() == Some(&StatusType::Inactive)
+        })
+        .then_output(|| UpdateAccessKeyOutput::builder().build());
+    let iam = mocked_iam(&[&tags, &detach, &list_keys, &first, &second]);
+    let settings = Settings {
+        contain_actor: true,
+        ..Settings::default()
+    };
+
+    let report = handler(settings, iam)
+        .handle(event("attach-admin-to-user.json"))
+        .await
+        .expect("the event is handled");
+
+    assert_eq!(second.num_calls(), 1, "the second key is deactivated too");
+    match outcomes(&report)[1] {
+        Outcome::Done { detail, undo, .. } => {
+            assert!(detail.contains(SECOND_KEY), "{detail}");
+            // Only the key that was deactivated can be made active again.
+            let undo = undo.as_deref().unwrap();
+            assert!(
+                undo.contains(SECOND_KEY) && !undo.contains(MALLORY_KEY),
+                "{undo}"
+            );
+        }
+        other => panic!("containing mallory should have succeeded: {other:?}"),
+    }
+    assert_eq!(report.status, Status::Remediated);
+}

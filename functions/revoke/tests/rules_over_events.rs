@@ -470,30 +470,50 @@ fn an_exemption_tag_on_the_target_makes_the_action_exempt() {
 
 #[test]
 fn every_action_names_the_resource_it_touches() {
+    let mallory = || Resource::User("mallory".into());
+    let ci_deployer = || Resource::Role("ci-deployer".into());
+    // Each sample: the resource its remediation touches, and the caller containment touches.
     let cases = [
         (
             "revoke/attach-admin-to-group.json",
             Resource::Group("developers".into()),
+            mallory(),
         ),
         (
             "revoke/attach-iam-full-access-to-role.json",
             Resource::Role("app-role".into()),
+            ci_deployer(),
         ),
         (
             "revoke/create-policy-version-escalating-default.json",
             Resource::Policy("arn:aws:iam::123456789012:policy/app-policy".into()),
+            mallory(),
+        ),
+        (
+            "revoke/put-role-policy-passrole.json",
+            Resource::Role("app-role".into()),
+            ci_deployer(),
         ),
         (
             "revoke/create-access-key-for-another-user.json",
             Resource::User("alice".into()),
+            mallory(),
         ),
+        (
+            "revoke/create-login-profile-for-another-user.json",
+            Resource::User("alice".into()),
+            mallory(),
+        ),
+        ("revoke/add-user-to-admin-group.json", mallory(), mallory()),
     ];
-    for (file, resource) in cases {
-        assert_eq!(
-            findings(file, &Facts::default())[0].actions[0].resource(),
-            resource,
-            "{file}"
-        );
+    let contain = Settings {
+        contain_actor: true,
+        ..Default::default()
+    };
+    for (file, resource, actor) in cases {
+        let f = findings_with(file, &admin_group(), &contain);
+        assert_eq!(f[0].actions[0].resource(), resource, "{file}");
+        assert_eq!(f[1].actions[0].resource(), actor, "{file}");
     }
 }
 

@@ -25,8 +25,6 @@ pub struct ScaleAction {
     pub event_time: Option<String>,
     #[serde(skip)]
     pub expected_version: Option<i64>,
-    #[serde(skip)]
-    pub tracked: bool,
     /// An earlier run of this event made the change and died before confirming it: confirm it.
     #[serde(skip)]
     pub made_unconfirmed: bool,

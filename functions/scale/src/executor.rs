@@ -1,9 +1,11 @@
 //! Carrying out a scaling decision in three writes, so Reflex's record of a group never runs
 //! ahead of the group: the change marked pending in the ledger (the write doubles as an
 //! optimistic lock: another invocation that read the same record loses), the desired capacity
-//! set, then the record confirmed (the cooldown and baseline advance only now). A failed change
-//! takes the pending mark back. A run that dies in between leaves the mark; the next one reads
-//! the group's capacity to tell whether the change was made (see `GroupState::settled`).
+//! set, then the record confirmed (the cooldown and baseline advance only now). A change that
+//! failed for good takes the pending mark back. One that failed for now, or a run that dies in
+//! between, leaves the mark; the next run reads the group's capacity to tell whether the change
+//! was made (see `GroupState::settled`), and another alarm's holds back while a recent mark may
+//! still be a live run's (see `GroupState::under_way`).
 //!
 //! Each part returns a `Step`: `?` stops at the first one that cannot go on, with its outcome.
 
@@ -34,14 +36,17 @@ async fn scale(
     scope: Option<&str>,
     action: &ScaleAction,
 ) -> Step {
-    let record = ledger
-        .filter(|_| action.tracked)
-        .map(|ledger| Record::new(ledger, scope, action));
+    let record = ledger.map(|ledger| Record::new(ledger, scope, action));
     if action.made_unconfirmed {
         if let Some(record) = &record {
-            record
+            // Lost to another invocation: it read the change as made and kept it in its record.
+            match record
                 .store(&action.next_state, action.expected_version)
-                .await?;
+                .await
+            {
+                Err(failed) if failed.is_failed() => return Err(failed),
+                _ => {}
+            }
         }
         return Ok(Outcome::already_done(format!(
             "desired capacity of {} is {}: an earlier delivery of this event set it, and its \
@@ -52,16 +57,27 @@ async fn scale(
     let Some(record) = record else {
         return set_desired_capacity(autoscaling, action).await;
     };
-    let locked = record.mark_pending(action).await?;
+    let began = Some(Utc::now().to_rfc3339());
+    record
+        .store(&record.marked(action, began), action.expected_version)
+        .await?;
+    let locked = Some(action.expected_version.unwrap_or(0) + 1);
     match set_desired_capacity(autoscaling, action).await {
         Ok(done) => {
             // The change is made: a record left pending here is settled by the next run.
-            let _ = record.store(&action.next_state, Some(locked)).await;
+            let _ = record.store(&action.next_state, locked).await;
             Ok(done)
+        }
+        // Failed for now: perhaps made all the same (a call that timed out after it reached
+        // Auto Scaling). Keep the mark, no longer under way, for the retry to settle by the
+        // capacity: taken back, the retry would make the change a second time.
+        Err(failed) if failed.is_retryable() => {
+            let _ = record.store(&record.marked(action, None), locked).await;
+            Err(failed)
         }
         Err(failed) => {
             // Not made: take the mark back, so the cooldown and baseline stay as they were.
-            let _ = record.store(&record.before, Some(locked)).await;
+            let _ = record.store(&record.before, locked).await;
             Err(failed)
         }
     }
@@ -70,15 +86,17 @@ async fn scale(
 /// Reflex's record of the group in the ledger.
 struct Record<'a> {
     ledger: &'a Ledger,
+    group: &'a str,
     key: String,
     /// The record as the decision read it.
     before: GroupState,
 }
 
 impl<'a> Record<'a> {
-    fn new(ledger: &'a Ledger, scope: Option<&str>, action: &ScaleAction) -> Self {
+    fn new(ledger: &'a Ledger, scope: Option<&str>, action: &'a ScaleAction) -> Self {
         Self {
             ledger,
+            group: &action.group,
             key: state_key(scope, &action.group),
             before: GroupState {
                 pending: None,
@@ -87,21 +105,20 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// Mark the change pending, if nobody changed the record since the facts were read; the
-    /// version the mark was stored as.
-    async fn mark_pending(&self, action: &ScaleAction) -> Step<i64> {
-        let marked = GroupState {
+    /// The record with the change marked pending. `marked_at`: when this run began making it
+    /// (`None`: no run is making it any more, see `GroupState::under_way`).
+    fn marked(&self, action: &ScaleAction, marked_at: Option<String>) -> GroupState {
+        GroupState {
             pending: Some(Pending {
                 from: action.from,
                 to: action.to,
                 alarm: action.alarm.clone(),
                 event_time: action.event_time.clone(),
+                marked_at,
                 then: Box::new(action.next_state.clone()),
             }),
             ..self.before.clone()
-        };
-        self.store(&marked, action.expected_version).await?;
-        Ok(action.expected_version.unwrap_or(0) + 1)
+        }
     }
 
     /// Store `state` if the record is still at `expected` (`None`: not there yet).
@@ -116,16 +133,12 @@ impl<'a> Record<'a> {
             // Another invocation changed the group since we read it: our decision is stale.
             Ok(false) => Err(Outcome::skipped(format!(
                 "another invocation changed {} first; decided on stale state",
-                self.key.rsplit('#').next().unwrap_or(&self.key)
+                self.group
             ))),
-            Err(e) => {
-                let why = format!("could not record the change in the ledger: {e}");
-                Err(if e.transient {
-                    Outcome::failed_for_now(why, None)
-                } else {
-                    Outcome::failed(why, None)
-                })
-            }
+            Err(e) => Err(e.outcome(&format!(
+                "recording the change to {} in the ledger",
+                self.group
+            ))),
         }
     }
 }

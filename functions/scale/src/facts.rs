@@ -3,11 +3,14 @@
 //! the group's tags.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use chrono::{DateTime, Utc};
-use reflex_shared::aws::CallError;
+use reflex_shared::aws::{CallError, OPERATION_TIMEOUT};
+use reflex_shared::event::AlarmStateChange;
+use reflex_shared::event::alarm::parse_time;
 use reflex_shared::exemption::Tags;
 use reflex_shared::ledger::Ledger;
 use reflex_shared::{Notes, Resource};
@@ -34,10 +37,11 @@ pub struct GroupFacts {
     pub state: GroupState,
     /// A change a run began and did not confirm (it crashed), that the capacity shows was made.
     pub made_unconfirmed: Option<Pending>,
-    /// Version of the state item in the ledger (`None`: no item yet).
+    /// A change for another state change that a run may be making right now (see
+    /// `GroupState::under_way`): the capacity read is about to change.
+    pub under_way: Option<Pending>,
+    /// Version of the state item in the ledger (`None`: no item yet, or no ledger).
     pub version: Option<i64>,
-    /// Whether a ledger keeps `state`; without it, ordering and cooldown cannot be enforced.
-    pub tracked: bool,
 }
 
 /// What Reflex remembers about its own changes to one group (kept in the ledger).
@@ -53,7 +57,8 @@ pub struct GroupState {
     /// The capacity before Reflex first raised it; scale-in never goes below it.
     pub baseline: Option<i32>,
     /// A change under way: written (as a lock) before the capacity is set, replaced by the
-    /// record above once it is set, removed if it failed. A run that died in between leaves it.
+    /// record above once it is set, removed if that failed for good. A change that failed for
+    /// now (it may have been made) or a run that died in between leaves it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
 }
@@ -66,8 +71,25 @@ pub struct Pending {
     /// The alarm and the time of its state change behind the change.
     pub alarm: String,
     pub event_time: Option<String>,
+    /// When the mark was written: a recent one may be a change a run is still making. `None`:
+    /// its run failed for now and stopped making it.
+    #[serde(default)]
+    pub marked_at: Option<String>,
     /// The record once the change is made.
     pub then: Box<GroupState>,
+}
+
+/// How long a pending mark may be a change still being made: the run that wrote it makes two
+/// more calls (the change, the confirmation), each within `OPERATION_TIMEOUT`, as was the mark's
+/// own write. An older mark is a dead run's.
+pub const UNDER_WAY: Duration = Duration::from_secs(4 * OPERATION_TIMEOUT.as_secs());
+
+impl Pending {
+    /// Whether this change was begun for `alarm`'s state change.
+    pub fn is_for(&self, alarm: &AlarmStateChange) -> bool {
+        self.alarm == alarm.alarm_name
+            && self.event_time == alarm.state_time().map(|t| t.to_rfc3339())
+    }
 }
 
 impl GroupState {
@@ -85,6 +107,23 @@ impl GroupState {
             ),
             None => (self, None),
         }
+    }
+
+    /// A change begun for another state change than `this` that its run may still be making:
+    /// marked less than `UNDER_WAY` before `now`, and not shown by the capacity yet. Settling it
+    /// as never made would decide on a capacity about to change, and both changes would be made
+    /// from it. (A mark for `this` state change is never under way: its claim keeps a second
+    /// delivery out while the first lives.)
+    pub fn under_way(
+        &self,
+        desired: i32,
+        this: &AlarmStateChange,
+        now: DateTime<Utc>,
+    ) -> Option<&Pending> {
+        let pending = self.pending.as_ref()?;
+        let marked = pending.marked_at.as_deref().and_then(parse_time)?;
+        let recent = (now - marked).num_seconds() < UNDER_WAY.as_secs() as i64;
+        (recent && pending.to != desired && !pending.is_for(this)).then_some(pending)
     }
 }
 
@@ -106,9 +145,10 @@ pub async fn gather(
     trigger: &Trigger,
     notes: &mut Notes,
 ) -> Facts {
+    let now = Utc::now();
     Facts {
-        group: group_facts(autoscaling, ledger, scope, trigger, notes).await,
-        now: Some(Utc::now()),
+        group: group_facts(autoscaling, ledger, scope, trigger, now, notes).await,
+        now: Some(now),
     }
 }
 
@@ -117,6 +157,7 @@ async fn group_facts(
     ledger: Option<&Ledger>,
     scope: Option<&str>,
     trigger: &Trigger,
+    now: DateTime<Utc>,
     notes: &mut Notes,
 ) -> Option<GroupFacts> {
     let name = &trigger.group;
@@ -137,18 +178,17 @@ async fn group_facts(
         ));
         return None;
     };
-    let (state, version, tracked) = match ledger {
+    let (state, version) = match ledger {
         None => {
             notes.push("no ledger: out-of-order deliveries and the cooldown cannot be checked");
-            (GroupState::default(), None, false)
+            (GroupState::default(), None)
         }
         Some(ledger) => match ledger.load(&state_key(scope, name)).await {
             Ok(Some((doc, version))) => (
                 serde_json::from_value(doc).unwrap_or_default(),
                 Some(version),
-                true,
             ),
-            Ok(None) => (GroupState::default(), None, true),
+            Ok(None) => (GroupState::default(), None),
             Err(e) => {
                 notes.failed(
                     format!("could not read the state of {name} from the ledger: {e}"),
@@ -159,6 +199,7 @@ async fn group_facts(
         },
     };
     let desired = group.desired_capacity.unwrap_or(0);
+    let under_way = state.under_way(desired, &trigger.alarm, now).cloned();
     let (state, made_unconfirmed) = state.settled(desired);
     Some(GroupFacts {
         desired,
@@ -166,13 +207,13 @@ async fn group_facts(
         max: group.max_size.unwrap_or(0),
         state,
         made_unconfirmed,
+        under_way,
         version,
-        tracked,
     })
 }
 
 /// The group named `name`, `None` when there is none: for the facts and for its tags.
-pub async fn describe_group(
+async fn describe_group(
     autoscaling: &Client,
     name: &str,
 ) -> Result<Option<AutoScalingGroup>, CallError> {

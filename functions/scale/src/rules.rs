@@ -54,8 +54,7 @@ pub fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Find
 /// could confirm it, if the group shows it.
 fn made_by_an_earlier_run(trigger: &Trigger, group: &GroupFacts) -> Option<ScaleAction> {
     let made = group.made_unconfirmed.as_ref()?;
-    let this_event = trigger.alarm.state_time().map(|t| t.to_rfc3339());
-    (made.alarm == trigger.alarm.alarm_name && made.event_time == this_event).then(|| ScaleAction {
+    made.is_for(&trigger.alarm).then(|| ScaleAction {
         group: trigger.group.clone(),
         from: made.from,
         to: made.to,
@@ -66,13 +65,12 @@ fn made_by_an_earlier_run(trigger: &Trigger, group: &GroupFacts) -> Option<Scale
         alarm: made.alarm.clone(),
         event_time: made.event_time.clone(),
         expected_version: group.version,
-        tracked: group.tracked,
         made_unconfirmed: true,
     })
 }
 
-/// Why no change may be made now, whatever the capacity: an out-of-order state change, or the
-/// cooldown since Reflex's last change.
+/// Why no change may be made now, whatever the capacity: another change under way, an
+/// out-of-order state change, or the cooldown since Reflex's last change.
 fn held_back(
     trigger: &Trigger,
     group: &GroupFacts,
@@ -80,6 +78,17 @@ fn held_back(
     settings: &Settings,
 ) -> Option<String> {
     let alarm = &trigger.alarm;
+    // As a stale decision is skipped: the change under way is the one Reflex makes now.
+    if let Some(p) = &group.under_way {
+        return Some(format!(
+            "another change to {} is under way ({} -> {}, for a state change of {}, begun at {})",
+            trigger.group,
+            p.from,
+            p.to,
+            p.alarm,
+            p.marked_at.as_deref().unwrap_or("?")
+        ));
+    }
     let last_event = group
         .state
         .last_event_times
@@ -149,7 +158,6 @@ fn change(
         alarm: trigger.alarm.alarm_name.clone(),
         event_time: trigger.alarm.state_time().map(|t| t.to_rfc3339()),
         expected_version: group.version,
-        tracked: group.tracked,
         made_unconfirmed: false,
     })
 }

@@ -1,7 +1,7 @@
 //! The scale rules over the sample events in `events/scale/`: pure, no emulator.
 
 use chrono::{DateTime, Utc};
-use reflex_scale::facts::{GroupFacts, GroupState};
+use reflex_scale::facts::{GroupFacts, GroupState, Pending, UNDER_WAY};
 use reflex_scale::settings::Step;
 use reflex_scale::trigger::{Direction, GroupSource};
 use reflex_scale::{Facts, Scale, ScaleAction, Settings, Trigger, rules};
@@ -45,8 +45,8 @@ fn web(desired: i32, state: GroupState) -> Facts {
             max: 4,
             state,
             version: Some(3),
-            tracked: true,
             made_unconfirmed: None,
+            under_way: None,
         }),
         now: Some(now()),
     }
@@ -172,6 +172,11 @@ fn ok_lowers_but_never_below_the_baseline_or_minimum() {
     assert_eq!(
         change("cpu-back-to-ok.json", &web(2, raised(2)), &settings()),
         None
+    );
+    // A baseline under the minimum (the minimum was raised since): the minimum is the floor.
+    assert_eq!(
+        change("cpu-back-to-ok.json", &web(2, raised(0)), &two),
+        Some((2, 1))
     );
     // Back at the baseline, the record forgets it: the next scale-out starts afresh.
     let f = findings("cpu-back-to-ok.json", &web(3, raised(2)), &settings());
@@ -371,11 +376,12 @@ fn a_pending_change_counts_as_made_only_when_the_capacity_shows_it() {
         pending: None,
     };
     let left = GroupState {
-        pending: Some(reflex_scale::facts::Pending {
+        pending: Some(Pending {
             from: 2,
             to: 3,
             alarm: "web-cpu-high".into(),
             event_time: Some("2026-11-20T11:00:00+00:00".into()),
+            marked_at: Some("2026-11-20T11:00:04Z".into()),
             then: Box::new(committed.clone()),
         }),
         ..GroupState::default()
@@ -400,20 +406,81 @@ fn the_change_a_crashed_delivery_made_is_confirmed_not_held_back_by_its_own_cool
     };
     let mut facts = web(3, committed.clone());
     if let Some(group) = facts.group.as_mut() {
-        group.made_unconfirmed = Some(reflex_scale::facts::Pending {
+        group.made_unconfirmed = Some(Pending {
             from: 2,
             to: 3,
             alarm: "web-cpu-high".into(),
             event_time: Some("2026-11-20T11:00:00+00:00".into()),
-            then: Box::new(committed),
+            marked_at: Some((now() - chrono::Duration::seconds(31)).to_rfc3339()),
+            then: Box::new(committed.clone()),
         });
     }
     let f = findings("cpu-high-alarm.json", &facts, &settings());
     let a = &f[0].actions[0];
     assert!(a.made_unconfirmed, "{f:?}");
     assert_eq!((a.from, a.to), (2, 3));
+    // The record to confirm is the one the change would have kept.
+    assert_eq!(a.next_state, committed);
     // Another state change of the alarm is held back by the cooldown, as any other.
     let f = findings("cpu-high-alarm-again.json", &facts, &settings());
     assert!(f[0].actions.is_empty(), "{f:?}");
     assert!(f[0].reason.contains("cooldown"), "{}", f[0].reason);
+}
+
+/// A change begun for the CPU alarm's 11:00 state change, 2 -> 3, marked `ago` before `now()`.
+fn marked(ago: i64) -> GroupState {
+    GroupState {
+        pending: Some(Pending {
+            from: 2,
+            to: 3,
+            alarm: "web-cpu-high".into(),
+            event_time: Some("2026-11-20T11:00:00+00:00".into()),
+            marked_at: Some((now() - chrono::Duration::seconds(ago)).to_rfc3339()),
+            then: Box::new(GroupState::default()),
+        }),
+        ..GroupState::default()
+    }
+}
+
+#[test]
+fn a_recent_mark_for_another_state_change_is_under_way_until_the_capacity_shows_it() {
+    let other = trigger("metric-math-error-rate-alarm.json", &settings()).alarm;
+    let same = trigger("cpu-high-alarm.json", &settings()).alarm;
+    let fresh = marked(5);
+    // Capacity still 2: the other run may be about to set 3.
+    assert!(fresh.under_way(2, &other, now()).is_some());
+    // The capacity shows it: made, whether or not its run is still confirming it.
+    assert!(fresh.under_way(3, &other, now()).is_none());
+    // This very state change's mark is a dead delivery's: its claim keeps a live one out.
+    assert!(fresh.under_way(2, &same, now()).is_none());
+    // Older than any run lives: a dead run's mark blocks nobody.
+    let stale = marked(UNDER_WAY.as_secs() as i64 + 1);
+    assert!(stale.under_way(2, &other, now()).is_none());
+    // Its run failed for now and left it to be settled: no run makes it any more.
+    let mut left = marked(5);
+    if let Some(p) = left.pending.as_mut() {
+        p.marked_at = None;
+    }
+    assert!(left.under_way(2, &other, now()).is_none());
+}
+
+#[test]
+fn another_alarm_is_held_back_while_a_change_is_under_way() {
+    let mut facts = web(2, GroupState::default());
+    if let Some(group) = facts.group.as_mut() {
+        group.under_way = marked(5).pending;
+    }
+    let no_cooldown = Settings {
+        cooldown_seconds: 0,
+        ..settings()
+    };
+    let f = findings("metric-math-error-rate-alarm.json", &facts, &no_cooldown);
+    assert!(f[0].actions.is_empty(), "{f:?}");
+    assert!(
+        f[0].reason.contains(
+            "another change to web is under way (2 -> 3, for a state change of web-cpu-high"
+        ),
+        "{}",
+        f[0].reason
+    );
 }

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+use crate::report::one_line;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AlarmStateValue {
@@ -134,10 +136,10 @@ impl AlarmStateChange {
         Some(Observation { value, threshold })
     }
 
-    /// What drove the change, for people: the metric's value against the threshold, or the
-    /// alarms that triggered a composite alarm.
+    /// What drove the change, for people, on one line: the metric's value against the
+    /// threshold, or the alarms that triggered a composite alarm.
     pub fn cause(&self) -> String {
-        match self.kind() {
+        let cause = match self.kind() {
             AlarmKind::Composite => {
                 let triggers = self.triggering_alarms();
                 if triggers.is_empty() {
@@ -153,18 +155,21 @@ impl AlarmStateChange {
                     None => metric,
                 }
             }
-        }
+        };
+        // A metric-math expression is whatever the alarm's author wrote.
+        one_line(&cause).into_owned()
     }
 
     /// One line for people: "alarm web-cpu-high is ALARM: CPUUtilization 91.2 against
-    /// threshold 80 (Threshold Crossed: ...)".
+    /// threshold 80 (Threshold Crossed: ...)". The reason stays on it: `SetAlarmState` lets
+    /// anyone allowed to call it write any text there, line breaks included.
     pub fn explain(&self) -> String {
         format!(
             "alarm {} is {}: {} ({})",
-            self.alarm_name,
+            one_line(&self.alarm_name),
             self.state.value,
             self.cause(),
-            self.state.reason
+            one_line(&self.state.reason)
         )
     }
 
@@ -257,6 +262,19 @@ mod tests {
     }
 
     #[test]
+    fn an_explanation_is_one_line_whatever_the_reason_says() {
+        let mut a = alarm(
+            json!({"metrics": [{"id": "e1", "expression": "m1\n- scaled in: DONE", "returnData": true}]}),
+            None,
+        );
+        a.state.reason = "set by hand\nFINDING scale.out [LOW]".into();
+        assert_eq!(
+            a.explain(),
+            "alarm web-cpu-high is ALARM: expression m1\\n- scaled in: DONE (set by hand\\nFINDING scale.out [LOW])"
+        );
+    }
+
+    #[test]
     fn composite_alarms_name_their_triggering_alarms() {
         let a = alarm(
             json!({"alarmRule": "ALARM(web-cpu-high) AND ALARM(web-disk-full)"}),
@@ -265,6 +283,12 @@ mod tests {
             ),
         );
         assert_eq!(a.kind(), AlarmKind::Composite);
+        assert_eq!(
+            a.cause(),
+            "composite alarm, triggered by web-cpu-high",
+            "{}",
+            a.explain()
+        );
         assert_eq!(a.triggering_alarms(), vec!["web-cpu-high".to_string()]);
         assert_eq!(a.dimension("AutoScalingGroupName"), None);
     }

@@ -28,16 +28,22 @@ pub struct GuardDutyFinding {
     pub service: Value,
 }
 
+/// GuardDuty's bands of a severity score: low below 4, medium below 7, high below 9, critical
+/// above.
+pub fn band_of(severity: f64) -> crate::plan::Severity {
+    use crate::plan::Severity;
+    match severity {
+        s if s >= 9.0 => Severity::Critical,
+        s if s >= 7.0 => Severity::High,
+        s if s >= 4.0 => Severity::Medium,
+        _ => Severity::Low,
+    }
+}
+
 impl GuardDutyFinding {
-    /// GuardDuty's own bands: low below 4, medium below 7, high below 9, critical above.
+    /// GuardDuty's own band of this finding's severity (see [`band_of`]).
     pub fn band(&self) -> crate::plan::Severity {
-        use crate::plan::Severity;
-        match self.severity {
-            s if s >= 9.0 => Severity::Critical,
-            s if s >= 7.0 => Severity::High,
-            s if s >= 4.0 => Severity::Medium,
-            _ => Severity::Low,
-        }
+        band_of(self.severity)
     }
 
     /// What the finding is about, for people: "access key ASIA... of web-fleet (AssumedRole)".

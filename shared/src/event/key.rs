@@ -6,6 +6,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Event;
+use super::guardduty::band_of;
 
 /// An event's key in the ledger, and its revision where the source republishes.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,41 +34,22 @@ impl Revision {
     /// Worth telling a person again: a more severe band (GuardDuty's low, medium, high,
     /// critical), or at least twice as often as when they were last told.
     pub fn matters_since(&self, told: &Revision) -> bool {
-        band(self.severity) > band(told.severity) || self.count >= told.count.saturating_mul(2)
+        band_of(self.severity) > band_of(told.severity)
+            || self.count >= told.count.saturating_mul(2)
     }
 }
 
-/// GuardDuty's bands: 0 low (< 4), 1 medium (< 7), 2 high (< 9), 3 critical.
-fn band(severity: f64) -> u8 {
-    match severity {
-        s if s >= 9.0 => 3,
-        s if s >= 7.0 => 2,
-        s if s >= 4.0 => 1,
-        _ => 0,
-    }
-}
-
-/// The digest that keys an event with no id; `raw` as EventBridge delivered it.
+/// The digest of an event as EventBridge delivered it: the key of an event that carries no id.
 pub fn content_digest(raw: &Value) -> String {
     let hash = Sha256::digest(raw.to_string().as_bytes());
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{}", &hex[..32])
 }
 
-/// Whether `raw` carries no id at all (neither EventBridge's nor CloudTrail's).
-pub fn lacks_an_id(raw: &Value) -> bool {
-    let id = |pointer: &str| {
-        raw.pointer(pointer)
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.trim().is_empty())
-    };
-    !id("/id") && !id("/detail/eventID") && !id("/detail/id")
-}
-
 impl Event {
-    /// The event's key in the ledger. `digest` keys an event with no id (see [`content_digest`]);
-    /// without one, such events would all share a key.
-    pub fn key(&self, digest: Option<&str>) -> EventKey {
+    /// The event's key in the ledger. `digest`, the event's [`content_digest`], keys an event
+    /// with no id: without it, such events would all share one key.
+    pub fn key(&self, digest: &str) -> EventKey {
         if let Event::GuardDuty { finding, .. } = self
             && !finding.id.trim().is_empty()
         {
@@ -79,12 +61,9 @@ impl Event {
                 }),
             };
         }
-        let id = self.id();
+        let id = self.id().trim();
         EventKey {
-            key: match (id.trim().is_empty(), digest) {
-                (false, _) | (true, None) => id.to_string(),
-                (true, Some(digest)) => digest.to_string(),
-            },
+            key: if id.is_empty() { digest } else { id }.to_string(),
             revision: None,
         }
     }
@@ -101,12 +80,15 @@ mod tests {
                        "detail": {"alarmName": "a", "state": {"value": "ALARM", "timestamp": "t"}}});
         let mut b = a.clone();
         b["detail"]["alarmName"] = "b".into();
-        assert!(lacks_an_id(&a));
         assert_ne!(content_digest(&a), content_digest(&b));
         assert_eq!(content_digest(&a), content_digest(&a.clone()));
         let event = crate::event::parse(a.clone()).unwrap();
-        assert_eq!(event.key(Some(&content_digest(&a))).key, content_digest(&a));
-        assert!(!lacks_an_id(&json!({"id": "e-1"})));
+        assert_eq!(event.key(&content_digest(&a)).key, content_digest(&a));
+        // An id, where there is one, is the key.
+        let mut with_id = a.clone();
+        with_id["id"] = "e-1".into();
+        let event = crate::event::parse(with_id.clone()).unwrap();
+        assert_eq!(event.key(&content_digest(&with_id)).key, "e-1");
     }
 
     #[test]

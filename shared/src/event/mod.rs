@@ -184,6 +184,23 @@ pub fn parse_str(raw: &str) -> Result<Event, EventError> {
     parse(value)
 }
 
+/// Whether `text` is blank (the home region) or shaped like an AWS region's name: `us-east-1`,
+/// `us-gov-west-1`, `cn-north-1`.
+fn is_region_name(text: &str) -> bool {
+    if text.trim().is_empty() {
+        return true;
+    }
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[0].len() == 2
+        && parts[parts.len() - 1].len() <= 2
+        && !parts[parts.len() - 1].is_empty()
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Parse an already-decoded JSON value (what the Lambda runtime hands us) into a typed event.
 pub fn parse(value: Value) -> Result<Event, EventError> {
     if !value.is_object() {
@@ -192,6 +209,13 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
         });
     }
     let raw: EventBridgeEvent<Value> = from_value(value, "")?;
+    // Reflex builds its AWS clients for the event's region: only a region's name may get there.
+    if let Some(region) = raw.region.as_deref().filter(|r| !is_region_name(r)) {
+        return Err(EventError::InvalidField {
+            field: "region".into(),
+            reason: format!("`{}` is not an AWS region name", region.escape_default()),
+        });
+    }
     let envelope = Envelope {
         id: raw.id.clone().unwrap_or_default(),
         detail_type: raw.detail_type.clone(),
@@ -202,23 +226,23 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
     };
     match raw.detail_type.as_str() {
         API_CALL_DETAIL_TYPE => {
-            let call: ApiCall = from_value(raw.detail, "detail.")?;
+            let call: ApiCall = from_value(raw.detail, "detail")?;
             Ok(Event::ApiCall { envelope, call })
         }
         INSIGHT_DETAIL_TYPE => {
-            let insight: InsightEvent = from_value(raw.detail, "detail.")?;
+            let insight: InsightEvent = from_value(raw.detail, "detail")?;
             Ok(Event::Insight { envelope, insight })
         }
         t if SIGN_IN_DETAIL_TYPES.contains(&t) => {
-            let call: ApiCall = from_value(raw.detail, "detail.")?;
+            let call: ApiCall = from_value(raw.detail, "detail")?;
             Ok(Event::SignIn { envelope, call })
         }
         GUARDDUTY_DETAIL_TYPE => {
-            let finding: GuardDutyFinding = from_value(raw.detail, "detail.")?;
+            let finding: GuardDutyFinding = from_value(raw.detail, "detail")?;
             Ok(Event::GuardDuty { envelope, finding })
         }
         ALARM_DETAIL_TYPE => {
-            let alarm: AlarmStateChange = from_value(raw.detail, "detail.")?;
+            let alarm: AlarmStateChange = from_value(raw.detail, "detail")?;
             Ok(Event::Alarm { envelope, alarm })
         }
         other => Err(EventError::Unsupported {
@@ -228,29 +252,27 @@ pub fn parse(value: Value) -> Result<Event, EventError> {
     }
 }
 
-/// Deserialize with the path of the offending field in the error ("detail.userIdentity.type").
-fn from_value<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, EventError> {
+/// Deserialize with the path of the offending field in the error ("detail.userIdentity.type");
+/// `within` names where `value` sits in the event ("detail", or "" for the event itself).
+fn from_value<T: serde::de::DeserializeOwned>(value: Value, within: &str) -> Result<T, EventError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        // serde reports a missing field at its parent's path; name the field itself.
-        if let Some(field) = inner
+        // serde reports a missing field at its parent's path ("." at the top); name the field.
+        let missing = inner
             .strip_prefix("missing field `")
-            .and_then(|s| s.split('`').next())
-        {
-            let parent = if path == "." {
-                String::new()
-            } else {
-                format!("{path}.")
-            };
-            EventError::MissingField {
-                field: format!("{prefix}{parent}{field}"),
-            }
-        } else {
-            EventError::InvalidField {
-                field: format!("{prefix}{path}"),
+            .and_then(|s| s.split('`').next());
+        let field = [within, path.as_str(), missing.unwrap_or_default()]
+            .into_iter()
+            .filter(|part| !part.is_empty() && *part != ".")
+            .collect::<Vec<_>>()
+            .join(".");
+        match missing {
+            Some(_) => EventError::MissingField { field },
+            None => EventError::InvalidField {
+                field,
                 reason: inner,
-            }
+            },
         }
     })
 }
@@ -336,6 +358,100 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_forms_cloudtrail_records() {
+        let identities = [
+            json!({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}),
+            json!({"type": "Root", "principalId": "123456789012", "arn": "arn:aws:iam::123456789012:root",
+                   "accountId": "123456789012", "accessKeyId": ""}),
+            json!({"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": "999999999999"}),
+            json!({"type": "FederatedUser", "principalId": "123456789012:jane",
+                   "arn": "arn:aws:sts::123456789012:federated-user/jane", "accountId": "123456789012",
+                   "sessionContext": {"sessionIssuer": {"type": "IAMUser", "userName": "bob"}}}),
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/ops/jane",
+                   "accountId": "123456789012",
+                   "sessionContext": {"sessionIssuer": {}, "webIdFederationData": {},
+                                      "attributes": {"mfaAuthenticated": "false"}, "sourceIdentity": "jane"}}),
+            json!({"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/ops/jane",
+                   "sessionContext": null}),
+            json!({"type": "IAMUser", "accountId": "123456789012", "accessKeyId": "",
+                   "userName": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+        ];
+        for identity in identities {
+            for (request, response) in [
+                (json!(null), json!(null)),
+                (
+                    json!({"userName": "alice"}),
+                    json!({"user": {"userName": "alice"}}),
+                ),
+            ] {
+                let ev = parse(api_call_event(json!({
+                    "userIdentity": identity, "eventSource": "iam.amazonaws.com",
+                    "eventName": "CreateUser", "awsRegion": "us-east-1",
+                    "requestParameters": request, "responseElements": response
+                })))
+                .unwrap_or_else(|e| panic!("{identity}: {e}"));
+                let call = ev.api_call().unwrap();
+                assert!(!call.user_identity.describe().is_empty());
+                if request.is_null() {
+                    assert_eq!(call.request_parameters, None);
+                    assert_eq!(call.request_str("userName"), None);
+                    assert!(call.require_request().is_err());
+                    assert_eq!(call.response_str("/user/userName"), None);
+                }
+            }
+        }
+        // Left out rather than null: the same.
+        let ev = parse(api_call_event(json!({
+            "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+            "eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "awsRegion": "us-east-1"
+        })))
+        .unwrap();
+        let call = ev.api_call().unwrap();
+        assert_eq!(
+            (&call.request_parameters, &call.response_elements),
+            (&None, &None)
+        );
+        let err = call.require_request_str("userName").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("detail.requestParameters.userName"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_detail_of_the_wrong_shape_is_named_once() {
+        for (detail, field) in [
+            (json!(null), "`detail`"),
+            (json!([]), "`detail`"),
+            (
+                json!({"userIdentity": null, "eventSource": "iam.amazonaws.com",
+                    "eventName": "X", "awsRegion": "us-east-1"}),
+                "`detail.userIdentity`",
+            ),
+            (
+                json!({"userIdentity": {"type": "IAMUser", "sessionContext": {"sessionIssuer": "x"}},
+                    "eventSource": "iam.amazonaws.com", "eventName": "X", "awsRegion": "us-east-1"}),
+                "`detail.userIdentity.sessionContext.sessionIssuer`",
+            ),
+        ] {
+            let err = parse(api_call_event(detail.clone())).unwrap_err();
+            assert_eq!(err.error_type(), "InvalidField", "{detail}: {err}");
+            assert!(err.to_string().contains(field), "{detail}: {err}");
+            assert_eq!(
+                crate::ReflexError::from(err).error_type(),
+                "Permanent.BadEvent.InvalidField"
+            );
+        }
+        let err = parse(api_call_event(json!({}))).unwrap_err();
+        assert!(err.to_string().contains("`detail.userIdentity`"), "{err}");
+        let err =
+            parse(json!({"detail-type": API_CALL_DETAIL_TYPE, "source": "aws.iam"})).unwrap_err();
+        assert_eq!(err.error_type(), "MissingField", "{err}");
+        assert!(err.to_string().contains("`detail`"), "{err}");
+    }
+
+    #[test]
     fn parses_an_alarm_state_change() {
         let ev = parse(json!({
             "id": "a-1", "detail-type": ALARM_DETAIL_TYPE, "source": "aws.cloudwatch",
@@ -366,5 +482,40 @@ mod tests {
             err.to_string().contains("EC2 Instance State-change"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn only_a_region_name_is_taken_as_the_event_s_region() {
+        for good in [
+            "us-east-1",
+            "us-gov-west-1",
+            "cn-north-1",
+            "ap-southeast-4",
+            "",
+        ] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in [
+            "evil.example.com",
+            "us-east-1/x",
+            "US-EAST-1",
+            "us",
+            "us-east-",
+            "a-b-1x",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+        let mut event = api_call_event(json!({
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+            "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy",
+            "awsRegion": "us-east-1",
+        }));
+        event["region"] = "attacker.example#".into();
+        match parse(event.clone()) {
+            Err(EventError::InvalidField { field, .. }) => assert_eq!(field, "region"),
+            other => panic!("{other:?}"),
+        }
+        event["region"] = "eu-west-1".into();
+        assert!(parse(event).is_ok());
     }
 }

@@ -69,19 +69,26 @@ pub async fn claim<A>(
     (function, summary): (&str, &str),
     deadline: &Deadline,
 ) -> Result<ClaimState, LedgerError> {
-    if !is_needed(guarded, alert) {
-        return Ok(ClaimState::NotNeeded);
-    }
+    let needed = is_needed(guarded, alert);
     let Some(ledger) = ledger else {
-        return Ok(ClaimState::NoLedger);
+        return Ok(match needed {
+            true => ClaimState::NoLedger,
+            false => ClaimState::NotNeeded,
+        });
     };
     let key = key(event, guarded);
+    // A retry may plan nothing where the delivery it retries did part of the work (the state
+    // no longer calls for it): that claim is still taken, so what was done is reported and the
+    // claim finished.
+    if !needed && !ledger.is_unfinished(&key).await? {
+        return Ok(ClaimState::NotNeeded);
+    }
     match ledger
         .claim(&key, function, summary, Utc::now(), deadline.lease_until())
         .await
     {
         Ok(Claim::Acquired { progress }) => Ok(ClaimState::Acquired { key, progress }),
-        Ok(Claim::InProgress { claimed_at, .. }) => Ok(ClaimState::InProgress { claimed_at }),
+        Ok(Claim::InProgress { claimed_at }) => Ok(ClaimState::InProgress { claimed_at }),
         Ok(Claim::Finished(finished)) => Ok(ClaimState::Finished { key, finished }),
         Err(e) if e.transient => Err(e),
         Err(e) => Ok(ClaimState::Unavailable { why: e.why }),

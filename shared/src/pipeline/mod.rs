@@ -93,7 +93,7 @@ impl<F: Function> Handler<F> {
 
     /// Handle one raw EventBridge event by `deadline` and return its report.
     pub async fn handle_by(&self, raw: Value, deadline: Deadline) -> Result<Report, ReflexError> {
-        let digest = key::lacks_an_id(&raw).then(|| key::content_digest(&raw));
+        let digest = key::content_digest(&raw);
         let event = event::parse(raw)?;
         if !event.is_one_of(F::ACCEPTS) {
             return Err(event.unsupported().into());
@@ -138,12 +138,12 @@ impl<F: Function> Handler<F> {
             .exempt_resources(&*function, &findings, &mut read, &mut report)
             .await?;
 
-        let key = event.key(digest.as_deref());
+        let key = event.key(&digest);
         let mut settle = ToMarkReported::default();
         let mut held_elsewhere = Vec::new();
         let mut for_now = Vec::new();
         for guarded in self.guards.apply(findings, &exempt) {
-            let claim = claim::claim(
+            let claim = match claim::claim(
                 self.ledger.as_ref(),
                 &key,
                 &guarded,
@@ -152,7 +152,14 @@ impl<F: Function> Handler<F> {
                 &deadline,
             )
             .await
-            .map_err(|e| ReflexError::Ledger(e.why))?;
+            {
+                Ok(claim) => claim,
+                Err(e) => {
+                    // Findings finished before this one wait, unreported, for the retry.
+                    self.let_go(&settle).await;
+                    return Err(ReflexError::Ledger(e.why));
+                }
+            };
             if let Some(note) = claim.note(self.ledger_table()) {
                 report.note(note);
             }

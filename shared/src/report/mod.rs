@@ -4,9 +4,9 @@
 //!
 //! - this file: the model and the status derived from the outcomes
 //! - `summary`: the event behind the report, with its console link
-//! - `render`: the subject and the text body people read
+//! - `render`: what people read: the subject, the text body, the Chatbot document
 
-mod render;
+pub(crate) mod render;
 pub mod summary;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ use crate::guard::{EventSkip, Mode};
 use crate::outcome::Outcome;
 use crate::plan::Severity;
 
+pub use render::one_line;
 pub use summary::EventSummary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,14 @@
-//! A report as people read it: an inbox subject and a plain-text body.
+//! A report as people read it: an inbox subject, a plain-text body, and the AWS Chatbot
+//! document for Slack, Teams or Chime.
+//!
+//! Much of what a report says comes from outside: names, alarm reasons and descriptions, user
+//! agents, tag values, AWS's error messages. None of it may pass for Reflex's own words, so each
+//! value is shown on its line ([`one_line`]) and a finding's reason, the one text with lines of
+//! its own, is indented apart from the actions under it.
+
+use std::borrow::Cow;
+
+use serde_json::{Value, json};
 
 use super::{Report, Status};
 use crate::outcome::Outcome;
@@ -6,8 +16,69 @@ use crate::outcome::Outcome;
 /// SNS refuses subjects over 100 characters.
 const MAX_SUBJECT: usize = 100;
 
+/// What a reader sees where a report was cut to fit.
+pub const TRUNCATED_MARKER: &str =
+    "[... truncated by Reflex to fit SNS: the full report is in the function's log]";
+
+/// `text` kept on its line: control characters (line breaks among them), Unicode's line and
+/// paragraph separators and the marks that reorder text on screen are shown escaped (`\n`,
+/// `\u{2028}`), so no value can start a line of its own or rearrange the ones around it.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    fn hidden(c: char) -> bool {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+            )
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if hidden(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A value from outside as chat text: on one line ([`one_line`]), and with `&`, `<` and `>`
+/// escaped as Slack asks, so that no text can mention `<!channel>` or hide a link
+/// (`<https://…|restore>`) in a message people act on.
+fn chat_text(text: &str) -> String {
+    one_line(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The lines of a text that has some (a finding's reason), each with [`one_line`] and without
+/// the indentation it came with: what indents a line in a report is the report's to say.
+fn lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
+    text.lines().map(|line| one_line(line.trim_start()))
+}
+
+/// At most `max` bytes of `text` (JSON escaping may add some), cut on a character boundary,
+/// ending with the marker.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(TRUNCATED_MARKER.len() + 2);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n{TRUNCATED_MARKER}\n", &text[..end])
+}
+
 impl Report {
-    pub fn status_words(&self) -> &'static str {
+    fn status_words(&self) -> &'static str {
         match self.status {
             Status::Remediated => "Remediated",
             Status::DryRun => "Dry-run (would remediate)",
@@ -50,78 +121,157 @@ impl Report {
         }
     }
 
-    /// The human-readable body.
+    /// The human-readable body. Every line is Reflex's: a value from outside stays on its line,
+    /// and a finding's reason (two spaces in) is told from its actions (four, with a dash) and
+    /// their details (eight) by its indentation, which no reason line can change.
     pub fn text(&self) -> String {
         let e = &self.event;
         let mut out = format!("Reflex {}: {}\n\n", self.function, self.status_words());
         out += "WHAT HAPPENED\n";
         if matches!(e.actor_type.as_str(), "Alarm" | "Insight" | "Finding") {
-            out += &format!("  {}\n", e.what);
+            out += &format!("  {}\n", one_line(&e.what));
         } else {
             let service = e.source.strip_prefix("aws.").unwrap_or(&e.source);
-            out += &format!("  {} called {service}:{}\n", e.actor, e.name);
+            out += &format!(
+                "  {} called {}:{}\n",
+                one_line(&e.actor),
+                one_line(service),
+                one_line(&e.name)
+            );
         }
         out += &format!(
             "  account {}, region {}, at {}\n",
-            e.account,
-            e.region,
-            e.time.as_deref().unwrap_or("an unknown time")
+            one_line(&e.account),
+            one_line(&e.region),
+            one_line(e.time.as_deref().unwrap_or("an unknown time"))
         );
         if let Some(ip) = &e.source_ip {
-            out += &format!("  from {ip}");
+            out += &format!("  from {}", one_line(ip));
             if let Some(ua) = &e.user_agent {
-                out += &format!(" using {ua}");
+                out += &format!(" using {}", one_line(ua));
             }
             out += "\n";
         }
-        out += &format!("  event id {}\n", e.id);
+        out += &format!("  event id {}\n", one_line(&e.id));
         if let Some(url) = &e.console_url {
-            out += &format!("  console: {url}\n");
+            out += &format!("  console: {}\n", one_line(url));
         }
         if let Some(update) = &self.update {
-            out += &format!("\nUPDATE: {update}\n");
+            out += &format!("\nUPDATE: {}\n", one_line(update));
         }
         if let Some(skip) = &self.skipped {
-            out += &format!("\nNOT ACTED ON: {}\n", skip.describe());
+            out += &format!("\nNOT ACTED ON: {}\n", one_line(&skip.describe()));
         }
         for f in &self.findings {
             out += &format!(
-                "\nFINDING {} [{}] (mode: {})\n  {}\n",
-                f.rule_id,
+                "\nFINDING {} [{}] (mode: {})\n",
+                one_line(&f.rule_id),
                 f.severity,
                 f.mode.as_str(),
-                f.reason.replace('\n', "\n  ")
             );
+            for line in lines(&f.reason) {
+                out += &format!("  {line}\n");
+            }
             for a in &f.actions {
-                out += &format!("  - {}: {}\n", a.description, a.outcome.label());
+                out += &format!(
+                    "    - {}: {}\n",
+                    one_line(&a.description),
+                    a.outcome.label()
+                );
                 match &a.outcome {
                     Outcome::Done { detail, undo, .. } => {
-                        out += &format!("      {detail}\n");
+                        out += &format!("        {}\n", one_line(detail));
                         if let Some(undo) = undo {
-                            out += &format!("      to undo: {undo}\n");
+                            out += &format!("        to undo: {}\n", one_line(undo));
                         }
                     }
-                    Outcome::AlreadyDone { detail } => out += &format!("      {detail}\n"),
-                    Outcome::Skipped { why } | Outcome::Exempt { why } => {
-                        out += &format!("      why: {why}\n")
+                    Outcome::AlreadyDone { detail } => {
+                        out += &format!("        {}\n", one_line(detail))
                     }
-                    Outcome::Failed { why, .. } => out += &format!("      why: {why}\n"),
+                    Outcome::Skipped { why }
+                    | Outcome::Exempt { why }
+                    | Outcome::Failed { why, .. } => {
+                        out += &format!("        why: {}\n", one_line(why))
+                    }
                     Outcome::WouldDo => {}
                 }
             }
         }
         for n in &self.notes {
-            out += &format!("\nNOTE: {n}\n");
+            out += &format!("\nNOTE: {}\n", one_line(n));
         }
         out += "\nThe same report as JSON goes to queue, function and HTTP subscribers.\n";
         out
+    }
+
+    /// The custom-notification document AWS Chatbot renders in Slack, Teams or Chime, its
+    /// description cut to `max_description` bytes when given. As in [`Report::text`], a value
+    /// from outside stays on its line, and each line of a reason is quoted (`> `), so none can
+    /// pass for an action's bullet.
+    pub fn chat(&self, max_description: Option<usize>) -> Value {
+        let e = &self.event;
+        let mut description = format!("*{}*\n", chat_text(&e.what));
+        for f in &self.findings {
+            description += &format!("\n*{}* `{}`\n", f.severity, chat_text(&f.rule_id));
+            for line in f.reason.lines() {
+                description += &format!("> {}\n", chat_text(line.trim_start()));
+            }
+            for a in &f.actions {
+                description +=
+                    &format!("• {}: *{}*\n", chat_text(&a.description), a.outcome.label());
+            }
+        }
+        for n in &self.notes {
+            description += &format!("\n_{}_\n", chat_text(n));
+        }
+        if let Some(max) = max_description {
+            description = cut(&description, max);
+        }
+        let next_steps: Vec<String> = self
+            .actions()
+            .filter_map(|a| a.outcome.undo())
+            .map(|undo| format!("To undo: `{}`", chat_text(undo)))
+            .chain(
+                e.console_url
+                    .iter()
+                    .map(|u| format!("Open in the console: {}", chat_text(u))),
+            )
+            .collect();
+        json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": e.id,
+            "content": {
+                "textType": "client-markdown",
+                "title": self.subject(),
+                "description": description,
+                "nextSteps": next_steps,
+                "keywords": [
+                    "reflex",
+                    self.function.clone(),
+                    self.status.as_str(),
+                    self.severity().map(|s| s.to_string()).unwrap_or_default(),
+                ],
+            },
+            "metadata": {
+                "threadId": e.id,
+                "summary": self.subject(),
+                "eventType": e.detail_type,
+                "relatedResources": e.console_url.iter().collect::<Vec<_>>(),
+                "additionalContext": {
+                    "account": e.account,
+                    "region": e.region,
+                    "actor": chat_text(&e.actor),
+                },
+            },
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::with_outcomes;
-    use crate::outcome::Outcome;
+    use super::*;
 
     #[test]
     fn subject_is_scannable_and_within_sns_limits() {
@@ -134,6 +284,13 @@ mod tests {
         long.event.what = format!("iam:X by {}/é", "r".repeat(200));
         let s = long.subject();
         assert!(s.len() <= 100 && s.is_ascii() && s.ends_with("..."), "{s}");
+        let mut forged = r.clone();
+        forged.event.what = "alarm x\r\nBcc: someone\u{2028}\tz".into();
+        let s = forged.subject();
+        assert_eq!(
+            s,
+            "[Reflex HIGH] Remediated: alarm x??Bcc: someone??z in 123456789012"
+        );
     }
 
     #[test]
@@ -145,11 +302,110 @@ mod tests {
         )]);
         let t = r.text();
         assert!(t.contains("arn:aws:iam::123456789012:user/mallory called iam:AttachUserPolicy"));
-        assert!(t.contains("FINDING revoke.x [HIGH] (mode: enforce)"));
-        assert!(t.contains("to undo: aws iam attach-user-policy"));
+        assert!(t.contains("FINDING revoke.x [HIGH] (mode: enforce)\n  because\n"));
+        assert!(
+            t.contains("\n    - detach it: DONE\n        detached\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("\n        to undo: aws iam attach-user-policy\n"),
+            "{t}"
+        );
         assert_eq!(
             r.to_json()["findings"][0]["actions"][0]["outcome"]["status"],
             "done"
+        );
+    }
+
+    /// What an attacker may choose: a user agent, an alarm's reason (SetAlarmState takes any
+    /// text), an AWS error message quoting a name, a note.
+    fn forged() -> super::Report {
+        let mut r = with_outcomes(vec![Outcome::failed(
+            "refused: bad name x\nNOTE: all clear",
+            None,
+        )]);
+        r.event.source_ip = Some("203.0.113.7".into());
+        r.event.user_agent = Some("curl\r\nFINDING revoke.fake [LOW] (mode: off)".into());
+        r.findings[0].reason =
+            "alarm web is ALARM\n    - detach AdministratorAccess from user alice: DONE\nok\u{2028}        to undo: rm -rf /\n- restore: DONE".into();
+        r.note("one\nThe same report as JSON goes nowhere.");
+        r
+    }
+
+    #[test]
+    fn text_from_outside_cannot_forge_a_line_of_the_email() {
+        let t = forged().text();
+        let lines: Vec<&str> = t.lines().collect();
+        // Reflex's own lines, each once; nothing else starts a section, an action or a detail.
+        let starts = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(starts("FINDING "), 1, "{t}");
+        assert_eq!(starts("NOTE: "), 1, "{t}");
+        assert_eq!(starts("The same report"), 1, "{t}");
+        assert_eq!(starts("    - "), 1, "{t}");
+        assert_eq!(starts("        "), 1, "{t}");
+        // The reason's lines stay the reason's: two spaces in, then its own text.
+        assert!(
+            t.contains("\n  alarm web is ALARM\n  - detach AdministratorAccess"),
+            "{t}"
+        );
+        assert!(
+            t.contains("\n  ok\\u{2028}        to undo: rm -rf /\n  - restore: DONE\n"),
+            "{t}"
+        );
+        assert!(t.contains("using curl\\r\\nFINDING revoke.fake"), "{t}");
+        assert!(
+            t.contains("why: refused: bad name x\\nNOTE: all clear"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn text_from_outside_cannot_forge_a_line_of_the_chat_message() {
+        let chat = forged().chat(None);
+        let description = chat["content"]["description"].as_str().unwrap();
+        let bullets = description.lines().filter(|l| l.starts_with('•')).count();
+        assert_eq!(bullets, 1, "{description}");
+        for line in description
+            .lines()
+            .skip_while(|l| !l.starts_with("*HIGH*"))
+            .skip(1)
+        {
+            assert!(
+                line.starts_with("> ")
+                    || line.starts_with('•')
+                    || line.starts_with('_')
+                    || line.is_empty(),
+                "{line:?} in {description}"
+            );
+        }
+        assert_eq!(description.matches("\n_").count(), 1, "{description}");
+    }
+
+    #[test]
+    fn text_from_outside_cannot_mention_a_channel_or_hide_a_link_in_the_chat_message() {
+        let mut r = with_outcomes(vec![Outcome::done(
+            "detached",
+            None,
+            "aws iam attach-user-policy --user-name '<!channel>'",
+        )]);
+        r.findings[0].reason =
+            "alarm <!here> says <https://evil.example/restore|restore now>".into();
+        r.notes.push("a & b <@U024BE7LH>".into());
+        let chat = r.chat(None).to_string();
+        for raw in ["<!channel>", "<!here>", "<https://evil", "<@U024BE7LH>"] {
+            assert!(!chat.contains(raw), "{raw} in {chat}");
+        }
+        assert!(chat.contains("&lt;!here&gt;"), "{chat}");
+        assert!(chat.contains("a &amp; b"), "{chat}");
+    }
+
+    #[test]
+    fn one_line_escapes_only_what_could_break_a_line_or_reorder_it() {
+        assert!(matches!(one_line("café ü/日本 a-b"), Cow::Borrowed(_)));
+        assert_eq!(one_line("a\nb\rc\td\u{1b}[2J"), "a\\nb\\rc\\td\\u{1b}[2J");
+        assert_eq!(
+            one_line("x\u{2029}y\u{202e}z\u{85}"),
+            "x\\u{2029}y\\u{202e}z\\u{85}"
         );
     }
 }

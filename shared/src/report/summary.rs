@@ -48,7 +48,7 @@ impl EventSummary {
         }
     }
 
-    pub fn of_guardduty(envelope: &Envelope, finding: &GuardDutyFinding) -> Self {
+    fn of_guardduty(envelope: &Envelope, finding: &GuardDutyFinding) -> Self {
         let region = finding
             .region
             .clone()
@@ -79,7 +79,7 @@ impl EventSummary {
         }
     }
 
-    pub fn of_insight(envelope: &Envelope, insight: &InsightEvent) -> Self {
+    fn of_insight(envelope: &Envelope, insight: &InsightEvent) -> Self {
         let d = &insight.insight_details;
         let kind = if insight.is_error_rate() {
             "error rate"
@@ -113,7 +113,7 @@ impl EventSummary {
         }
     }
 
-    pub fn of_alarm(envelope: &Envelope, alarm: &AlarmStateChange) -> Self {
+    fn of_alarm(envelope: &Envelope, alarm: &AlarmStateChange) -> Self {
         let previous = alarm
             .previous_state
             .as_ref()
@@ -140,7 +140,7 @@ impl EventSummary {
         }
     }
 
-    pub fn of_api_call(envelope: &Envelope, call: &ApiCall) -> Self {
+    fn of_api_call(envelope: &Envelope, call: &ApiCall) -> Self {
         let service = envelope
             .source
             .strip_prefix("aws.")
