@@ -24,7 +24,8 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn python() -> PathBuf {
+/// The Python of the tools venv (`make setup`), or of `$REFLEX_VENV`.
+pub fn python() -> PathBuf {
     match std::env::var_os("REFLEX_VENV") {
         Some(venv) => PathBuf::from(venv).join("bin/python"),
         None => workspace_root().join(".venv/bin/python"),

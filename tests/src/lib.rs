@@ -7,6 +7,7 @@ pub mod emulator;
 pub mod member;
 pub mod pattern;
 pub mod proxy;
+pub mod render;
 pub mod runtime;
 pub mod template;
 pub mod trail;

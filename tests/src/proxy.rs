@@ -5,7 +5,8 @@
 //!
 //! Calls are named `service:Operation` (`iam:DetachUserPolicy`, `ec2:ModifyInstanceAttribute`,
 //! `dynamodb:UpdateItem`): the service from the request's signature, the operation from its
-//! `X-Amz-Target` header (JSON protocols) or its `Action` form field (query protocols).
+//! `X-Amz-Target` header (JSON protocols) or its `Action` form field (query protocols). Each
+//! request is also kept ([`FaultProxy::requests`]): the region it was signed for and its body.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -112,9 +113,19 @@ struct Rule {
     fault: Fault,
 }
 
+/// A request that reached the proxy (faulted or not).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The region its signature is scoped to (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
+    pub region: String,
+    pub body: String,
+}
+
 #[derive(Default)]
 struct Shared {
     rules: Vec<Rule>,
+    /// Every request, by call, in the order they arrived.
+    requests: BTreeMap<String, Vec<Seen>>,
     /// How many times each call reached the proxy.
     seen: BTreeMap<String, usize>,
     /// How many times each call was faulted.
@@ -181,6 +192,17 @@ impl FaultProxy {
             .unwrap_or(0)
     }
 
+    /// Every request named `call` that reached the proxy, in order.
+    pub fn requests(&self, call: &str) -> Vec<Seen> {
+        self.shared
+            .lock()
+            .unwrap()
+            .requests
+            .get(call)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// How many times `call` was faulted.
     pub fn faulted(&self, call: &str) -> usize {
         self.shared
@@ -214,14 +236,18 @@ impl Request {
         })
     }
 
+    /// Part `n` of the signature's credential, `KEY/DATE/REGION/SERVICE/aws4_request`.
+    fn credential(&self, n: usize) -> String {
+        self.header("authorization")
+            .and_then(|auth| auth.split("Credential=").nth(1))
+            .and_then(|credential| credential.split('/').nth(n))
+            .unwrap_or("?")
+            .to_string()
+    }
+
     /// `service:Operation`.
     fn call(&self) -> String {
-        let service = self
-            .header("authorization")
-            .and_then(|auth| auth.split("Credential=").nth(1))
-            .and_then(|credential| credential.split('/').nth(3))
-            .unwrap_or("?")
-            .to_string();
+        let service = self.credential(3);
         let operation = match self.header("x-amz-target") {
             Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
             None => String::from_utf8_lossy(&self.body)
@@ -253,6 +279,10 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
         let fault = {
             let mut shared = shared.lock().unwrap();
             *shared.seen.entry(call.clone()).or_default() += 1;
+            shared.requests.entry(call.clone()).or_default().push(Seen {
+                region: request.credential(2),
+                body: String::from_utf8_lossy(&request.body).into_owned(),
+            });
             let fault = shared.rules.iter_mut().find_map(|rule| {
                 if rule.call != call || rule.times == 0 {
                     return None;

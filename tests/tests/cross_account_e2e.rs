@@ -22,6 +22,7 @@ use reflex_shared::{
 };
 use reflex_tests::account::ADMIN;
 use reflex_tests::member::{self, MEMBER, MEMBER_ROLE_ARN};
+use reflex_tests::proxy::FaultProxy;
 use reflex_tests::{Account, Emulator, ec2, sample};
 
 fn alice() -> Identity {
@@ -168,6 +169,9 @@ async fn without_a_member_role_an_event_from_another_account_is_refused_and_noth
     assert!(home.reports().await.is_empty());
 }
 
+/// The member role's credentials come from STS in Reflex's own region (an opt-in region the
+/// member uses may be disabled in the central account, and its STS endpoint with it); only the
+/// clients built with them act in the event's region. The proxy sees where each call was signed.
 #[tokio::test]
 async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_that_region() {
     let emulator = Emulator::start();
@@ -191,10 +195,34 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
         ]
     );
 
+    let proxy = FaultProxy::start(&emulator.endpoint);
     let handler = home
-        .handler::<Quarantine>("enforce", &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)])
+        .handler_via::<Quarantine>(
+            &proxy,
+            "enforce",
+            &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)],
+        )
         .await;
     let report = handler.handle(event).await.expect("handled");
+
+    let signed_in = |call: &str| -> Vec<String> {
+        proxy.requests(call).into_iter().map(|r| r.region).collect()
+    };
+    let assumed = proxy.requests("sts:AssumeRole");
+    assert!(
+        !assumed.is_empty()
+            && assumed.iter().all(|r| r.body.contains(
+                "RoleArn=arn%3Aaws%3Aiam%3A%3A222222222222%3Arole%2Freflex%2Freflex-remediation"
+            )),
+        "the member role: {assumed:?}"
+    );
+    let sts = signed_in("sts:AssumeRole");
+    assert!(sts.iter().all(|r| r == "us-east-1"), "home's STS: {sts:?}");
+    let revoked = signed_in("ec2:RevokeSecurityGroupIngress");
+    assert!(
+        !revoked.is_empty() && revoked.iter().all(|r| r == "eu-west-1"),
+        "the event's region: {revoked:?}"
+    );
 
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(

@@ -6,6 +6,7 @@ use reflex_harden::Harden;
 use reflex_shared::guard::{EventSkip, Mode};
 use reflex_shared::report::{Report, Status};
 use reflex_shared::{Outcome, Severity};
+use reflex_tests::proxy::FaultProxy;
 use reflex_tests::trail::{
     self, KMS_KEY, LEDGER, ORDERS, ORDERS_RETENTION_DAYS, PAYMENTS, TRAIL, TrailState,
 };
@@ -13,6 +14,11 @@ use reflex_tests::{Account, Emulator, deliver_five_at_once, sample};
 use serde_json::Value;
 
 const MALLORY: &str = "arn:aws:iam::123456789012:user/mallory";
+/// Keys CloudWatch Logs would refuse for the sample's log group (account 123456789012,
+/// us-east-1): the same account's in another region, another account's in the same region.
+const EU_KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab";
+const MEMBER_KEY: &str =
+    "arn:aws:kms:us-east-1:222222222222:key/9012abcd-12ab-34cd-56ef-1234567890ab";
 
 /// A fresh emulator with the sample account seeded: IAM (mallory and her access key), the
 /// audit trail and a log group with a retention policy.
@@ -331,6 +337,86 @@ async fn with_a_key_configured_the_retention_is_set_and_a_key_fault_is_retried()
     assert_eq!(report.status, Status::Remediated);
     assert_eq!(report.findings.len(), 1);
     assert_eq!(retention(&acct, LEDGER).await, Some(90));
+}
+
+/// With keys of several regions configured, the group is given the one of its own region and
+/// account. moto cannot associate a key (see above), so the group cannot end up associated
+/// here; what shows the choice is every `AssociateKmsKey` request that reached the emulator
+/// (through the proxy): each names that key.
+#[tokio::test]
+async fn of_several_keys_the_one_of_the_groups_region_and_account_is_associated() {
+    let (emulator, acct) = account().await;
+    let proxy = FaultProxy::start(&emulator.endpoint);
+    let keys = format!("{EU_KEY}, {KMS_KEY}");
+    let event = trail::replay(
+        &acct,
+        sample("harden/create-log-group-without-kms-key.json"),
+    )
+    .await;
+    let handler = acct
+        .handler_via::<Harden>(&proxy, "enforce", &[("REFLEX_LOG_KMS_KEY_ARN", &keys)])
+        .await;
+    let err = handler.handle(event).await.unwrap_err();
+    assert_eq!(
+        err.error_type(),
+        "Transient.Interrupted",
+        "moto's 500: {err}"
+    );
+
+    let asked = proxy.requests("logs:AssociateKmsKey");
+    assert!(!asked.is_empty(), "the key step was tried");
+    for request in &asked {
+        let body: Value = serde_json::from_str(&request.body).expect("a JSON request");
+        assert_eq!(body["kmsKeyId"], KMS_KEY, "{body}");
+        assert_eq!(body["logGroupName"], PAYMENTS, "{body}");
+        assert_eq!(request.region, "us-east-1");
+    }
+    assert_eq!(retention(&acct, PAYMENTS).await, Some(90));
+}
+
+/// With only keys of another region or another account, no key is tried (CloudWatch Logs would
+/// refuse it, and the event would end partially failed): the retention is set, the group stays
+/// unencrypted, and the report says so.
+#[tokio::test]
+async fn with_no_key_of_the_groups_region_and_account_the_group_stays_unencrypted_and_is_reported()
+{
+    let (emulator, acct) = account().await;
+    let proxy = FaultProxy::start(&emulator.endpoint);
+    let keys = format!("{EU_KEY},{MEMBER_KEY}");
+    let event = trail::replay(
+        &acct,
+        sample("harden/create-log-group-without-kms-key.json"),
+    )
+    .await;
+    let report = acct
+        .handler_via::<Harden>(&proxy, "enforce", &[("REFLEX_LOG_KMS_KEY_ARN", &keys)])
+        .await
+        .handle(event)
+        .await
+        .expect("handled");
+
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(proxy.seen("logs:AssociateKmsKey"), 0);
+    let group = trail::log_group_state(&acct, PAYMENTS).await.unwrap();
+    assert_eq!(group.retention_days, Some(90));
+    assert_eq!(group.kms_key_id, None);
+
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    let d = &delivered[0].report;
+    assert_eq!(d.findings.len(), 1, "only the retention: {d:#?}");
+    assert_eq!(d.findings[0].rule_id, "harden.log-retention");
+    let says = "no key in REFLEX_LOG_KMS_KEY_ARN is of region us-east-1 and account 123456789012";
+    assert!(
+        d.findings[0].reason.contains(says),
+        "{}",
+        d.findings[0].reason
+    );
+    let text = d.text();
+    assert!(
+        text.contains(says) && text.contains("it is left unencrypted"),
+        "{text}"
+    );
 }
 
 /// Every sample with an action, in dry-run: nothing changes and the report says what would be

@@ -2,11 +2,12 @@
 //! `executor.rs` reads the current state and acts on the plans.
 
 use reflex_shared::iam::Containment;
+use reflex_shared::target::Target;
 use reflex_shared::{Finding, Severity};
 
 use crate::actions::{HardenAction, trail_name};
 use crate::facts::Facts;
-use crate::settings::Settings;
+use crate::settings::{LOG_KMS_KEY_ARN, Settings};
 use crate::trigger::{Change, Trigger};
 
 pub const TRAIL_STOPPED: &str = "harden.trail-stopped";
@@ -44,7 +45,7 @@ pub fn decide(
         Change::LogGroupCreated {
             log_group,
             kms_key_id,
-        } => log_group_created(log_group, kms_key_id.as_deref(), settings),
+        } => log_group_created(trigger, log_group, kms_key_id.as_deref(), settings),
         Change::RetentionDeleted { log_group } => {
             vec![retention_deleted(trigger, log_group, settings)]
         }
@@ -125,12 +126,15 @@ fn trail_deleted(trigger: &Trigger, trail: &str) -> Finding<HardenAction> {
 }
 
 /// A new log group: no retention policy yet (`CreateLogGroup` cannot set one), and maybe no key.
+/// The key is the configured one of the group's region and account; with keys configured but
+/// none there, the retention finding's reason says the group is left unencrypted.
 fn log_group_created(
+    trigger: &Trigger,
     group: &str,
     kms_key_id: Option<&str>,
     settings: &Settings,
 ) -> Vec<Finding<HardenAction>> {
-    let mut findings = vec![Finding {
+    let mut retention = Finding {
         rule_id: LOG_RETENTION,
         severity: Severity::Low,
         reason: format!(
@@ -140,24 +144,32 @@ fn log_group_created(
             log_group: group.to_string(),
             days: settings.retention_days,
         }],
-    }];
-    if let Some(key) = &settings.kms_key_arn
-        && kms_key_id.is_none()
-    {
-        findings.push(Finding {
-            rule_id: LOG_ENCRYPTION,
-            severity: Severity::Medium,
-            reason: format!(
-                "log group {group} was created without a KMS key: its events are not \
-                 encrypted with the configured key"
-            ),
-            actions: vec![HardenAction::AssociateKmsKey {
-                log_group: group.to_string(),
-                kms_key_arn: key.clone(),
-            }],
-        });
+    };
+    if kms_key_id.is_some() || settings.kms_key_arns.is_empty() {
+        return vec![retention];
     }
-    findings
+    let Target { account, region } = &trigger.target;
+    let Some(key) = settings.kms_key_for(account, region) else {
+        retention.reason += &format!(
+            "\nit was created without a KMS key, and no key in {LOG_KMS_KEY_ARN} is of region \
+             {region} and account {account} (a log group gets only a key of its own region and \
+             account): it is left unencrypted"
+        );
+        return vec![retention];
+    };
+    let encryption = Finding {
+        rule_id: LOG_ENCRYPTION,
+        severity: Severity::Medium,
+        reason: format!(
+            "log group {group} was created without a KMS key: its events are not \
+             encrypted with the configured key"
+        ),
+        actions: vec![HardenAction::AssociateKmsKey {
+            log_group: group.to_string(),
+            kms_key_arn: key.to_string(),
+        }],
+    };
+    vec![retention, encryption]
 }
 
 fn retention_deleted(trigger: &Trigger, group: &str, settings: &Settings) -> Finding<HardenAction> {
@@ -201,4 +213,101 @@ fn short_actor(trigger: &Trigger) -> String {
     who.principal()
         .map(|p| p.to_string())
         .unwrap_or_else(|| who.describe())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reflex_shared::Interpreted;
+
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const EU_KEY: &str =
+        "arn:aws:kms:eu-west-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab";
+    const MEMBER_KEY: &str =
+        "arn:aws:kms:us-east-1:222222222222:key/9012abcd-12ab-34cd-56ef-1234567890ab";
+
+    /// `CreateLogGroup` of `/app/payments` without a key, as if in `account` and `region`.
+    fn created_in(account: &str, region: &str) -> Trigger {
+        let event = reflex_testkit::sample_event("harden/create-log-group-without-kms-key.json");
+        let Ok(Interpreted::Trigger(mut trigger)) = crate::trigger::interpret(&event) else {
+            panic!("the sample is a trigger");
+        };
+        trigger.target = Target::new(account, region);
+        trigger
+    }
+
+    fn with_keys(keys: &[&str]) -> Settings {
+        Settings {
+            kms_key_arns: keys.iter().map(|k| k.to_string()).collect(),
+            ..Settings::default()
+        }
+    }
+
+    fn key_of(findings: &[Finding<HardenAction>]) -> Option<&str> {
+        findings
+            .iter()
+            .flat_map(|f| &f.actions)
+            .find_map(|a| match a {
+                HardenAction::AssociateKmsKey { kms_key_arn, .. } => Some(kms_key_arn.as_str()),
+                _ => None,
+            })
+    }
+
+    #[test]
+    fn the_sample_is_in_its_envelopes_account_and_region() {
+        let event = reflex_testkit::sample_event("harden/create-log-group-without-kms-key.json");
+        let Ok(Interpreted::Trigger(trigger)) = crate::trigger::interpret(&event) else {
+            panic!("the sample is a trigger");
+        };
+        assert_eq!(trigger.target, Target::new("123456789012", "us-east-1"));
+    }
+
+    #[test]
+    fn a_new_log_group_gets_the_key_of_its_region_and_account() {
+        let all = with_keys(&[EU_KEY, MEMBER_KEY, KEY]);
+        for (account, region, key) in [
+            ("123456789012", "us-east-1", KEY),
+            ("123456789012", "eu-west-1", EU_KEY),
+            ("222222222222", "us-east-1", MEMBER_KEY),
+        ] {
+            let f = decide(&created_in(account, region), &(), &all);
+            assert_eq!(f.len(), 2, "{f:?}");
+            assert_eq!(f[1].rule_id, LOG_ENCRYPTION);
+            assert_eq!(key_of(&f), Some(key), "{account} {region}");
+            assert!(!f[0].reason.contains("unencrypted"), "{}", f[0].reason);
+        }
+    }
+
+    #[test]
+    fn no_key_of_another_region_or_account_and_the_report_says_so() {
+        for (keys, account, region) in [
+            (&[EU_KEY][..], "123456789012", "us-east-1"),
+            (&[MEMBER_KEY][..], "123456789012", "us-east-1"),
+            (&[EU_KEY, MEMBER_KEY][..], "123456789012", "us-east-1"),
+            (&[KEY][..], "123456789012", "eu-west-1"),
+            (&[KEY][..], "222222222222", "us-east-1"),
+        ] {
+            let f = decide(&created_in(account, region), &(), &with_keys(keys));
+            assert_eq!(f.len(), 1, "only the retention: {f:?}");
+            assert_eq!(f[0].rule_id, LOG_RETENTION);
+            assert_eq!(key_of(&f), None);
+            let reason = &f[0].reason;
+            assert!(
+                reason.ends_with(&format!(
+                    "\nit was created without a KMS key, and no key in REFLEX_LOG_KMS_KEY_ARN is \
+                     of region {region} and account {account} (a log group gets only a key of \
+                     its own region and account): it is left unencrypted"
+                )),
+                "{reason}"
+            );
+        }
+        // No key configured: encryption is not enforced, and not mentioned.
+        let f = decide(
+            &created_in("123456789012", "eu-west-1"),
+            &(),
+            &Settings::default(),
+        );
+        assert_eq!(f.len(), 1);
+        assert!(!f[0].reason.contains("KMS"), "{}", f[0].reason);
+    }
 }

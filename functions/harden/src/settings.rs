@@ -1,6 +1,6 @@
-//! Harden's settings: the retention a log group without one gets, the KMS key a log group
-//! created without one is encrypted with, and whether to contain the caller who stopped or
-//! deleted a trail.
+//! Harden's settings: the retention a log group without one gets, the KMS keys a log group
+//! created without one is encrypted with (one per region and account), and whether to contain
+//! the caller who stopped or deleted a trail.
 
 use reflex_shared::ConfigError;
 use reflex_shared::config::{self, Env};
@@ -8,7 +8,8 @@ use reflex_shared::identity::is_account_id;
 
 /// Days a log group without a retention policy gets; one CloudWatch Logs accepts.
 pub const LOG_RETENTION_DAYS: &str = "REFLEX_LOG_RETENTION_DAYS";
-/// The KMS key ARN a log group created without a key is encrypted with (optional).
+/// The KMS key ARNs, comma-separated, a log group created without a key is encrypted with: the
+/// one in the group's region and account (optional).
 pub const LOG_KMS_KEY_ARN: &str = "REFLEX_LOG_KMS_KEY_ARN";
 /// `true` to also contain the caller who stopped or deleted a trail (the same variable as revoke's).
 pub use reflex_shared::config::CONTAIN_ACTOR;
@@ -24,8 +25,9 @@ pub const DEFAULT_RETENTION_DAYS: i32 = 90;
 pub struct Settings {
     /// What a log group without a retention policy gets; one of [`ACCEPTED_RETENTION_DAYS`].
     pub retention_days: i32,
-    /// The KMS key a log group created without one is encrypted with; `None`: not enforced.
-    pub kms_key_arn: Option<String>,
+    /// The KMS keys a log group created without one is encrypted with, at most one per region
+    /// and account (see [`Settings::kms_key_for`]); empty: not enforced.
+    pub kms_key_arns: Vec<String>,
     /// Also contain the caller who stopped or deleted a trail (off by default).
     pub contain_actor: bool,
 }
@@ -34,7 +36,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             retention_days: DEFAULT_RETENTION_DAYS,
-            kms_key_arn: None,
+            kms_key_arns: Vec::new(),
             contain_actor: false,
         }
     }
@@ -44,9 +46,20 @@ impl Settings {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             retention_days: retention_days(env)?,
-            kms_key_arn: kms_key_arn(env)?,
+            kms_key_arns: kms_key_arns(env)?,
             contain_actor: config::flag(env, CONTAIN_ACTOR, false)?,
         })
+    }
+
+    /// The configured key for a log group in `account` and `region`: the one whose ARN names
+    /// that region and that account. CloudWatch Logs takes only a key in the group's own region
+    /// (and one whose key policy lets the group's account use it), so a key of another region or
+    /// account is never a fallback: `None` leaves the group unencrypted.
+    pub fn kms_key_for(&self, account: &str, region: &str) -> Option<&str> {
+        self.kms_key_arns
+            .iter()
+            .map(String::as_str)
+            .find(|arn| key_place(arn) == Some((region, account)))
     }
 }
 
@@ -72,19 +85,34 @@ fn retention_days(env: &Env<'_>) -> Result<i32, ConfigError> {
         })
 }
 
-/// `REFLEX_LOG_KMS_KEY_ARN`: a key ARN, the only form `AssociateKmsKey` takes.
-fn kms_key_arn(env: &Env<'_>) -> Result<Option<String>, ConfigError> {
-    let arn = config::var(env, LOG_KMS_KEY_ARN);
-    if let Some(arn) = arn.as_deref().filter(|a| !is_kms_key_arn(a)) {
-        return Err(ConfigError::new(
-            LOG_KMS_KEY_ARN,
-            format!(
-                "`{arn}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; \
-                 CloudWatch Logs takes neither a bare key id nor an alias)"
-            ),
-        ));
+/// `REFLEX_LOG_KMS_KEY_ARN`: key ARNs, the only form `AssociateKmsKey` takes, comma-separated
+/// (blank items ignored), at most one per region and account.
+fn kms_key_arns(env: &Env<'_>) -> Result<Vec<String>, ConfigError> {
+    let arns = config::list(env, LOG_KMS_KEY_ARN);
+    for (i, arn) in arns.iter().enumerate() {
+        if !is_kms_key_arn(arn) {
+            return Err(ConfigError::new(
+                LOG_KMS_KEY_ARN,
+                format!(
+                    "`{arn}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; \
+                     CloudWatch Logs takes neither a bare key id nor an alias)"
+                ),
+            ));
+        }
+        if let Some(first) = arns[..i].iter().find(|a| key_place(a) == key_place(arn)) {
+            return Err(ConfigError::new(
+                LOG_KMS_KEY_ARN,
+                format!("`{first}` and `{arn}` are both keys of one region and account: give one"),
+            ));
+        }
     }
-    Ok(arn)
+    Ok(arns)
+}
+
+/// The region and account of a key ARN.
+fn key_place(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.split(':').skip(3);
+    Some((parts.next()?, parts.next()?))
 }
 
 /// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID`, what `AssociateKmsKey` takes.
@@ -109,13 +137,22 @@ mod tests {
     use reflex_shared::config::{CoreConfig, from_pairs};
 
     const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    /// The same account's key in another region, and another account's in the same region.
+    const EU_KEY: &str =
+        "arn:aws:kms:eu-west-1:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab";
+    const MEMBER_KEY: &str =
+        "arn:aws:kms:us-east-1:222222222222:key/9012abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn keys(value: &str) -> Result<Vec<String>, ConfigError> {
+        Settings::from_env(&from_pairs(&[(LOG_KMS_KEY_ARN, value)])).map(|s| s.kms_key_arns)
+    }
 
     #[test]
     fn defaults_keep_logs_90_days_with_no_key_and_no_containment() {
         let s = Settings::from_env(&from_pairs::<&str, &str>(&[])).unwrap();
         assert_eq!(s, Settings::default());
         assert_eq!(s.retention_days, 90);
-        assert_eq!(s.kms_key_arn, None);
+        assert!(s.kms_key_arns.is_empty());
         assert!(!s.contain_actor);
     }
 
@@ -128,7 +165,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.retention_days, 365);
-        assert_eq!(s.kms_key_arn.as_deref(), Some(KEY));
+        assert_eq!(s.kms_key_arns, [KEY]);
         assert!(s.contain_actor);
     }
 
@@ -158,6 +195,57 @@ mod tests {
         }
         let err = Settings::from_env(&from_pairs(&[(LOG_RETENTION_DAYS, "10")])).unwrap_err();
         assert!(err.reason.contains("1, 3, 5, 7, 14, 30"), "{err}");
+    }
+
+    #[test]
+    fn the_key_variable_takes_one_key_or_several_comma_separated() {
+        assert_eq!(keys(KEY).unwrap(), [KEY]);
+        assert_eq!(
+            keys(&format!(" {KEY} ,, {EU_KEY},\n{MEMBER_KEY}, ")).unwrap(),
+            [KEY, EU_KEY, MEMBER_KEY],
+            "items trimmed, blank ones ignored"
+        );
+        assert_eq!(
+            keys(" , ").unwrap(),
+            Vec::<String>::new(),
+            "no key: not enforced"
+        );
+    }
+
+    #[test]
+    fn a_bad_item_in_the_key_list_fails_the_cold_start_naming_it() {
+        let err = keys(&format!("{KEY}, alias/logs ,{EU_KEY}")).unwrap_err();
+        assert_eq!(err.variable, LOG_KMS_KEY_ARN);
+        assert!(
+            err.reason.starts_with("`alias/logs` is not a KMS key ARN"),
+            "{err}"
+        );
+        let err = keys(&format!("{KEY},{}", &KEY[..KEY.len() - 1])).unwrap_err();
+        assert!(
+            err.reason
+                .contains("are both keys of one region and account"),
+            "two keys for one place would leave the choice to their order: {err}"
+        );
+    }
+
+    #[test]
+    fn the_key_for_a_log_group_is_the_one_of_its_region_and_account() {
+        let s = Settings {
+            kms_key_arns: vec![EU_KEY.into(), MEMBER_KEY.into(), KEY.into()],
+            ..Settings::default()
+        };
+        assert_eq!(s.kms_key_for("123456789012", "us-east-1"), Some(KEY));
+        assert_eq!(s.kms_key_for("123456789012", "eu-west-1"), Some(EU_KEY));
+        assert_eq!(s.kms_key_for("222222222222", "us-east-1"), Some(MEMBER_KEY));
+        // Neither another region's key of the account nor another account's key of the region.
+        assert_eq!(s.kms_key_for("222222222222", "eu-west-1"), None);
+        assert_eq!(s.kms_key_for("123456789012", "us-west-2"), None);
+        assert_eq!(s.kms_key_for("333333333333", "us-east-1"), None);
+        assert_eq!(s.kms_key_for("", ""), None);
+        assert_eq!(
+            Settings::default().kms_key_for("123456789012", "us-east-1"),
+            None
+        );
     }
 
     #[test]

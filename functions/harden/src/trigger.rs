@@ -4,17 +4,22 @@
 
 use reflex_shared::event::ApiCall;
 use reflex_shared::identity::UserIdentity;
+use reflex_shared::target::Target;
 use reflex_shared::{Event, EventError, Interpreted};
 
 const CLOUDTRAIL: &str = "cloudtrail.amazonaws.com";
 const LOGS: &str = "logs.amazonaws.com";
 
-/// A change to the audit trail or to a log group, and who made it.
+/// A change to the audit trail or to a log group, who made it, and where.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     /// The caller: named in every reason, and what containment acts on.
     pub actor: UserIdentity,
     pub change: Change,
+    /// The event's account and region (its envelope's), where the pipeline acts: which
+    /// configured KMS key a new log group can use. Blank only in an event EventBridge did not
+    /// deliver; the rules then know no place to match a key to.
+    pub target: Target,
 }
 
 /// Trails are kept as the event named them: a name or a trail ARN (the API takes either).
@@ -76,9 +81,11 @@ pub fn interpret(event: &Event) -> Result<Interpreted<Trigger>, EventError> {
             )));
         }
     };
+    let envelope = event.envelope();
     Ok(Interpreted::Trigger(Trigger {
         actor: call.user_identity.clone(),
         change,
+        target: Target::new(&envelope.account, &envelope.region),
     }))
 }
 

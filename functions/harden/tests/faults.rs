@@ -183,7 +183,7 @@ fn outcomes(report: &Report) -> Vec<&Outcome> {
 
 fn with_key() -> Settings {
     Settings {
-        kms_key_arn: Some(KEY.into()),
+        kms_key_arns: vec![KEY.into()],
         ..Settings::default()
     }
 }

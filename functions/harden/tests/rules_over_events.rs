@@ -61,7 +61,7 @@ fn only_finding(name: &str) -> Finding<HardenAction> {
 
 fn with_key() -> Settings {
     Settings {
-        kms_key_arn: Some(KEY.into()),
+        kms_key_arns: vec![KEY.into()],
         ..Settings::default()
     }
 }

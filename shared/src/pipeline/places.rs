@@ -102,7 +102,12 @@ impl<F: Function> Places<F> {
                 let provider = AssumeRoleProvider::builder(&role_arn)
                     // What the member's CloudTrail shows: `reflex-revoke`, ...
                     .session_name(format!("reflex-{}", F::NAME))
-                    .region(region.clone())
+                    // STS in the home region, not the event's: a regional STS endpoint answers
+                    // only where the calling account has the region enabled, and an opt-in
+                    // region the member uses may be disabled at home. The clients built from
+                    // these credentials still act in the event's region. See
+                    // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_enable-regions.html
+                    .region(Region::new(self.home.region.clone()))
                     .configure(&builder.base)
                     .build()
                     .await;
