@@ -13,6 +13,7 @@ use crate::exemption::{ExemptPrincipals, ExemptTag};
 use crate::guard::{Guards, Mode};
 use crate::identity::{SelfIdentity, is_account_id};
 use crate::ledger;
+use crate::pipeline::rate::{self, RateLimit};
 use crate::target::{self, MemberRole};
 
 /// How configuration is looked up: the process environment in Lambda, a map in tests.
@@ -21,6 +22,8 @@ pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
 pub const MODE: &str = "REFLEX_MODE";
 pub const RULE_MODES: &str = "REFLEX_RULE_MODES";
 pub const MAX_ACTIONS: &str = "REFLEX_MAX_ACTIONS";
+/// The rate limit: enforced actions per function and account in each clock hour.
+pub const MAX_ACTIONS_PER_HOUR: &str = rate::MAX_ACTIONS_PER_HOUR;
 pub const EXEMPT_PRINCIPALS: &str = "REFLEX_EXEMPT_PRINCIPALS";
 pub const EXEMPT_TAG: &str = "REFLEX_EXEMPT_TAG";
 pub const TOPIC_ARN: &str = "REFLEX_TOPIC_ARN";
@@ -38,6 +41,7 @@ pub struct CoreConfig {
     pub default_mode: Mode,
     pub rule_modes: BTreeMap<String, Mode>,
     pub max_actions: usize,
+    pub rate_limit: RateLimit,
     pub exempt_principals: ExemptPrincipals,
     pub exempt_tag: ExemptTag,
     pub topic_arn: Option<String>,
@@ -87,6 +91,17 @@ impl CoreConfig {
         }
 
         let max_actions = positive(env, MAX_ACTIONS, DEFAULT_MAX_ACTIONS as i64)? as usize;
+        let rate_limit = RateLimit {
+            max_per_hour: at_most(
+                MAX_ACTIONS_PER_HOUR,
+                positive(
+                    env,
+                    MAX_ACTIONS_PER_HOUR,
+                    rate::DEFAULT_MAX_ACTIONS_PER_HOUR.into(),
+                )?,
+                rate::MOST_ACTIONS_PER_HOUR.into(),
+            )? as u32,
+        };
         let exempt_principals =
             ExemptPrincipals::new(EXEMPT_PRINCIPALS, &list(env, EXEMPT_PRINCIPALS))?;
         let exempt_tag = match tag(env, EXEMPT_TAG)? {
@@ -130,6 +145,7 @@ impl CoreConfig {
             default_mode,
             rule_modes,
             max_actions,
+            rate_limit,
             exempt_principals,
             exempt_tag,
             topic_arn,
@@ -208,6 +224,17 @@ pub fn whole_number(env: &Env<'_>, name: &str, default: i64, min: i64) -> Result
             )),
         },
     }
+}
+
+/// `value`, refused if above `max`.
+pub fn at_most(name: &str, value: i64, max: i64) -> Result<i64, ConfigError> {
+    if value > max {
+        return Err(ConfigError::new(
+            name,
+            format!("`{value}` is more than {max}"),
+        ));
+    }
+    Ok(value)
 }
 
 /// A whole number of at least 1, or the default when unset.
@@ -323,6 +350,7 @@ mod tests {
         let c = CoreConfig::from_env(&env(&[]), RULES).unwrap();
         assert_eq!(c.default_mode, Mode::DryRun);
         assert_eq!(c.max_actions, DEFAULT_MAX_ACTIONS);
+        assert_eq!(c.rate_limit.max_per_hour, 30);
         assert_eq!(c.exempt_tag, ExemptTag::default());
         assert!(c.topic_arn.is_none());
         assert!(c.ledger_table.is_none());
@@ -335,6 +363,7 @@ mod tests {
                 (MODE, "enforce"),
                 (RULE_MODES, "revoke.a=off, revoke.b=dry-run"),
                 (MAX_ACTIONS, "3"),
+                (MAX_ACTIONS_PER_HOUR, "120"),
                 (
                     EXEMPT_PRINCIPALS,
                     "arn:aws:iam::*:role/break-glass, arn:aws:sts::*:assumed-role/admin/*",
@@ -351,6 +380,7 @@ mod tests {
         assert_eq!(g.mode_for("revoke.b"), Mode::DryRun);
         assert_eq!(g.mode_for("revoke.c"), Mode::Enforce);
         assert_eq!(c.max_actions, 3);
+        assert_eq!(c.rate_limit.max_per_hour, 120);
         assert!(c.exempt_tag.matches("security:exempt", "YES"));
         assert_eq!(
             c.exempt_principals
@@ -369,6 +399,9 @@ mod tests {
             (RULE_MODES, "revoke.a=maybe"),
             (MAX_ACTIONS, "0"),
             (MAX_ACTIONS, "ten"),
+            (MAX_ACTIONS_PER_HOUR, "0"),
+            (MAX_ACTIONS_PER_HOUR, "100001"),
+            (MAX_ACTIONS_PER_HOUR, "lots"),
             (EXEMPT_PRINCIPALS, "arn:aws:iam::[:role/x"),
             (EXEMPT_TAG, "=true"),
             (EXEMPT_TAG, "aws:exempt=true"),

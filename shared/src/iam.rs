@@ -5,10 +5,13 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::StatusType;
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::aws::{self, CallError, Fault, shell_arg};
+use crate::event::Event;
+use crate::event::alarm::parse_time;
 use crate::exemption::Tags;
 use crate::identity::UserIdentity;
 use crate::outcome::{Outcome, Step, settle};
@@ -58,21 +61,37 @@ pub async fn tags(iam: &Client, resource: &Resource) -> Result<Option<Tags>, Cal
     Ok(Some(tags.into_iter().map(|t| (t.key, t.value)).collect()))
 }
 
+/// When an incident happened: the CloudTrail call's `eventTime`, else the event's `time`.
+pub fn incident_time(event: &Event) -> Option<DateTime<Utc>> {
+    event
+        .api_call()
+        .and_then(|call| call.event_time.as_deref())
+        .or(event.envelope().time.as_deref())
+        .and_then(parse_time)
+}
+
 /// Containment of a caller: a user's access keys go inactive; a role's sessions issued before
-/// now are denied.
+/// the incident are denied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Containment {
     /// Every active access key of the user goes inactive.
     DeactivateUserAccessKeys { user: String },
-    /// Deny everything to the role's sessions issued before now.
-    RevokeRoleSessions { role: String },
+    /// Deny everything to the role's sessions issued before `issued_before` (RFC 3339): the
+    /// second after the incident's call, so the session that made it is cut off. Fixed by the
+    /// event, so every delivery and retry of one incident sets the same cut-off, and a later
+    /// incident moves it forward. `None` (an event without a time): the time it is carried out.
+    RevokeRoleSessions {
+        role: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        issued_before: Option<String>,
+    },
 }
 
 impl Containment {
-    /// How to contain this caller; `None` for one that is neither an IAM user nor a role
-    /// session (the root user, an AWS service).
-    pub fn of(actor: &UserIdentity) -> Option<Self> {
+    /// How to contain this caller, for an incident at `at`; `None` for one that is neither an
+    /// IAM user nor a role session (the root user, an AWS service).
+    pub fn of(actor: &UserIdentity, at: Option<DateTime<Utc>>) -> Option<Self> {
         if let Some(user) = actor.iam_user_name() {
             return Some(Containment::DeactivateUserAccessKeys {
                 user: user.to_string(),
@@ -82,6 +101,7 @@ impl Containment {
             .role_name()
             .map(|role| Containment::RevokeRoleSessions {
                 role: role.to_string(),
+                issued_before: at.map(cut_off_after),
             })
     }
 
@@ -90,16 +110,20 @@ impl Containment {
             Containment::DeactivateUserAccessKeys { user } => {
                 format!("contain the actor: deactivate every access key of user {user}")
             }
-            Containment::RevokeRoleSessions { role } => {
-                format!("contain the actor: revoke every session of role {role} issued before now")
-            }
+            Containment::RevokeRoleSessions {
+                role,
+                issued_before,
+            } => format!(
+                "contain the actor: revoke every session of role {role} issued before {}",
+                issued_before.as_deref().unwrap_or("now")
+            ),
         }
     }
 
     pub fn resource(&self) -> Resource {
         match self {
             Containment::DeactivateUserAccessKeys { user } => Resource::User(user.clone()),
-            Containment::RevokeRoleSessions { role } => Resource::Role(role.clone()),
+            Containment::RevokeRoleSessions { role, .. } => Resource::Role(role.clone()),
         }
     }
 
@@ -109,9 +133,76 @@ impl Containment {
             Containment::DeactivateUserAccessKeys { user } => {
                 deactivate_access_keys(iam, user, None).await
             }
-            Containment::RevokeRoleSessions { role } => revoke_sessions(iam, role).await,
+            Containment::RevokeRoleSessions {
+                role,
+                issued_before,
+            } => revoke_sessions(iam, role, issued_before.as_deref()).await,
         })
     }
+}
+
+/// The cut-off for an incident at `at`: the next whole second, so that a session issued in the
+/// same second as the call, before it, is cut off too (CloudTrail's times are to the second).
+fn cut_off_after(at: DateTime<Utc>) -> String {
+    let next = at.trunc_subsecs(0) + chrono::Duration::seconds(1);
+    next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The deny-older-sessions policy with cut-off `issued_before`.
+fn revoke_sessions_document(issued_before: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ReflexRevokeOlderSessions",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": { "DateLessThan": { "aws:TokenIssueTime": issued_before } }
+        }]
+    })
+}
+
+/// A role policy document as IAM returns it (URL-encoded) or as it was put (JSON).
+fn policy_json(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok().or_else(|| {
+        let decoded = percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .ok()?;
+        serde_json::from_str(&decoded).ok()
+    })
+}
+
+/// The cut-off a document enforces, if it is exactly a deny-older-sessions policy: one
+/// statement denying every action on every resource to sessions issued before a time, and
+/// nothing else. Anything else under the policy's name (anyone who can put a role policy can
+/// plant one) enforces no cut-off Reflex can count on.
+pub fn cut_off_in_force(document: &Value) -> Option<DateTime<Utc>> {
+    let statements = match &document["Statement"] {
+        Value::Array(items) => items.as_slice(),
+        one @ Value::Object(_) => std::slice::from_ref(one),
+        _ => return None,
+    };
+    let [statement] = statements else {
+        return None;
+    };
+    let object = statement.as_object()?;
+    let known = ["Sid", "Effect", "Action", "Resource", "Condition"];
+    let everything = |v: &Value| v == "*" || *v == json!(["*"]);
+    let condition = statement["Condition"].as_object()?;
+    let less_than = condition.get("DateLessThan")?.as_object()?;
+    let time = less_than.get("aws:TokenIssueTime")?;
+    let only_that = object.keys().all(|k| known.contains(&k.as_str()))
+        && statement["Effect"] == "Deny"
+        && everything(&statement["Action"])
+        && everything(&statement["Resource"])
+        && condition.len() == 1
+        && less_than.len() == 1;
+    let time = match time {
+        Value::String(t) => t.as_str(),
+        Value::Array(items) if items.len() == 1 => items[0].as_str()?,
+        _ => return None,
+    };
+    only_that.then(|| parse_time(time)).flatten()
 }
 
 /// Deactivate one access key of a user (`only`) or every active one.
@@ -181,13 +272,20 @@ pub async fn deactivate_access_keys(iam: &Client, user: &str, only: Option<&str>
     ))
 }
 
-async fn revoke_sessions(iam: &Client, role: &str) -> Step {
+/// Deny the role's sessions issued before the cut-off (`None`: now). A cut-off already in force
+/// that is as late or later stays: a replayed or retried event never moves it backwards, and
+/// the same incident sets the same one. An earlier one, from an earlier incident, moves forward.
+async fn revoke_sessions(iam: &Client, role: &str, issued_before: Option<&str>) -> Step {
     let gone = || Outcome::already_done(format!("role {role} no longer exists"));
-    // A policy of this name already there is no proof of containment: anyone who can put a
-    // role policy can plant a harmless one under it, and one left from an earlier incident
-    // cuts off before this caller's session. So the cut-off always moves to now (a responder's
-    // session issued since an earlier cut-off must assume the role again); what was there is
-    // kept in the prior state.
+    let cut_off_text = issued_before
+        .map(String::from)
+        .unwrap_or_else(|| Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let Some(cut_off) = parse_time(&cut_off_text) else {
+        return Err(Outcome::failed(
+            format!("`{cut_off_text}` is not a time to cut sessions off at"),
+            None,
+        ));
+    };
     let previous = match iam
         .get_role_policy()
         .role_name(role)
@@ -201,35 +299,56 @@ async fn revoke_sessions(iam: &Client, role: &str) -> Step {
             Fault::Failed(outcome) => return Err(outcome),
         },
     };
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let document = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "ReflexRevokeOlderSessions",
-            "Effect": "Deny",
-            "Action": "*",
-            "Resource": "*",
-            "Condition": { "DateLessThan": { "aws:TokenIssueTime": now } }
-        }]
-    });
+    let previous_json = previous
+        .as_deref()
+        .map(|p| policy_json(p).unwrap_or(json!(p)));
+    let in_force = previous_json.as_ref().and_then(cut_off_in_force);
+    if let Some(in_force) = in_force.filter(|t| *t >= cut_off) {
+        return Ok(Outcome::already_done(format!(
+            "role {role} already denies every session issued before {} (this incident's \
+             cut-off: {cut_off_text})",
+            in_force.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
     iam.put_role_policy()
         .role_name(role)
         .policy_name(REVOKE_SESSIONS_POLICY)
-        .policy_document(document.to_string())
+        .policy_document(revoke_sessions_document(&cut_off_text).to_string())
         .send()
         .await
         .map_err(|e| fault("PutRolePolicy", &e).or_gone(gone))?;
-    let replaced = match previous {
-        Some(_) => format!(" (replacing the {REVOKE_SESSIONS_POLICY} that was there)"),
-        None => String::new(),
+    let changed = match (&previous_json, in_force) {
+        (_, Some(earlier)) => format!(
+            " (moved forward from {})",
+            earlier.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        (Some(_), None) => {
+            format!(" (replacing a {REVOKE_SESSIONS_POLICY} that was no deny of older sessions)")
+        }
+        (None, None) => String::new(),
     };
-    Ok(Outcome::done(
-        format!("denied every session of role {role} issued before {now}{replaced}"),
-        Some(json!({ "inline_policy": previous })),
-        format!(
+    // The undo puts back what was there: an earlier incident's cut-off stays in force.
+    let undo = match &previous_json {
+        Some(document) => format!(
+            "aws iam put-role-policy --role-name {} --policy-name {REVOKE_SESSIONS_POLICY} \
+             --policy-document {}",
+            shell_arg(role),
+            // Unreadable as JSON, it is put back as it was.
+            shell_arg(
+                &document
+                    .as_str()
+                    .map_or_else(|| document.to_string(), String::from)
+            )
+        ),
+        None => format!(
             "aws iam delete-role-policy --role-name {} --policy-name {REVOKE_SESSIONS_POLICY}",
             shell_arg(role)
         ),
+    };
+    Ok(Outcome::done(
+        format!("denied every session of role {role} issued before {cut_off_text}{changed}"),
+        Some(json!({ "inline_policy": previous })),
+        undo,
     ))
 }
 
@@ -248,7 +367,7 @@ mod tests {
             "arn": "arn:aws:iam::123456789012:user/mallory"
         }));
         assert_eq!(
-            Containment::of(&user),
+            Containment::of(&user, None),
             Some(Containment::DeactivateUserAccessKeys {
                 user: "mallory".into()
             })
@@ -257,15 +376,77 @@ mod tests {
             "type": "AssumedRole",
             "arn": "arn:aws:sts::123456789012:assumed-role/ci-deployer/build-17"
         }));
-        let contained = Containment::of(&role).unwrap();
+        let at = parse_time("2026-11-20T10:00:00Z");
+        let contained = Containment::of(&role, at).unwrap();
         assert_eq!(contained.resource(), Resource::Role("ci-deployer".into()));
         assert_eq!(
             serde_json::to_value(&contained).unwrap(),
-            serde_json::json!({"type": "revoke-role-sessions", "role": "ci-deployer"})
+            serde_json::json!({"type": "revoke-role-sessions", "role": "ci-deployer",
+                "issued_before": "2026-11-20T10:00:01Z"})
         );
         let root = caller(serde_json::json!({
             "type": "Root", "arn": "arn:aws:iam::123456789012:root"
         }));
-        assert_eq!(Containment::of(&root), None);
+        assert_eq!(Containment::of(&root, at), None);
+    }
+
+    #[test]
+    fn the_cut_off_is_the_second_after_the_call_whatever_its_fraction() {
+        for at in ["2026-11-20T10:00:00Z", "2026-11-20T10:00:00.999Z"] {
+            assert_eq!(
+                cut_off_after(parse_time(at).unwrap()),
+                "2026-11-20T10:00:01Z"
+            );
+        }
+    }
+
+    #[test]
+    fn only_reflexs_exact_deny_counts_as_a_cut_off_in_force() {
+        let ours = revoke_sessions_document("2026-11-20T10:00:01Z");
+        assert_eq!(cut_off_in_force(&ours), parse_time("2026-11-20T10:00:01Z"));
+        // As IAM returns it: URL-encoded.
+        let encoded: String = percent_encoding::utf8_percent_encode(
+            &ours.to_string(),
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string();
+        assert_eq!(policy_json(&encoded), Some(ours.clone()));
+        let planted = |edit: fn(&mut Value)| {
+            let mut doc = ours.clone();
+            edit(&mut doc);
+            cut_off_in_force(&doc)
+        };
+        // Planted under the name, harmless: none of them is a cut-off.
+        assert_eq!(
+            planted(|d| d["Statement"][0]["Effect"] = json!("Allow")),
+            None
+        );
+        assert_eq!(
+            planted(|d| d["Statement"][0]["Action"] = json!("s3:GetObject")),
+            None
+        );
+        assert_eq!(
+            planted(|d| d["Statement"][0]["Resource"] = json!("arn:aws:s3:::x")),
+            None
+        );
+        assert_eq!(
+            planted(|d| d["Statement"][0]["Condition"]["StringEquals"] =
+                json!({"aws:username": "nobody"})),
+            None
+        );
+        assert_eq!(
+            planted(|d| d["Statement"][0]["NotAction"] = json!("iam:*")),
+            None
+        );
+        assert_eq!(
+            planted(|d| {
+                let extra = d["Statement"][0].clone();
+                d["Statement"].as_array_mut().unwrap().push(extra)
+            }),
+            None
+        );
+        assert_eq!(planted(|d| d["Statement"] = json!([])), None);
+        // One statement given as an object is the same policy.
+        assert!(planted(|d| d["Statement"] = d["Statement"][0].clone()).is_some());
     }
 }

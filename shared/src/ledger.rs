@@ -15,16 +15,20 @@
 //!
 //! Nothing is deleted: items expire through DynamoDB TTL on `expires_at`. `load` / `store` keep
 //! small JSON state documents with optimistic locking (e.g. per-group scaling state).
+//! `count_actions` keeps the rate limit's counters (`rate#<function>#<account>#<hour>`): each
+//! claim's enforced actions counted once, in the same transaction that marks the claim counted.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::aws::error_text;
 use crate::event::Revision;
 use crate::report::{ActionReport, FindingReport};
 
@@ -79,6 +83,32 @@ pub struct Finished {
     /// The revision of a republished event last reported, where the source republishes.
     pub revision: Option<Revision>,
 }
+
+/// The rate limit's answer for one claim's enforced actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateCount {
+    /// Counted now; `used`: the window's count with them.
+    Admitted { used: u32 },
+    /// This claim was counted before (a retry of a delivery that got this far): admitted
+    /// again, not counted twice.
+    AlreadyCounted,
+    /// Over the limit: nothing may be done. `first`: the window's first refusal, the one a
+    /// person is told about (a retry of that delivery is first again).
+    Refused { first: bool, used: u32 },
+}
+
+/// One attempt at counting.
+enum Counting {
+    Counted,
+    AlreadyCounted,
+    Full,
+    /// Another transaction touched the counter at the same moment: try again.
+    Conflict,
+    Failed(LedgerError),
+}
+
+/// How often a transaction that met a concurrent one is tried again before the event is.
+const TRANSACTION_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -416,6 +446,146 @@ impl Ledger {
             .await
             .map(drop)
             .map_err(Into::into)
+    }
+
+    /// Count a claim's `actions` enforced actions against the counter `rate` (see
+    /// `pipeline::rate`), which allows at most `max`. The claim is marked counted in the same
+    /// transaction, so a retry of it is admitted without counting twice; a claim refused once is
+    /// refused again (its finding records the refusal).
+    pub async fn count_actions(
+        &self,
+        claim: &ClaimKey,
+        rate: &str,
+        actions: u32,
+        max: u32,
+        now: DateTime<Utc>,
+    ) -> Result<RateCount, LedgerError> {
+        let pk = format!("rate#{rate}");
+        // Room left for this claim's actions; none if they alone are more than the limit.
+        let Some(room) = max.checked_sub(actions) else {
+            return self.refuse(claim, &pk, now).await;
+        };
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            match self.count_once(claim, &pk, actions, room, now).await {
+                Counting::Counted => {
+                    let used = self.get(&pk).await?.and_then(|i| number(&i, "actions"));
+                    return Ok(RateCount::Admitted {
+                        used: used.map_or(actions, |u| u as u32),
+                    });
+                }
+                Counting::AlreadyCounted => return Ok(RateCount::AlreadyCounted),
+                Counting::Full => return self.refuse(claim, &pk, now).await,
+                Counting::Conflict => continue,
+                Counting::Failed(e) => return Err(e),
+            }
+        }
+        Err(LedgerError {
+            why: format!("the counter {pk} stayed busy with concurrent transactions"),
+            transient: true,
+        })
+    }
+
+    /// One attempt at the transaction: mark the claim counted, add its actions to the counter
+    /// if there is `room`.
+    async fn count_once(
+        &self,
+        claim: &ClaimKey,
+        pk: &str,
+        actions: u32,
+        room: u32,
+        now: DateTime<Utc>,
+    ) -> Counting {
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(claim.pk()))
+            .update_expression("SET rate_counted = :rate")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(rate_counted)")
+            .expression_attribute_values(":rate", s(pk))
+            .build();
+        let count = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression(
+                "SET kind = :kind, expires_at = if_not_exists(expires_at, :expires) \
+                 ADD actions :n",
+            )
+            .condition_expression("attribute_not_exists(actions) OR actions <= :room")
+            .expression_attribute_values(":kind", s("rate"))
+            .expression_attribute_values(":expires", n(now.timestamp() + self.ttl_seconds))
+            .expression_attribute_values(":n", n(actions.into()))
+            .expression_attribute_values(":room", n(room.into()))
+            .build();
+        let (Ok(mark), Ok(count)) = (mark, count) else {
+            return Counting::Failed(LedgerError {
+                why: "the rate limit's transaction could not be built".into(),
+                transient: false,
+            });
+        };
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(mark).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        let err = match sent {
+            Ok(_) => return Counting::Counted,
+            Err(e) => e,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        else {
+            return Counting::Failed(err.into());
+        };
+        let code = |at: usize| {
+            cancelled
+                .cancellation_reasons()
+                .get(at)
+                .and_then(|r| r.code())
+                .unwrap_or("None")
+        };
+        match (code(0), code(1)) {
+            ("ConditionalCheckFailed", _) => Counting::AlreadyCounted,
+            (_, "ConditionalCheckFailed") => Counting::Full,
+            ("TransactionConflict", _) | (_, "TransactionConflict") => Counting::Conflict,
+            _ => Counting::Failed(LedgerError {
+                why: format!(
+                    "the rate limit's transaction was cancelled: {}",
+                    error_text(&err)
+                ),
+                transient: true,
+            }),
+        }
+    }
+
+    /// A refusal: counted on the window's counter, and whether it is the window's first.
+    async fn refuse(
+        &self,
+        claim: &ClaimKey,
+        pk: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RateCount, LedgerError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .update_expression(
+                "SET kind = :kind, expires_at = if_not_exists(expires_at, :expires), \
+                 first_refused = if_not_exists(first_refused, :claim) ADD refusals :one",
+            )
+            .expression_attribute_values(":kind", s("rate"))
+            .expression_attribute_values(":expires", n(now.timestamp() + self.ttl_seconds))
+            .expression_attribute_values(":claim", s(claim.pk()))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await?;
+        let item = out.attributes.unwrap_or_default();
+        Ok(RateCount::Refused {
+            first: text(&item, "first_refused").as_deref() == Some(claim.pk().as_str()),
+            used: number(&item, "actions").map_or(0, |u| u as u32),
+        })
     }
 
     async fn get(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, LedgerError> {

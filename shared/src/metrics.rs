@@ -92,6 +92,7 @@ mod tests {
             reason: "admin".into(),
             mode: Mode::Enforce,
             already_handled: false,
+            attention: None,
             actions: vec![
                 action(Outcome::done("detached", None, "attach")),
                 action(Outcome::failed("denied", Some("AccessDenied".into()))),

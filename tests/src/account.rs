@@ -37,6 +37,10 @@ pub struct Delivered {
 
 pub const LEDGER_TABLE: &str = "reflex-ledger";
 
+/// The sample alarms about the group `web` (`events/scale/`), mapped to it as a deployment maps
+/// its alarms: only these scale anything.
+pub const SCALE_TARGETS: &str = "web-cpu-high=web,web-5xx-rate-high=web,web-busy-and-disk-full=web";
+
 pub struct Account {
     pub sdk: SdkConfig,
     pub autoscaling: aws_sdk_autoscaling::Client,
@@ -308,6 +312,7 @@ impl Account {
             ("REFLEX_SELF_ARN", REFLEX_SESSION),
             ("REFLEX_EXEMPT_PRINCIPALS", BREAK_GLASS_PATTERN),
             ("REFLEX_LEDGER_TABLE", LEDGER_TABLE),
+            ("REFLEX_SCALE_TARGETS", SCALE_TARGETS),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

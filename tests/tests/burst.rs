@@ -68,7 +68,9 @@ async fn handler<F: Function>(
     proxy: &FaultProxy,
     extra: &[(&str, &str)],
 ) -> Handler<F> {
-    acct.handler_via::<F>(proxy, "enforce", extra).await
+    // A burst of this account's own samples is no flood: the rate limit is out of the way.
+    let unlimited = [extra, &[("REFLEX_MAX_ACTIONS_PER_HOUR", "100000")]].concat();
+    acct.handler_via::<F>(proxy, "enforce", &unlimited).await
 }
 
 /// How one event ended, after Lambda's retries.

@@ -355,7 +355,7 @@ async fn the_lambda_binary_detaches_admin_and_rejects_a_bad_event() {
     let out = watch.invoke(&event_file, INVOKE_TIMEOUT);
     let again: Report = serde_json::from_slice(&out.stdout).expect("a Reflex report");
     assert_eq!(again.status, Status::AlreadyHandled, "{again:#?}");
-    assert_eq!(account.ledger_entries().await.len(), 1);
+    assert_eq!(account.claims().await.len(), 1);
     assert!(account.reports().await.is_empty(), "no second report");
 
     // A malformed event: the runtime answers with the handler's error type, and invoke fails.

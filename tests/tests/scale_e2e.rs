@@ -225,7 +225,7 @@ async fn insufficient_data_and_unmapped_alarms_change_nothing() {
     let report = deliver(&acct, "unmapped-billing-alarm.json", &[]).await;
     assert_eq!(report.status, Status::NothingToDo);
     assert!(
-        report.notes[0].contains("maps to no Auto Scaling group"),
+        report.notes[0].contains("is not in REFLEX_SCALE_TARGETS"),
         "{:?}",
         report.notes
     );

@@ -196,7 +196,7 @@ fn contain_actor(trigger: &Trigger) -> Option<Finding<HardenAction>> {
         Change::TrailDeleted { .. } => "deleted a CloudTrail trail",
         _ => return None,
     };
-    let containment = Containment::of(&trigger.actor)?;
+    let containment = Containment::of(&trigger.actor, trigger.at)?;
     Some(Finding {
         rule_id: CONTAIN_ACTOR,
         severity: Severity::Critical,

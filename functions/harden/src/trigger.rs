@@ -2,6 +2,7 @@
 //! validated once. Pure: a missing field is an `EventError` here, before any AWS call, and
 //! nothing after this parses the event again.
 
+use chrono::{DateTime, Utc};
 use reflex_shared::event::ApiCall;
 use reflex_shared::identity::UserIdentity;
 use reflex_shared::target::Target;
@@ -20,6 +21,8 @@ pub struct Trigger {
     /// configured KMS key a new log group can use. Blank only in an event EventBridge did not
     /// deliver; the rules then know no place to match a key to.
     pub target: Target,
+    /// When the call was made: containment cuts off the caller's sessions issued before it.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Trails are kept as the event named them: a name or a trail ARN (the API takes either).
@@ -86,6 +89,7 @@ pub fn interpret(event: &Event) -> Result<Interpreted<Trigger>, EventError> {
         actor: call.user_identity.clone(),
         change,
         target: Target::new(&envelope.account, &envelope.region),
+        at: reflex_shared::iam::incident_time(event),
     }))
 }
 

@@ -264,7 +264,9 @@ fn containment_of_a_role_revokes_its_sessions() {
         f[1].actions,
         vec![HardenAction::ContainActor {
             action: Containment::RevokeRoleSessions {
-                role: "reflex-revoke".into()
+                role: "reflex-revoke".into(),
+                // The second after the call: the session that made it is cut off.
+                issued_before: Some("2026-11-20T11:01:08Z".into()),
             }
         }]
     );

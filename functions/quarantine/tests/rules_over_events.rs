@@ -588,6 +588,7 @@ fn a_missing_terminated_or_unreadable_instance_gets_a_finding_without_actions() 
             reason: f.reason.clone(),
             mode: Mode::Enforce,
             already_handled: false,
+            attention: None,
             actions: vec![],
         };
         assert!(report.needs_a_person(Severity::High), "{f:?}");

@@ -186,7 +186,7 @@ pub fn group_privilege(policies: &GroupPolicies, settings: &Settings) -> Option<
 
 /// Containment of the caller who escalated, when enabled.
 fn contain_actor(trigger: &Trigger) -> Option<Finding<IamAction>> {
-    let containment = Containment::of(&trigger.actor)?;
+    let containment = Containment::of(&trigger.actor, trigger.at)?;
     Some(Finding {
         rule_id: CONTAIN_ACTOR,
         severity: Severity::Critical,

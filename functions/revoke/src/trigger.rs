@@ -2,6 +2,7 @@
 //! Pure: a missing or malformed field is an `EventError` here, before any AWS call, and
 //! nothing after this parses the event again.
 
+use chrono::{DateTime, Utc};
 use reflex_shared::event::ApiCall;
 use reflex_shared::identity::UserIdentity;
 use reflex_shared::{Event, EventError, Interpreted};
@@ -16,6 +17,8 @@ pub struct Trigger {
     /// The caller: named in every reason, and what containment acts on.
     pub actor: UserIdentity,
     pub change: Change,
+    /// When the call was made: containment cuts off the caller's sessions issued before it.
+    pub at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +117,7 @@ pub fn interpret(event: &Event) -> Result<Interpreted<Trigger>, EventError> {
     Ok(Interpreted::Trigger(Trigger {
         actor: call.user_identity.clone(),
         change,
+        at: reflex_shared::iam::incident_time(event),
     }))
 }
 

@@ -323,7 +323,10 @@ fn containment_of_the_actor_is_off_by_default_and_fits_the_actor() {
     assert_eq!(
         role[1].actions,
         vec![IamAction::Contain(Containment::RevokeRoleSessions {
-            role: "ci-deployer".into()
+            role: "ci-deployer".into(),
+            // The second after the call: the session that made it is cut off, and every
+            // delivery of this event sets the same cut-off.
+            issued_before: Some("2026-11-20T10:23:08Z".into()),
         })]
     );
     // Nothing to remediate, nothing to contain.

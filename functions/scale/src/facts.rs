@@ -173,8 +173,8 @@ async fn group_facts(
     };
     let Some(group) = group else {
         notes.push(format!(
-            "Auto Scaling group {name} (from the alarm's {}) does not exist",
-            trigger.found_by
+            "Auto Scaling group {name} (mapped to alarm {} in REFLEX_SCALE_TARGETS) does not exist",
+            trigger.alarm.alarm_name
         ));
         return None;
     };

@@ -1,15 +1,22 @@
 //! Scale's settings: which alarm scales which group, by how much, how often.
+//!
+//! Only an alarm named exactly in `REFLEX_SCALE_TARGETS` scales anything. Whatever an alarm says
+//! about itself is the choice of whoever created it (cloudwatch:PutMetricAlarm, TagResource):
+//! its metric's `AutoScalingGroupName` dimension, its tags, a name made to match a prefix. None
+//! of them may pick a group.
+
+use std::collections::BTreeMap;
 
 use reflex_shared::ConfigError;
-use reflex_shared::config::{self, Env, NamePattern};
+use reflex_shared::config::{self, Env};
 
 pub const TARGETS: &str = "REFLEX_SCALE_TARGETS";
+/// No longer read: an alarm's tag cannot choose its group. Set, it fails the cold start.
 pub const GROUP_TAG: &str = "REFLEX_SCALE_GROUP_TAG";
 pub const OUT_STEP: &str = "REFLEX_SCALE_OUT_STEP";
 pub const IN_STEP: &str = "REFLEX_SCALE_IN_STEP";
 pub const COOLDOWN: &str = "REFLEX_SCALE_COOLDOWN_SECONDS";
 
-pub const DEFAULT_GROUP_TAG: &str = "reflex:autoscaling-group";
 pub const DEFAULT_COOLDOWN_SECONDS: i64 = 300;
 
 /// How much to change capacity by.
@@ -46,10 +53,8 @@ impl Step {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    /// `(alarm name or prefix*, group)`, from configuration; checked first.
-    pub targets: Vec<(NamePattern, String)>,
-    /// The alarm tag (propagated into events as `alarmTags`) that names the group.
-    pub group_tag: String,
+    /// Exact alarm name -> the group it scales. No other alarm scales anything.
+    pub targets: BTreeMap<String, String>,
     pub out_step: Step,
     /// `None`: an OK state change does not scale in.
     pub in_step: Option<Step>,
@@ -59,8 +64,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            targets: Vec::new(),
-            group_tag: DEFAULT_GROUP_TAG.into(),
+            targets: BTreeMap::new(),
             out_step: Step::Absolute(1),
             in_step: None,
             cooldown_seconds: DEFAULT_COOLDOWN_SECONDS,
@@ -72,10 +76,22 @@ impl Settings {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let mut settings = Settings::default();
         for entry in config::list(env, TARGETS) {
-            settings.targets.push(target(&entry)?);
+            let (alarm, group) = target(&entry)?;
+            // Twice is a typo or a merge gone wrong: which group was meant is not ours to guess.
+            if settings.targets.insert(alarm.clone(), group).is_some() {
+                return Err(ConfigError::new(
+                    TARGETS,
+                    format!("alarm `{alarm}` is mapped twice"),
+                ));
+            }
         }
-        if let Some(tag) = config::var(env, GROUP_TAG) {
-            settings.group_tag = tag;
+        if config::var(env, GROUP_TAG).is_some() {
+            return Err(ConfigError::new(
+                GROUP_TAG,
+                "is no longer supported: whoever can create or tag an alarm \
+                 (cloudwatch:PutMetricAlarm, cloudwatch:TagResource) could choose the group it \
+                 scales; map each alarm to its group in REFLEX_SCALE_TARGETS instead",
+            ));
         }
         if let Some(step) = config::var(env, OUT_STEP) {
             settings.out_step = Step::parse(OUT_STEP, &step)?;
@@ -90,23 +106,30 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The configured group for an alarm: the first pattern (exact name or `prefix*`) it matches.
+    /// The group configured for an alarm named exactly `alarm`, if any.
     pub fn configured_group(&self, alarm: &str) -> Option<&str> {
-        self.targets
-            .iter()
-            .find(|(pattern, _)| pattern.matches(alarm))
-            .map(|(_, group)| group.as_str())
+        self.targets.get(alarm).map(String::as_str)
     }
 }
 
-/// One `alarm=group` entry of `REFLEX_SCALE_TARGETS`.
-fn target(entry: &str) -> Result<(NamePattern, String), ConfigError> {
-    entry
+/// One `alarm=group` entry of `REFLEX_SCALE_TARGETS`. A `prefix*` is refused: anyone allowed
+/// to create an alarm can give it a name that matches.
+fn target(entry: &str) -> Result<(String, String), ConfigError> {
+    let (alarm, group) = entry
         .split_once('=')
         .map(|(a, g)| (a.trim(), g.trim()))
         .filter(|(a, g)| !a.is_empty() && !g.is_empty())
-        .map(|(a, g)| (NamePattern::new(a), g.to_string()))
-        .ok_or_else(|| ConfigError::new(TARGETS, format!("`{entry}` is not alarm=group")))
+        .ok_or_else(|| ConfigError::new(TARGETS, format!("`{entry}` is not alarm=group")))?;
+    if alarm.ends_with('*') {
+        return Err(ConfigError::new(
+            TARGETS,
+            format!(
+                "`{alarm}`: exact alarm names only; anyone allowed cloudwatch:PutMetricAlarm \
+                 can create an alarm whose name matches a prefix"
+            ),
+        ));
+    }
+    Ok((alarm.to_string(), group.to_string()))
 }
 
 #[cfg(test)]
@@ -128,8 +151,7 @@ mod tests {
     #[test]
     fn reads_every_variable() {
         let s = Settings::from_env(&env(&[
-            (TARGETS, "api-latency-*=api, checkout-errors=checkout"),
-            (GROUP_TAG, "team:asg"),
+            (TARGETS, "api-latency-p99=api, checkout-errors=checkout"),
             (OUT_STEP, "50%"),
             (IN_STEP, "1"),
             (COOLDOWN, "0"),
@@ -137,8 +159,6 @@ mod tests {
         .unwrap();
         assert_eq!(s.configured_group("api-latency-p99"), Some("api"));
         assert_eq!(s.configured_group("checkout-errors"), Some("checkout"));
-        assert_eq!(s.configured_group("checkout-errors-2"), None);
-        assert_eq!(s.group_tag, "team:asg");
         assert_eq!(s.out_step, Step::Percent(50));
         assert_eq!(s.in_step, Some(Step::Absolute(1)));
         assert_eq!(s.cooldown_seconds, 0);
@@ -146,9 +166,31 @@ mod tests {
     }
 
     #[test]
+    fn only_an_alarm_named_exactly_scales_a_group() {
+        let s = Settings::from_env(&env(&[(TARGETS, "checkout-errors=checkout")])).unwrap();
+        // A name an attacker makes to look like ours is another name.
+        for other in [
+            "checkout-errors-2",
+            "checkout-error",
+            "Checkout-Errors",
+            " checkout-errors",
+        ] {
+            assert_eq!(s.configured_group(other), None, "{other}");
+        }
+        assert_eq!(
+            Settings::default().configured_group("checkout-errors"),
+            None
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (k, v) in [
             (TARGETS, "web"),
+            (TARGETS, "api-*=api"),
+            (TARGETS, "*=web"),
+            (TARGETS, "a=web,a=api"),
+            (GROUP_TAG, "reflex:autoscaling-group"),
             (OUT_STEP, "0"),
             (OUT_STEP, "lots"),
             (IN_STEP, "-1"),

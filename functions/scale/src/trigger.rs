@@ -1,15 +1,14 @@
 //! What scale reads in an alarm state change: which way to scale, by which step, and which
 //! group, resolved once and purely. An alarm scale has no rule for (INSUFFICIENT_DATA, OK with
-//! scale-in off, no group) is ignored here, with the reason as a report note.
+//! scale-in off, not in `REFLEX_SCALE_TARGETS`) is ignored here, with the reason as a report
+//! note. The group comes from configuration only: what the alarm says of itself (a metric
+//! dimension, a tag) is its creator's choice.
 
 use reflex_shared::event::AlarmStateChange;
 use reflex_shared::event::alarm::AlarmStateValue;
 use reflex_shared::{Event, EventError, Interpreted};
 
-use crate::settings::{IN_STEP, Settings, Step};
-
-/// The dimension of the metric an alarm watches that names an Auto Scaling group.
-pub const GROUP_DIMENSION: &str = "AutoScalingGroupName";
+use crate::settings::{IN_STEP, Settings, Step, TARGETS};
 
 /// An alarm state change that scales a group.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,9 +18,8 @@ pub struct Trigger {
     pub direction: Direction,
     /// The step the settings give for that direction.
     pub step: Step,
-    /// The Auto Scaling group to scale.
+    /// The Auto Scaling group to scale, as `REFLEX_SCALE_TARGETS` maps the alarm.
     pub group: String,
-    pub found_by: GroupSource,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,27 +30,6 @@ pub enum Direction {
     In,
 }
 
-/// How the alarm's group was found, in order of precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupSource {
-    /// `REFLEX_SCALE_TARGETS`.
-    Configuration,
-    /// The alarm tag named by `REFLEX_SCALE_GROUP_TAG`.
-    AlarmTag,
-    /// The `AutoScalingGroupName` dimension of the metric the alarm watches.
-    Dimension,
-}
-
-impl std::fmt::Display for GroupSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            GroupSource::Configuration => "configuration",
-            GroupSource::AlarmTag => "alarm tag",
-            GroupSource::Dimension => "AutoScalingGroupName dimension",
-        })
-    }
-}
-
 /// The alarm as scale's trigger, or why scale has nothing to do with it.
 pub fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
     let Event::Alarm { alarm, .. } = event else {
@@ -60,9 +37,9 @@ pub fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigg
     };
     let name = &alarm.alarm_name;
     // The group first: an alarm that scales nothing says so whatever its state.
-    let Some((group, found_by)) = target_group(alarm, settings) else {
+    let Some(group) = settings.configured_group(name) else {
         return Ok(Interpreted::Ignored(format!(
-            "alarm {name} maps to no Auto Scaling group: no action"
+            "alarm {name} is not in {TARGETS}: it scales no Auto Scaling group"
         )));
     };
     let (direction, step) = match alarm.state.value {
@@ -86,22 +63,5 @@ pub fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigg
         direction,
         step,
         group: group.to_string(),
-        found_by,
     }))
-}
-
-/// Which group an alarm scales, and how we know: configuration, alarm tag, or its dimension.
-fn target_group<'a>(
-    alarm: &'a AlarmStateChange,
-    settings: &'a Settings,
-) -> Option<(&'a str, GroupSource)> {
-    if let Some(g) = settings.configured_group(&alarm.alarm_name) {
-        return Some((g, GroupSource::Configuration));
-    }
-    if let Some(g) = alarm.alarm_tags.get(&settings.group_tag) {
-        return Some((g, GroupSource::AlarmTag));
-    }
-    alarm
-        .dimension(GROUP_DIMENSION)
-        .map(|g| (g, GroupSource::Dimension))
 }

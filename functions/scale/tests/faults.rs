@@ -15,10 +15,17 @@ use reflex_scale::{Scale, Settings};
 use reflex_shared::Outcome;
 use reflex_shared::report::{Report, Status};
 
+/// `web-cpu-high` scales `web`, as configured; no other alarm scales anything.
+fn web_mapped() -> Settings {
+    Settings {
+        targets: [("web-cpu-high".to_string(), "web".to_string())].into(),
+        ..Settings::default()
+    }
+}
+
 async fn handle(rules: &[&Rule], file: &str) -> Report {
     let autoscaling: Client = reflex_testkit::mocked!(aws_sdk_autoscaling, rules);
-    let handler =
-        reflex_testkit::enforcing(Scale::new(autoscaling, None, None), Settings::default());
+    let handler = reflex_testkit::enforcing(Scale::new(autoscaling, None, None), web_mapped());
     let event = reflex_testkit::sample(&format!("scale/{file}"));
     handler.handle(event).await.expect("the event is handled")
 }
@@ -147,7 +154,7 @@ async fn a_group_that_does_not_exist_is_a_note_and_no_change() {
     assert_eq!(report.status, Status::NothingToDo);
     assert!(
         report.notes.iter().any(|n| n
-            == "Auto Scaling group web (from the alarm's AutoScalingGroupName dimension) does not exist"),
+            == "Auto Scaling group web (mapped to alarm web-cpu-high in REFLEX_SCALE_TARGETS) does not exist"),
         "{:?}",
         report.notes
     );
@@ -160,7 +167,9 @@ async fn an_alarm_that_maps_to_no_group_calls_nothing() {
     assert_eq!(report.status, Status::NothingToDo);
     assert_eq!(
         report.notes,
-        ["alarm billing-estimated-charges maps to no Auto Scaling group: no action"]
+        [
+            "alarm billing-estimated-charges is not in REFLEX_SCALE_TARGETS: it scales no Auto Scaling group"
+        ]
     );
     assert_eq!(describe.num_calls(), 0);
 }

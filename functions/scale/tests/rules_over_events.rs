@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use reflex_scale::facts::{GroupFacts, GroupState, Pending, UNDER_WAY};
 use reflex_scale::settings::Step;
-use reflex_scale::trigger::{Direction, GroupSource};
+use reflex_scale::trigger::Direction;
 use reflex_scale::{Facts, Scale, ScaleAction, Settings, Trigger, rules};
 use reflex_shared::{Action, Finding, Function, Interpreted, Resource};
 use reflex_testkit::sample_event;
@@ -52,8 +52,20 @@ fn web(desired: i32, state: GroupState) -> Facts {
     }
 }
 
+/// The sample alarms about `web`, mapped to it as a deployment would.
+fn web_alarms() -> std::collections::BTreeMap<String, String> {
+    [
+        "web-cpu-high",
+        "web-5xx-rate-high",
+        "web-busy-and-disk-full",
+    ]
+    .map(|alarm| (alarm.to_string(), "web".to_string()))
+    .into()
+}
+
 fn settings() -> Settings {
     Settings {
+        targets: web_alarms(),
         in_step: Some(Step::Absolute(1)),
         cooldown_seconds: 300,
         ..Default::default()
@@ -299,45 +311,48 @@ fn insufficient_data_does_nothing() {
 }
 
 #[test]
-fn groups_are_found_by_configuration_tag_or_dimension() {
+fn only_configuration_names_the_group_never_the_alarm_itself() {
     let s = settings();
-    let found = |name: &str, s: &Settings| {
-        let t = trigger(name, s);
-        (t.group, t.found_by)
-    };
-    assert_eq!(
-        found("cpu-high-alarm.json", &s),
-        ("web".into(), GroupSource::Dimension)
-    );
-    assert_eq!(
-        found("composite-cpu-and-disk-alarm.json", &s),
-        ("web".into(), GroupSource::AlarmTag)
-    );
-    assert_eq!(
-        found("metric-math-error-rate-alarm.json", &s),
-        ("web".into(), GroupSource::Dimension)
-    );
+    for mapped in [
+        "cpu-high-alarm.json",
+        "composite-cpu-and-disk-alarm.json",
+        "metric-math-error-rate-alarm.json",
+    ] {
+        assert_eq!(trigger(mapped, &s).group, "web", "{mapped}");
+    }
     assert_eq!(
         ignored("unmapped-billing-alarm.json", &s),
-        "alarm billing-estimated-charges maps to no Auto Scaling group: no action"
+        "alarm billing-estimated-charges is not in REFLEX_SCALE_TARGETS: it scales no Auto \
+         Scaling group"
     );
+    // Unmapped, an alarm's `AutoScalingGroupName` dimension (cpu-high) or its group tag
+    // (the composite's `reflex:autoscaling-group`) names nothing: whoever creates an alarm
+    // chooses both.
+    let unmapped = Settings {
+        targets: Default::default(),
+        ..settings()
+    };
+    for file in [
+        "cpu-high-alarm.json",
+        "cpu-back-to-ok.json",
+        "composite-cpu-and-disk-alarm.json",
+        "metric-math-error-rate-alarm.json",
+    ] {
+        let why = ignored(file, &unmapped);
+        assert!(
+            why.contains("is not in REFLEX_SCALE_TARGETS"),
+            "{file}: {why}"
+        );
+    }
+    // Configuration may send any alarm to any group.
     let configured = Settings {
-        targets: vec![(
-            reflex_shared::config::NamePattern::new("billing-*"),
-            "batch".into(),
-        )],
+        targets: [("billing-estimated-charges".to_string(), "batch".to_string())].into(),
         ..settings()
     };
     assert_eq!(
-        found("unmapped-billing-alarm.json", &configured),
-        ("batch".into(), GroupSource::Configuration)
+        trigger("unmapped-billing-alarm.json", &configured).group,
+        "batch"
     );
-    // The notes name how the group was found.
-    assert_eq!(
-        GroupSource::Dimension.to_string(),
-        "AutoScalingGroupName dimension"
-    );
-    assert_eq!(GroupSource::AlarmTag.to_string(), "alarm tag");
 }
 
 #[test]

@@ -29,10 +29,20 @@ pub async fn handler_from_env<F: Function>(
     })?;
     // The ledger and the topic are central: always Reflex's own account and region.
     let ledger = core.ledger(sdk);
+    if ledger.is_none() {
+        tracing::warn!(
+            "no ledger table ({}): duplicate protection is off, and so is the rate limit of {} \
+             enforced actions per hour ({})",
+            crate::ledger::TABLE,
+            core.rate_limit.max_per_hour,
+            crate::config::MAX_ACTIONS_PER_HOUR
+        );
+    }
     Ok(Handler {
         places: Places::new(sdk, &home_account, core.member_role.clone(), ledger.clone()),
         settings,
         guards: core.guards(Some(me)),
+        rate_limit: core.rate_limit,
         exempt_tag: core.exempt_tag.clone(),
         publisher: core
             .topic_arn

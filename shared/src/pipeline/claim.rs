@@ -100,11 +100,14 @@ impl ClaimState {
     pub fn note(&self, table: &str) -> Option<String> {
         match self {
             ClaimState::NoLedger => Some(format!(
-                "no ledger table ({}): duplicate protection is off",
-                crate::ledger::TABLE
+                "no ledger table ({}): duplicate protection is off, and so is the rate limit \
+                 ({})",
+                crate::ledger::TABLE,
+                super::rate::MAX_ACTIONS_PER_HOUR
             )),
             ClaimState::Unavailable { why } => Some(format!(
-                "ledger {table} unavailable, acting without duplicate protection: {why}"
+                "ledger {table} unavailable, acting without duplicate protection or rate limit: \
+                 {why}"
             )),
             ClaimState::Acquired { progress, .. } if !progress.is_empty() => Some(
                 "an earlier delivery of this event stopped part way: its recorded steps are \

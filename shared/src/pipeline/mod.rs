@@ -11,6 +11,7 @@
 //! decide     trigger + facts ─► findings (cannot fail)        Function::decide (pure)
 //! guard      rule mode · exempt resources · blast radius      guard
 //! claim      (event, rule) in the ledger, or resume it        claim
+//! limit      enforced actions per function, account and hour  rate
 //! execute    each step ─► its outcome, progress recorded      steps, Function::execute
 //! finish     the finding and its outcomes in the ledger       claim
 //! report     audit log · EMF metrics · one SNS report         audit, metrics, publish
@@ -34,6 +35,7 @@ mod build;
 pub mod claim;
 pub mod deadline;
 pub mod places;
+pub mod rate;
 pub mod steps;
 
 use std::collections::BTreeMap;
@@ -46,7 +48,7 @@ use crate::error::ReflexError;
 use crate::event::{self, Event, EventKey, key};
 use crate::exemption::ExemptTag;
 use crate::function::{Function, Interpreted, Notes};
-use crate::guard::{EventSkip, GuardedFinding, Guards};
+use crate::guard::{Disposition, EventSkip, GuardedFinding, Guards};
 use crate::ledger::{ClaimKey, Ledger};
 use crate::outcome::Outcome;
 use crate::plan::{Action, Finding};
@@ -59,6 +61,7 @@ pub use build::handler_from_env;
 pub use claim::ClaimState;
 pub use deadline::Deadline;
 pub use places::Places;
+pub use rate::RateLimit;
 
 use claim::Earlier;
 
@@ -68,6 +71,9 @@ pub struct Handler<F: Function> {
     pub places: Places<F>,
     pub settings: F::Settings,
     pub guards: Guards,
+    /// Enforced actions per function, account and clock hour; counted in the ledger (none
+    /// without one).
+    pub rate_limit: RateLimit,
     pub exempt_tag: ExemptTag,
     pub publisher: Option<SnsPublisher>,
     /// Duplicate protection, progress and audit trail; `None` for local runs without a table.
@@ -187,7 +193,14 @@ impl<F: Function> Handler<F> {
                 }
                 claim => {
                     let finding = self
-                        .act(&*function, guarded, &claim, &key, &deadline, &mut report)
+                        .act(
+                            &*function,
+                            guarded,
+                            (&claim, &target),
+                            &key,
+                            &deadline,
+                            &mut report,
+                        )
                         .await;
                     match finding.actions.iter().find(|a| a.outcome.is_retryable()) {
                         Some(step) => for_now.push(format!(
@@ -230,26 +243,62 @@ impl<F: Function> Handler<F> {
         }
     }
 
-    /// Claim held (or no ledger): run the finding's steps, resuming after what an earlier
-    /// delivery finished, then record the end in the ledger: `done`, or `interrupted` when a
-    /// step failed for now (the retry resumes).
+    /// Claim held (or no ledger): within the rate limit, run the finding's steps, resuming
+    /// after what an earlier delivery finished, then record the end in the ledger: `done`, or
+    /// `interrupted` when a step failed for now (the retry resumes).
     async fn act(
         &self,
         function: &F,
-        guarded: GuardedFinding<F::Action>,
-        claim: &ClaimState,
+        mut guarded: GuardedFinding<F::Action>,
+        (claim, target): (&ClaimState, &Target),
         event: &EventKey,
         deadline: &Deadline,
         report: &mut Report,
     ) -> FindingReport {
         let held = claim.held().zip(self.ledger.as_ref());
-        let run = steps::Run {
-            ledger: held.map(|(key, ledger)| (ledger, key)),
-            progress: claim.progress(),
-            deadline,
+        let mut attention = None;
+        let mut counting_failed = None;
+        // A claim resumed with recorded progress was admitted by the delivery that made it:
+        // steps are recorded only once admitted.
+        if let Some((key, ledger)) = held.filter(|_| claim.progress().is_empty()) {
+            let counted = rate::admit(
+                ledger,
+                key,
+                self.rate_limit,
+                (F::NAME, &target.account),
+                &guarded.steps,
+            )
+            .await;
+            match counted {
+                Ok(Some(verdict)) => {
+                    if let Some(why) = &verdict.refused {
+                        report.note(why.clone());
+                        guarded.steps = rate::hold_back(guarded.steps, why);
+                    }
+                    attention = verdict.attention;
+                }
+                Ok(None) => report.note(format!(
+                    "the rate limit ({}) could not be checked in ledger {}: acting without it",
+                    rate::MAX_ACTIONS_PER_HOUR,
+                    ledger.table()
+                )),
+                // Not known to be within the limit: nothing runs now; the retry counts again.
+                Err(e) => counting_failed = Some(e),
+            }
+        }
+        let actions = match counting_failed {
+            Some(e) => rate_unknown(&guarded, &e),
+            None => {
+                let run = steps::Run {
+                    ledger: held.map(|(key, ledger)| (ledger, key)),
+                    progress: claim.progress(),
+                    deadline,
+                };
+                steps::run(function, &guarded.steps, &run, &mut report.notes).await
+            }
         };
-        let actions = steps::run(function, &guarded.steps, &run, &mut report.notes).await;
-        let finding = finding_report(guarded, actions, false);
+        let mut finding = finding_report(guarded, actions, false);
+        finding.attention = attention;
         if let Some((key, ledger)) = held {
             let recorded = if finding.actions.iter().any(|a| a.outcome.is_retryable()) {
                 ledger.interrupt(key, &finding.actions).await
@@ -490,6 +539,30 @@ impl<F: Function> Handler<F> {
     }
 }
 
+/// The rate limit could not be counted for now: the steps that would run wait for the retry
+/// (failed for now), the others keep their verdict.
+fn rate_unknown<A: Action>(
+    guarded: &GuardedFinding<A>,
+    e: &crate::ledger::LedgerError,
+) -> Vec<ActionReport> {
+    let why = format!("not started: the rate limit could not be counted in the ledger: {e}");
+    guarded
+        .steps
+        .iter()
+        .map(|(action, disposition)| ActionReport {
+            step: action.step(),
+            description: action.describe(),
+            action: serde_json::to_value(action).unwrap_or_default(),
+            outcome: match disposition {
+                Disposition::Run => Outcome::failed_for_now(why.clone(), None),
+                Disposition::DryRun => Outcome::WouldDo,
+                Disposition::Skip { why } => Outcome::skipped(why.clone()),
+                Disposition::Exempt { why } => Outcome::Exempt { why: why.clone() },
+            },
+        })
+        .collect()
+}
+
 /// A finding another delivery is handling now: each step said to be theirs.
 fn held_by_another<A: Action>(guarded: GuardedFinding<A>, claimed_at: &str) -> FindingReport {
     let why =
@@ -549,6 +622,7 @@ fn finding_report<A>(
         reason: guarded.finding.reason,
         mode: guarded.mode,
         already_handled,
+        attention: None,
         actions,
     }
 }

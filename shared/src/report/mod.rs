@@ -87,13 +87,20 @@ pub struct FindingReport {
     /// An earlier delivery of the same event already handled this finding (ledger claim).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub already_handled: bool,
+    /// Why a person must look although nothing failed: the rate limit held the finding's
+    /// actions back, the first time in its window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
     pub actions: Vec<ActionReport>,
 }
 
 impl FindingReport {
-    /// Nothing to do automatically, serious enough (at or above `threshold`), rule not off.
+    /// Nothing to do automatically, serious enough (at or above `threshold`), rule not off; or
+    /// held back in a way a person must hear about (`attention`).
     pub fn needs_a_person(&self, threshold: Severity) -> bool {
-        self.actions.is_empty() && self.severity >= threshold && self.mode != Mode::Off
+        let nothing_to_do =
+            self.actions.is_empty() && self.severity >= threshold && self.mode != Mode::Off;
+        nothing_to_do || self.attention.is_some()
     }
 }
 
@@ -246,6 +253,7 @@ mod tests {
             reason: "because".into(),
             mode: Mode::Enforce,
             already_handled: false,
+            attention: None,
             actions: outcomes
                 .into_iter()
                 .map(|outcome| ActionReport {
@@ -297,6 +305,22 @@ mod tests {
         let mut empty = Report::new("revoke", summary());
         empty.settle(Severity::High);
         assert_eq!(empty.status, Status::NothingToDo);
+    }
+
+    #[test]
+    fn actions_held_back_by_the_rate_limit_page_only_when_a_person_must_look() {
+        let held = || Outcome::skipped("rate limit: at most 30 enforced actions per hour");
+        let quiet = with_outcomes(vec![held()]);
+        assert_eq!(quiet.status, Status::NoAction);
+        assert!(!quiet.is_notifiable(), "later refusals page no one");
+        let mut first = with_outcomes(vec![held()]);
+        first.findings[0].attention = Some("the hour's first refusal".into());
+        first.settle(Severity::High);
+        assert_eq!(first.status, Status::NeedsAttention);
+        assert!(first.is_notifiable());
+        // Recorded in the ledger and read back (a report sent by the retry), it still pages.
+        let back: Report = serde_json::from_str(&first.to_json().to_string()).unwrap();
+        assert_eq!(back.findings[0].attention, first.findings[0].attention);
     }
 
     #[test]

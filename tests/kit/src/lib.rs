@@ -108,6 +108,7 @@ pub fn enforcing<F: Function>(function: F, settings: F::Settings) -> Handler<F> 
         places: Places::fixed(function, Target::new(ACCOUNT, REGION)),
         settings,
         guards: Guards::enforcing(DEFAULT_MAX_ACTIONS),
+        rate_limit: Default::default(),
         exempt_tag: ExemptTag::default(),
         publisher: None,
         ledger: None,

@@ -18,7 +18,11 @@ pub async fn run(emulator: &Emulator) {
         ("REFLEX_SCALE_COOLDOWN_SECONDS", "0"),
     ];
     println!(
-        "   config    REFLEX_SCALE_OUT_STEP=1 REFLEX_SCALE_IN_STEP=1 REFLEX_SCALE_COOLDOWN_SECONDS=0"
+        "   config    REFLEX_SCALE_TARGETS={}",
+        crate::account::SCALE_TARGETS
+    );
+    println!(
+        "             REFLEX_SCALE_OUT_STEP=1 REFLEX_SCALE_IN_STEP=1 REFLEX_SCALE_COOLDOWN_SECONDS=0"
     );
     println!(
         "   emulator  web desired capacity {}\n",
@@ -42,6 +46,10 @@ pub async fn run(emulator: &Emulator) {
         (
             "unmapped-billing-alarm.json",
             "an alarm that scales nothing",
+        ),
+        (
+            "unlisted-alarm-naming-web.json",
+            "someone's own alarm naming web in its dimension and tag: not configured, so nothing",
         ),
     ];
     for (file, why) in story {
@@ -73,6 +81,12 @@ pub async fn run(emulator: &Emulator) {
                 s("state"),
                 s("summary"),
                 s("claimed_at")
+            );
+        } else if s("kind") == "rate" {
+            println!(
+                "   rate   {}: {} enforced action(s) this hour (REFLEX_MAX_ACTIONS_PER_HOUR)",
+                s("pk"),
+                e["actions"]
             );
         } else {
             println!("   state  {} v{}: {}", s("pk"), e["version"], s("doc"));
