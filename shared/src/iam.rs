@@ -8,11 +8,12 @@ use aws_sdk_iam::types::StatusType;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::aws::{self, CallError, Fault, shell_arg};
+use crate::aws::{self, CallError, Fault};
 use crate::exemption::Tags;
 use crate::identity::UserIdentity;
 use crate::outcome::{Outcome, Step, settle};
 use crate::resource::Resource;
+use crate::undo::{AwsCli, Undo};
 
 /// The inline policy `RevokeRoleSessions` puts on a role (the console's "revoke sessions" does
 /// the same).
@@ -161,23 +162,13 @@ pub async fn deactivate_access_keys(iam: &Client, user: &str, only: Option<&str>
             wanted.join(", ")
         )));
     }
-    let undo: Vec<String> = deactivated
-        .iter()
-        .map(|id| {
-            format!(
-                "aws iam update-access-key --user-name {} --access-key-id {} --status Active",
-                shell_arg(user),
-                shell_arg(id)
-            )
-        })
-        .collect();
     Ok(Outcome::done(
         format!(
             "deactivated access key(s) {} of user {user}",
             deactivated.join(", ")
         ),
         Some(json!({ "active_access_keys": deactivated })),
-        undo.join(" && "),
+        reactivate_access_keys(user, &deactivated),
     ))
 }
 
@@ -226,11 +217,27 @@ async fn revoke_sessions(iam: &Client, role: &str) -> Step {
     Ok(Outcome::done(
         format!("denied every session of role {role} issued before {now}{replaced}"),
         Some(json!({ "inline_policy": previous })),
-        format!(
-            "aws iam delete-role-policy --role-name {} --policy-name {REVOKE_SESSIONS_POLICY}",
-            shell_arg(role)
-        ),
+        lift_session_cutoff(role),
     ))
+}
+
+/// Undo of [`deactivate_access_keys`]: each key active again.
+pub fn reactivate_access_keys(user: &str, keys: &[&str]) -> Undo {
+    Undo::all(keys.iter().map(|key| {
+        AwsCli::new("iam", "update-access-key")
+            .arg("--user-name", user)
+            .arg("--access-key-id", key)
+            .arg("--status", "Active")
+    }))
+}
+
+/// Undo of revoking a role's sessions: the cut-off policy deleted.
+pub fn lift_session_cutoff(role: &str) -> Undo {
+    Undo::run(
+        AwsCli::new("iam", "delete-role-policy")
+            .arg("--role-name", role)
+            .arg("--policy-name", REVOKE_SESSIONS_POLICY),
+    )
 }
 
 #[cfg(test)]

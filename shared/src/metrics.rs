@@ -93,7 +93,11 @@ mod tests {
             mode: Mode::Enforce,
             already_handled: false,
             actions: vec![
-                action(Outcome::done("detached", None, "attach")),
+                action(Outcome::done(
+                    "detached",
+                    None,
+                    crate::undo::Undo::run(crate::undo::AwsCli::new("iam", "attach-user-policy")),
+                )),
                 action(Outcome::failed("denied", Some("AccessDenied".into()))),
             ],
         });
