@@ -22,6 +22,9 @@ use crate::undo::hidden;
 /// SNS refuses subjects over 100 characters.
 const MAX_SUBJECT: usize = 100;
 
+/// The most characters of a value from outside in the chat title (the description has all).
+const MAX_TITLE_VALUE: usize = 160;
+
 /// What a reader sees where a report was cut to fit.
 pub const TRUNCATED_MARKER: &str =
     "[... truncated by Reflex to fit SNS: the full report is in the function's log]";
@@ -91,6 +94,14 @@ pub(crate) fn cut(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}\n{TRUNCATED_MARKER}\n", &text[..end])
+}
+
+/// `text` kept to `max` characters, `…` marking a cut.
+fn shortened(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+    }
 }
 
 /// At most `max` bytes of chat markdown: whole lines only, so that no code span is cut open
@@ -290,7 +301,7 @@ impl Report {
         let title = format!(
             "[Reflex{severity}] {}: {} in {}",
             self.status_words(),
-            chat_code(&e.what),
+            chat_code(&shortened(&e.what, MAX_TITLE_VALUE)),
             chat_code(&e.account)
         );
         json!({
@@ -491,6 +502,17 @@ mod tests {
         assert!(
             description.contains("> `policy attached to *bold* _it_ ~s~ [restore](https://evil.example) @here :boom: \u{2cb}x\u{2cb} &gt; quote`"),
             "{description}"
+        );
+        // The title keeps a long value short.
+        let mut long = r.clone();
+        long.event.what = "é".repeat(500);
+        let title = long.chat(None)["content"]["title"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            title.contains(&format!("`{}…`", "é".repeat(MAX_TITLE_VALUE))),
+            "{title}"
         );
         // A plain-text field: no `@` a client could link.
         let summary = chat["metadata"]["summary"].as_str().unwrap();
