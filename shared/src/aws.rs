@@ -1,5 +1,5 @@
-//! AWS plumbing shared by every function: the SDK configuration, reading SDK errors into
-//! outcomes, and quoting for the undo commands in reports.
+//! AWS plumbing shared by every function: the SDK configuration and reading SDK errors into
+//! outcomes. (The undo commands in reports, quoted, are `undo`'s.)
 
 use std::time::Duration;
 
@@ -189,32 +189,4 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     fault(call, err, &[]).or_gone(|| Outcome::failed(format!("{call} failed"), None))
-}
-
-/// An argument as a POSIX shell reads it back, for the undo commands in reports: plain words
-/// stay as they are, anything else is single-quoted.
-pub fn shell_arg(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c));
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_arg;
-
-    #[test]
-    fn shell_args_are_quoted_only_when_needed() {
-        assert_eq!(shell_arg("/aws/lambda/payments"), "/aws/lambda/payments");
-        assert_eq!(shell_arg("#app logs"), "'#app logs'");
-        assert_eq!(shell_arg("it's"), r"'it'\''s'");
-        assert_eq!(shell_arg(r#"{"a":1}"#), r#"'{"a":1}'"#);
-        assert_eq!(shell_arg(""), "''");
-    }
 }

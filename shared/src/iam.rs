@@ -9,13 +9,14 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::aws::{self, CallError, Fault, shell_arg};
+use crate::aws::{self, CallError, Fault};
 use crate::event::Event;
 use crate::event::alarm::parse_time;
 use crate::exemption::Tags;
 use crate::identity::UserIdentity;
 use crate::outcome::{Outcome, Step, settle};
 use crate::resource::Resource;
+use crate::undo::{AwsCli, Undo};
 
 /// The inline policy `RevokeRoleSessions` puts on a role (the console's "revoke sessions" does
 /// the same).
@@ -252,23 +253,13 @@ pub async fn deactivate_access_keys(iam: &Client, user: &str, only: Option<&str>
             wanted.join(", ")
         )));
     }
-    let undo: Vec<String> = deactivated
-        .iter()
-        .map(|id| {
-            format!(
-                "aws iam update-access-key --user-name {} --access-key-id {} --status Active",
-                shell_arg(user),
-                shell_arg(id)
-            )
-        })
-        .collect();
     Ok(Outcome::done(
         format!(
             "deactivated access key(s) {} of user {user}",
             deactivated.join(", ")
         ),
         Some(json!({ "active_access_keys": deactivated })),
-        undo.join(" && "),
+        reactivate_access_keys(user, &deactivated),
     ))
 }
 
@@ -329,27 +320,49 @@ async fn revoke_sessions(iam: &Client, role: &str, issued_before: Option<&str>) 
     };
     // The undo puts back what was there: an earlier incident's cut-off stays in force.
     let undo = match &previous_json {
-        Some(document) => format!(
-            "aws iam put-role-policy --role-name {} --policy-name {REVOKE_SESSIONS_POLICY} \
-             --policy-document {}",
-            shell_arg(role),
-            // Unreadable as JSON, it is put back as it was.
-            shell_arg(
-                &document
-                    .as_str()
-                    .map_or_else(|| document.to_string(), String::from)
-            )
+        // Unreadable as JSON, it is put back as it was.
+        Some(document) => restore_session_cutoff(
+            role,
+            &document
+                .as_str()
+                .map_or_else(|| document.to_string(), String::from),
         ),
-        None => format!(
-            "aws iam delete-role-policy --role-name {} --policy-name {REVOKE_SESSIONS_POLICY}",
-            shell_arg(role)
-        ),
+        None => lift_session_cutoff(role),
     };
     Ok(Outcome::done(
         format!("denied every session of role {role} issued before {cut_off_text}{changed}"),
         Some(json!({ "inline_policy": previous })),
         undo,
     ))
+}
+
+/// Undo of [`deactivate_access_keys`]: each key active again.
+pub fn reactivate_access_keys(user: &str, keys: &[&str]) -> Undo {
+    Undo::all(keys.iter().map(|key| {
+        AwsCli::new("iam", "update-access-key")
+            .arg("--user-name", user)
+            .arg("--access-key-id", key)
+            .arg("--status", "Active")
+    }))
+}
+
+/// Undo of moving a role's cut-off forward: the earlier policy put back as it was.
+pub fn restore_session_cutoff(role: &str, document: &str) -> Undo {
+    Undo::run(
+        AwsCli::new("iam", "put-role-policy")
+            .arg("--role-name", role)
+            .arg("--policy-name", REVOKE_SESSIONS_POLICY)
+            .arg("--policy-document", document),
+    )
+}
+
+/// Undo of a first containment: the cut-off policy removed.
+pub fn lift_session_cutoff(role: &str) -> Undo {
+    Undo::run(
+        AwsCli::new("iam", "delete-role-policy")
+            .arg("--role-name", role)
+            .arg("--policy-name", REVOKE_SESSIONS_POLICY),
+    )
 }
 
 #[cfg(test)]

@@ -693,6 +693,15 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::outcome::Outcome;
+    use crate::undo::{AwsCli, Undo};
+
+    fn put_it_back() -> Undo {
+        Undo::run(
+            AwsCli::new("iam", "put-user-policy")
+                .arg("--user-name", "alice")
+                .arg("--policy-name", "big"),
+        )
+    }
 
     #[test]
     fn a_record_too_large_for_dynamodb_keeps_its_outcomes_and_loses_its_prior_states() {
@@ -704,14 +713,14 @@ mod tests {
             outcome: Outcome::done(
                 "deleted",
                 Some(serde_json::json!({ "policy_document": huge })),
-                "put it back",
+                put_it_back(),
             ),
         }];
         let text = fit(&steps);
         assert!(text.len() < MAX_RECORD_BYTES, "{} bytes", text.len());
         let back: Vec<ActionReport> = serde_json::from_str(&text).unwrap();
         assert_eq!(back[0].outcome.status(), "done");
-        assert_eq!(back[0].outcome.undo(), Some("put it back"));
+        assert_eq!(back[0].outcome.undo(), Some(put_it_back().as_str()));
         assert!(
             back[0]
                 .outcome

@@ -8,7 +8,8 @@
 //! - what the rules produce: `plan` (findings, actions), `outcome`
 //! - what stands around the rules: `guard`, `exemption`, `target` (where to act), `config`
 //! - the flow of one event: `pipeline` (with the ledger's claims), `ledger`
-//! - what goes out: `report`, `publish` (SNS), `audit`, `metrics`
+//! - what goes out: `report`, `publish` (SNS), `audit`, `metrics`, `undo` (the commands in
+//!   reports that reverse a change, every value quoted)
 //! - AWS plumbing: `aws`, `iam` (tags, containment), `lambda` (a function's `main`)
 
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod publish;
 pub mod report;
 pub mod resource;
 pub mod target;
+pub mod undo;
 
 pub use error::{ConfigError, EventError, ReflexError};
 pub use event::{ApiCall, Event};
@@ -38,3 +40,4 @@ pub use function::{Function, Interpreted, Notes, Place};
 pub use outcome::{Outcome, Step};
 pub use plan::{Action, Finding, Severity};
 pub use resource::Resource;
+pub use undo::{AwsCli, Undo};

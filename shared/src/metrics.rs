@@ -94,7 +94,11 @@ mod tests {
             already_handled: false,
             attention: None,
             actions: vec![
-                action(Outcome::done("detached", None, "attach")),
+                action(Outcome::done(
+                    "detached",
+                    None,
+                    crate::undo::Undo::run(crate::undo::AwsCli::new("iam", "attach-user-policy")),
+                )),
                 action(Outcome::failed("denied", Some("AccessDenied".into()))),
             ],
         });

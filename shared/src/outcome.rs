@@ -3,16 +3,19 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::undo::Undo;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
-    /// Reflex changed something. `prior_state` and `undo` let a person reverse it.
+    /// Reflex changed something. `prior_state` and `undo` let a person reverse it; `undo` is
+    /// built only from quoted AWS CLI calls (see [`Undo`]).
     Done {
         detail: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prior_state: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        undo: Option<String>,
+        undo: Option<Undo>,
     },
     /// The desired end state already held (a repeated delivery, or someone fixed it first).
     AlreadyDone { detail: String },
@@ -45,15 +48,12 @@ pub fn settle(step: Step) -> Outcome {
 }
 
 impl Outcome {
-    pub fn done(
-        detail: impl Into<String>,
-        prior_state: Option<Value>,
-        undo: impl Into<String>,
-    ) -> Self {
+    /// A change made, with what it replaced and the command that reverses it.
+    pub fn done(detail: impl Into<String>, prior_state: Option<Value>, undo: Undo) -> Self {
         Outcome::Done {
             detail: detail.into(),
             prior_state,
-            undo: Some(undo.into()),
+            undo: Some(undo),
         }
     }
 
@@ -109,10 +109,15 @@ impl Outcome {
         }
     }
 
-    /// The command that undoes a change, when one was made.
+    /// The command that undoes a change (or why none is printed), when one was made.
     pub fn undo(&self) -> Option<&str> {
+        self.undo_command().map(Undo::as_str)
+    }
+
+    /// The same, typed: whether it is a runnable command.
+    pub fn undo_command(&self) -> Option<&Undo> {
         match self {
-            Outcome::Done { undo, .. } => undo.as_deref(),
+            Outcome::Done { undo, .. } => undo.as_ref(),
             _ => None,
         }
     }
@@ -160,10 +165,12 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::Outcome;
+    use crate::undo::{AwsCli, Undo};
 
     fn every_kind() -> Vec<Outcome> {
+        let undo = Undo::run(AwsCli::new("ec2", "delete-snapshot").arg("--snapshot-id", "snap-1"));
         vec![
-            Outcome::done("d", Some(serde_json::json!({"was": 1})), "u"),
+            Outcome::done("d", Some(serde_json::json!({"was": 1})), undo),
             Outcome::already_done("d"),
             Outcome::WouldDo,
             Outcome::skipped("w"),

@@ -9,6 +9,7 @@ pub mod pattern;
 pub mod proxy;
 pub mod render;
 pub mod runtime;
+pub mod shell;
 pub mod template;
 pub mod trail;
 

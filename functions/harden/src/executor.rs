@@ -10,13 +10,14 @@ use aws_sdk_cloudtrail::Client as CloudTrail;
 use aws_sdk_cloudtrail::types::Trail;
 use aws_sdk_cloudwatchlogs::Client as Logs;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
-use reflex_shared::aws::{self, shell_arg};
+use reflex_shared::aws;
 use reflex_shared::outcome::settle;
 use reflex_shared::{Outcome, Step};
 use serde_json::json;
 
 use crate::actions::HardenAction;
 use crate::actions::trail_name;
+use crate::undo;
 
 /// Error codes that mean the trail or log group no longer exists.
 pub const GONE: &[&str] = &["TrailNotFoundException", "ResourceNotFoundException"];
@@ -87,7 +88,7 @@ async fn start_logging(cloudtrail: &CloudTrail, trail: &str) -> Step {
             "is_logging": false,
             "stop_logging_time": status.stop_logging_time.map(|t| t.to_string()),
         })),
-        format!("aws cloudtrail stop-logging --name {}", shell_arg(trail)),
+        undo::stop_logging(trail),
     ))
 }
 
@@ -128,13 +129,8 @@ async fn enable_multi_region(cloudtrail: &CloudTrail, trail: &str) -> Step {
         .send()
         .await
         .map_err(|e| aws::fault("cloudtrail:UpdateTrail", &e, GONE).or_gone(gone))?;
-    let mut undo = format!(
-        "aws cloudtrail update-trail --name {} --no-is-multi-region-trail",
-        shell_arg(trail)
-    );
     let mut detail = format!("trail {name} records every region again");
     if global_off {
-        undo += " --no-include-global-service-events";
         detail += " (and global service events, which a multi-region trail needs)";
     }
     Ok(Outcome::done(
@@ -143,7 +139,7 @@ async fn enable_multi_region(cloudtrail: &CloudTrail, trail: &str) -> Step {
             "is_multi_region_trail": false,
             "include_global_service_events": current.include_global_service_events,
         })),
-        undo,
+        undo::single_region(trail, global_off),
     ))
 }
 
@@ -167,10 +163,7 @@ async fn enable_log_file_validation(cloudtrail: &CloudTrail, trail: &str) -> Ste
     Ok(Outcome::done(
         format!("trail {name} validates its log files again (digest files resume from now)"),
         Some(json!({ "log_file_validation_enabled": false })),
-        format!(
-            "aws cloudtrail update-trail --name {} --no-enable-log-file-validation",
-            shell_arg(trail)
-        ),
+        undo::no_log_file_validation(trail),
     ))
 }
 
@@ -212,10 +205,7 @@ async fn put_retention(logs: &Logs, group: &str, days: i32) -> Step {
     Ok(Outcome::done(
         format!("log group {group} keeps its events for {days} days (it kept them forever)"),
         Some(json!({ "retention_in_days": null })),
-        format!(
-            "aws logs delete-retention-policy --log-group-name {}",
-            shell_arg(group)
-        ),
+        undo::keep_forever(group),
     ))
 }
 
@@ -245,9 +235,6 @@ async fn associate_kms_key(logs: &Logs, group: &str, key: &str) -> Step {
     Ok(Outcome::done(
         format!("log group {group} encrypts new events with {key}"),
         Some(json!({ "kms_key_id": null })),
-        format!(
-            "aws logs disassociate-kms-key --log-group-name {}",
-            shell_arg(group)
-        ),
+        undo::disassociate_key(group),
     ))
 }

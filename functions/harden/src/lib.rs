@@ -8,7 +8,8 @@
 //! - `facts`: none: the rules judge the event alone
 //! - `rules`: the rules, one id each (pure, cannot fail)
 //! - `actions`: the trail, log group and containment changes harden makes; `executor`: making
-//!   them; `tags`: the tags of trails and log groups, for exemptions
+//!   them; `undo`: the commands that reverse them (pure); `tags`: the tags of trails and log
+//!   groups, for exemptions
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
@@ -18,6 +19,7 @@ pub mod rules;
 pub mod settings;
 pub mod tags;
 pub mod trigger;
+pub mod undo;
 
 use aws_config::SdkConfig;
 use reflex_shared::aws::CallError;

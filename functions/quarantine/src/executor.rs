@@ -16,9 +16,9 @@ use aws_sdk_ec2::types::{
     SecurityGroup, Tag, TagSpecification,
 };
 use chrono::{SecondsFormat, Utc};
-use reflex_shared::aws::{self, CallError, failure, shell_arg};
+use reflex_shared::aws::{self, CallError, failure};
 use reflex_shared::outcome::settle;
-use reflex_shared::{Outcome, Step};
+use reflex_shared::{Outcome, Step, Undo};
 use serde_json::{Value, json};
 
 use crate::actions::{
@@ -28,6 +28,7 @@ use crate::actions::{
 };
 use crate::facts::{self, MISSING_INSTANCE, describe_instance, find_quarantine_group};
 use crate::ingress::OpenedRule;
+use crate::undo;
 
 pub async fn execute(
     ec2: &Client,
@@ -126,27 +127,6 @@ fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
-/// Ids as separate shell words: `sg-1 sg-2`.
-fn words(ids: &[String]) -> String {
-    ids.iter()
-        .map(|id| shell_arg(id))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `aws ec2 delete-tags --resources i-... --tags Key=a Key=b`.
-fn delete_tags(instance: &str, keys: &[String]) -> String {
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|k| shell_arg(&format!("Key={k}")))
-        .collect();
-    format!(
-        "aws ec2 delete-tags --resources {} --tags {}",
-        shell_arg(instance),
-        keys.join(" ")
-    )
-}
-
 // ---- a security group opened to the world ----
 
 async fn revoke_ingress(ec2: &Client, group_id: &str, rules: &[OpenedRule]) -> Step {
@@ -209,11 +189,7 @@ async fn revoke_ingress(ec2: &Client, group_id: &str, rules: &[OpenedRule]) -> S
             revoked.join(", ")
         ),
         Some(json!({ "security_group": group_id, "rule_ids": ids, "ip_permissions": permissions })),
-        format!(
-            "aws ec2 authorize-security-group-ingress --group-id {} --ip-permissions {}",
-            shell_arg(group_id),
-            shell_arg(&Value::Array(permissions.clone()).to_string())
-        ),
+        undo::authorize_again(group_id, &permissions),
     ))
 }
 
@@ -240,7 +216,7 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
             "{created_note}instance {instance_id} already has quarantine group {group} as its only security group"
         )));
     }
-    let undo = match interfaces.as_slice() {
+    let undo_isolation = match interfaces.as_slice() {
         [only] => move_instance(ec2, instance_id, only, &group).await?,
         several => move_interfaces(ec2, instance_id, several, &group, &created_note).await?,
     };
@@ -258,7 +234,7 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
             "quarantine_group": group,
             "created_quarantine_group": created,
         })),
-        undo,
+        undo_isolation,
     ))
 }
 
@@ -269,18 +245,14 @@ async fn move_instance(
     instance_id: &str,
     only: &Interface,
     group: &str,
-) -> Step<String> {
+) -> Step<Undo> {
     ec2.modify_instance_attribute()
         .instance_id(instance_id)
         .groups(group)
         .send()
         .await
         .map_err(|e| on_instance("ec2:ModifyInstanceAttribute", instance_id, &e))?;
-    Ok(format!(
-        "aws ec2 modify-instance-attribute --instance-id {} --groups {}",
-        shell_arg(instance_id),
-        words(&only.groups)
-    ))
+    Ok(undo::instance_groups_back(instance_id, &only.groups))
 }
 
 /// Several interfaces: each not yet isolated, the primary one included, moved on its own.
@@ -291,7 +263,7 @@ async fn move_interfaces(
     interfaces: &[Interface],
     group: &str,
     created_note: &str,
-) -> Step<String> {
+) -> Step<Undo> {
     let to_move: Vec<&Interface> = interfaces.iter().filter(|i| i.groups != [group]).collect();
     let mut done = Vec::new();
     for eni in &to_move {
@@ -306,17 +278,7 @@ async fn move_interfaces(
             })?;
         done.push(format!("{} (was {})", eni.id, eni.groups.join(" ")));
     }
-    let undo: Vec<String> = to_move
-        .iter()
-        .map(|i| {
-            format!(
-                "aws ec2 modify-network-interface-attribute --network-interface-id {} --groups {}",
-                shell_arg(&i.id),
-                words(&i.groups)
-            )
-        })
-        .collect();
-    Ok(undo.join(" && "))
+    Ok(undo::interface_groups_back(&to_move))
 }
 
 /// A failure part-way through the interfaces says which were isolated already.
@@ -499,7 +461,7 @@ async fn record_previous_groups(ec2: &Client, instance_id: &str, interfaces: &[I
     Ok(Outcome::done(
         format!("recorded on instance {instance_id}: {}", shown(&writes)),
         Some(json!({ "tags": replaced })),
-        delete_tags(instance_id, &keys),
+        undo::delete_tags(instance_id, &keys),
     ))
 }
 
@@ -553,11 +515,7 @@ async fn detach(autoscaling: &AutoScaling, instance_id: &str, planned_group: &st
             "lifecycle_state": state,
             "desired_capacity": desired,
         })),
-        format!(
-            "aws autoscaling attach-instances --auto-scaling-group-name {} --instance-ids {}",
-            shell_arg(group),
-            shell_arg(instance_id)
-        ),
+        undo::attach_again(group, instance_id),
     ))
 }
 
@@ -582,10 +540,7 @@ async fn termination_protection(ec2: &Client, instance_id: &str) -> Step {
     Ok(Outcome::done(
         format!("turned on termination protection of instance {instance_id}"),
         Some(json!({ "disable_api_termination": false })),
-        format!(
-            "aws ec2 modify-instance-attribute --instance-id {} --no-disable-api-termination",
-            shell_arg(instance_id)
-        ),
+        undo::termination_protection_off(instance_id),
     ))
 }
 
@@ -617,11 +572,7 @@ async fn stop_on_shutdown(ec2: &Client, instance_id: &str) -> Step {
     Ok(Outcome::done(
         format!("shutdown behaviour of instance {instance_id}: {before} -> stop"),
         Some(json!({ "instance_initiated_shutdown_behavior": before })),
-        format!(
-            "aws ec2 modify-instance-attribute --instance-id {} --instance-initiated-shutdown-behavior {}",
-            shell_arg(instance_id),
-            shell_arg(&before)
-        ),
+        undo::shutdown_behavior_back(instance_id, &before),
     ))
 }
 
@@ -659,7 +610,7 @@ async fn tag_quarantined(
             QUARANTINED_AT_TAG: before,
             QUARANTINE_REASON_TAG: tags.get(QUARANTINE_REASON_TAG),
         } })),
-        delete_tags(
+        undo::delete_tags(
             instance_id,
             &[
                 QUARANTINED_AT_TAG.to_string(),
@@ -723,10 +674,7 @@ async fn snapshot(
             "snapshot {snapshot} of volume {volume_id} ({device}) started, tagged with the finding; keep it until the investigation is closed"
         ),
         None,
-        format!(
-            "aws ec2 delete-snapshot --snapshot-id {}",
-            shell_arg(&snapshot)
-        ),
+        undo::delete_snapshot(&snapshot),
     ))
 }
 

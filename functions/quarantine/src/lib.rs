@@ -9,7 +9,8 @@
 //! - `facts`: read-only EC2 and Auto Scaling lookups (the instances a trigger names, the tags
 //!   of what an action touches)
 //! - `rules`: the rules, one id each (pure, cannot fail)
-//! - `actions`: the EC2 and Auto Scaling changes quarantine makes; `executor`: making them
+//! - `actions`: the EC2 and Auto Scaling changes quarantine makes; `executor`: making them;
+//!   `undo`: the commands that reverse them (pure)
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
@@ -19,6 +20,7 @@ pub mod ingress;
 pub mod rules;
 pub mod settings;
 pub mod trigger;
+pub mod undo;
 
 use aws_config::SdkConfig;
 use reflex_shared::aws::CallError;

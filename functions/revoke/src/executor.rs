@@ -5,7 +5,6 @@
 //! (`NoSuchEntity` means the revoke is already done; anything else is a failure).
 
 use aws_sdk_iam::Client;
-use reflex_shared::aws::shell_arg;
 use reflex_shared::iam::{self, deactivate_access_keys};
 use reflex_shared::outcome::settle;
 use reflex_shared::{Outcome, Step};
@@ -13,6 +12,7 @@ use serde_json::json;
 
 use crate::actions::{IamAction, Identity};
 use crate::policy::{escalation, parse_document_str};
+use crate::undo::{self, Document};
 
 pub async fn execute(iam: &Client, action: &IamAction) -> Outcome {
     settle(match action {
@@ -67,12 +67,7 @@ async fn detach(iam: &Client, from: &Identity, policy_arn: &str) -> Step {
     Ok(Outcome::done(
         format!("detached {policy_arn} from {from}"),
         Some(json!({ "attached": [policy_arn] })),
-        format!(
-            "aws iam attach-{kind}-policy --{kind}-name {} --policy-arn {}",
-            shell_arg(name),
-            shell_arg(policy_arn),
-            kind = from.kind()
-        ),
+        undo::attach_again(from, policy_arn),
     ))
 }
 
@@ -141,18 +136,17 @@ async fn delete_inline(iam: &Client, from: &Identity, policy_name: &str) -> Step
     }
     .map_err(|f| f.or_gone(gone))?;
     let document_text = document
+        .as_ref()
         .map(|d| d.to_string())
         .unwrap_or_else(|| current.clone());
+    let kept = match document {
+        Some(parsed) => Document::Parsed(parsed),
+        None => Document::Text(current),
+    };
     Ok(Outcome::done(
         format!("deleted inline policy {policy_name} from {from}"),
         Some(json!({ "policy_name": policy_name, "policy_document": document_text })),
-        format!(
-            "aws iam put-{kind}-policy --{kind}-name {} --policy-name {} --policy-document {}",
-            shell_arg(name),
-            shell_arg(policy_name),
-            shell_arg(&document_text),
-            kind = from.kind()
-        ),
+        undo::put_back(from, policy_name, &kept),
     ))
 }
 
@@ -228,11 +222,7 @@ async fn restore_version(iam: &Client, policy_arn: &str, escalating: &str) -> St
     Ok(Outcome::done(
         format!("made {safe} the default version of {policy_arn} instead of {escalating}"),
         Some(json!({ "default_version": escalating })),
-        format!(
-            "aws iam set-default-policy-version --policy-arn {} --version-id {}",
-            shell_arg(policy_arn),
-            shell_arg(escalating)
-        ),
+        undo::make_default_again(policy_arn, escalating),
     ))
 }
 
@@ -254,17 +244,18 @@ async fn delete_login_profile(iam: &Client, user: &str) -> Step {
         .await
         .map_err(|e| iam::fault("DeleteLoginProfile", &e).or_gone(gone))?;
     Ok(Outcome::done(
-        format!("deleted the console login profile of user {user}"),
+        format!(
+            "deleted the console login profile of user {user} (its password cannot be restored: \
+             to undo, set {} to a new one)",
+            undo::NEW_PASSWORD_VARIABLE
+        ),
         Some(json!({
             "login_profile": {
                 "created": profile.login_profile.as_ref().map(|p| p.create_date.to_string()),
                 "password_reset_required": reset_required,
             }
         })),
-        format!(
-            "aws iam create-login-profile --user-name {} --password-reset-required --password <a new password> (the old password cannot be restored)",
-            shell_arg(user)
-        ),
+        undo::new_login_profile(user),
     ))
 }
 
@@ -294,10 +285,6 @@ async fn remove_from_group(iam: &Client, user: &str, group: &str) -> Step {
     Ok(Outcome::done(
         format!("removed user {user} from group {group}"),
         Some(json!({ "member_of": group })),
-        format!(
-            "aws iam add-user-to-group --group-name {} --user-name {}",
-            shell_arg(group),
-            shell_arg(user)
-        ),
+        undo::add_to_group_again(user, group),
     ))
 }

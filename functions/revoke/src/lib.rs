@@ -8,7 +8,8 @@
 //!   documents
 //! - `facts`: read-only IAM lookups a trigger needs
 //! - `rules`: the rules, one id each (pure, cannot fail)
-//! - `actions`: the IAM changes revoke makes; `executor`: making them
+//! - `actions`: the IAM changes revoke makes; `executor`: making them; `undo`: the commands
+//!   that reverse them (pure)
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod rules;
 pub mod settings;
 pub mod trigger;
+pub mod undo;
 
 use aws_config::SdkConfig;
 use reflex_shared::aws::CallError;

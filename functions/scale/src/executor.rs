@@ -11,7 +11,7 @@
 
 use aws_sdk_autoscaling::Client;
 use chrono::Utc;
-use reflex_shared::aws::{self, shell_arg};
+use reflex_shared::aws;
 use reflex_shared::ledger::Ledger;
 use reflex_shared::outcome::settle;
 use reflex_shared::{Outcome, Step};
@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::actions::ScaleAction;
 use crate::facts::{GroupState, Pending, state_key};
+use crate::undo;
 
 /// `scope`: where the group is, for its ledger key (see `facts::state_key`).
 pub async fn execute(
@@ -159,10 +160,6 @@ async fn set_desired_capacity(autoscaling: &Client, action: &ScaleAction) -> Ste
             action.from, action.to
         ),
         Some(json!({ "desired_capacity": action.from })),
-        format!(
-            "aws autoscaling set-desired-capacity --auto-scaling-group-name {} --desired-capacity {}",
-            shell_arg(group),
-            action.from
-        ),
+        undo::set_back(group, action.from),
     ))
 }

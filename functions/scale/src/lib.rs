@@ -7,7 +7,8 @@
 //! - `trigger`: an alarm as scale's trigger: direction, step and group, resolved once (pure)
 //! - `facts`: the group's capacity and Reflex's record of it in the ledger
 //! - `rules`: the scaling decision, one id per direction (pure, cannot fail)
-//! - `actions`: the capacity change; `executor`: the ledger record, then the change
+//! - `actions`: the capacity change; `executor`: the ledger record, then the change; `undo`:
+//!   the command that reverses it (pure)
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
@@ -16,6 +17,7 @@ pub mod facts;
 pub mod rules;
 pub mod settings;
 pub mod trigger;
+pub mod undo;
 
 use aws_config::SdkConfig;
 use reflex_shared::aws::CallError;

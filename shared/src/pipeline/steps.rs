@@ -120,6 +120,14 @@ async fn record(run: &Run<'_>, steps: &[ActionReport], notes: &mut Vec<String>) 
 mod tests {
     use super::*;
 
+    /// A change made, with an undo command (its content does not matter here).
+    fn done(detail: &str) -> Outcome {
+        let undo = crate::undo::Undo::run(
+            crate::undo::AwsCli::new("ec2", "delete-tags").arg("--resources", "i-1"),
+        );
+        Outcome::done(detail, None, undo)
+    }
+
     fn step(name: &str, outcome: Outcome) -> ActionReport {
         ActionReport {
             step: name.into(),
@@ -132,13 +140,13 @@ mod tests {
     #[test]
     fn work_an_earlier_delivery_did_keeps_its_place_when_the_new_plan_no_longer_has_it() {
         let progress = vec![
-            step("record", Outcome::done("recorded", None, "delete the tags")),
+            step("record", done("recorded")),
             step("detach", Outcome::skipped(STARTED)),
             step("protect", Outcome::failed("denied", None)),
         ];
         let mut done = vec![
-            step("record", Outcome::done("recorded", None, "delete the tags")),
-            step("protect", Outcome::done("protected", None, "unprotect")),
+            step("record", done("recorded")),
+            step("protect", done("protected")),
         ];
         keep_earlier_work(&progress, &mut done);
         let names: Vec<&str> = done.iter().map(|a| a.step.as_str()).collect();

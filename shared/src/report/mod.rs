@@ -245,6 +245,13 @@ mod tests {
         }
     }
 
+    /// The undo of detaching a policy from `user`, built as the executors build theirs.
+    pub(super) fn attach_again(user: &str) -> crate::undo::Undo {
+        crate::undo::Undo::run(
+            crate::undo::AwsCli::new("iam", "attach-user-policy").arg("--user-name", user),
+        )
+    }
+
     pub(super) fn with_outcomes(outcomes: Vec<Outcome>) -> Report {
         let mut r = Report::new("revoke", summary());
         r.findings.push(FindingReport {
@@ -270,7 +277,7 @@ mod tests {
 
     #[test]
     fn status_follows_outcomes() {
-        let done = || Outcome::done("detached", None, "attach it again");
+        let done = || Outcome::done("detached", None, attach_again("alice"));
         let failed = || Outcome::failed("AccessDenied", Some("AccessDenied".into()));
         assert_eq!(with_outcomes(vec![done()]).status, Status::Remediated);
         assert_eq!(
@@ -325,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_report_round_trips_through_json() {
-        let r = with_outcomes(vec![Outcome::done("detached", None, "attach it again")]);
+        let r = with_outcomes(vec![Outcome::done("detached", None, attach_again("alice"))]);
         let back: Report = serde_json::from_str(&r.to_json().to_string()).unwrap();
         assert_eq!(back, r);
     }

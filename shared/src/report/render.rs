@@ -2,9 +2,14 @@
 //! document for Slack, Teams or Chime.
 //!
 //! Much of what a report says comes from outside: names, alarm reasons and descriptions, user
-//! agents, tag values, AWS's error messages. None of it may pass for Reflex's own words, so each
-//! value is shown on its line ([`one_line`]) and a finding's reason, the one text with lines of
-//! its own, is indented apart from the actions under it.
+//! agents, tag values, AWS's error messages. None of it may pass for Reflex's own words:
+//!
+//! - in the text body each value is shown on its line ([`one_line`]) and a finding's reason,
+//!   the one text with lines of its own, is indented apart from the actions under it (the body
+//!   is plain text: HTML in it is shown, never rendered);
+//! - in the chat document, which Chatbot renders in the client's markdown, each value is also
+//!   fenced in an inline code span ([`chat_code`]), where Slack and Teams render no bold, link,
+//!   mention or emoji; what cannot be fenced is escaped ([`chat_plain`]).
 
 use std::borrow::Cow;
 
@@ -12,9 +17,13 @@ use serde_json::{Value, json};
 
 use super::{Report, Status};
 use crate::outcome::Outcome;
+use crate::undo::hidden;
 
 /// SNS refuses subjects over 100 characters.
 const MAX_SUBJECT: usize = 100;
+
+/// The most characters of a value from outside in the chat title (the description has all).
+const MAX_TITLE_VALUE: usize = 160;
 
 /// What a reader sees where a report was cut to fit.
 pub const TRUNCATED_MARKER: &str =
@@ -24,14 +33,6 @@ pub const TRUNCATED_MARKER: &str =
 /// paragraph separators and the marks that reorder text on screen are shown escaped (`\n`,
 /// `\u{2028}`), so no value can start a line of its own or rearrange the ones around it.
 pub fn one_line(text: &str) -> Cow<'_, str> {
-    fn hidden(c: char) -> bool {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
-            )
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    }
     if !text.chars().any(hidden) {
         return Cow::Borrowed(text);
     }
@@ -48,14 +49,32 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
     )
 }
 
-/// A value from outside as chat text: on one line ([`one_line`]), and with `&`, `<` and `>`
-/// escaped as Slack asks, so that no text can mention `<!channel>` or hide a link
-/// (`<https://…|restore>`) in a message people act on.
-fn chat_text(text: &str) -> String {
-    one_line(text)
-        .replace('&', "&amp;")
+/// `&`, `<` and `>` escaped as Slack asks, everywhere (Slack reads `<!channel>`, `<@U123>` and
+/// `<https://…|restore>` even inside code spans); it shows them back as typed.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// A value from outside as chat markdown: on one line ([`one_line`]), escaped
+/// ([`slack_escape`]), inside an inline code span, where the client formats nothing: no
+/// `*bold*`, `_italic_`, `[link](…)`, `@here`, `:emoji:`. A backtick, which would end the span,
+/// is shown as the look-alike `ˋ` (U+02CB).
+pub(crate) fn chat_code(text: &str) -> String {
+    let inner = slack_escape(&one_line(text)).replace('`', "\u{2cb}");
+    if inner.trim().is_empty() {
+        // An empty span is shown as two backticks.
+        return format!("`{inner} `");
+    }
+    format!("`{inner}`")
+}
+
+/// A value from outside where chat shows plain text (the preview summary, context fields):
+/// on one line, escaped, and with `@` as the look-alike `＠` (U+FF20), so that `@here` pings no
+/// one even where a client links names.
+fn chat_plain(text: &str) -> String {
+    slack_escape(&one_line(text)).replace('@', "\u{ff20}")
 }
 
 /// The lines of a text that has some (a finding's reason), each with [`one_line`] and without
@@ -75,6 +94,34 @@ pub(crate) fn cut(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}\n{TRUNCATED_MARKER}\n", &text[..end])
+}
+
+/// `text` kept to `max` characters, `…` marking a cut.
+fn shortened(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!("{}…", &text[..end])),
+    }
+}
+
+/// At most `max` bytes of chat markdown: whole lines only, so that no code span is cut open
+/// (the rest of a value would then be formatted), ending with the marker.
+fn cut_lines(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let room = max.saturating_sub(TRUNCATED_MARKER.len() + 2);
+    let mut kept = String::new();
+    for line in text.split_inclusive('\n') {
+        if kept.len() + line.len() > room {
+            break;
+        }
+        kept += line;
+    }
+    if !kept.is_empty() && !kept.ends_with('\n') {
+        kept.push('\n');
+    }
+    format!("{kept}{TRUNCATED_MARKER}\n")
 }
 
 impl Report {
@@ -205,45 +252,65 @@ impl Report {
     }
 
     /// The custom-notification document AWS Chatbot renders in Slack, Teams or Chime, its
-    /// description cut to `max_description` bytes when given. As in [`Report::text`], a value
-    /// from outside stays on its line, and each line of a reason is quoted (`> `), so none can
-    /// pass for an action's bullet.
+    /// description cut to `max_description` bytes when given. Every value from outside is
+    /// fenced ([`chat_code`]) or escaped ([`chat_plain`]); as in [`Report::text`], each stays on
+    /// its line, and each line of a reason is quoted (`> `), so none can pass for an action's
+    /// bullet.
     pub fn chat(&self, max_description: Option<usize>) -> Value {
         let e = &self.event;
-        let mut description = format!("*{}*\n", chat_text(&e.what));
+        let mut description = format!("{}\n", chat_code(&e.what));
         for f in &self.findings {
-            description += &format!("\n*{}* `{}`\n", f.severity, chat_text(&f.rule_id));
+            description += &format!("\n*{}* {}\n", f.severity, chat_code(&f.rule_id));
             for line in f.reason.lines() {
-                description += &format!("> {}\n", chat_text(line.trim_start()));
+                description += &format!("> {}\n", chat_code(line.trim_start()));
             }
             for a in &f.actions {
                 description +=
-                    &format!("• {}: *{}*\n", chat_text(&a.description), a.outcome.label());
+                    &format!("• {}: *{}*\n", chat_code(&a.description), a.outcome.label());
             }
         }
         for n in &self.notes {
-            description += &format!("\n_{}_\n", chat_text(n));
+            description += &format!("\n_Note:_ {}\n", chat_code(n));
         }
         if let Some(max) = max_description {
-            description = cut(&description, max);
+            description = cut_lines(&description, max);
         }
         let next_steps: Vec<String> = self
             .actions()
-            .filter_map(|a| a.outcome.undo())
-            .map(|undo| format!("To undo: `{}`", chat_text(undo)))
+            .filter_map(|a| a.outcome.undo_command())
+            .map(|undo| {
+                if !undo.is_command() {
+                    format!("To undo: {}", chat_code(undo))
+                } else if undo.contains('`') {
+                    // A backtick would end the code span, and a look-alike would change the
+                    // command: it is not shown here.
+                    "To undo: the command holds a backtick, which chat cannot show as typed; \
+                     copy it from the email or the JSON report"
+                        .to_string()
+                } else {
+                    format!("To undo: `{}`", slack_escape(&one_line(undo)))
+                }
+            })
             .chain(
                 e.console_url
                     .iter()
-                    .map(|u| format!("Open in the console: {}", chat_text(u))),
+                    .map(|u| format!("Open in the console: {}", chat_plain(u))),
             )
             .collect();
+        let severity = self.severity().map(|s| format!(" {s}")).unwrap_or_default();
+        let title = format!(
+            "[Reflex{severity}] {}: {} in {}",
+            self.status_words(),
+            chat_code(&shortened(&e.what, MAX_TITLE_VALUE)),
+            chat_code(&e.account)
+        );
         json!({
             "version": "1.0",
             "source": "custom",
             "id": e.id,
             "content": {
                 "textType": "client-markdown",
-                "title": self.subject(),
+                "title": title,
                 "description": description,
                 "nextSteps": next_steps,
                 "keywords": [
@@ -255,13 +322,13 @@ impl Report {
             },
             "metadata": {
                 "threadId": e.id,
-                "summary": self.subject(),
+                "summary": chat_plain(&self.subject()),
                 "eventType": e.detail_type,
                 "relatedResources": e.console_url.iter().collect::<Vec<_>>(),
                 "additionalContext": {
-                    "account": e.account,
-                    "region": e.region,
-                    "actor": chat_text(&e.actor),
+                    "account": chat_plain(&e.account),
+                    "region": chat_plain(&e.region),
+                    "actor": chat_plain(&e.actor),
                 },
             },
         })
@@ -270,12 +337,13 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::with_outcomes;
+    use super::super::tests::{attach_again, with_outcomes};
     use super::*;
+    use crate::undo::{AwsCli, Undo};
 
     #[test]
     fn subject_is_scannable_and_within_sns_limits() {
-        let r = with_outcomes(vec![Outcome::done("detached", None, "attach it again")]);
+        let r = with_outcomes(vec![Outcome::done("detached", None, attach_again("alice"))]);
         assert_eq!(
             r.subject(),
             "[Reflex HIGH] Remediated: iam:AttachUserPolicy by mallory in 123456789012"
@@ -295,11 +363,7 @@ mod tests {
 
     #[test]
     fn text_says_who_what_and_how_to_undo() {
-        let r = with_outcomes(vec![Outcome::done(
-            "detached",
-            None,
-            "aws iam attach-user-policy",
-        )]);
+        let r = with_outcomes(vec![Outcome::done("detached", None, attach_again("alice"))]);
         let t = r.text();
         assert!(t.contains("arn:aws:iam::123456789012:user/mallory called iam:AttachUserPolicy"));
         assert!(t.contains("FINDING revoke.x [HIGH] (mode: enforce)\n  because\n"));
@@ -308,7 +372,7 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("\n        to undo: aws iam attach-user-policy\n"),
+            t.contains("\n        to undo: aws iam attach-user-policy --user-name alice\n"),
             "{t}"
         );
         assert_eq!(
@@ -371,9 +435,9 @@ mod tests {
             .skip(1)
         {
             assert!(
-                line.starts_with("> ")
-                    || line.starts_with('•')
-                    || line.starts_with('_')
+                line.starts_with("> `")
+                    || line.starts_with("• `")
+                    || line.starts_with("_Note:_ `")
                     || line.is_empty(),
                 "{line:?} in {description}"
             );
@@ -381,12 +445,131 @@ mod tests {
         assert_eq!(description.matches("\n_").count(), 1, "{description}");
     }
 
+    /// The text of a chat line that the client formats: outside its inline code spans.
+    fn formatted(line: &str) -> String {
+        assert_eq!(
+            line.matches('`').count() % 2,
+            0,
+            "a code span cut open: {line:?}"
+        );
+        line.split('`').step_by(2).collect()
+    }
+
+    fn chat_texts(chat: &Value) -> Vec<String> {
+        let c = &chat["content"];
+        let mut all: Vec<String> = c["description"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        all.push(c["title"].as_str().unwrap().into());
+        all.extend(
+            c["nextSteps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string()),
+        );
+        all
+    }
+
+    #[test]
+    fn text_from_outside_is_fenced_in_code_spans_in_the_chat_message() {
+        let hostile = "*bold* _it_ ~s~ [restore](https://evil.example) @here :boom: `x` > quote";
+        let mut r = with_outcomes(vec![Outcome::done("detached", None, attach_again(hostile))]);
+        r.event.what = format!("iam:AttachUserPolicy by {hostile}");
+        r.findings[0].reason = format!("policy attached to {hostile}\nsecond {hostile}");
+        r.findings[0].actions[0].description = format!("detach it from {hostile}");
+        r.note(format!("about {hostile}"));
+        let chat = r.chat(None);
+        for line in chat_texts(&chat) {
+            let formatted = formatted(&line);
+            for token in [
+                "*bold*",
+                "_it_",
+                "~s~",
+                "[restore]",
+                "https://",
+                "@here",
+                ":boom:",
+            ] {
+                assert!(!formatted.contains(token), "{token} formatted in {line:?}");
+            }
+        }
+        // The value is there, as typed but for its backtick.
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("> `policy attached to *bold* _it_ ~s~ [restore](https://evil.example) @here :boom: \u{2cb}x\u{2cb} &gt; quote`"),
+            "{description}"
+        );
+        // The title keeps a long value short.
+        let mut long = r.clone();
+        long.event.what = "é".repeat(500);
+        let title = long.chat(None)["content"]["title"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            title.contains(&format!("`{}…`", "é".repeat(MAX_TITLE_VALUE))),
+            "{title}"
+        );
+        // A plain-text field: no `@` a client could link.
+        let summary = chat["metadata"]["summary"].as_str().unwrap();
+        assert!(!summary.contains('@'), "{summary}");
+        assert_eq!(chat_plain("<!here> @here"), "&lt;!here&gt; \u{ff20}here");
+    }
+
+    #[test]
+    fn the_chat_undo_is_the_command_whole_or_points_to_the_email() {
+        let chat = |undo: Undo| {
+            let r = with_outcomes(vec![Outcome::done("detached", None, undo)]);
+            r.chat(None)["content"]["nextSteps"][0]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            chat(attach_again("*x* <!here>")),
+            "To undo: `aws iam attach-user-policy --user-name '*x* &lt;!here&gt;'`"
+        );
+        let ticked = chat(attach_again("`id`"));
+        assert!(
+            !ticked.contains('`') && ticked.contains("copy it from the email"),
+            "{ticked}"
+        );
+        let by_hand = chat(Undo::run(
+            AwsCli::new("autoscaling", "attach-instances")
+                .arg("--auto-scaling-group-name", "web\nfleet"),
+        ));
+        assert!(
+            by_hand.starts_with("To undo: `no command printed: the --auto-scaling-group-name"),
+            "{by_hand}"
+        );
+    }
+
+    #[test]
+    fn a_chat_message_cut_to_fit_keeps_its_code_spans_whole() {
+        let mut r = with_outcomes(vec![]);
+        r.findings[0].reason = (0..400)
+            .map(|i| format!("line {i} *not bold* @here"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let chat = r.chat(Some(2_000));
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(description.len() <= 2_000, "{}", description.len());
+        assert!(description.ends_with(&format!("{TRUNCATED_MARKER}\n")));
+        for line in description.lines() {
+            assert!(!formatted(line).contains("@here"), "{line:?}");
+        }
+    }
+
     #[test]
     fn text_from_outside_cannot_mention_a_channel_or_hide_a_link_in_the_chat_message() {
         let mut r = with_outcomes(vec![Outcome::done(
             "detached",
             None,
-            "aws iam attach-user-policy --user-name '<!channel>'",
+            attach_again("<!channel>"),
         )]);
         r.findings[0].reason =
             "alarm <!here> says <https://evil.example/restore|restore now>".into();

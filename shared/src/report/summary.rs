@@ -66,10 +66,12 @@ impl EventSummary {
                 .account_id
                 .clone()
                 .unwrap_or_else(|| envelope.account.clone()),
-            console_url: Some(format!(
-                "https://{region}.console.aws.amazon.com/guardduty/home?region={region}#/findings?search=id%3D{}",
-                finding.id
-            )),
+            console_url: console_region(&region).map(|region| {
+                format!(
+                    "https://{region}.console.aws.amazon.com/guardduty/home?region={region}#/findings?search=id%3D{}",
+                    url_path_segment(&finding.id)
+                )
+            }),
             region,
             time: envelope.time.clone(),
             actor: "GuardDuty".into(),
@@ -101,9 +103,11 @@ impl EventSummary {
             source: envelope.source.clone(),
             name: d.event_name.clone(),
             account: envelope.account.clone(),
-            console_url: Some(format!(
-                "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/insights"
-            )),
+            console_url: console_region(&region).map(|region| {
+                format!(
+                    "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/insights"
+                )
+            }),
             region,
             time: insight.event_time.clone().or_else(|| envelope.time.clone()),
             actor: "CloudTrail Insights".into(),
@@ -132,11 +136,12 @@ impl EventSummary {
             actor_type: "Alarm".into(),
             source_ip: None,
             user_agent: None,
-            console_url: Some(format!(
-                "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}",
-                region = envelope.region,
-                name = url_path_segment(&alarm.alarm_name)
-            )),
+            console_url: console_region(&envelope.region).map(|region| {
+                format!(
+                    "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{name}",
+                    name = url_path_segment(&alarm.alarm_name)
+                )
+            }),
         }
     }
 
@@ -165,17 +170,32 @@ impl EventSummary {
             actor_type: call.user_identity.kind.clone(),
             source_ip: call.source_ip_address.clone(),
             user_agent: call.user_agent.clone(),
-            console_url: call.event_id.as_ref().map(|id| {
-                format!(
-                    "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{id}",
-                    region = call.aws_region
-                )
-            }),
+            console_url: call
+                .event_id
+                .as_ref()
+                .zip(console_region(&call.aws_region))
+                .map(|(id, region)| {
+                    format!(
+                        "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{}",
+                        url_path_segment(id)
+                    )
+                }),
         }
     }
 }
 
-/// Percent-encode everything but unreserved characters (alarm names may hold spaces, slashes).
+/// A region as it may stand in a console link's host name, or none: a link is built only
+/// around a value that cannot change where it points.
+fn console_region(region: &str) -> Option<&str> {
+    let shaped = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    shaped.then_some(region)
+}
+
+/// Percent-encode everything but unreserved characters (alarm names may hold spaces, slashes;
+/// ids in links are encoded too, whatever their source promises).
 fn url_path_segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
@@ -192,5 +212,22 @@ fn short_actor(actor: &str) -> &str {
     match actor.split_once(":assumed-role/") {
         Some((_, rest)) => rest,
         None => actor.rsplit(['/', ':']).next().unwrap_or(actor),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_built_only_from_encoded_values_and_region_shaped_hosts() {
+        assert_eq!(console_region("us-gov-west-1"), Some("us-gov-west-1"));
+        for bad in ["", "evil.example/x?", "us-east-1#", "US-EAST-1", "a b"] {
+            assert_eq!(console_region(bad), None, "{bad}");
+        }
+        assert_eq!(
+            url_path_segment("web <!here> a/b|c`d"),
+            "web%20%3C%21here%3E%20a%2Fb%7Cc%60d"
+        );
     }
 }
