@@ -123,17 +123,19 @@ impl CoreConfig {
             ));
         }
 
-        // The loop guard trusts Reflex's name only in Reflex's account: the ARN must name it.
+        // The loop guard knows Reflex by this exact ARN in Reflex's account: it must name the
+        // account, and a pattern is no identity.
         let self_arn = var(env, SELF_ARN);
         if let Some(arn) = self_arn.as_ref().filter(|a| {
             !a.starts_with("arn:")
+                || a.contains(['*', '?'])
                 || !SelfIdentity::from_arn(a)
                     .account()
                     .is_some_and(is_account_id)
         }) {
             return Err(ConfigError::new(
                 SELF_ARN,
-                format!("`{arn}` is not an ARN with an account id"),
+                format!("`{arn}` is not an exact ARN with an account id"),
             ));
         }
 
@@ -167,10 +169,10 @@ impl CoreConfig {
         })
     }
 
+    /// The guards, with Reflex's own identity acting through the member role elsewhere.
     pub fn guards(&self, self_identity: Option<SelfIdentity>) -> Guards {
         Guards {
-            self_identity,
-            member_role: self.member_role.as_ref().map(|r| r.name().to_string()),
+            self_identity: self_identity.map(|me| me.with_member_role(self.member_role.clone())),
             exempt: self.exempt_principals.clone(),
             default_mode: self.default_mode,
             rule_modes: self.rule_modes.clone(),
@@ -408,6 +410,8 @@ mod tests {
             (TOPIC_ARN, "reflex-topic"),
             (SELF_ARN, "reflex"),
             (SELF_ARN, "arn:aws:iam:::role/reflex-revoke"),
+            (SELF_ARN, "arn:aws:iam::123456789012:role/reflex/*"),
+            (MEMBER_ROLE_ARN, "arn:aws:iam::{account}:role/reflex/*"),
             (RULE_MODES, "revoke.a=off, revoke.b=off, revoke.a=enforce"),
             (MEMBER_ROLE_ARN, "arn:aws:iam::222222222222:role/reflex"),
             (ledger::TTL_DAYS, "-1"),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::event::ApiCall;
 use crate::exemption::ExemptPrincipals;
-use crate::identity::{SelfIdentity, UserIdentity};
+use crate::identity::SelfIdentity;
 use crate::plan::{Action, Finding};
 use crate::resource::Resource;
 
@@ -108,10 +108,8 @@ pub struct GuardedFinding<A> {
 /// The guards' settings, from configuration plus Reflex's own identity.
 #[derive(Debug, Clone)]
 pub struct Guards {
+    /// Reflex itself: its own role at home and its member role elsewhere, by exact ARNs.
     pub self_identity: Option<SelfIdentity>,
-    /// The member accounts' remediation role (its name): its sessions in an account other than
-    /// Reflex's own are Reflex too.
-    pub member_role: Option<String>,
     pub exempt: ExemptPrincipals,
     pub default_mode: Mode,
     pub rule_modes: BTreeMap<String, Mode>,
@@ -123,7 +121,6 @@ impl Guards {
     pub fn enforcing(max_actions: usize) -> Self {
         Self {
             self_identity: None,
-            member_role: None,
             exempt: ExemptPrincipals::none(),
             default_mode: Mode::Enforce,
             rule_modes: BTreeMap::new(),
@@ -142,9 +139,7 @@ impl Guards {
     /// ARN pattern). The caller's exemption tag is read later, once it is known where to read it.
     pub fn screen(&self, call: &ApiCall) -> Option<EventSkip> {
         let actor = &call.user_identity;
-        if self.is_member_session(actor)
-            || self.self_identity.as_ref().is_some_and(|me| me.is(actor))
-        {
+        if self.self_identity.as_ref().is_some_and(|me| me.is(actor)) {
             return Some(EventSkip::LoopGuard {
                 actor: actor.describe(),
             });
@@ -160,22 +155,6 @@ impl Guards {
                 actor: actor.describe(),
                 because: format!("matches exemption pattern `{pattern}`"),
             })
-    }
-
-    /// A session of the member role in a member account: Reflex acting there. Only there: at
-    /// home Reflex uses its own credentials, so a role of that name in its own account (anyone
-    /// allowed to create roles may make one) is not Reflex, nor is a caller whose account is
-    /// unknown, nor any when Reflex's own account is unknown.
-    fn is_member_session(&self, actor: &UserIdentity) -> bool {
-        let (Some(member), Some(role), Some(account), Some(home)) = (
-            self.member_role.as_deref(),
-            actor.role_name(),
-            actor.account(),
-            self.self_identity.as_ref().and_then(SelfIdentity::account),
-        ) else {
-            return false;
-        };
-        role.eq_ignore_ascii_case(member) && account != home
     }
 
     /// Step-level guards over the rules' findings, in order: the rule's mode, an exempt resource
@@ -231,6 +210,7 @@ impl Guards {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::target::MemberRole;
 
     #[test]
     fn guard_names_are_the_json_ones() {
@@ -248,13 +228,14 @@ mod tests {
         }
     }
 
-    fn call_by(role: &str, account: &str) -> ApiCall {
+    /// A call by a session of `arn:aws:iam::ACCOUNT:role{path}ROLE`, as CloudTrail records it.
+    fn call_by(path: &str, role: &str, account: &str) -> ApiCall {
         serde_json::from_value(serde_json::json!({
             "userIdentity": {
                 "type": "AssumedRole", "accountId": account,
                 "arn": format!("arn:aws:sts::{account}:assumed-role/{role}/reflex-revoke"),
                 "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": account,
-                    "arn": format!("arn:aws:iam::{account}:role/{role}"), "userName": role}}
+                    "arn": format!("arn:aws:iam::{account}:role{path}{role}"), "userName": role}}
             },
             "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy",
             "awsRegion": "us-east-1"
@@ -263,33 +244,69 @@ mod tests {
     }
 
     #[test]
-    fn the_member_role_is_reflex_only_in_another_account_than_reflexs_own() {
+    fn the_loop_guard_knows_reflex_by_exact_arns_only() {
+        let member_role =
+            MemberRole::parse("arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke")
+                .unwrap();
         let guards = Guards {
-            self_identity: Some(SelfIdentity::from_arn(
-                "arn:aws:sts::111111111111:assumed-role/reflex-revoke/reflex-revoke",
-            )),
-            member_role: Some("reflex-remediation".into()),
+            self_identity: Some(
+                SelfIdentity::from_arn(
+                    "arn:aws:iam::111111111111:role/reflex/reflex-revoke-us-east-1",
+                )
+                .with_member_role(Some(member_role)),
+            ),
             ..Guards::enforcing(10)
         };
         let is_loop =
             |call: &ApiCall| matches!(guards.screen(call), Some(EventSkip::LoopGuard { .. }));
-        assert!(is_loop(&call_by("reflex-remediation", "222222222222")));
-        assert!(is_loop(&call_by("Reflex-Remediation", "222222222222")));
-        // A role given the member role's name in Reflex's own account, where Reflex never
-        // assumes it: someone else's.
-        assert!(!is_loop(&call_by("reflex-remediation", "111111111111")));
-        // The session name is the caller's choice, not proof.
-        assert!(!is_loop(&call_by("ops", "222222222222")));
-        // Reflex's own role in its own account, whatever the session.
-        assert!(is_loop(&call_by("reflex-revoke", "111111111111")));
-        assert!(!is_loop(&call_by("reflex-revoke", "222222222222")));
+        // Reflex's own role at home, its member role in a member account.
+        assert!(is_loop(&call_by(
+            "/reflex/",
+            "reflex-revoke-us-east-1",
+            "111111111111"
+        )));
+        assert!(is_loop(&call_by(
+            "/reflex/",
+            "reflex-remediation-revoke",
+            "222222222222"
+        )));
+        // The member role's name at another path, or in Reflex's own account (where no member
+        // role exists, so anyone allowed to create roles may take the name): someone else's.
+        assert!(!is_loop(&call_by(
+            "/",
+            "reflex-remediation-revoke",
+            "222222222222"
+        )));
+        assert!(!is_loop(&call_by(
+            "/ops/",
+            "reflex-remediation-revoke",
+            "222222222222"
+        )));
+        assert!(!is_loop(&call_by(
+            "/reflex/",
+            "reflex-remediation-revoke",
+            "111111111111"
+        )));
+        // Another name under /reflex/ is no one of Reflex's.
+        assert!(!is_loop(&call_by("/reflex/", "ops", "222222222222")));
+        assert!(!is_loop(&call_by("/reflex/", "ops", "111111111111")));
+        // Reflex's own role name in another account.
+        assert!(!is_loop(&call_by(
+            "/reflex/",
+            "reflex-revoke-us-east-1",
+            "222222222222"
+        )));
         // Without Reflex's own identity, no session is taken for Reflex's.
         let blind = Guards {
             self_identity: None,
             ..guards.clone()
         };
         assert_eq!(
-            blind.screen(&call_by("reflex-remediation", "222222222222")),
+            blind.screen(&call_by(
+                "/reflex/",
+                "reflex-remediation-revoke",
+                "222222222222"
+            )),
             None
         );
     }

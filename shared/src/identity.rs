@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::resource::Resource;
+use crate::target::MemberRole;
 
 /// CloudTrail's `userIdentity` block.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
@@ -142,78 +143,176 @@ impl UserIdentity {
     }
 }
 
-/// Reflex's own identity, learned at cold start (STS `GetCallerIdentity`, or configured).
-/// Calls made under it are Reflex's own remediations and must never trigger remediation again.
+/// A role session's issuer as CloudTrail records it (`sessionContext.sessionIssuer` of an
+/// `AssumedRole` caller): the role's exact ARN, path included, and its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuerRole<'a> {
+    pub arn: &'a str,
+    pub account: &'a str,
+    pub name: &'a str,
+}
+
+impl UserIdentity {
+    /// The role behind an assumed-role session, only when CloudTrail names it whole and
+    /// consistently: the issuer is of type `Role`, its ARN is a role ARN with an account id, and
+    /// every account the record gives (the issuer's `accountId`, the caller's `accountId`, the
+    /// session ARN's account) is that ARN's account. The session ARN alone
+    /// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`) has no path, so it is not enough.
+    pub fn issuer_role(&self) -> Option<IssuerRole<'_>> {
+        if self.kind != "AssumedRole" {
+            return None;
+        }
+        let issuer = self.session_context.as_ref()?.session_issuer.as_ref()?;
+        if issuer.kind.as_deref() != Some("Role") {
+            return None;
+        }
+        let arn = issuer.arn.as_deref()?;
+        let (account, name) = parse_role_arn(arn)?;
+        let same = |other: Option<&str>| other.is_none_or(|a| a == account);
+        let session_account = self.arn.as_deref().and_then(|a| a.split(':').nth(4));
+        (same(issuer.account_id.as_deref())
+            && same(self.account_id.as_deref())
+            && same(session_account))
+        .then_some(IssuerRole { arn, account, name })
+    }
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`: the account and the name.
+fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource]
+            if partition.starts_with("aws") && is_account_id(account) =>
+        {
+            let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+            (!name.is_empty()).then_some((account, name))
+        }
+        _ => None,
+    }
+}
+
+/// Reflex's own identity, learned at cold start (configured, or asked of STS), with the member
+/// role it acts through in other accounts. Calls made under either are Reflex's own
+/// remediations and must never trigger remediation again; nothing else may count, so Reflex is
+/// recognised by exact ARNs, never by a name that anyone allowed to create roles can choose.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SelfIdentity {
-    Role { account: String, name: String },
-    User { account: String, name: String },
+pub struct SelfIdentity {
+    me: Me,
+    /// The role Reflex assumes in a member account (`{account}` standing for it).
+    member_role: Option<MemberRole>,
+}
+
+/// What Reflex runs as in its own account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Me {
+    /// A role by its exact ARN, path included (what the template sets: the function's role).
+    Role { arn: String, account: String },
+    /// A role known from a session ARN, as STS `GetCallerIdentity` reports it
+    /// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`): no path. Reflex runs as that role, so
+    /// it exists, and a role's name is unique within its account: a session issued by a role of
+    /// exactly that name in exactly that account is Reflex's.
+    SessionOf { account: String, role: String },
+    /// An IAM user (local runs), by its exact ARN.
+    User { arn: String, account: String },
+    /// Anything else: only a caller of exactly this ARN.
     Other { arn: String },
 }
 
 impl SelfIdentity {
     /// From an ARN as STS reports it: `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`,
-    /// `arn:aws:iam::ACCT:role/path/ROLE`, or `arn:aws:iam::ACCT:user/NAME`.
+    /// `arn:aws:iam::ACCT:role/path/ROLE`, or `arn:aws:iam::ACCT:user/path/NAME`.
     pub fn from_arn(arn: &str) -> Self {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        if parts.len() == 6 && parts[0] == "arn" {
-            let account = parts[4].to_string();
-            let resource = parts[5];
-            if let Some(name) = resource
-                .strip_prefix("assumed-role/")
-                .and_then(|rest| rest.split('/').next())
-            {
-                return SelfIdentity::Role {
-                    account,
-                    name: name.to_string(),
-                };
+        let me = match parts.as_slice() {
+            ["arn", _, service, "", account, resource] => {
+                let account = account.to_string();
+                match (*service, resource.split_once('/')) {
+                    ("sts", Some(("assumed-role", rest))) => Me::SessionOf {
+                        account,
+                        role: rest.split('/').next().unwrap_or_default().to_string(),
+                    },
+                    ("iam", Some(("role", _))) => Me::Role {
+                        arn: arn.to_string(),
+                        account,
+                    },
+                    ("iam", Some(("user", _))) => Me::User {
+                        arn: arn.to_string(),
+                        account,
+                    },
+                    _ => Me::Other {
+                        arn: arn.to_string(),
+                    },
+                }
             }
-            if let Some(rest) = resource.strip_prefix("role/") {
-                return SelfIdentity::Role {
-                    account,
-                    name: rest.rsplit('/').next().unwrap_or(rest).to_string(),
-                };
-            }
-            if let Some(rest) = resource.strip_prefix("user/") {
-                return SelfIdentity::User {
-                    account,
-                    name: rest.rsplit('/').next().unwrap_or(rest).to_string(),
-                };
-            }
+            _ => Me::Other {
+                arn: arn.to_string(),
+            },
+        };
+        Self {
+            me,
+            member_role: None,
         }
-        SelfIdentity::Other {
-            arn: arn.to_string(),
-        }
+    }
+
+    /// The same identity, acting in member accounts through `member_role`.
+    pub fn with_member_role(mut self, member_role: Option<MemberRole>) -> Self {
+        self.member_role = member_role;
+        self
     }
 
     /// The account Reflex runs in, when the identity names one.
     pub fn account(&self) -> Option<&str> {
-        let account = match self {
-            SelfIdentity::Role { account, .. } | SelfIdentity::User { account, .. } => account,
-            SelfIdentity::Other { arn } => arn.split(':').nth(4)?,
+        let account = match &self.me {
+            Me::Role { account, .. } | Me::SessionOf { account, .. } | Me::User { account, .. } => {
+                account
+            }
+            Me::Other { arn } => arn.split(':').nth(4)?,
         };
         Some(account).filter(|a| !a.is_empty())
     }
 
-    /// Whether a caller is Reflex itself. IAM names are case-insensitive, and unique only
-    /// within an account: anyone may name a role like Reflex's in an account of their own, so a
-    /// name is Reflex only in Reflex's account, and only when the caller's account is known.
+    /// Whether a caller is Reflex itself: in Reflex's own account, a session of its own role
+    /// (or its own user); in any other account, a session of exactly the member role's ARN
+    /// there, path included. Never by name alone: a role of the member role's name at another
+    /// path, or in Reflex's own account (where no member role exists, so the name is free), or
+    /// a session whose issuer CloudTrail did not record is someone else's.
     pub fn is(&self, caller: &UserIdentity) -> bool {
-        let same_account = |account: &str| !account.is_empty() && caller.account() == Some(account);
-        match self {
-            SelfIdentity::Role { account, name } => {
-                same_account(account)
-                    && caller
-                        .role_name()
-                        .is_some_and(|r| r.eq_ignore_ascii_case(name))
+        let Some(home) = self.account() else {
+            return false;
+        };
+        match caller.issuer_role() {
+            Some(issuer) if issuer.account == home => self.is_my_role(issuer),
+            Some(issuer) => self.is_member_session(issuer),
+            None => self.is_me_without_a_role(caller),
+        }
+    }
+
+    /// A session of the role Reflex runs as, in its own account.
+    fn is_my_role(&self, issuer: IssuerRole<'_>) -> bool {
+        match &self.me {
+            Me::Role { arn, .. } => issuer.arn == arn,
+            Me::SessionOf { role, .. } => issuer.name == role,
+            Me::User { .. } | Me::Other { .. } => false,
+        }
+    }
+
+    /// A session of the member role in a member account: exactly its ARN for that account.
+    fn is_member_session(&self, issuer: IssuerRole<'_>) -> bool {
+        self.member_role
+            .as_ref()
+            .is_some_and(|role| role.arn(issuer.account) == issuer.arn)
+    }
+
+    /// Reflex as an IAM user (local runs) or an ARN of another kind: that exact ARN.
+    fn is_me_without_a_role(&self, caller: &UserIdentity) -> bool {
+        match &self.me {
+            Me::User { arn, account } => {
+                caller.kind == "IAMUser"
+                    && caller.arn.as_deref() == Some(arn)
+                    && caller.account_id.as_deref().is_none_or(|a| a == account)
             }
-            SelfIdentity::User { account, name } => {
-                same_account(account)
-                    && caller
-                        .iam_user_name()
-                        .is_some_and(|u| u.eq_ignore_ascii_case(name))
-            }
-            SelfIdentity::Other { arn } => caller.arns().contains(&arn.as_str()),
+            Me::Other { arn } => caller.arn.as_deref() == Some(arn),
+            Me::Role { .. } | Me::SessionOf { .. } => false,
         }
     }
 }
@@ -241,35 +340,161 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_role_session_is_recognised_as_self_whatever_the_session_name() {
-        let me = SelfIdentity::from_arn("arn:aws:sts::123456789012:assumed-role/reflex-revoke/fn");
-        assert!(me.is(&role_session("reflex-revoke", "another-session")));
-        assert!(me.is(&role_session("Reflex-Revoke", "x")));
-        assert!(!me.is(&role_session("reflex-revoke-not", "fn")));
+    /// A session of `arn:aws:iam::ACCOUNT:role{path}NAME` as CloudTrail records it.
+    fn session_of(account: &str, path: &str, name: &str) -> UserIdentity {
+        serde_json::from_value(serde_json::json!({
+            "type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:s",
+            "arn": format!("arn:aws:sts::{account}:assumed-role/{name}/s"),
+            "accountId": account,
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role", "principalId": "AROAEXAMPLE",
+                "arn": format!("arn:aws:iam::{account}:role{path}{name}"),
+                "accountId": account, "userName": name}}
+        }))
+        .unwrap()
+    }
+
+    const HOME: &str = "111111111111";
+    const MEMBER: &str = "222222222222";
+
+    fn reflex() -> SelfIdentity {
+        SelfIdentity::from_arn("arn:aws:iam::111111111111:role/reflex/reflex-revoke-us-east-1")
+            .with_member_role(Some(
+                MemberRole::parse("arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke")
+                    .unwrap(),
+            ))
     }
 
     #[test]
-    fn the_same_role_name_in_another_account_is_not_self() {
-        let me = SelfIdentity::from_arn("arn:aws:iam::999999999999:role/reflex-revoke");
-        assert!(!me.is(&role_session("reflex-revoke", "fn")));
+    fn at_home_reflex_is_its_own_role_by_exact_arn_whatever_the_session() {
+        let me = reflex();
+        assert!(me.is(&session_of(HOME, "/reflex/", "reflex-revoke-us-east-1")));
+        let mut other_session = session_of(HOME, "/reflex/", "reflex-revoke-us-east-1");
+        other_session.arn =
+            Some("arn:aws:sts::111111111111:assumed-role/reflex-revoke-us-east-1/anything".into());
+        assert!(me.is(&other_session));
+        for (path, name) in [
+            ("/", "reflex-revoke-us-east-1"),
+            ("/reflex/", "Reflex-Revoke-US-East-1"),
+            ("/reflex/", "reflex-revoke-eu-west-1"),
+            ("/reflex/", "reflex-scale-us-east-1"),
+            // The member role's name and path are free in Reflex's own account.
+            ("/reflex/", "reflex-remediation-revoke"),
+            ("/", "reflex-remediation-revoke"),
+        ] {
+            assert!(!me.is(&session_of(HOME, path, name)), "{path}{name}");
+        }
+        // Reflex's own role name in another account is someone else's role.
+        assert!(!me.is(&session_of(MEMBER, "/reflex/", "reflex-revoke-us-east-1")));
     }
 
     #[test]
-    fn a_caller_whose_account_is_unknown_or_only_in_its_arn_is_judged_by_that() {
-        let me = SelfIdentity::from_arn("arn:aws:iam::123456789012:role/reflex-revoke");
-        let mut elsewhere = role_session("reflex-revoke", "fn");
-        elsewhere.account_id = None;
-        elsewhere.arn = Some("arn:aws:sts::999999999999:assumed-role/reflex-revoke/fn".into());
-        assert!(!me.is(&elsewhere), "the ARN names another account");
-        elsewhere.arn = None;
-        assert!(
-            !me.is(&elsewhere),
-            "no account known: not proof of anything"
+    fn in_a_member_account_reflex_is_exactly_the_member_role_there() {
+        let me = reflex();
+        assert!(me.is(&session_of(MEMBER, "/reflex/", "reflex-remediation-revoke")));
+        assert!(me.is(&session_of(
+            "333333333333",
+            "/reflex/",
+            "reflex-remediation-revoke"
+        )));
+        for (path, name) in [
+            ("/", "reflex-remediation-revoke"),
+            ("/ops/", "reflex-remediation-revoke"),
+            ("/reflex/other/", "reflex-remediation-revoke"),
+            ("/reflex/", "Reflex-Remediation-Revoke"),
+            ("/reflex/", "reflex-remediation-scale"),
+            ("/reflex/", "reflex-remediation"),
+            ("/reflex/", "ops"),
+        ] {
+            assert!(!me.is(&session_of(MEMBER, path, name)), "{path}{name}");
+        }
+        // Without a member role, no session in another account is Reflex's.
+        let home_only = reflex().with_member_role(None);
+        assert!(!home_only.is(&session_of(MEMBER, "/reflex/", "reflex-remediation-revoke")));
+    }
+
+    #[test]
+    fn a_session_without_a_whole_and_consistent_issuer_is_not_reflex() {
+        let me = reflex();
+        let genuine = session_of(MEMBER, "/reflex/", "reflex-remediation-revoke");
+        assert!(me.is(&genuine));
+        // The older, minimal form: the session ARN only (it has no path).
+        let mut minimal = genuine.clone();
+        minimal.session_context = None;
+        assert!(!me.is(&minimal));
+        let mut empty_issuer = genuine.clone();
+        empty_issuer.session_context = Some(SessionContext {
+            session_issuer: Some(SessionIssuer::default()),
+        });
+        assert!(!me.is(&empty_issuer));
+        let mut untyped = genuine.clone();
+        untyped
+            .session_context
+            .as_mut()
+            .unwrap()
+            .session_issuer
+            .as_mut()
+            .unwrap()
+            .kind = None;
+        assert!(!me.is(&untyped));
+        // Accounts that disagree: not a record CloudTrail writes.
+        let mut other_issuer_account = genuine.clone();
+        other_issuer_account
+            .session_context
+            .as_mut()
+            .unwrap()
+            .session_issuer
+            .as_mut()
+            .unwrap()
+            .account_id = Some("333333333333".into());
+        assert!(!me.is(&other_issuer_account));
+        let mut other_caller_account = genuine.clone();
+        other_caller_account.account_id = Some(HOME.into());
+        assert!(!me.is(&other_caller_account));
+        // Not a role session at all.
+        let mut federated = genuine;
+        federated.kind = "FederatedUser".into();
+        assert!(!me.is(&federated));
+    }
+
+    #[test]
+    fn a_session_arn_from_sts_names_the_role_without_its_path() {
+        // What STS GetCallerIdentity answers when Reflex runs as its role.
+        let me = SelfIdentity::from_arn(
+            "arn:aws:sts::111111111111:assumed-role/reflex-revoke-us-east-1/reflex-revoke-us-east-1",
         );
-        let mut here = role_session("reflex-revoke", "fn");
-        here.account_id = None;
-        assert!(me.is(&here), "the session ARN names Reflex's account");
+        assert_eq!(me.account(), Some(HOME));
+        assert!(me.is(&session_of(HOME, "/reflex/", "reflex-revoke-us-east-1")));
+        assert!(!me.is(&session_of(HOME, "/reflex/", "Reflex-Revoke-US-East-1")));
+        assert!(!me.is(&session_of(HOME, "/reflex/", "reflex-revoke-us-east-1-not")));
+        assert!(!me.is(&session_of(MEMBER, "/reflex/", "reflex-revoke-us-east-1")));
+        let mut minimal = session_of(HOME, "/reflex/", "reflex-revoke-us-east-1");
+        minimal.session_context = None;
+        assert!(!me.is(&minimal), "no issuer: not proof");
+    }
+
+    #[test]
+    fn the_issuer_is_read_whole_from_cloudtrail() {
+        let caller = session_of(MEMBER, "/reflex/", "reflex-remediation-revoke");
+        assert_eq!(
+            caller.issuer_role(),
+            Some(IssuerRole {
+                arn: "arn:aws:iam::222222222222:role/reflex/reflex-remediation-revoke",
+                account: MEMBER,
+                name: "reflex-remediation-revoke",
+            })
+        );
+        let mut not_a_role = caller.clone();
+        not_a_role
+            .session_context
+            .as_mut()
+            .unwrap()
+            .session_issuer
+            .as_mut()
+            .unwrap()
+            .arn = Some("arn:aws:iam::222222222222:user/reflex-remediation-revoke".into());
+        assert_eq!(not_a_role.issuer_role(), None);
     }
 
     #[test]
@@ -310,7 +535,7 @@ mod tests {
     }
 
     #[test]
-    fn users_are_matched_by_name() {
+    fn users_are_matched_by_exact_arn() {
         let me = SelfIdentity::from_arn("arn:aws:iam::123456789012:user/reflex");
         let caller = UserIdentity {
             kind: "IAMUser".into(),
@@ -321,6 +546,11 @@ mod tests {
         };
         assert!(me.is(&caller));
         assert_eq!(caller.principal(), Some(Resource::User("reflex".into())));
+        let elsewhere = UserIdentity {
+            arn: Some("arn:aws:iam::123456789012:user/ops/reflex".into()),
+            ..caller.clone()
+        };
+        assert!(!me.is(&elsewhere));
         assert!(!me.is(&role_session("reflex", "x")));
     }
 

@@ -33,8 +33,9 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// The role Reflex assumes in a member account, e.g.
-/// `arn:aws:iam::{account}:role/reflex/reflex-remediation`.
+/// The role a function assumes in a member account, e.g.
+/// `arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke` (one per function, each with
+/// that function's permissions only). Its sessions there, by this exact ARN, are Reflex's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRole {
     template: String,
@@ -47,8 +48,11 @@ impl MemberRole {
     pub fn parse(template: &str) -> Result<Self, String> {
         let parts: Vec<&str> = template.splitn(6, ':').collect();
         match parts.as_slice() {
+            // Exact: compared as text with each session's issuer, a `*` or `?` would be no
+            // pattern but a character (IAM paths may contain them): refused as a mistake.
             ["arn", partition, "iam", "", ACCOUNT_PLACEHOLDER, resource]
                 if partition.starts_with("aws")
+                    && !resource.contains(['*', '?', '{', '}'])
                     && resource
                         .strip_prefix("role/")
                         .is_some_and(|r| !r.is_empty() && !r.ends_with('/')) =>
@@ -58,8 +62,9 @@ impl MemberRole {
                 })
             }
             _ => Err(format!(
-                "`{template}` is not a role ARN with `{ACCOUNT_PLACEHOLDER}` as its account, \
-                 like arn:aws:iam::{ACCOUNT_PLACEHOLDER}:role/reflex/reflex-remediation"
+                "`{template}` is not an exact role ARN (no `*` or `?`) with `{ACCOUNT_PLACEHOLDER}` \
+                 as its account, \
+                 like arn:aws:iam::{ACCOUNT_PLACEHOLDER}:role/reflex/reflex-remediation-revoke"
             )),
         }
     }
@@ -67,11 +72,6 @@ impl MemberRole {
     /// The role's ARN in one member account.
     pub fn arn(&self, account: &str) -> String {
         self.template.replace(ACCOUNT_PLACEHOLDER, account)
-    }
-
-    /// The role's name (its ARN's last segment): sessions of it in any account are Reflex.
-    pub fn name(&self) -> &str {
-        self.template.rsplit('/').next().unwrap_or(&self.template)
     }
 }
 
@@ -137,7 +137,7 @@ mod tests {
     }
 
     fn member_role() -> MemberRole {
-        MemberRole::parse("arn:aws:iam::{account}:role/reflex/reflex-remediation").unwrap()
+        MemberRole::parse("arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke").unwrap()
     }
 
     fn envelope(account: &str, region: &str) -> Envelope {
@@ -156,9 +156,8 @@ mod tests {
         let role = member_role();
         assert_eq!(
             role.arn("222222222222"),
-            "arn:aws:iam::222222222222:role/reflex/reflex-remediation"
+            "arn:aws:iam::222222222222:role/reflex/reflex-remediation-revoke"
         );
-        assert_eq!(role.name(), "reflex-remediation");
     }
 
     #[test]
@@ -170,6 +169,9 @@ mod tests {
             "arn:aws:iam::{account}:role/",
             "arn:aws:sts::{account}:role/reflex",
             "arn:aws:iam:us-east-1:{account}:role/reflex",
+            "arn:aws:iam::{account}:role/reflex/*",
+            "arn:aws:iam::{account}:role/reflex/reflex-?",
+            "arn:aws:iam::{account}:role/{account}/reflex",
         ] {
             let err = MemberRole::parse(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{bad}: {err}");
@@ -191,7 +193,7 @@ mod tests {
         assert_eq!(
             route(&t, &home(), Some(&member_role())),
             Route::Member {
-                role_arn: "arn:aws:iam::222222222222:role/reflex/reflex-remediation".into()
+                role_arn: "arn:aws:iam::222222222222:role/reflex/reflex-remediation-revoke".into()
             }
         );
     }

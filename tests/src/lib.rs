@@ -6,6 +6,7 @@ pub mod ec2;
 pub mod emulator;
 pub mod member;
 pub mod pattern;
+pub mod policy;
 pub mod proxy;
 pub mod render;
 pub mod runtime;

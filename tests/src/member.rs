@@ -7,32 +7,45 @@ use aws_sdk_sts::config::{Credentials, Region, SharedCredentialsProvider};
 use serde_json::Value;
 
 use crate::Account;
-use crate::emulator::{ACCOUNT, REGION};
+use crate::emulator::{ACCOUNT, REGION, workspace_root};
+use crate::policy::Deployment;
 
 pub const MEMBER: &str = "222222222222";
-/// The role Reflex assumes in every member account (what `infra/member.yaml` creates).
-pub const MEMBER_ROLE_ARN: &str = "arn:aws:iam::{account}:role/reflex/reflex-remediation";
+/// The functions that act in member accounts, each through a member role of its own.
+pub const FUNCTIONS: &[&str] = &["revoke", "scale", "harden", "quarantine"];
+/// revoke's member role (what `infra/member.yaml` creates, and the central stack's
+/// `REFLEX_MEMBER_ROLE_ARN` for revoke).
+pub const MEMBER_ROLE_ARN: &str = "arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke";
 /// The member's administrator, used by the tests to set the account up and read it back.
 const MEMBER_ADMIN: &str = "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole";
 
-const TRUST_CENTRAL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::123456789012:role/reflex/*"}}}]}"#;
+/// `function`'s member role, `{account}` standing for the member's account id.
+pub fn member_role_arn(function: &str) -> String {
+    format!("arn:aws:iam::{{account}}:role/reflex/reflex-remediation-{function}")
+}
 
 /// The member account in `region`, as its administrator.
 pub async fn admin(home: &Account, region: &str) -> Account {
+    as_role(home, MEMBER_ADMIN, "reflex-tests", region).await
+}
+
+/// The harness seen with the credentials of a session of `role_arn` (moto hands them out for
+/// any role ARN; the role's account is theirs), in `region`.
+pub async fn as_role(home: &Account, role_arn: &str, session: &str, region: &str) -> Account {
     let out = aws_sdk_sts::Client::new(&home.sdk)
         .assume_role()
-        .role_arn(MEMBER_ADMIN)
-        .role_session_name("reflex-tests")
+        .role_arn(role_arn)
+        .role_session_name(session)
         .send()
         .await
-        .expect("assume the member's admin role");
+        .unwrap_or_else(|e| panic!("assume {role_arn}: {e:?}"));
     let c = out.credentials.expect("credentials");
     let credentials = Credentials::new(
         c.access_key_id,
         c.secret_access_key,
         Some(c.session_token),
         None,
-        "member-admin",
+        "assumed-role",
     );
     let sdk: SdkConfig = home
         .sdk
@@ -43,17 +56,55 @@ pub async fn admin(home: &Account, region: &str) -> Account {
     home.with_sdk(sdk)
 }
 
-/// Onboard the member: the remediation role the central functions assume.
+/// Onboard the member as `infra/member.yaml` does (rendered with SAM's translator for this
+/// account, the central account being the harness's): each function's remediation role, with
+/// its name, path, trust and policies.
 pub async fn create_remediation_role(member: &Account) {
-    member
-        .iam
-        .create_role()
-        .path("/reflex/")
-        .role_name("reflex-remediation")
-        .assume_role_policy_document(TRUST_CENTRAL)
-        .send()
-        .await
-        .expect("create the remediation role");
+    let account = caller_account(member).await;
+    let deployed = Deployment::of(
+        &workspace_root().join("infra/member.yaml"),
+        &[("CentralAccountId", ACCOUNT), ("AWS::AccountId", &account)],
+    )
+    .expect("infra/member.yaml renders");
+    for function in FUNCTIONS {
+        let id = format!("{}MemberRole", capitalised(function));
+        let expected = member_role_arn(function).replace("{account}", &account);
+        assert_eq!(
+            deployed.role_arn(&id).as_deref(),
+            Some(expected.as_str()),
+            "infra/member.yaml's {id} is the role the harness configures"
+        );
+        let p = deployed.resolved(&deployed.resources[&id]["Properties"]);
+        let text = |v: &Value| v.as_str().expect("resolved").to_string();
+        member
+            .iam
+            .create_role()
+            .path(text(&p["Path"]))
+            .role_name(text(&p["RoleName"]))
+            .assume_role_policy_document(p["AssumeRolePolicyDocument"].to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create {id}: {e:?}"));
+        for policy in p["Policies"].as_array().into_iter().flatten() {
+            member
+                .iam
+                .put_role_policy()
+                .role_name(text(&p["RoleName"]))
+                .policy_name(text(&policy["PolicyName"]))
+                .policy_document(policy["PolicyDocument"].to_string())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("the policy of {id}: {e:?}"));
+        }
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// Who the credentials of `acct` belong to, according to STS.

@@ -200,7 +200,10 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
         .handler_via::<Quarantine>(
             &proxy,
             "enforce",
-            &[("REFLEX_MEMBER_ROLE_ARN", MEMBER_ROLE_ARN)],
+            &[(
+                "REFLEX_MEMBER_ROLE_ARN",
+                &member::member_role_arn("quarantine"),
+            )],
         )
         .await;
     let report = handler.handle(event).await.expect("handled");
@@ -212,9 +215,9 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
     assert!(
         !assumed.is_empty()
             && assumed.iter().all(|r| r.body.contains(
-                "RoleArn=arn%3Aaws%3Aiam%3A%3A222222222222%3Arole%2Freflex%2Freflex-remediation"
+                "RoleArn=arn%3Aaws%3Aiam%3A%3A222222222222%3Arole%2Freflex%2Freflex-remediation-quarantine"
             )),
-        "the member role: {assumed:?}"
+        "quarantine's own member role: {assumed:?}"
     );
     let sts = signed_in("sts:AssumeRole");
     assert!(sts.iter().all(|r| r == "us-east-1"), "home's STS: {sts:?}");

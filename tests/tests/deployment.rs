@@ -176,8 +176,23 @@ fn a_failed_first_deploy_leaves_nothing_behind_that_the_retry_would_collide_with
     }
 }
 
+/// Whether a name differs per region: a `Fn::Sub` whose text has `${AWS::Region}` (a plain name
+/// that merely looks like one does not count).
+fn regional(name: &Value) -> bool {
+    let sub = &name["Fn::Sub"];
+    let text = sub.as_str().or_else(|| sub[0].as_str()).unwrap_or_default();
+    text.contains("${AWS::Region}")
+}
+
 #[test]
 fn names_that_are_global_to_the_account_differ_by_region() {
+    // The check itself: a fixed name fails it.
+    assert!(regional(
+        &json!({ "Fn::Sub": "reflex-revoke-${AWS::Region}" })
+    ));
+    assert!(!regional(&json!("reflex-revoke")));
+    assert!(!regional(&json!("reflex-revoke-${AWS::Region}")));
+    assert!(!regional(&json!({ "Fn::Sub": "reflex-revoke" })));
     let central = written(CENTRAL);
     for (id, dashboard) in of_type(&central, "AWS::CloudWatch::Dashboard") {
         let name = dashboard["Properties"]["DashboardName"].to_string();
@@ -186,14 +201,14 @@ fn names_that_are_global_to_the_account_differ_by_region() {
             "{id}: dashboards are global to the account, so {name} collides in the second region"
         );
     }
-    // IAM is global: a named role is created in one region only.
+    // IAM is global: a named role is created in one region only, or has the region in its name.
     for template in [CENTRAL, MEMBER] {
         let written = written(template);
         for (id, role) in of_type(&written, "AWS::IAM::Role") {
-            if role["Properties"].get("RoleName").is_some() {
+            if let Some(name) = role["Properties"].get("RoleName") {
                 assert!(
-                    role.get("Condition").is_some(),
-                    "{template}: {id} has a fixed name and is created in every region"
+                    role.get("Condition").is_some() || regional(name),
+                    "{template}: {id} has the fixed name {name} and is created in every region"
                 );
             }
         }

@@ -359,7 +359,6 @@ fn guards() -> Guards {
         self_identity: Some(SelfIdentity::from_arn(
             "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke",
         )),
-        member_role: None,
         exempt: ExemptPrincipals::new("TEST", &["arn:aws:iam::*:role/break-glass".to_string()])
             .unwrap(),
         default_mode: Mode::Enforce,

@@ -618,7 +618,6 @@ fn malformed_events_are_refused_naming_the_field() {
 fn reflexs_own_calls_and_refused_calls_are_stopped_by_the_event_guards() {
     let guards = Guards {
         self_identity: Some(SelfIdentity::from_arn(REFLEX_SESSION)),
-        member_role: None,
         exempt: ExemptPrincipals::none(),
         default_mode: Mode::Enforce,
         rule_modes: BTreeMap::new(),
@@ -649,7 +648,6 @@ fn reflexs_own_calls_and_refused_calls_are_stopped_by_the_event_guards() {
 fn the_blast_radius_keeps_isolation_and_cuts_the_tail() {
     let guards = Guards {
         self_identity: None,
-        member_role: None,
         exempt: ExemptPrincipals::none(),
         default_mode: Mode::Enforce,
         rule_modes: BTreeMap::new(),

@@ -9,6 +9,7 @@ use reflex_shared::exemption::ExemptPrincipals;
 use reflex_shared::guard::{Disposition, EventSkip, Guards, Mode};
 use reflex_shared::iam::Containment;
 use reflex_shared::identity::SelfIdentity;
+use reflex_shared::target::MemberRole;
 use reflex_shared::{Action, ApiCall, Finding, Function, Interpreted, Resource};
 use reflex_testkit::sample_event;
 use serde_json::json;
@@ -363,10 +364,15 @@ fn an_event_missing_a_field_a_rule_needs_is_a_clear_error() {
 
 fn guards() -> Guards {
     Guards {
-        self_identity: Some(SelfIdentity::from_arn(
-            "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke",
-        )),
-        member_role: Some("reflex-remediation".into()),
+        self_identity: Some(
+            SelfIdentity::from_arn(
+                "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke",
+            )
+            .with_member_role(Some(
+                MemberRole::parse("arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke")
+                    .unwrap(),
+            )),
+        ),
         exempt: ExemptPrincipals::new("TEST", &["arn:aws:iam::*:role/break-glass".to_string()])
             .unwrap(),
         default_mode: Mode::Enforce,
@@ -399,7 +405,9 @@ fn loop_guard_skips_reflex_in_a_member_account_through_the_member_role() {
     );
     // The member role is what marks Reflex there: without it, the session is just a role.
     let without = Guards {
-        member_role: None,
+        self_identity: Some(SelfIdentity::from_arn(
+            "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke",
+        )),
         ..guards()
     };
     assert_eq!(
