@@ -10,6 +10,9 @@ After each answer werkzeug waits up to 10 ms for request bytes the application d
 that an over-long upload sees its error instead of a reset. The SDK never sends such bytes (moto
 reads every body by its length), and one server serving one request at a time would spend most
 of its time in that wait: it only drains what has already arrived.
+
+CloudWatch is answered in the CBOR protocol the AWS SDK for Rust speaks (cloudwatch_cbor.py),
+which moto 5.2 does not serve itself.
 """
 import selectors
 import sys
@@ -22,6 +25,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+from cloudwatch_cbor import cbor_for_cloudwatch
 
 
 class _DrainWhatArrived(selectors.DefaultSelector):
@@ -38,7 +43,8 @@ class _Selectors:
 
 werkzeug.serving.selectors = _Selectors
 
-app = DomainDispatcherApplication(create_backend_app)
+# CloudWatch as the AWS SDK for Rust speaks it (CBOR), answered by moto's CloudWatch.
+app = cbor_for_cloudwatch(DomainDispatcherApplication(create_backend_app))
 server = make_server("127.0.0.1", 0, app, threaded=False, request_handler=MotoRequestHandler)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 print(f"READY {server.server_port}", flush=True)

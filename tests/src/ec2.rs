@@ -1,6 +1,7 @@
-//! EC2 and Auto Scaling in the emulator, for the quarantine tests and demo: a VPC with a web
-//! fleet (an Auto Scaling group of instances with two security groups and two volumes), the
-//! sample events pointed at what the emulator created, and read-back.
+//! EC2, Auto Scaling and CloudWatch in the emulator, for the quarantine tests and demo: a VPC
+//! with a web fleet (an Auto Scaling group of instances with two security groups and two
+//! volumes), alarms on an instance (CloudWatch's own, or forged), the sample events pointed at
+//! what the emulator created, and read-back.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +23,13 @@ pub const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60001";
 pub const FLEET: &str = "web-fleet";
 /// The tag that marks Reflex's quarantine group (`reflex_quarantine::actions`).
 pub use reflex_quarantine::actions::QUARANTINE_GROUP_TAG;
+/// The name of Reflex's untracked-connections group.
+pub use reflex_quarantine::actions::UNTRACKED_GROUP_NAME;
+/// The listed alarm of the samples (`alarm-instance-network-out-high.json`).
+pub const LISTED_ALARM: &str = "exfil-network-out-web-1";
+/// The operator's quarantine tag the samples carry (`create-tags-quarantine.json`), as
+/// `REFLEX_QUARANTINE_TAG`.
+pub const OPERATOR_TAG: &str = "reflex:quarantine=approved-by-secops";
 
 /// What [`seed_fleet`] created.
 pub struct Fleet {
@@ -482,6 +490,152 @@ pub async fn group_rules(acct: &Account, group: &str) -> Vec<String> {
     rules
 }
 
+/// The VPC's untracked-connections group, if Reflex created one (by its name).
+pub async fn untracked_group(acct: &Account, vpc: &str) -> Option<String> {
+    ec2(acct)
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values(UNTRACKED_GROUP_NAME)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe security groups")
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id().map(String::from))
+}
+
+/// Put a tag on a resource, as anyone allowed `ec2:CreateTags` may.
+pub async fn put_tag(acct: &Account, resource: &str, key: &str, value: &str) {
+    ec2(acct)
+        .create_tags()
+        .resources(resource)
+        .tags(Tag::builder().key(key).value(value).build())
+        .send()
+        .await
+        .expect("tag");
+}
+
+// ---- alarms on an instance ----
+
+/// The listed sample alarm as it is made in the emulator: `NetworkOut` of the instance (EC2's
+/// own namespace), summed over five minutes, above 5 GB.
+pub async fn put_network_out_alarm(acct: &Account, name: &str, instance: &str) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    aws_sdk_cloudwatch::Client::new(&acct.sdk)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/EC2")
+        .metric_name("NetworkOut")
+        .dimensions(
+            Dimension::builder()
+                .name("InstanceId")
+                .value(instance)
+                .build(),
+        )
+        .statistic(Statistic::Sum)
+        .period(300)
+        .evaluation_periods(1)
+        .threshold(5e9)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("put metric alarm");
+}
+
+/// The start of the last whole five-minute period, at least ten minutes ago: where EC2's
+/// datapoint lands in these tests.
+pub fn evaluated_period() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now().timestamp();
+    let start = now - now.rem_euclid(300) - 600;
+    chrono::DateTime::from_timestamp(start, 0).expect("a time")
+}
+
+/// EC2's `NetworkOut` datapoint of the instance at `at`. (In AWS only EC2 writes `AWS/EC2`; the
+/// emulator lets the test stand in for it.)
+pub async fn put_network_out(
+    acct: &Account,
+    instance: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    bytes: f64,
+) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    aws_sdk_cloudwatch::Client::new(&acct.sdk)
+        .put_metric_data()
+        .namespace("AWS/EC2")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("NetworkOut")
+                .dimensions(
+                    Dimension::builder()
+                        .name("InstanceId")
+                        .value(instance)
+                        .build(),
+                )
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                    at.timestamp(),
+                ))
+                .value(bytes)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put metric data");
+}
+
+/// CloudWatch's evaluation record of one datapoint, as `reasonData` carries it.
+pub fn evaluation_record(at: chrono::DateTime<chrono::Utc>, value: f64) -> String {
+    let time = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    json!({
+        "version": "1.0", "queryDate": time, "startDate": time, "statistic": "Sum",
+        "period": 300, "recentDatapoints": [value], "threshold": 5e9,
+        "evaluatedDatapoints": [{"timestamp": time, "sampleCount": 1.0, "value": value}]
+    })
+    .to_string()
+}
+
+/// Set the alarm to ALARM with `cloudwatch:SetAlarmState`, as anyone allowed it may, with a
+/// reason and, if given, a record (`StateReasonData`); and the state-change event CloudWatch
+/// sends for it (the sample's shape, for `instance`).
+pub async fn set_alarm(
+    acct: &Account,
+    name: &str,
+    instance: &str,
+    reason: &str,
+    record: Option<String>,
+) -> Value {
+    aws_sdk_cloudwatch::Client::new(&acct.sdk)
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason(reason)
+        .set_state_reason_data(record.clone())
+        .send()
+        .await
+        .expect("set alarm state");
+    let mut event = for_instance(
+        crate::sample("quarantine/alarm-instance-network-out-high.json"),
+        instance,
+    );
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
+        .to_string();
+    event["detail"]["alarmName"] = name.into();
+    event["resources"] = json!([format!(
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+    )]);
+    let mut state = json!({ "value": "ALARM", "reason": reason, "timestamp": now });
+    if let Some(record) = record {
+        state["reasonData"] = record.into();
+    }
+    event["detail"]["state"] = state;
+    event
+}
+
 /// Every mark of a quarantine on the fleet's first instance, read back from the emulator.
 pub async fn assert_quarantined(acct: &Account, fleet: &Fleet) {
     let id = &fleet.instance_id;
@@ -492,6 +646,20 @@ pub async fn assert_quarantined(acct: &Account, fleet: &Fleet) {
     assert!(
         group_rules(acct, &q).await.is_empty(),
         "the quarantine group allows nothing in or out"
+    );
+    // The group it went through first allows everything, so that EC2 stopped tracking the
+    // instance's connections; the instance is no longer in it.
+    let untracked = untracked_group(acct, &fleet.vpc_id)
+        .await
+        .expect("the untracked-connections group exists");
+    assert_eq!(
+        group_rules(acct, &untracked).await,
+        [
+            "in -1 all 0.0.0.0/0",
+            "in -1 all ::/0",
+            "out -1 all 0.0.0.0/0",
+            "out -1 all ::/0"
+        ]
     );
     assert!(termination_protection(acct, id).await);
     assert_eq!(shutdown_behaviour(acct, id).await, "stop");

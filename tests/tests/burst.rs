@@ -173,7 +173,15 @@ async fn a_burst_of_mixed_events_loses_none_and_acts_on_duplicates_once() {
         )
         .await,
         harden: handler(&acct, &proxy, &[]).await,
-        quarantine: handler(&acct, &proxy, &[("REFLEX_QUARANTINE_ALARMS", "exfil-*")]).await,
+        quarantine: handler(
+            &acct,
+            &proxy,
+            &[
+                ("REFLEX_QUARANTINE_ALARMS", ec2::LISTED_ALARM),
+                ("REFLEX_QUARANTINE_TAG", ec2::OPERATOR_TAG),
+            ],
+        )
+        .await,
         notify: handler(&acct, &proxy, &[]).await,
     });
     let pool = pool(&acct, &fleet).await;

@@ -144,17 +144,22 @@ async fn revoke_killed_during_the_detach_finishes_on_the_retry_with_one_report()
 }
 
 /// Every step boundary of a quarantine, the longest remediation: the first call that changes
-/// something in each step, killed before it reaches EC2 and after.
-const QUARANTINE_CRASH_POINTS: [(&str, usize); 9] = [
-    ("ec2:CreateTags", 1),              // record the previous groups
-    ("ec2:CreateSecurityGroup", 1),     // isolate: the quarantine group
-    ("ec2:ModifyInstanceAttribute", 1), // isolate: the instance's groups
-    ("autoscaling:DetachInstances", 1), // detach from the fleet
-    ("ec2:ModifyInstanceAttribute", 2), // termination protection
-    ("ec2:ModifyInstanceAttribute", 3), // shutdown stops
-    ("ec2:CreateTags", 2),              // tag the quarantine
-    ("ec2:CreateSnapshot", 1),          // the first volume
-    ("ec2:CreateSnapshot", 2),          // the second volume
+/// something in each step, killed before it reaches EC2 and after; and inside the isolation,
+/// each group made ready and each of its two moves (between them, the instance allows all
+/// traffic: the retry must finish the move).
+const QUARANTINE_CRASH_POINTS: [(&str, usize); 12] = [
+    ("ec2:CreateTags", 1),                    // record the previous groups
+    ("ec2:CreateSecurityGroup", 1),           // isolate: the quarantine group
+    ("ec2:CreateSecurityGroup", 2),           // isolate: the untracked-connections group
+    ("ec2:AuthorizeSecurityGroupIngress", 1), // isolate: that group's rules
+    ("ec2:ModifyInstanceAttribute", 1),       // isolate: into the untracked group
+    ("ec2:ModifyInstanceAttribute", 2),       // isolate: into the quarantine group
+    ("autoscaling:DetachInstances", 1),       // detach from the fleet
+    ("ec2:ModifyInstanceAttribute", 3),       // termination protection
+    ("ec2:ModifyInstanceAttribute", 4),       // shutdown stops
+    ("ec2:CreateTags", 2),                    // tag the quarantine
+    ("ec2:CreateSnapshot", 1),                // the first volume
+    ("ec2:CreateSnapshot", 2),                // the second volume
 ];
 
 async fn quarantine_crashes(applied: bool) -> usize {

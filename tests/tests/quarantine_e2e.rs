@@ -25,7 +25,9 @@ async fn world() -> (Emulator, Account, Fleet) {
 }
 
 /// The sample alarm `exfil-network-out-web-1` is listed.
-const ALARMS: (&str, &str) = ("REFLEX_QUARANTINE_ALARMS", "exfil-*");
+const ALARMS: (&str, &str) = ("REFLEX_QUARANTINE_ALARMS", ec2::LISTED_ALARM);
+/// The operator's manual trigger, with the samples' key and value.
+const TAG: (&str, &str) = ("REFLEX_QUARANTINE_TAG", ec2::OPERATOR_TAG);
 /// No ledger: a repeated delivery reaches the executors, whose own reads make it idempotent.
 const NO_LEDGER: (&str, &str) = ("REFLEX_LEDGER_TABLE", "");
 
@@ -143,7 +145,8 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
 }
 
 #[tokio::test]
-async fn a_listed_alarm_quarantines_its_instance_and_an_unlisted_one_does_nothing() {
+async fn a_listed_alarm_confirmed_by_ec2s_metric_quarantines_its_instance_and_an_unlisted_one_does_nothing()
+ {
     let (_emu, acct, fleet) = world().await;
     let unlisted = run(
         &acct,
@@ -157,16 +160,30 @@ async fn a_listed_alarm_quarantines_its_instance_and_an_unlisted_one_does_nothin
     assert!(ec2::quarantine_group(&acct, &fleet.vpc_id).await.is_none());
     assert!(acct.reports().await.is_empty());
 
-    let report = run(
+    // CloudWatch's own evaluation: EC2's datapoint above the threshold, the alarm's record of
+    // it. (The emulator evaluates no alarm: the state is set as CloudWatch would set it.)
+    let id = &fleet.instance_id;
+    let at = ec2::evaluated_period();
+    ec2::put_network_out(&acct, id, at, 9.12e9).await;
+    ec2::put_network_out_alarm(&acct, ec2::LISTED_ALARM, id).await;
+    let event = ec2::set_alarm(
         &acct,
-        &fleet,
-        "alarm-instance-network-out-high.json",
-        "enforce",
-        &[ALARMS],
+        ec2::LISTED_ALARM,
+        id,
+        "Threshold Crossed: 1 out of the last 1 datapoints was greater than the threshold (5.0E9)",
+        Some(ec2::evaluation_record(at, 9.12e9)),
     )
     .await;
+    let report = handle(&acct, event, "enforce", &[ALARMS]).await;
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(report.findings[0].rule_id, "quarantine.instance-alarm");
+    assert!(
+        report.findings[0]
+            .reason
+            .contains("EC2's own metric confirms it"),
+        "{}",
+        report.findings[0].reason
+    );
     ec2::assert_quarantined(&acct, &fleet).await;
     assert_eq!(acct.reports().await.len(), 1);
 }
@@ -175,20 +192,21 @@ async fn a_listed_alarm_quarantines_its_instance_and_an_unlisted_one_does_nothin
 async fn the_operators_quarantine_tag_quarantines_the_instance() {
     let (_emu, acct, fleet) = world().await;
     // The operator's call, as the event records it.
-    fleet
-        .ec2
-        .create_tags()
-        .resources(&fleet.instance_id)
-        .tags(
-            aws_sdk_ec2::types::Tag::builder()
-                .key("reflex:quarantine")
-                .value("true")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("tag");
-    let report = run(&acct, &fleet, "create-tags-quarantine.json", "enforce", &[]).await;
+    ec2::put_tag(
+        &acct,
+        &fleet.instance_id,
+        "reflex:quarantine",
+        "approved-by-secops",
+    )
+    .await;
+    let report = run(
+        &acct,
+        &fleet,
+        "create-tags-quarantine.json",
+        "enforce",
+        &[TAG],
+    )
+    .await;
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(report.findings[0].rule_id, "quarantine.operator-tag");
     ec2::assert_quarantined(&acct, &fleet).await;
@@ -405,7 +423,7 @@ async fn the_same_event_twice_leaves_the_same_end_state_and_reports_already_done
         &fleet,
         "create-tags-quarantine.json",
         "enforce",
-        &[NO_LEDGER],
+        &[NO_LEDGER, TAG],
     )
     .await;
     assert_eq!(statuses(&another), ["already-done"; 7], "{another:#?}");

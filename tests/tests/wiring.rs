@@ -60,10 +60,11 @@ impl Wiring {
             .get("Resources")
             .and_then(Value::as_object)
             .ok_or("no Resources")?;
+        let conditions = Conditions::of(&document);
         let mut rules = Vec::new();
         for (id, resource) in resources {
             if resource["Type"] == "AWS::Serverless::Function" {
-                rules.extend(function_rules(id, resource)?);
+                rules.extend(function_rules(id, resource, &conditions)?);
             }
         }
         Ok(Self { template, rules })
@@ -83,8 +84,82 @@ impl Wiring {
     }
 }
 
-/// The enabled `EventBridgeRule` (or its older name, `CloudWatchEvent`) events of a SAM function.
-fn function_rules(id: &str, function: &Value) -> Result<Vec<Rule>, String> {
+/// The template's conditions, evaluated with the parameters' defaults where they can be (a
+/// condition on a pseudo parameter, such as the region, cannot: `None`).
+struct Conditions {
+    conditions: serde_json::Map<String, Value>,
+    defaults: serde_json::Map<String, Value>,
+}
+
+impl Conditions {
+    fn of(document: &Value) -> Self {
+        let defaults = document["Parameters"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, p)| Some((name.clone(), p.get("Default")?.clone())))
+            .collect();
+        Self {
+            conditions: document["Conditions"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            defaults,
+        }
+    }
+
+    fn holds(&self, name: &str) -> Option<bool> {
+        self.truth(self.conditions.get(name)?)
+    }
+
+    fn truth(&self, expression: &Value) -> Option<bool> {
+        let (function, args) = expression.as_object()?.iter().next()?;
+        let all =
+            || -> Option<Vec<bool>> { args.as_array()?.iter().map(|a| self.truth(a)).collect() };
+        match function.as_str() {
+            "Condition" => self.holds(args.as_str()?),
+            "Fn::Not" => Some(!all()?.first().copied()?),
+            "Fn::And" => Some(all()?.iter().all(|b| *b)),
+            "Fn::Or" => Some(all()?.iter().any(|b| *b)),
+            "Fn::Equals" => {
+                let sides: Vec<Value> = args
+                    .as_array()?
+                    .iter()
+                    .map(|side| match side.get("Ref").and_then(Value::as_str) {
+                        Some(name) => self.defaults.get(name).cloned(),
+                        None => Some(side.clone()),
+                    })
+                    .collect::<Option<_>>()?;
+                Some(sides.len() == 2 && sides[0] == sides[1])
+            }
+            _ => None,
+        }
+    }
+
+    /// A rule's `State` as deployed with the defaults: `!If [Condition, ENABLED, DISABLED]`
+    /// evaluated when it can be.
+    fn state<'a>(&self, state: &'a Value) -> Option<&'a str> {
+        match state.get("Fn::If").and_then(Value::as_array) {
+            Some(branches) if branches.len() == 3 => {
+                let chosen = if self.holds(branches[0].as_str()?)? {
+                    &branches[1]
+                } else {
+                    &branches[2]
+                };
+                chosen.as_str()
+            }
+            _ => state.as_str(),
+        }
+    }
+}
+
+/// The enabled `EventBridgeRule` (or its older name, `CloudWatchEvent`) events of a SAM function:
+/// a rule whose `State` is a condition is enabled or not as the defaults make it.
+fn function_rules(
+    id: &str,
+    function: &Value,
+    conditions: &Conditions,
+) -> Result<Vec<Rule>, String> {
     let binary = function
         .pointer("/Metadata/BuildProperties/Binary")
         .and_then(Value::as_str)
@@ -103,7 +178,10 @@ fn function_rules(id: &str, function: &Value) -> Result<Vec<Rule>, String> {
             event["Type"].as_str(),
             Some("EventBridgeRule" | "CloudWatchEvent")
         );
-        let disabled = event.pointer("/Properties/State") == Some(&json!("DISABLED"));
+        let disabled = event
+            .pointer("/Properties/State")
+            .and_then(|state| conditions.state(state))
+            == Some("DISABLED");
         if !is_rule || disabled {
             continue;
         }

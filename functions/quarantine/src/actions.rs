@@ -12,6 +12,14 @@ use crate::ingress::OpenedRule;
 pub const QUARANTINE_GROUP_TAG: &str = "reflex:quarantine-group";
 /// The name of the quarantine security group Reflex creates in a VPC.
 pub const QUARANTINE_GROUP_NAME: &str = "reflex-quarantine";
+/// The name of the untracked-connections group Reflex creates in a VPC: all traffic in and out,
+/// from and to anywhere, so that EC2 stops tracking the instance's connections (and the move to
+/// the quarantine group cuts them). An instance is in it only for a moment.
+pub const UNTRACKED_GROUP_NAME: &str = "reflex-untracked";
+/// The tag Reflex puts on the untracked-connections group it creates (value `true`), for people.
+pub const UNTRACKED_GROUP_TAG: &str = "reflex:untracked-group";
+/// Reflex's own groups: never recorded as an instance's previous groups.
+pub const REFLEX_GROUP_NAMES: &[&str] = &[QUARANTINE_GROUP_NAME, UNTRACKED_GROUP_NAME];
 /// On a quarantined instance: when Reflex quarantined it.
 pub const QUARANTINED_AT_TAG: &str = "reflex:quarantined-at";
 /// On a quarantined instance: why.
@@ -46,12 +54,17 @@ pub enum QuarantineAction {
         rules: Vec<OpenedRule>,
     },
     /// Make the VPC's quarantine group (no ingress, no egress; created if missing) the only
-    /// group of every network interface of the instance.
+    /// group of every network interface of the instance, through the untracked-connections
+    /// group first, so that connections EC2 already tracks (an SSH session, a C2 channel) are
+    /// cut too. One step, two moves: a guard (blast radius, mode) can never run the first move
+    /// without the second and leave the instance open to all traffic.
     Isolate {
         instance_id: String,
         vpc_id: String,
         /// The quarantine group when it already exists; `None`: it will be created.
         quarantine_group: Option<String>,
+        /// The untracked-connections group when it already exists; `None`: it will be created.
+        untracked_group: Option<String>,
         /// The interfaces and their groups when the plan was made.
         interfaces: Vec<Interface>,
     },
@@ -109,15 +122,20 @@ impl Action for QuarantineAction {
                 instance_id,
                 vpc_id,
                 quarantine_group,
+                untracked_group,
                 interfaces,
             } => {
                 let group = match quarantine_group {
                     Some(id) => format!("quarantine group {id}"),
                     None => format!("a new quarantine group {QUARANTINE_GROUP_NAME}"),
                 };
+                let untracked = match untracked_group {
+                    Some(id) => format!("untracked-connections group {id}"),
+                    None => format!("a new untracked-connections group {UNTRACKED_GROUP_NAME}"),
+                };
                 let enis: Vec<&str> = interfaces.iter().map(|i| i.id.as_str()).collect();
                 format!(
-                    "isolate instance {instance_id}: {group} in {vpc_id} (no ingress, no egress) becomes the only security group of {}",
+                    "isolate instance {instance_id}: {group} in {vpc_id} (no ingress, no egress) becomes the only security group of {}, after a moment in {untracked} (all traffic allowed: EC2 stops tracking the open connections, so the isolation cuts them)",
                     if enis.is_empty() {
                         "its network interfaces".to_string()
                     } else {

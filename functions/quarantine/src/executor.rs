@@ -12,21 +12,22 @@ use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, Instance, InstanceAttributeName, IpPermission, ResourceType,
-    SecurityGroup, Tag, TagSpecification,
+    AttributeBooleanValue, Filter, Instance, InstanceAttributeName, IpPermission, IpRange,
+    Ipv6Range, ResourceType, SecurityGroup, Tag, TagSpecification,
 };
 use chrono::{SecondsFormat, Utc};
 use reflex_shared::aws::{self, CallError, failure};
 use reflex_shared::outcome::settle;
-use reflex_shared::{Outcome, Step, Undo};
+use reflex_shared::{Outcome, Step};
 use serde_json::{Value, json};
 
 use crate::actions::{
     Interface, PREVIOUS_GROUPS_TAG_PREFIX, QUARANTINE_GROUP_NAME, QUARANTINE_GROUP_TAG,
     QUARANTINE_REASON_TAG, QUARANTINED_AT_TAG, QuarantineAction, SNAPSHOT_EVENT_TAG,
-    SNAPSHOT_FINDING_TAG, SNAPSHOT_INSTANCE_TAG, tag_value,
+    SNAPSHOT_FINDING_TAG, SNAPSHOT_INSTANCE_TAG, UNTRACKED_GROUP_NAME, UNTRACKED_GROUP_TAG,
+    tag_value,
 };
-use crate::facts::{self, MISSING_INSTANCE, describe_instance, find_quarantine_group};
+use crate::facts::{self, MISSING_INSTANCE, describe_instance, find_group};
 use crate::ingress::OpenedRule;
 use crate::undo;
 
@@ -123,6 +124,10 @@ async fn attribute(
         .map_err(|e| on_instance("ec2:DescribeInstanceAttribute", instance_id, &e))
 }
 
+fn explained(outcome: Outcome) -> String {
+    outcome.explanation().unwrap_or("?").to_string()
+}
+
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
@@ -194,6 +199,21 @@ async fn revoke_ingress(ec2: &Client, group_id: &str, rules: &[OpenedRule]) -> S
 }
 
 // ---- isolation ----
+//
+// Changing an instance's security groups does not cut the connections EC2 already tracks (an
+// SSH session, a C2 channel): they stay open until they go idle. AWS's guidance is to move the
+// instance first to a group whose rules allow all traffic in and out, from and to anywhere
+// (0.0.0.0/0 and ::/0), which makes its connections untracked, and then to the isolation group
+// with no rules, which then stops them:
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/security-group-connection-tracking.html#untracked-connections
+// and the AWSSupport-ContainEC2Instance runbook (a temporary "all access" group, then the
+// containment group):
+// https://docs.aws.amazon.com/systems-manager-automation-runbooks/latest/userguide/automation-awssupport-containec2instance.html
+//
+// Both moves are one step, so that no guard runs the first without the second. Both groups are
+// made ready before the instance moves, so that only the move itself can fail in between. A
+// run that dies between the two moves leaves the step started, not done, in the ledger: Lambda's
+// retry runs it again, finds the instance in the untracked group, and finishes the move.
 
 async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
     let instance = current_instance(ec2, instance_id).await?;
@@ -205,84 +225,267 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
             None,
         ));
     }
-    let (group, created) = quarantine_group(ec2, &vpc).await?;
-    let created_note = if created {
-        format!("created quarantine group {group} ({QUARANTINE_GROUP_NAME}) in {vpc}; ")
-    } else {
-        String::new()
-    };
-    if interfaces.iter().all(|i| i.groups == [group.clone()]) {
-        return Ok(Outcome::already_done(format!(
-            "{created_note}instance {instance_id} already has quarantine group {group} as its only security group"
-        )));
+    let (group, created) = reflex_group(ec2, &vpc, &QUARANTINE).await?;
+    let mut notes = Vec::new();
+    if created {
+        notes.push(format!(
+            "created quarantine group {group} ({QUARANTINE_GROUP_NAME}) in {vpc}"
+        ));
     }
-    let undo_isolation = match interfaces.as_slice() {
-        [only] => move_instance(ec2, instance_id, only, &group).await?,
-        several => move_interfaces(ec2, instance_id, several, &group, &created_note).await?,
+    if interfaces.iter().all(|i| i.groups == [group.clone()]) {
+        notes.push(format!(
+            "instance {instance_id} already has quarantine group {group} as its only security group"
+        ));
+        return Ok(Outcome::already_done(notes.join("; ")));
+    }
+    // Not ready: isolate all the same (new connections are cut), and say what stays open.
+    let untracked = match reflex_group(ec2, &vpc, &UNTRACKED).await {
+        Ok((id, created)) => {
+            if created {
+                notes.push(format!(
+                    "created untracked-connections group {id} ({UNTRACKED_GROUP_NAME}) in {vpc}"
+                ));
+            }
+            Some(id)
+        }
+        Err(why) => {
+            notes.push(format!(
+                "the untracked-connections group could not be made ready ({}): connections EC2 already tracks may stay open until they go idle",
+                explained(why)
+            ));
+            None
+        }
     };
-    let was: Vec<String> = interfaces
+    let previous = previous_groups(&instance, &interfaces);
+    let moves = Moves {
+        instance_id,
+        untracked: untracked.as_deref(),
+        group: &group,
+        notes: notes.join("; "),
+    };
+    let moved = match interfaces.as_slice() {
+        [only] => moves.instance(ec2, only, &previous).await?,
+        several => moves.interfaces(ec2, several, &previous).await?,
+    };
+    let moved_back: Vec<&Interface> = previous
+        .iter()
+        .filter(|i| moved.contains(&i.id))
+        .collect();
+    let undo = match (interfaces.as_slice(), moved_back.as_slice()) {
+        ([_], [only]) => undo::instance_groups_back(instance_id, &only.groups),
+        _ => undo::interface_groups_back(&moved_back),
+    };
+    let was: Vec<String> = previous
         .iter()
         .map(|i| format!("{} had {}", i.id, i.groups.join(" ")))
         .collect();
+    let path = match &untracked {
+        Some(u) => format!(
+            "connections made untracked (untracked-connections group {u}, all traffic allowed, for a moment), then isolated: "
+        ),
+        None => "isolated without making connections untracked first: ".to_string(),
+    };
+    let lead = if moves.notes.is_empty() {
+        String::new()
+    } else {
+        format!("{}; ", moves.notes)
+    };
     Ok(Outcome::done(
         format!(
-            "{created_note}quarantine group {group} is now the only security group of instance {instance_id} ({})",
+            "{lead}{path}quarantine group {group} is now the only security group of instance {instance_id} ({})",
             was.join("; ")
         ),
         Some(json!({
-            "interfaces": interfaces,
+            "interfaces": previous,
             "quarantine_group": group,
             "created_quarantine_group": created,
+            "untracked_group": untracked,
         })),
-        undo_isolation,
+        undo,
     ))
 }
 
-/// One interface: its groups are the instance's. (With several interfaces EC2 refuses this call:
-/// "There are multiple interfaces attached to instance".) Returns the undo command.
-async fn move_instance(
-    ec2: &Client,
-    instance_id: &str,
-    only: &Interface,
-    group: &str,
-) -> Step<Undo> {
-    ec2.modify_instance_attribute()
-        .instance_id(instance_id)
-        .groups(group)
-        .send()
-        .await
-        .map_err(|e| on_instance("ec2:ModifyInstanceAttribute", instance_id, &e))?;
-    Ok(undo::instance_groups_back(instance_id, &only.groups))
+/// Each interface's groups before quarantine: its groups, or, for an interface that holds only
+/// Reflex's groups (a run that died between the two moves), the groups recorded on the
+/// instance before isolation. The undo restores these, never Reflex's groups.
+fn previous_groups(instance: &Instance, interfaces: &[Interface]) -> Vec<Interface> {
+    let reflex = facts::reflex_groups_of(instance);
+    let tags = facts::tags(instance.tags());
+    interfaces
+        .iter()
+        .map(|i| {
+            let own: Vec<String> = i
+                .groups
+                .iter()
+                .filter(|g| !reflex.contains(&g.as_str()))
+                .cloned()
+                .collect();
+            let groups = if own.is_empty() {
+                tags.get(&format!("{PREVIOUS_GROUPS_TAG_PREFIX}{}", i.id))
+                    .map(|v| v.split(',').map(String::from).collect())
+                    .unwrap_or_default()
+            } else {
+                own
+            };
+            Interface {
+                groups,
+                ..i.clone()
+            }
+        })
+        .collect()
 }
 
-/// Several interfaces: each not yet isolated, the primary one included, moved on its own.
-/// Returns the undo commands.
-async fn move_interfaces(
-    ec2: &Client,
-    instance_id: &str,
-    interfaces: &[Interface],
-    group: &str,
-    created_note: &str,
-) -> Step<Undo> {
-    let to_move: Vec<&Interface> = interfaces.iter().filter(|i| i.groups != [group]).collect();
-    let mut done = Vec::new();
-    for eni in &to_move {
-        ec2.modify_network_interface_attribute()
-            .network_interface_id(&eni.id)
-            .groups(group)
-            .send()
-            .await
-            .map_err(|e| {
-                let failed = on_instance("ec2:ModifyNetworkInterfaceAttribute", instance_id, &e);
-                partly_isolated(failed, created_note, &eni.id, &done)
-            })?;
-        done.push(format!("{} (was {})", eni.id, eni.groups.join(" ")));
+/// Moving an instance's interfaces into the untracked group (when there is one), then the
+/// quarantine group.
+struct Moves<'a> {
+    instance_id: &'a str,
+    untracked: Option<&'a str>,
+    group: &'a str,
+    /// What was done before the moves (groups created), for a failure's report.
+    notes: String,
+}
+
+impl Moves<'_> {
+    /// One interface: its groups are the instance's. (With several interfaces EC2 refuses this
+    /// call: "There are multiple interfaces attached to instance".) The interfaces moved.
+    async fn instance(
+        &self,
+        ec2: &Client,
+        only: &Interface,
+        previous: &[Interface],
+    ) -> Step<Vec<String>> {
+        let set = |group: &str| {
+            ec2.modify_instance_attribute()
+                .instance_id(self.instance_id)
+                .groups(group)
+                .send()
+        };
+        if let Some(untracked) = self.untracked
+            && only.groups != [untracked]
+        {
+            set(untracked)
+                .await
+                .map_err(|e| on_instance("ec2:ModifyInstanceAttribute", self.instance_id, &e))?;
+        }
+        if let Err(e) = set(self.group).await {
+            let failed = on_instance("ec2:ModifyInstanceAttribute", self.instance_id, &e);
+            return Err(self.stuck(ec2, failed, only, previous).await);
+        }
+        Ok(vec![only.id.clone()])
     }
-    Ok(undo::interface_groups_back(&to_move))
+
+    /// Several interfaces: each not yet isolated, the primary one included, moved on its own
+    /// (untracked, then isolated, one after the other). The interfaces moved.
+    async fn interfaces(
+        &self,
+        ec2: &Client,
+        interfaces: &[Interface],
+        previous: &[Interface],
+    ) -> Step<Vec<String>> {
+        let mut done: Vec<String> = Vec::new();
+        for eni in interfaces.iter().filter(|i| i.groups != [self.group]) {
+            let set = |group: &str| {
+                ec2.modify_network_interface_attribute()
+                    .network_interface_id(&eni.id)
+                    .groups(group)
+                    .send()
+            };
+            let call = "ec2:ModifyNetworkInterfaceAttribute";
+            if let Some(untracked) = self.untracked
+                && eni.groups != [untracked]
+            {
+                set(untracked).await.map_err(|e| {
+                    let failed = on_instance(call, self.instance_id, &e);
+                    partly_isolated(failed, &self.notes, &eni.id, &done)
+                })?;
+            }
+            if let Err(e) = set(self.group).await {
+                let failed = on_instance(call, self.instance_id, &e);
+                let failed = partly_isolated(failed, &self.notes, &eni.id, &done);
+                return Err(self.stuck(ec2, failed, eni, previous).await);
+            }
+            done.push(eni.id.clone());
+        }
+        Ok(done)
+    }
+
+    /// The move to the quarantine group failed after the move to the untracked group: the
+    /// interface allows all traffic. For now (throttling, a 5xx): Lambda's retry finishes the
+    /// move within minutes. For good (denied): its previous groups are put back, so that it is
+    /// never left open to all traffic; a person must isolate it.
+    async fn stuck(
+        &self,
+        ec2: &Client,
+        failed: Outcome,
+        eni: &Interface,
+        previous: &[Interface],
+    ) -> Outcome {
+        let Some(untracked) = self.untracked else {
+            return failed;
+        };
+        let Outcome::Failed {
+            why,
+            error_code,
+            retryable,
+        } = failed
+        else {
+            return failed;
+        };
+        if retryable {
+            return Outcome::Failed {
+                why: format!(
+                    "{why}; {} is in untracked-connections group {untracked} (all traffic allowed) until the retry finishes the move",
+                    eni.id
+                ),
+                error_code,
+                retryable,
+            };
+        }
+        let before: Vec<String> = previous
+            .iter()
+            .find(|p| p.id == eni.id)
+            .map(|p| p.groups.clone())
+            .unwrap_or_default();
+        let restored = if before.is_empty() {
+            Err("no record of its previous groups".to_string())
+        } else if eni.device_index == 0 && previous.len() == 1 {
+            ec2.modify_instance_attribute()
+                .instance_id(self.instance_id)
+                .set_groups(Some(before.clone()))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| explained(failure("ec2:ModifyInstanceAttribute", &e)))
+        } else {
+            ec2.modify_network_interface_attribute()
+                .network_interface_id(&eni.id)
+                .set_groups(Some(before.clone()))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| explained(failure("ec2:ModifyNetworkInterfaceAttribute", &e)))
+        };
+        let after = match restored {
+            Ok(()) => format!(
+                "{} was put back in its previous groups ({}), not left in untracked-connections group {untracked}: NOT ISOLATED, a person must act",
+                eni.id,
+                before.join(" ")
+            ),
+            Err(e) => format!(
+                "{} is in untracked-connections group {untracked} (ALL TRAFFIC ALLOWED) and could not be put back ({e}): a person must isolate it now",
+                eni.id
+            ),
+        };
+        Outcome::Failed {
+            why: format!("{why}; {after}"),
+            error_code,
+            retryable,
+        }
+    }
 }
 
 /// A failure part-way through the interfaces says which were isolated already.
-fn partly_isolated(failed: Outcome, created_note: &str, eni: &str, done: &[String]) -> Outcome {
+fn partly_isolated(failed: Outcome, notes: &str, eni: &str, done: &[String]) -> Outcome {
     let Outcome::Failed {
         why,
         error_code,
@@ -296,36 +499,65 @@ fn partly_isolated(failed: Outcome, created_note: &str, eni: &str, done: &[Strin
     } else {
         done.join(", ")
     };
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("{notes}; ")
+    };
     Outcome::Failed {
-        why: format!("{created_note}{why} on {eni}; already isolated: {done}"),
+        why: format!("{notes}{why} on {eni}; already isolated: {done}"),
         error_code,
         retryable,
     }
 }
 
-/// The VPC's quarantine group, created if missing, with every rule removed; and whether it
-/// was created now. A group found by its name is stripped whoever made it: only its lack of
-/// rules makes it a quarantine.
-async fn quarantine_group(ec2: &Client, vpc: &str) -> Step<(String, bool)> {
+/// One of Reflex's groups: its name, what it is for, the tag on it, and the exact rules it has
+/// in each direction (`-1` from and to the CIDRs listed; none for the quarantine group).
+struct ReflexGroup {
+    name: &'static str,
+    kind: &'static str,
+    description: &'static str,
+    tag: &'static str,
+    allow_all_from: &'static [&'static str],
+}
+
+const QUARANTINE: ReflexGroup = ReflexGroup {
+    name: QUARANTINE_GROUP_NAME,
+    kind: "quarantine group",
+    description: "Reflex quarantine: no inbound and no outbound traffic",
+    tag: QUARANTINE_GROUP_TAG,
+    allow_all_from: &[],
+};
+
+const UNTRACKED: ReflexGroup = ReflexGroup {
+    name: UNTRACKED_GROUP_NAME,
+    kind: "untracked-connections group",
+    description: "Reflex: all traffic for a moment before quarantine, so that connections become untracked",
+    tag: UNTRACKED_GROUP_TAG,
+    allow_all_from: &["0.0.0.0/0", "::/0"],
+};
+
+/// The VPC's group of that kind, created if missing, with exactly its rules; and whether it was
+/// created now. A group found by its name has its rules set whoever made it: only its rules
+/// make it what it is for.
+async fn reflex_group(ec2: &Client, vpc: &str, kind: &ReflexGroup) -> Step<(String, bool)> {
+    let name = kind.name;
     let lookup_failed = |e: CallError| e.outcome("ec2:DescribeSecurityGroups");
-    if let Some(existing) = find_quarantine_group(ec2, vpc)
-        .await
-        .map_err(lookup_failed)?
-    {
+    if let Some(existing) = find_group(ec2, vpc, name).await.map_err(lookup_failed)? {
         let id = existing.group_id().unwrap_or_default().to_string();
-        strip(ec2, &existing).await?;
+        set_rules(ec2, &existing, kind).await?;
         return Ok((id, false));
     }
     let created = ec2
         .create_security_group()
-        .group_name(QUARANTINE_GROUP_NAME)
-        .description("Reflex quarantine: no inbound and no outbound traffic")
+        .group_name(name)
+        .description(kind.description)
         .vpc_id(vpc)
         .tag_specifications(
             TagSpecification::builder()
                 .resource_type(ResourceType::SecurityGroup)
-                .tags(tag(QUARANTINE_GROUP_TAG, "true"))
-                .tags(tag("Name", QUARANTINE_GROUP_NAME))
+                .tags(tag(kind.tag, "true"))
+                .tags(tag("Name", name))
                 .build(),
         )
         .send()
@@ -334,13 +566,13 @@ async fn quarantine_group(ec2: &Client, vpc: &str) -> Step<(String, bool)> {
         Ok(out) => (out.group_id.unwrap_or_default(), true),
         // Another invocation created it first; EC2 may not list it yet.
         Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
-            let found = find_quarantine_group(ec2, vpc)
+            let found = find_group(ec2, vpc, name)
                 .await
                 .map_err(lookup_failed)?
                 .ok_or_else(|| {
                     Outcome::failed_for_now(
                         format!(
-                            "{QUARANTINE_GROUP_NAME} exists in {vpc} (another invocation created it) but is not listed yet"
+                            "{name} exists in {vpc} (another invocation created it) but is not listed yet"
                         ),
                         Some("InvalidGroup.Duplicate".into()),
                     )
@@ -349,12 +581,14 @@ async fn quarantine_group(ec2: &Client, vpc: &str) -> Step<(String, bool)> {
         }
         Err(e) => return Err(failure("ec2:CreateSecurityGroup", &e)),
     };
-    // A new group allows all outbound traffic: remove that (and anything else) too. Not
-    // listed yet (EC2 is eventually consistent), it is not used unstripped: the retry finds it
-    // by its name.
+    // A new group allows all outbound traffic: its rules are set too. Not listed yet (EC2 is
+    // eventually consistent), it is not used as it is: the retry finds it by its name.
     let unlisted = || {
         Outcome::failed_for_now(
-            format!("quarantine group {id} in {vpc} is not listed yet: its rules are not removed"),
+            format!(
+                "{} {id} in {vpc} is not listed yet: its rules are not set",
+                kind.kind
+            ),
             None,
         )
     };
@@ -368,11 +602,88 @@ async fn quarantine_group(ec2: &Client, vpc: &str) -> Step<(String, bool)> {
                 .or_gone(unlisted)
         })?;
     let group = described.security_groups().first().ok_or_else(unlisted)?;
-    strip(ec2, group).await?;
+    set_rules(ec2, group, kind).await?;
     Ok((id, created))
 }
 
-/// Remove every inbound and outbound rule of the quarantine group.
+/// Give the group exactly its kind's rules: none for the quarantine group; for the untracked
+/// group, all traffic from and to each of its CIDRs. A group that has anything else is stripped
+/// first.
+async fn set_rules(ec2: &Client, group: &SecurityGroup, kind: &ReflexGroup) -> Step<()> {
+    let wanted: Vec<&str> = kind.allow_all_from.to_vec();
+    let exact = |permissions: &[IpPermission]| {
+        let mut have: Vec<String> = Vec::new();
+        for p in permissions {
+            if p.ip_protocol() != Some("-1")
+                || !p.user_id_group_pairs().is_empty()
+                || !p.prefix_list_ids().is_empty()
+            {
+                return false;
+            }
+            have.extend(
+                p.ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip().map(String::from)),
+            );
+            have.extend(
+                p.ipv6_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ipv6().map(String::from)),
+            );
+        }
+        have.sort();
+        let mut want: Vec<String> = wanted.iter().map(|c| c.to_string()).collect();
+        want.sort();
+        have == want
+    };
+    if exact(group.ip_permissions()) && exact(group.ip_permissions_egress()) {
+        return Ok(());
+    }
+    strip(ec2, group).await?;
+    let id = group.group_id().unwrap_or_default();
+    // Reflex's role may open only a group carrying Reflex's tag: a namesake someone else made
+    // gets it first (else it could never be made ready, and connections never untracked).
+    let tagged = group
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(kind.tag) && t.value() == Some("true"));
+    if !wanted.is_empty() && !tagged {
+        ec2.create_tags()
+            .resources(id)
+            .tags(tag(kind.tag, "true"))
+            .send()
+            .await
+            .map_err(|e| failure("ec2:CreateTags", &e))?;
+    }
+    for cidr in &wanted {
+        let all = if cidr.contains(':') {
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(*cidr).build())
+                .build()
+        } else {
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(IpRange::builder().cidr_ip(*cidr).build())
+                .build()
+        };
+        ec2.authorize_security_group_ingress()
+            .group_id(id)
+            .ip_permissions(all.clone())
+            .send()
+            .await
+            .map_err(|e| failure("ec2:AuthorizeSecurityGroupIngress", &e))?;
+        ec2.authorize_security_group_egress()
+            .group_id(id)
+            .ip_permissions(all)
+            .send()
+            .await
+            .map_err(|e| failure("ec2:AuthorizeSecurityGroupEgress", &e))?;
+    }
+    Ok(())
+}
+
+/// Remove every inbound and outbound rule of the group.
 async fn strip(ec2: &Client, group: &SecurityGroup) -> Step<()> {
     let id = group.group_id().unwrap_or_default();
     let cleaned = |p: &[IpPermission]| (!p.is_empty()).then(|| p.to_vec());
@@ -400,9 +711,9 @@ async fn strip(ec2: &Client, group: &SecurityGroup) -> Step<()> {
 async fn record_previous_groups(ec2: &Client, instance_id: &str, interfaces: &[Interface]) -> Step {
     let instance = current_instance(ec2, instance_id).await?;
     let tags = facts::tags(instance.tags());
-    // The quarantine group is never recorded as a previous group (the plan leaves it out when
-    // it knew the group; the instance's own description names it in any case).
-    let quarantine = facts::quarantine_groups_of(&instance);
+    // Reflex's groups are never recorded as previous groups (the plan leaves them out when it
+    // knew them; the instance's own description names them in any case).
+    let quarantine = facts::reflex_groups_of(&instance);
     // A tag already there with other groups is not this record (a released quarantine's, or set
     // by whoever may tag the instance, to have groups of their choice restored): replaced.
     let (mut recorded, mut writes) = (Vec::new(), Vec::new());

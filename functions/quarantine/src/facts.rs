@@ -1,28 +1,37 @@
-//! Read-only EC2 and Auto Scaling lookups: the instances a quarantine request names, read
-//! before the rules decide, and the tags of an instance or security group, read by the pipeline
-//! for exemptions. The executor reads through the same helpers, so plan and action see state the
-//! same way.
+//! Read-only EC2, Auto Scaling and CloudWatch lookups, read before the rules decide: the
+//! instances a quarantine request names, the alarm that asked for it and EC2's metric behind it,
+//! the rules already on a security group opened to the world; and the tags of an instance or
+//! security group, read by the pipeline for exemptions. The executor reads through the same
+//! helpers, so plan and action see state the same way.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_autoscaling::Client as AutoScaling;
+use aws_sdk_cloudwatch::Client as CloudWatch;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_sdk_ec2::types::{Filter, Instance, SecurityGroup};
+use aws_sdk_ec2::types::{Filter, Instance, SecurityGroup, SecurityGroupRule};
 use reflex_shared::Notes;
 use reflex_shared::aws::CallError;
 use reflex_shared::exemption::Tags;
 
-use crate::actions::{Interface, QUARANTINE_GROUP_NAME};
+use crate::actions::{Interface, QUARANTINE_GROUP_NAME, REFLEX_GROUP_NAMES, UNTRACKED_GROUP_NAME};
+use crate::alarm::{AlarmClaim, AlarmFacts, AlarmLookup};
+use crate::ingress::{self, OpenedRule};
 use crate::trigger::Trigger;
 
 /// The tag Auto Scaling puts on the instances it launches.
 pub const AUTO_SCALING_GROUP_TAG: &str = "aws:autoscaling:groupName";
 
-/// What the rules need beyond the event: each instance a quarantine request names.
+/// What the rules need beyond the event: each instance a quarantine request names, the alarm
+/// behind an alarm's request, the ingress rules already on a group opened to the world.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
     pub instances: BTreeMap<String, InstanceLookup>,
+    pub alarm: Option<AlarmLookup>,
+    /// The group's ingress rules with a CIDR as EC2 lists them now; `None` when not read (the
+    /// call's rules are then judged alone).
+    pub group_rules: Option<Vec<OpenedRule>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,24 +56,192 @@ pub struct InstanceFacts {
     pub auto_scaling_group: Option<String>,
     /// The VPC's quarantine group, when it exists.
     pub quarantine_group: Option<String>,
+    /// The VPC's untracked-connections group, when it exists.
+    pub untracked_group: Option<String>,
 }
 
-/// Look up exactly the instances the trigger names; a security group opened to the world needs
-/// nothing more than the event. A failed lookup is said in `notes` and in the fact itself.
+/// Look up exactly what the trigger names: its instances and its alarm, or the rules of the
+/// group it opened. A failed lookup is said in `notes` and in the fact itself.
 pub async fn gather(
     ec2: &Client,
     autoscaling: &AutoScaling,
+    cloudwatch: &CloudWatch,
     trigger: &Trigger,
     notes: &mut Notes,
 ) -> Facts {
     let mut facts = Facts::default();
-    if let Trigger::Quarantine(request) = trigger {
-        for id in &request.instances {
-            let lookup = instance(ec2, autoscaling, id, notes).await;
-            facts.instances.insert(id.clone(), lookup);
+    match trigger {
+        Trigger::Quarantine(request) => {
+            if let Some(claim) = &request.alarm {
+                facts.alarm = Some(alarm(cloudwatch, claim, notes).await);
+            }
+            for id in &request.instances {
+                let lookup = instance(ec2, autoscaling, id, notes).await;
+                facts.instances.insert(id.clone(), lookup);
+            }
+        }
+        Trigger::IngressOpened { group_id, .. } => {
+            facts.group_rules = group_rules(ec2, group_id, notes).await;
         }
     }
     facts
+}
+
+/// The group's ingress rules that name a CIDR. Unreadable for now: retried; for good (denied):
+/// `None`, and the call's rules are judged alone.
+async fn group_rules(ec2: &Client, group_id: &str, notes: &mut Notes) -> Option<Vec<OpenedRule>> {
+    match describe_group_rules(ec2, group_id).await {
+        Ok(rules) => Some(
+            rules
+                .iter()
+                .filter(|r| r.is_egress() != Some(true))
+                .filter_map(as_opened_rule)
+                .collect(),
+        ),
+        Err(e) => {
+            notes.failed(
+                format!(
+                    "could not read the rules of security group {group_id} ({e}): the call's rules are judged without the group's others"
+                ),
+                e.transient,
+            );
+            None
+        }
+    }
+}
+
+/// Every rule of a group, inbound and outbound, through every page.
+pub async fn describe_group_rules(
+    ec2: &Client,
+    group_id: &str,
+) -> Result<Vec<SecurityGroupRule>, CallError> {
+    ec2.describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group_id).build())
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(CallError::from)
+}
+
+/// An ingress rule as the rules read a call's: `None` when it names no CIDR (a group, a prefix
+/// list).
+pub fn as_opened_rule(r: &SecurityGroupRule) -> Option<OpenedRule> {
+    let cidr = r.cidr_ipv4().or(r.cidr_ipv6())?;
+    let mut rule = ingress::rule(
+        r.ip_protocol().unwrap_or("-1"),
+        r.from_port(),
+        r.to_port(),
+        cidr,
+        None,
+    );
+    rule.rule_id = r.security_group_rule_id().map(String::from);
+    rule.description = r.description().map(String::from);
+    Some(rule)
+}
+
+/// The alarm as CloudWatch has it now and, when it could be CloudWatch's evaluation of EC2's
+/// metric, the metric at each datapoint its record claims.
+async fn alarm(cloudwatch: &CloudWatch, claim: &AlarmClaim, notes: &mut Notes) -> AlarmLookup {
+    let name = &claim.name;
+    let described = match cloudwatch.describe_alarms().alarm_names(name).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let e = CallError::from(e);
+            notes.failed(format!("could not describe alarm {name}: {e}"), e.transient);
+            return AlarmLookup::Unreadable(e.why);
+        }
+    };
+    let Some(found) = described
+        .metric_alarms()
+        .iter()
+        .find(|a| a.alarm_name() == Some(name.as_str()))
+    else {
+        return AlarmLookup::Missing;
+    };
+    let mut facts = AlarmFacts {
+        state: found
+            .state_value()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        math: !found.metrics().is_empty(),
+        namespace: found.namespace().map(String::from),
+        metric_name: found.metric_name().map(String::from),
+        dimensions: found
+            .dimensions()
+            .iter()
+            .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
+            .collect(),
+        statistic: found.statistic().map(|s| s.as_str().to_string()),
+        period: found.period(),
+        evaluation_periods: found.evaluation_periods(),
+        datapoints_to_alarm: found.datapoints_to_alarm(),
+        threshold: found.threshold(),
+        comparison: found.comparison_operator().map(|c| c.as_str().to_string()),
+        metric: Vec::new(),
+    };
+    // Only an alarm that could quarantine is worth the metric's reads.
+    let checkable = facts.state == "ALARM"
+        && !facts.math
+        && facts.namespace.as_deref() == Some(crate::alarm::EC2_NAMESPACE);
+    if let (true, Some(metric), Some(statistic), Some(period)) = (
+        checkable,
+        facts.metric_name.clone(),
+        found.statistic().cloned(),
+        facts.period,
+    ) {
+        for point in claim.to_check() {
+            let start =
+                aws_sdk_cloudwatch::primitives::DateTime::from_secs(point.timestamp.timestamp());
+            let end = aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                point.timestamp.timestamp() + i64::from(period.max(1)),
+            );
+            let read = cloudwatch
+                .get_metric_statistics()
+                .namespace(crate::alarm::EC2_NAMESPACE)
+                .metric_name(&metric)
+                .set_dimensions(Some(found.dimensions().to_vec()))
+                .start_time(start)
+                .end_time(end)
+                .period(period.max(1))
+                .statistics(statistic.clone())
+                .send()
+                .await;
+            let value = match read {
+                Ok(out) => out
+                    .datapoints()
+                    .first()
+                    .and_then(|d| statistic_value(d, &statistic)),
+                Err(e) => {
+                    let e = CallError::from(e);
+                    notes.failed(
+                        format!("could not read the metric {metric} of alarm {name}: {e}"),
+                        e.transient,
+                    );
+                    return AlarmLookup::Unreadable(e.why);
+                }
+            };
+            facts.metric.push((point.timestamp, value));
+        }
+    }
+    AlarmLookup::Found(facts)
+}
+
+/// A datapoint's value for one standard statistic.
+fn statistic_value(
+    d: &aws_sdk_cloudwatch::types::Datapoint,
+    statistic: &aws_sdk_cloudwatch::types::Statistic,
+) -> Option<f64> {
+    use aws_sdk_cloudwatch::types::Statistic;
+    match statistic {
+        Statistic::Average => d.average(),
+        Statistic::Maximum => d.maximum(),
+        Statistic::Minimum => d.minimum(),
+        Statistic::SampleCount => d.sample_count(),
+        Statistic::Sum => d.sum(),
+        _ => None,
+    }
 }
 
 async fn instance(
@@ -86,9 +263,12 @@ async fn instance(
     };
     let tags = tags(found.tags());
     let vpc_id = found.vpc_id().map(String::from);
-    let quarantine_group = match &vpc_id {
-        Some(vpc) => quarantine_group_id(ec2, vpc, notes).await,
-        None => None,
+    let (quarantine_group, untracked_group) = match &vpc_id {
+        Some(vpc) => (
+            group_id_named(ec2, vpc, QUARANTINE_GROUP_NAME, notes).await,
+            group_id_named(ec2, vpc, UNTRACKED_GROUP_NAME, notes).await,
+        ),
+        None => (None, None),
     };
     let auto_scaling_group = auto_scaling_group(autoscaling, id, &tags, notes).await;
     InstanceLookup::Found(InstanceFacts {
@@ -104,18 +284,17 @@ async fn instance(
         tags,
         auto_scaling_group,
         quarantine_group,
+        untracked_group,
     })
 }
 
-/// The id of the VPC's quarantine group; `None` when there is none yet or it could not be read
-/// (isolation then looks again, and creates it if missing).
-async fn quarantine_group_id(ec2: &Client, vpc: &str, notes: &mut Notes) -> Option<String> {
-    match find_quarantine_group(ec2, vpc).await {
+/// The id of one of Reflex's groups in the VPC; `None` when there is none yet or it could not
+/// be read (isolation then looks again, and creates it if missing).
+async fn group_id_named(ec2: &Client, vpc: &str, name: &str, notes: &mut Notes) -> Option<String> {
+    match find_group(ec2, vpc, name).await {
         Ok(group) => group.and_then(|g| g.group_id),
         Err(e) => {
-            notes.push(format!(
-                "could not look for the quarantine group in {vpc}: {e}"
-            ));
+            notes.push(format!("could not look for the group {name} in {vpc}: {e}"));
             None
         }
     }
@@ -230,9 +409,9 @@ pub fn interfaces(instance: &Instance) -> Vec<Interface> {
     out
 }
 
-/// The ids of the groups named `reflex-quarantine` among the instance's groups, as its
-/// description names them.
-pub fn quarantine_groups_of(instance: &Instance) -> Vec<&str> {
+/// The ids of Reflex's own groups (`reflex-quarantine`, `reflex-untracked`) among the
+/// instance's groups, as its description names them: never an instance's previous groups.
+pub fn reflex_groups_of(instance: &Instance) -> Vec<&str> {
     instance
         .security_groups()
         .iter()
@@ -242,7 +421,10 @@ pub fn quarantine_groups_of(instance: &Instance) -> Vec<&str> {
                 .iter()
                 .flat_map(|n| n.groups()),
         )
-        .filter(|g| g.group_name() == Some(QUARANTINE_GROUP_NAME))
+        .filter(|g| {
+            g.group_name()
+                .is_some_and(|n| REFLEX_GROUP_NAMES.contains(&n))
+        })
         .filter_map(|g| g.group_id())
         .collect()
 }
@@ -262,27 +444,29 @@ pub fn volumes(instance: &Instance) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The VPC's quarantine group: the one named `reflex-quarantine` (a name is unique in a VPC).
+/// One of Reflex's groups in the VPC, by its exact name (unique in a VPC): `reflex-quarantine`
+/// or `reflex-untracked`.
 ///
 /// Not by its tag: anyone who may tag a security group could put the tag on a group in use
 /// (isolation strips every rule of the quarantine group). A namesake someone else created is
-/// taken: isolation strips it of every rule before it is used, whoever made it.
-pub async fn find_quarantine_group(
+/// taken: isolation sets its rules to exactly Reflex's before it is used, whoever made it.
+pub async fn find_group(
     ec2: &Client,
     vpc_id: &str,
+    name: &str,
 ) -> Result<Option<SecurityGroup>, CallError> {
     let out = ec2
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values(QUARANTINE_GROUP_NAME)
-                .build(),
-        )
+        .filters(Filter::builder().name("group-name").values(name).build())
         .send()
         .await?;
-    Ok(out.security_groups.unwrap_or_default().into_iter().next())
+    // Filter values take `*` and `?` as wildcards: only the exact name counts.
+    Ok(out
+        .security_groups
+        .unwrap_or_default()
+        .into_iter()
+        .find(|g| g.group_name() == Some(name)))
 }
 
 pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {

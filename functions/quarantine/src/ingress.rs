@@ -1,5 +1,5 @@
-//! Reading an `AuthorizeSecurityGroupIngress` call as CloudTrail records it (once, by `trigger`),
-//! and judging what it opened (by `rules`). Pure: no AWS calls.
+//! Reading an `AuthorizeSecurityGroupIngress` call as CloudTrail records it (once, by `trigger`);
+//! `world_open` judges what it opened. Pure: no AWS calls.
 //!
 //! CloudTrail's shape: `requestParameters.groupId` (or `groupName`),
 //! `requestParameters.ipPermissions.items[]` each with `ipProtocol`, `fromPort`, `toPort`,
@@ -9,8 +9,6 @@
 use reflex_shared::{ApiCall, EventError};
 use serde::Serialize;
 use serde_json::Value;
-
-use crate::settings::{PortEntry, SensitivePorts, port_name};
 
 /// One source CIDR allowed in on a protocol and port range: one security group rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,13 +100,6 @@ pub fn normalise_protocol(protocol: &str) -> String {
     }
 }
 
-/// A CIDR that covers the whole address space: `0.0.0.0/0`, `::/0`.
-pub fn is_world(cidr: &str) -> bool {
-    cidr.trim()
-        .rsplit_once('/')
-        .is_some_and(|(_, len)| len == "0")
-}
-
 /// The group the call changed: `groupId`, else the group of the rules in the response.
 pub fn group_id(call: &ApiCall) -> Result<String, EventError> {
     if let Some(id) = call.request_str("groupId") {
@@ -176,40 +167,8 @@ pub fn opened_rules(call: &ApiCall) -> Result<Vec<OpenedRule>, EventError> {
     Ok(rules)
 }
 
-/// A sensitive port a rule opens to the world, described for people; `None` if it opens none.
-pub fn exposes(rule: &OpenedRule, ports: &SensitivePorts) -> Option<String> {
-    if !is_world(&rule.cidr) {
-        return None;
-    }
-    match rule.protocol.as_str() {
-        "-1" => Some(format!("all traffic from {}", rule.cidr)),
-        "tcp" | "udp" => {
-            let from = rule.from_port.unwrap_or(0).clamp(0, 65535) as u16;
-            let to = rule.to_port.unwrap_or(65535).clamp(0, 65535) as u16;
-            if from == 0 && to == u16::MAX && ports.includes_all() {
-                return Some(format!("every {} port from {}", rule.protocol, rule.cidr));
-            }
-            match ports.first_in(from, to)? {
-                PortEntry::Range(a, _) => {
-                    let hit = a.max(from);
-                    let name = port_name(hit)
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default();
-                    let what = if from == to {
-                        format!("{} {hit}{name}", rule.protocol)
-                    } else {
-                        format!("{} {}-{} (including {hit}{name})", rule.protocol, from, to)
-                    };
-                    Some(format!("{what} from {}", rule.cidr))
-                }
-                PortEntry::All => Some(format!("every {} port from {}", rule.protocol, rule.cidr)),
-            }
-        }
-        _ => None,
-    }
-}
-
-fn rule(
+/// A rule as EC2 reports it back (protocol spelled either way, ports absent for all traffic).
+pub fn rule(
     protocol: &str,
     from: Option<i32>,
     to: Option<i32>,
@@ -329,15 +288,6 @@ mod tests {
     }
 
     #[test]
-    fn world_cidrs_are_recognised() {
-        assert!(is_world("0.0.0.0/0"));
-        assert!(is_world("::/0"));
-        assert!(!is_world("10.0.0.0/8"));
-        assert!(!is_world("0.0.0.0/1"));
-        assert!(!is_world("sg-123"));
-    }
-
-    #[test]
     fn rule_ids_are_matched_to_the_permissions_they_belong_to() {
         let c = call(
             json!({"groupId": "sg-1", "ipPermissions": {"items": [
@@ -365,11 +315,8 @@ mod tests {
         );
         let rules = opened_rules(&c).unwrap();
         assert_eq!(rules.len(), 1);
-        let why = exposes(
-            &rules[0],
-            &crate::settings::Settings::default().sensitive_ports,
-        );
-        assert_eq!(why.as_deref(), Some("tcp 3389 (RDP) from 0.0.0.0/0"));
+        assert_eq!(rules[0].ports(), "tcp 3389");
+        assert_eq!(rules[0].cidr, "0.0.0.0/0");
     }
 
     #[test]
@@ -395,29 +342,6 @@ mod tests {
             Value::Null,
         );
         assert_eq!(opened_rules(&c).unwrap(), []);
-    }
-
-    #[test]
-    fn what_a_rule_exposes() {
-        let ports = crate::settings::Settings::default().sensitive_ports;
-        let r = |protocol: &str, from: Option<i32>, to: Option<i32>, cidr: &str| {
-            exposes(&rule(protocol, from, to, cidr, None), &ports)
-        };
-        assert_eq!(r("tcp", Some(443), Some(443), "0.0.0.0/0"), None);
-        assert_eq!(r("tcp", Some(22), Some(22), "10.0.0.0/8"), None);
-        assert_eq!(r("icmp", Some(-1), Some(-1), "0.0.0.0/0"), None);
-        assert_eq!(
-            r("-1", None, None, "::/0").as_deref(),
-            Some("all traffic from ::/0")
-        );
-        assert_eq!(
-            r("tcp", Some(0), Some(65535), "0.0.0.0/0").as_deref(),
-            Some("every tcp port from 0.0.0.0/0")
-        );
-        assert_eq!(
-            r("tcp", Some(5000), Some(6000), "0.0.0.0/0").as_deref(),
-            Some("tcp 5000-6000 (including 5432 (PostgreSQL)) from 0.0.0.0/0")
-        );
     }
 
     #[test]

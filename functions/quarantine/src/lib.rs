@@ -5,22 +5,28 @@
 //!
 //! - `settings`: sensitive ports, severity threshold, listed alarms, the operator's tag
 //! - `trigger`: an event as quarantine's trigger, validated once (pure); `ingress` reads what a
-//!   CloudTrail `AuthorizeSecurityGroupIngress` call opened and judges its exposure
-//! - `facts`: read-only EC2 and Auto Scaling lookups (the instances a trigger names, the tags
-//!   of what an action touches)
+//!   CloudTrail `AuthorizeSecurityGroupIngress` call opened, `world_open` judges whether the
+//!   group's rules let the internet in on a sensitive port (`exposure`: how much of it a set of
+//!   CIDRs covers), `alarm` whether a listed alarm's change is CloudWatch's own
+//! - `facts`: read-only EC2, Auto Scaling and CloudWatch lookups (the instances a trigger
+//!   names, the alarm and EC2's metric behind it, a group's rules, the tags of what an action
+//!   touches)
 //! - `rules`: the rules, one id each (pure, cannot fail)
 //! - `actions`: the EC2 and Auto Scaling changes quarantine makes; `executor`: making them;
 //!   `undo`: the commands that reverse them (pure)
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
+pub mod alarm;
 pub mod executor;
+pub mod exposure;
 pub mod facts;
 pub mod ingress;
 pub mod rules;
 pub mod settings;
 pub mod trigger;
 pub mod undo;
+pub mod world_open;
 
 use aws_config::SdkConfig;
 use reflex_shared::aws::CallError;
@@ -37,11 +43,12 @@ pub use rules::RULE_IDS;
 pub use settings::Settings;
 pub use trigger::Trigger;
 
-/// The quarantine function in one account and region: EC2 and Auto Scaling to look and act, IAM
-/// for the exemption tag of the caller.
+/// The quarantine function in one account and region: EC2 and Auto Scaling to look and act,
+/// CloudWatch to verify an alarm, IAM for the exemption tag of the caller.
 pub struct Quarantine {
     ec2: aws_sdk_ec2::Client,
     autoscaling: aws_sdk_autoscaling::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     iam: aws_sdk_iam::Client,
 }
 
@@ -49,11 +56,13 @@ impl Quarantine {
     pub fn new(
         ec2: aws_sdk_ec2::Client,
         autoscaling: aws_sdk_autoscaling::Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
         iam: aws_sdk_iam::Client,
     ) -> Self {
         Self {
             ec2,
             autoscaling,
+            cloudwatch,
             iam,
         }
     }
@@ -81,6 +90,7 @@ impl Function for Quarantine {
         Self::new(
             aws_sdk_ec2::Client::new(sdk),
             aws_sdk_autoscaling::Client::new(sdk),
+            aws_sdk_cloudwatch::Client::new(sdk),
             aws_sdk_iam::Client::new(sdk),
         )
     }
@@ -98,7 +108,14 @@ impl Function for Quarantine {
     }
 
     async fn gather(&self, trigger: &Trigger, notes: &mut Notes) -> Facts {
-        facts::gather(&self.ec2, &self.autoscaling, trigger, notes).await
+        facts::gather(
+            &self.ec2,
+            &self.autoscaling,
+            &self.cloudwatch,
+            trigger,
+            notes,
+        )
+        .await
     }
 
     /// Instances and security groups carry EC2 tags; the caller, an IAM user or role, IAM tags.

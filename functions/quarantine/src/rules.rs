@@ -3,18 +3,23 @@
 //! says so for a person. Exemption tags are not read here: the pipeline holds back every step on
 //! an exempt instance or security group.
 //!
-//! - `quarantine.world-open-ingress`: a security group opened to `0.0.0.0/0` or `::/0` on a
-//!   sensitive port: revoke exactly the rules that did it.
+//! - `quarantine.world-open-ingress`: a security group whose rules on a sensitive port, with the
+//!   ones a call just added, let in at least the configured share of the public address space
+//!   (`world_open`): revoke the largest of them until they no longer do.
 //! - `quarantine.guardduty-finding`, `quarantine.instance-alarm`, `quarantine.operator-tag`:
-//!   quarantine an instance, one finding whose actions are the steps, isolation first.
+//!   quarantine an instance, one finding whose actions are the steps, isolation first. An
+//!   alarm's change must be proven CloudWatch's own evaluation of EC2's metric (`alarm`), or a
+//!   person is told and nothing is done.
 
 use reflex_shared::{Finding, Severity};
 
 use crate::actions::{Interface, QUARANTINED_AT_TAG, QuarantineAction, tag_value};
+use crate::alarm;
 use crate::facts::{Facts, InstanceFacts, InstanceLookup};
-use crate::ingress::{self, OpenedRule};
+use crate::ingress::OpenedRule;
 use crate::settings::Settings;
 use crate::trigger::{Cause, Request, Trigger};
+use crate::world_open;
 
 pub const WORLD_OPEN_INGRESS: &str = "quarantine.world-open-ingress";
 pub const GUARDDUTY_FINDING: &str = "quarantine.guardduty-finding";
@@ -35,36 +40,51 @@ pub fn decide(
     settings: &Settings,
 ) -> Vec<Finding<QuarantineAction>> {
     match trigger {
-        Trigger::IngressOpened { group_id, rules } => world_open_ingress(group_id, rules, settings)
-            .into_iter()
-            .collect(),
+        Trigger::IngressOpened { group_id, rules } => {
+            world_open_ingress(group_id, rules, facts.group_rules.as_deref(), settings)
+                .into_iter()
+                .collect()
+        }
         Trigger::Quarantine(request) => vec![quarantine(request, facts)],
     }
 }
 
-/// The rules that opened a sensitive port to the world, revoked; the others are left alone.
+/// The rules that open a sensitive port to the world, with the group's others, revoked until
+/// they no longer do; the others are left alone.
 fn world_open_ingress(
     group_id: &str,
-    rules: &[OpenedRule],
+    opened: &[OpenedRule],
+    current: Option<&[OpenedRule]>,
     settings: &Settings,
 ) -> Option<Finding<QuarantineAction>> {
-    let (exposing, exposed): (Vec<OpenedRule>, Vec<String>) = rules
-        .iter()
-        .filter_map(|r| ingress::exposes(r, &settings.sensitive_ports).map(|why| (r.clone(), why)))
-        .unzip();
-    if exposing.is_empty() {
+    let exposures = world_open::judge(
+        opened,
+        current,
+        &settings.sensitive_ports,
+        settings.world_open_share,
+    );
+    let revoke = world_open::to_revoke(&exposures);
+    if revoke.is_empty() {
         return None;
+    }
+    let exposed: Vec<String> = exposures
+        .iter()
+        .map(world_open::Exposure::describe)
+        .collect();
+    let mut reason = format!(
+        "security group {group_id} was opened to the internet: {}",
+        exposed.join("; ")
+    );
+    if current.is_none() {
+        reason += "\n(its other rules could not be read: the call's rules were judged alone)";
     }
     Some(Finding {
         rule_id: WORLD_OPEN_INGRESS,
         severity: Severity::High,
-        reason: format!(
-            "security group {group_id} was opened to the internet: {}",
-            exposed.join(", ")
-        ),
+        reason,
         actions: vec![QuarantineAction::RevokeIngress {
             group_id: group_id.to_string(),
-            rules: exposing,
+            rules: revoke,
         }],
     })
 }
@@ -83,6 +103,23 @@ fn rule_for(cause: Cause) -> &'static str {
 /// with no step at all reaches a person.
 fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
     let mut reason = request.reason.clone();
+    if let Some(claim) = &request.alarm
+        && claim.instance.is_some()
+    {
+        match alarm::verdict(claim, facts.alarm.as_ref()) {
+            Ok(proof) => reason += &format!("\n{proof}"),
+            Err(why) => {
+                return Finding {
+                    rule_id: rule_for(request.cause),
+                    severity: request.severity,
+                    reason: format!(
+                        "{reason}\nnot quarantined: {why}. A person must check the alarm and who set it (CloudTrail: cloudwatch:SetAlarmState, PutMetricAlarm)"
+                    ),
+                    actions: Vec::new(),
+                };
+            }
+        }
+    }
     let mut isolations = Vec::new();
     let mut rest = Vec::new();
     for id in &request.instances {
@@ -140,7 +177,8 @@ fn quarantine(request: &Request, facts: &Facts) -> Finding<QuarantineAction> {
 ///
 /// Isolation is two steps, write-ahead: the groups are recorded on the instance before they are
 /// replaced, so a run that dies in between leaves them recorded (the retry finds them and keeps
-/// them), never replaced unrecorded. Detaching from the Auto Scaling group comes right after
+/// them), never replaced unrecorded. The isolation step itself moves the instance through the
+/// untracked-connections group (see the executor). Detaching from the Auto Scaling group comes right after
 /// isolation: an isolated instance fails its health checks and the group would terminate it
 /// (termination protection does not stop Auto Scaling) before its volumes are snapshotted. The
 /// snapshots, one per volume, come last.
@@ -154,7 +192,8 @@ fn steps(
     let Some(vpc) = &i.vpc_id else {
         return (Vec::new(), Vec::new());
     };
-    // What to record: the groups before quarantine, never the quarantine group itself.
+    // What to record: the groups before quarantine, never Reflex's own groups.
+    let reflex = [i.quarantine_group.as_ref(), i.untracked_group.as_ref()];
     let previous: Vec<Interface> = i
         .interfaces
         .iter()
@@ -162,7 +201,7 @@ fn steps(
             groups: eni
                 .groups
                 .iter()
-                .filter(|g| Some(*g) != i.quarantine_group.as_ref())
+                .filter(|g| !reflex.contains(&Some(*g)))
                 .cloned()
                 .collect(),
             ..eni.clone()
@@ -177,6 +216,7 @@ fn steps(
             instance_id: id.clone(),
             vpc_id: vpc.clone(),
             quarantine_group: i.quarantine_group.clone(),
+            untracked_group: i.untracked_group.clone(),
             interfaces: i.interfaces.clone(),
         },
     ];

@@ -2,17 +2,23 @@
 //! findings and alarms quarantine an instance, and the tag an operator sets to ask for it.
 
 use reflex_shared::ConfigError;
-use reflex_shared::config::{self, Env, NamePattern, TagSpec};
+use reflex_shared::config::{self, Env, TagSpec};
+
+pub use crate::exposure::Share;
 
 pub const SENSITIVE_PORTS: &str = "REFLEX_SENSITIVE_PORTS";
 pub const MIN_SEVERITY: &str = "REFLEX_QUARANTINE_MIN_SEVERITY";
 pub const ALARMS: &str = "REFLEX_QUARANTINE_ALARMS";
 pub const TRIGGER_TAG: &str = "REFLEX_QUARANTINE_TAG";
+pub const WORLD_OPEN_SHARE: &str = "REFLEX_WORLD_OPEN_SHARE";
 
 pub const DEFAULT_SENSITIVE_PORTS: &str =
     "22,23,3389,5900,445,3306,5432,1433,1521,27017,6379,11211,9200,2379,all";
 pub const DEFAULT_MIN_SEVERITY: f64 = 7.0;
-pub const DEFAULT_TRIGGER_TAG: &str = "reflex:quarantine";
+/// A /8's worth of public IPv4 addresses (about 16.7 million of some 3.7 billion) reaching a
+/// sensitive port is the whole internet for a scanner; a legitimate allow-list (an office, a
+/// partner, a cloud region's NAT addresses) is thousands of times smaller.
+pub const DEFAULT_WORLD_OPEN_SHARE: &str = "1/256";
 
 /// One entry of the sensitive-port list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,28 +81,45 @@ impl SensitivePorts {
     }
 }
 
-/// The tag an operator puts on an instance to have it quarantined (the manual trigger).
+/// The tag an operator puts on an instance to have it quarantined (the manual trigger): a key
+/// AND a value, both exact. Anyone allowed `ec2:CreateTags` on an instance can set a tag, so the
+/// value is the operators' convention (best kept to themselves) and the key should be guarded
+/// by IAM (`aws:TagKeys` / `aws:RequestTag` conditions); a key alone would let anyone who may tag
+/// an instance isolate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerTag {
     pub key: String,
-    /// `None`: any value but `false`, `no`, `off` or `0` triggers.
-    pub value: Option<String>,
+    pub value: String,
 }
 
 impl TriggerTag {
+    /// Exactly this key and this value (as EventBridge's rule matches them: case-sensitive).
     pub fn matches(&self, key: &str, value: &str) -> bool {
-        key == self.key
-            && match &self.value {
-                Some(v) => value.trim().eq_ignore_ascii_case(v),
-                None => !["false", "no", "off", "0"]
-                    .contains(&value.trim().to_ascii_lowercase().as_str()),
-            }
+        key == self.key && value == self.value
+    }
+
+    /// `key=value`: a key alone is refused, naming the variable.
+    pub fn parse(variable: &str, spec: TagSpec) -> Result<Self, ConfigError> {
+        match spec.value {
+            Some(value) => Ok(Self {
+                key: spec.key,
+                value,
+            }),
+            None => Err(ConfigError::new(
+                variable,
+                format!(
+                    "`{}` has no value: a key alone would let anyone who may tag an instance \
+                     isolate it; give key=value, or leave it empty to turn the manual trigger off",
+                    spec.key
+                ),
+            )),
+        }
     }
 }
 
-impl From<TagSpec> for TriggerTag {
-    fn from(TagSpec { key, value }: TagSpec) -> Self {
-        Self { key, value }
+impl std::fmt::Display for TriggerTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.key, self.value)
     }
 }
 
@@ -105,10 +128,16 @@ pub struct Settings {
     pub sensitive_ports: SensitivePorts,
     /// GuardDuty findings at or above this severity quarantine their instance.
     pub min_severity: f64,
-    /// Alarm names, or `prefix*` patterns, whose ALARM state quarantines the instance named by
-    /// the alarm's `InstanceId` dimension. Empty: alarms never quarantine.
-    pub alarms: Vec<NamePattern>,
-    pub trigger_tag: TriggerTag,
+    /// Exact alarm names whose ALARM state quarantines the instance named by the alarm's
+    /// `InstanceId` dimension, once the alarm is verified (see `alarm`). Empty: alarms never
+    /// quarantine. No prefixes: anyone allowed `cloudwatch:PutMetricAlarm` could name a new
+    /// alarm to match one.
+    pub alarms: Vec<String>,
+    /// The operator's manual trigger; `None` (the default): off.
+    pub trigger_tag: Option<TriggerTag>,
+    /// The share of the public address space (IPv4, or IPv6's global unicast space) from which
+    /// a sensitive port may be reached before the group counts as open to the world.
+    pub world_open_share: Share,
 }
 
 impl Default for Settings {
@@ -118,10 +147,9 @@ impl Default for Settings {
                 .expect("the default port list parses"),
             min_severity: DEFAULT_MIN_SEVERITY,
             alarms: Vec::new(),
-            trigger_tag: TriggerTag {
-                key: DEFAULT_TRIGGER_TAG.into(),
-                value: None,
-            },
+            trigger_tag: None,
+            world_open_share: Share::parse(WORLD_OPEN_SHARE, DEFAULT_WORLD_OPEN_SHARE)
+                .expect("the default share parses"),
         }
     }
 }
@@ -135,27 +163,30 @@ impl Settings {
         }
         settings.min_severity =
             config::guardduty_severity(env, MIN_SEVERITY, DEFAULT_MIN_SEVERITY)?;
-        for alarm in config::list(env, ALARMS).into_iter().map(NamePattern::new) {
-            if alarm.is_everything() {
+        for alarm in config::list(env, ALARMS) {
+            if alarm.contains(['*', '?']) {
                 return Err(ConfigError::new(
                     ALARMS,
-                    "`*` would quarantine on every alarm; list names or prefixes",
+                    format!(
+                        "`{alarm}`: list exact alarm names; a pattern would let anyone who may \
+                         create an alarm name one to match it"
+                    ),
                 ));
             }
             settings.alarms.push(alarm);
         }
         if let Some(tag) = config::tag(env, TRIGGER_TAG)? {
-            settings.trigger_tag = tag.into();
+            settings.trigger_tag = Some(TriggerTag::parse(TRIGGER_TAG, tag)?);
+        }
+        if let Some(share) = config::var(env, WORLD_OPEN_SHARE) {
+            settings.world_open_share = Share::parse(WORLD_OPEN_SHARE, &share)?;
         }
         Ok(settings)
     }
 
-    /// The pattern an alarm is listed by (its exact name, or a `prefix*`), if it is listed.
-    pub fn alarm_listed(&self, alarm: &str) -> Option<&str> {
-        self.alarms
-            .iter()
-            .find(|pattern| pattern.matches(alarm))
-            .map(NamePattern::as_str)
+    /// Whether the alarm is listed, by its exact name.
+    pub fn alarm_listed(&self, alarm: &str) -> bool {
+        self.alarms.iter().any(|listed| listed == alarm)
     }
 }
 
@@ -189,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_cover_remote_access_databases_caches_and_all_ports() {
+    fn defaults_cover_remote_access_databases_caches_and_all_ports_and_trigger_nothing_by_hand() {
         let s = Settings::from_env(&env(&[])).unwrap();
         assert_eq!(s, Settings::default());
         let ports = &s.sensitive_ports;
@@ -204,10 +235,8 @@ mod tests {
         assert!(ports.includes_all());
         assert_eq!(s.min_severity, 7.0);
         assert!(s.alarms.is_empty());
-        assert!(s.trigger_tag.matches("reflex:quarantine", "true"));
-        assert!(s.trigger_tag.matches("reflex:quarantine", "ticket SEC-42"));
-        assert!(!s.trigger_tag.matches("reflex:quarantine", "false"));
-        assert!(!s.trigger_tag.matches("Name", "true"));
+        assert_eq!(s.trigger_tag, None, "the manual trigger is opt-in");
+        assert_eq!(s.world_open_share, Share::parse("x", "1/256").unwrap());
     }
 
     #[test]
@@ -215,8 +244,9 @@ mod tests {
         let s = Settings::from_env(&env(&[
             (SENSITIVE_PORTS, "22, 8000-8080"),
             (MIN_SEVERITY, "4.5"),
-            (ALARMS, "exfil-*, web-1-network-out"),
-            (TRIGGER_TAG, "security:isolate=yes"),
+            (ALARMS, "exfil-network-out-web-2, web-1-network-out"),
+            (TRIGGER_TAG, "security:isolate=SEC-approved"),
+            (WORLD_OPEN_SHARE, "1%"),
         ]))
         .unwrap();
         assert_eq!(
@@ -228,22 +258,37 @@ mod tests {
         // Without `all`, a full TCP range is still caught by the ports it covers.
         assert!(s.sensitive_ports.first_in(0, 65535).is_some());
         assert_eq!(s.min_severity, 4.5);
-        assert_eq!(s.alarm_listed("exfil-network-out-web-1"), Some("exfil-*"));
-        assert_eq!(
-            s.alarm_listed("web-1-network-out"),
-            Some("web-1-network-out")
-        );
-        assert_eq!(s.alarm_listed("web-1-network-out-2"), None);
-        assert!(s.trigger_tag.matches("security:isolate", "YES"));
-        assert!(!s.trigger_tag.matches("security:isolate", "true"));
+        assert!(s.alarm_listed("web-1-network-out"));
+        assert!(!s.alarm_listed("web-1-network-out-2"), "exact names only");
+        assert!(!s.alarm_listed("exfil-network-out"));
+        let tag = s.trigger_tag.expect("configured");
+        assert!(tag.matches("security:isolate", "SEC-approved"));
+        assert_eq!(tag.to_string(), "security:isolate=SEC-approved");
+        assert_eq!(s.world_open_share, Share::parse("x", "0.01").unwrap());
     }
 
     #[test]
-    fn a_trigger_tag_given_without_a_value_takes_any_value_but_a_no() {
-        let s = Settings::from_env(&env(&[(TRIGGER_TAG, "security:isolate")])).unwrap();
-        assert_eq!(s.trigger_tag.value, None);
-        assert!(s.trigger_tag.matches("security:isolate", "ticket SEC-42"));
-        assert!(!s.trigger_tag.matches("security:isolate", " Off "));
+    fn the_trigger_tag_matches_its_key_and_its_exact_value_only() {
+        let s =
+            Settings::from_env(&env(&[(TRIGGER_TAG, "security:isolate=SEC-approved")])).unwrap();
+        let tag = s.trigger_tag.unwrap();
+        assert!(tag.matches("security:isolate", "SEC-approved"));
+        for (key, value) in [
+            ("security:isolate", "true"),
+            ("security:isolate", "sec-approved"),
+            ("security:isolate", " SEC-approved"),
+            ("security:isolate", ""),
+            ("Security:isolate", "SEC-approved"),
+            ("Name", "SEC-approved"),
+        ] {
+            assert!(!tag.matches(key, value), "{key}={value}");
+        }
+    }
+
+    #[test]
+    fn an_empty_trigger_tag_is_off() {
+        let s = Settings::from_env(&env(&[(TRIGGER_TAG, "  ")])).unwrap();
+        assert_eq!(s.trigger_tag, None);
     }
 
     #[test]
@@ -256,12 +301,25 @@ mod tests {
             (MIN_SEVERITY, "high"),
             (MIN_SEVERITY, "11"),
             (ALARMS, "*"),
+            (ALARMS, "exfil-*"),
+            (ALARMS, "web-1, exfil-?"),
             (TRIGGER_TAG, "=true"),
-            (TRIGGER_TAG, "aws:quarantine"),
+            (TRIGGER_TAG, "aws:quarantine=yes"),
+            (TRIGGER_TAG, "reflex:quarantine"),
+            (TRIGGER_TAG, "reflex:quarantine="),
+            (WORLD_OPEN_SHARE, "0"),
+            (WORLD_OPEN_SHARE, "2"),
+            (WORLD_OPEN_SHARE, "1/0"),
+            (WORLD_OPEN_SHARE, "half"),
+            (WORLD_OPEN_SHARE, "150%"),
         ] {
             let err = Settings::from_env(&env(&[(k, v)])).unwrap_err();
             assert_eq!(err.variable, k, "{v}");
             assert!(err.to_string().contains(k), "{err}");
         }
+        let err = Settings::from_env(&env(&[(TRIGGER_TAG, "reflex:quarantine")])).unwrap_err();
+        assert!(err.to_string().contains("has no value"), "{err}");
+        let err = Settings::from_env(&env(&[(ALARMS, "exfil-*")])).unwrap_err();
+        assert!(err.to_string().contains("exact alarm names"), "{err}");
     }
 }

@@ -8,6 +8,7 @@ use reflex_shared::event::{AlarmStateChange, GuardDutyFinding};
 use reflex_shared::{ApiCall, Event, EventError, Interpreted, Severity};
 use serde_json::Value;
 
+use crate::alarm::AlarmClaim;
 use crate::ingress::{self, OpenedRule};
 use crate::settings::Settings;
 
@@ -46,6 +47,8 @@ pub struct Request {
     pub instances: Vec<String>,
     /// The event's id, on each forensic snapshot.
     pub event_id: String,
+    /// For an alarm: what its change claims, to be verified before anything is done.
+    pub alarm: Option<AlarmClaim>,
 }
 
 /// The event as quarantine's trigger, or why quarantine has nothing to judge in it.
@@ -81,6 +84,7 @@ fn quarantine(
         reason,
         instances,
         event_id: event_id.to_string(),
+        alarm: None,
     }))
 }
 
@@ -142,7 +146,8 @@ fn guardduty(
 }
 
 /// A listed alarm going to ALARM. One that watches no instance is still a request, with no
-/// instance: a person must check the alarm or the configuration.
+/// instance: a person must check the alarm or the configuration. Whether the change is
+/// CloudWatch's own is verified before anything is done (`alarm::verdict`).
 fn instance_alarm(
     alarm: &AlarmStateChange,
     settings: &Settings,
@@ -152,31 +157,36 @@ fn instance_alarm(
     if alarm.state.value != AlarmStateValue::Alarm {
         return ignored(format!("alarm {name} is {}, not ALARM", alarm.state.value));
     }
-    let Some(pattern) = settings.alarm_listed(name) else {
+    if !settings.alarm_listed(name) {
         return ignored(format!("alarm {name} is not listed to quarantine"));
-    };
+    }
     let instance = alarm.dimension("InstanceId");
     let reason = match instance {
         Some(i) => format!(
-            "alarm {name} (listed as `{pattern}`) is ALARM for instance {i}: {}",
+            "alarm {name} (listed) is ALARM for instance {i}: {}",
             alarm.cause()
         ),
         None => format!(
-            "alarm {name} (listed as `{pattern}`) is ALARM but watches no instance (no InstanceId dimension): nothing to quarantine, check the alarm or the configuration"
+            "alarm {name} (listed) is ALARM but watches no instance (no InstanceId dimension): nothing to quarantine, check the alarm or the configuration"
         ),
     };
     let instances = instance.map(String::from).into_iter().collect();
-    quarantine(
+    let Interpreted::Trigger(Trigger::Quarantine(mut request)) = quarantine(
         Cause::InstanceAlarm,
         Severity::High,
         reason,
         instances,
         event_id,
-    )
+    ) else {
+        unreachable!("quarantine() makes a quarantine request")
+    };
+    request.alarm = Some(AlarmClaim::read(alarm));
+    Interpreted::Trigger(Trigger::Quarantine(request))
 }
 
-/// The operator's quarantine tag put on instances. Every resource and tag is validated, whether
-/// or not the tag is quarantine's.
+/// The operator's quarantine tag put on instances: its key with exactly its configured value
+/// (any other value, or the trigger off, is ignored). Resources other than instances are left
+/// out. Every resource and tag is validated, whether or not the tag is quarantine's.
 fn operator_tag(
     call: &ApiCall,
     settings: &Settings,
@@ -199,15 +209,22 @@ fn operator_tag(
             .and_then(Value::as_str)
             .ok_or_else(|| create_tags_missing(&format!("tagSet.items[{i}].key")))?;
         let value = t.get("value").and_then(Value::as_str).unwrap_or("");
-        if settings.trigger_tag.matches(key, value) {
-            asked = Some(format!("{key}={value}"));
+        if let Some(trigger) = &settings.trigger_tag
+            && trigger.matches(key, value)
+        {
+            // The key only: the value is the operators' and the reason is written on the
+            // instance, where anyone who may describe it reads it.
+            asked = Some(format!("the quarantine tag {key}"));
         }
     }
     let Some(tag) = asked else {
-        return Ok(ignored(format!(
-            "no tag set asks for quarantine ({})",
-            settings.trigger_tag.key
-        )));
+        return Ok(ignored(match &settings.trigger_tag {
+            Some(trigger) => format!(
+                "no tag set asks for quarantine (the key {} with its configured value)",
+                trigger.key
+            ),
+            None => "the operator's quarantine tag is off (REFLEX_QUARANTINE_TAG unset)".into(),
+        }));
     };
     let instances: Vec<String> = resources
         .into_iter()

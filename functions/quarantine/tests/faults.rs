@@ -10,6 +10,8 @@
 //! - A step that fails: moto cannot refuse one chosen call (`CreateSnapshot`) with
 //!   `UnauthorizedOperation`. The other steps, isolation first, must still run and the report
 //!   must list each step's result.
+//! - A move to the quarantine group refused after the move to the untracked-connections group:
+//!   the instance must not be left in a group that allows all traffic.
 //! - An instance carrying the exemption tag, read by the pipeline through EC2 `DescribeTags`:
 //!   every step is exempt and no call changes anything.
 //! - A security group opened to the world: the caller's tags come from IAM, the group's from
@@ -23,6 +25,8 @@ use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoSc
 use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
 use aws_sdk_autoscaling::operation::detach_instances::DetachInstancesOutput;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, AutoScalingInstanceDetails};
+use aws_sdk_ec2::operation::authorize_security_group_egress::AuthorizeSecurityGroupEgressOutput;
+use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
 use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
 use aws_sdk_ec2::operation::create_snapshot::CreateSnapshotOutput;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
@@ -40,7 +44,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, AttributeValue, EbsInstanceBlockDevice, GroupIdentifier, Instance,
     InstanceAttributeName, InstanceBlockDeviceMapping, InstanceNetworkInterface,
     InstanceNetworkInterfaceAttachment, InstanceState, InstanceStateName, IpPermission, IpRange,
-    Reservation, SecurityGroup, SecurityGroupRule, Tag, TagDescription,
+    Ipv6Range, Reservation, SecurityGroup, SecurityGroupRule, Tag, TagDescription,
 };
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
 use aws_smithy_mocks::{Rule, mock};
@@ -57,6 +61,7 @@ const WEB_SG: &str = "sg-0a1b2c3d4e5f60001";
 const SSH_SG: &str = "sg-0a1b2c3d4e5f60002";
 const BACKEND_SG: &str = "sg-0a1b2c3d4e5f60003";
 const QUARANTINE_SG: &str = "sg-0feedc0ffee000001";
+const UNTRACKED_SG: &str = "sg-0feedc0ffee000002";
 const PRIMARY_ENI: &str = "eni-0b1c2d3e4f5a60718";
 const SECONDARY_ENI: &str = "eni-0b1c2d3e4f5a60719";
 const ROOT_VOLUME: &str = "vol-0a1b2c3d4e5f60001";
@@ -72,9 +77,11 @@ fn handler(ec2: &[&Rule], autoscaling: &[&Rule]) -> Handler<Quarantine> {
 
 /// The pipeline over mocked clients, IAM answering for the caller's tags.
 fn handler_with_iam(ec2: &[&Rule], autoscaling: &[&Rule], iam: &[&Rule]) -> Handler<Quarantine> {
+    let none: [&Rule; 0] = [];
     let quarantine = Quarantine::new(
         mocked!(aws_sdk_ec2, ec2),
         mocked!(aws_sdk_autoscaling, autoscaling),
+        mocked!(aws_sdk_cloudwatch, &none),
         mocked!(aws_sdk_iam, iam),
     );
     reflex_testkit::enforcing(quarantine, Settings::default())
@@ -212,6 +219,56 @@ fn not_exempt() -> Rule {
     tags_of(INSTANCE, &[("Name", "web-1")])
 }
 
+/// All traffic, from and to anywhere: the untracked-connections group's rules, in one direction.
+fn allow_all() -> IpPermission {
+    IpPermission::builder()
+        .ip_protocol("-1")
+        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+        .build()
+}
+
+/// The group-name filter of a DescribeSecurityGroups call, if any.
+fn named(
+    r: &aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsInput,
+) -> Option<&str> {
+    r.filters()
+        .iter()
+        .find(|f| f.name() == Some("group-name"))
+        .and_then(|f| f.values().first())
+        .map(String::as_str)
+}
+
+/// Both of Reflex's groups exist in the VPC already, each with exactly its rules.
+fn both_groups_ready() -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(|r| {
+        let b = DescribeSecurityGroupsOutput::builder();
+        let group = |id: &str, name: &str| {
+            SecurityGroup::builder()
+                .group_id(id)
+                .vpc_id(VPC)
+                .group_name(name)
+        };
+        match named(r) {
+            Some("reflex-quarantine") => b
+                .security_groups(group(QUARANTINE_SG, "reflex-quarantine").build())
+                .build(),
+            Some("reflex-untracked") => b
+                .security_groups(
+                    group(UNTRACKED_SG, "reflex-untracked")
+                        .ip_permissions(allow_all())
+                        .ip_permissions_egress(allow_all())
+                        .build(),
+                )
+                .build(),
+            _ => b.build(),
+        }
+    })
+}
+
+/// Every group change, in order: `(interface or instance, groups)`.
+type Moves = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
+
 fn no_snapshots() -> Rule {
     mock!(aws_sdk_ec2::Client::describe_snapshots)
         .then_output(|| DescribeSnapshotsOutput::builder().build())
@@ -253,32 +310,19 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
         false,
     );
     let instances = describe_instances(two);
-    // The VPC's quarantine group exists already, with no rules.
-    let find_group = mock!(aws_sdk_ec2::Client::describe_security_groups)
-        .match_requests(|r| r.group_ids().is_empty())
-        .then_output(|| {
-            DescribeSecurityGroupsOutput::builder()
-                .security_groups(
-                    SecurityGroup::builder()
-                        .group_id(QUARANTINE_SG)
-                        .vpc_id(VPC)
-                        .group_name("reflex-quarantine")
-                        .build(),
-                )
-                .build()
+    // The VPC's quarantine and untracked-connections groups exist already, ready.
+    let find_group = both_groups_ready();
+    // Every interface change, recorded in order.
+    let moves: Moves = Default::default();
+    let seen = moves.clone();
+    let move_interface = mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
+        .then_compute_output(move |r| {
+            seen.lock().unwrap().push((
+                r.network_interface_id().unwrap_or_default().to_string(),
+                r.groups().to_vec(),
+            ));
+            ModifyNetworkInterfaceAttributeOutput::builder().build()
         });
-    // One rule per interface, so each is seen to be moved, not one of them twice.
-    let move_to_quarantine = |interface: &'static str| {
-        mock!(aws_sdk_ec2::Client::modify_network_interface_attribute)
-            .match_requests(move |r| {
-                r.network_interface_id() == Some(interface) && r.groups() == [QUARANTINE_SG]
-            })
-            .then_output(|| ModifyNetworkInterfaceAttributeOutput::builder().build())
-    };
-    let (primary, secondary) = (
-        move_to_quarantine(PRIMARY_ENI),
-        move_to_quarantine(SECONDARY_ENI),
-    );
     // Refused by EC2 for an instance with several interfaces: must not be used.
     let instance_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
         .match_requests(|r| !r.groups().is_empty())
@@ -306,8 +350,7 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
         &[
             &instances,
             &find_group,
-            &primary,
-            &secondary,
+            &move_interface,
             &instance_groups,
             &exemption,
             &attributes,
@@ -326,8 +369,18 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
     let steps = outcomes(&report);
     assert_eq!(steps.len(), 6, "{steps:#?}");
     assert!(steps.iter().all(|(_, o)| is_done(o)), "{steps:#?}");
-    // Both interfaces, the primary one included, changed one by one.
-    assert_eq!((primary.num_calls(), secondary.num_calls()), (1, 1));
+    // Both interfaces, the primary one included, changed one by one: each first to the
+    // untracked-connections group, then to the quarantine group.
+    let to = |eni: &str, group: &str| (eni.to_string(), vec![group.to_string()]);
+    assert_eq!(
+        *moves.lock().unwrap(),
+        [
+            to(PRIMARY_ENI, UNTRACKED_SG),
+            to(PRIMARY_ENI, QUARANTINE_SG),
+            to(SECONDARY_ENI, UNTRACKED_SG),
+            to(SECONDARY_ENI, QUARANTINE_SG),
+        ]
+    );
     assert_eq!(instance_groups.num_calls(), 0);
     // The instance's tags are read once for every step that touches it.
     assert_eq!(exemption.num_calls(), 1);
@@ -347,6 +400,7 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
     let prior = prior_state.as_ref().unwrap();
     assert_eq!(prior["interfaces"][1]["groups"][0], BACKEND_SG);
     assert_eq!(prior["created_quarantine_group"], false);
+    assert_eq!(prior["untracked_group"], UNTRACKED_SG);
     // The previous groups of each interface are recorded on the instance, before isolation.
     let Outcome::Done { detail, .. } = steps[0].1 else {
         unreachable!()
@@ -365,17 +419,24 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
 async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_step() {
     let one = instance(vec![eni(PRIMARY_ENI, 0, &[WEB_SG, SSH_SG])], true);
     let instances = describe_instances(one);
-    // No quarantine group yet: found by tag (none), created, then read back with the default
-    // allow-all egress rule, which is revoked.
+    // Neither of Reflex's groups exists yet: looked for by name (none), created, then read back
+    // with the default allow-all egress rule, which is revoked; the untracked-connections group
+    // then gets all traffic in and out.
     let groups = mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(|r| {
         let b = DescribeSecurityGroupsOutput::builder();
-        if r.group_ids().is_empty() {
+        let Some(id) = r.group_ids().first() else {
             return b.build();
-        }
+        };
+        // With the tag each was created with.
+        let tag = match id.as_str() {
+            UNTRACKED_SG => "reflex:untracked-group",
+            _ => "reflex:quarantine-group",
+        };
         b.security_groups(
             SecurityGroup::builder()
-                .group_id(QUARANTINE_SG)
+                .group_id(id)
                 .vpc_id(VPC)
+                .tags(Tag::builder().key(tag).value("true").build())
                 .ip_permissions_egress(
                     IpPermission::builder()
                         .ip_protocol("-1")
@@ -386,19 +447,34 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         )
         .build()
     });
-    let create_group = mock!(aws_sdk_ec2::Client::create_security_group)
-        .match_requests(|r| r.group_name() == Some("reflex-quarantine") && r.vpc_id() == Some(VPC))
-        .then_output(|| {
-            CreateSecurityGroupOutput::builder()
-                .group_id(QUARANTINE_SG)
-                .build()
-        });
+    let create_group = |name: &'static str, id: &'static str| {
+        mock!(aws_sdk_ec2::Client::create_security_group)
+            .match_requests(move |r| r.group_name() == Some(name) && r.vpc_id() == Some(VPC))
+            .then_output(move || CreateSecurityGroupOutput::builder().group_id(id).build())
+    };
+    let (create_quarantine, create_untracked) = (
+        create_group("reflex-quarantine", QUARANTINE_SG),
+        create_group("reflex-untracked", UNTRACKED_SG),
+    );
     let no_egress = mock!(aws_sdk_ec2::Client::revoke_security_group_egress)
-        .match_requests(|r| r.group_id() == Some(QUARANTINE_SG) && r.ip_permissions().len() == 1)
+        .match_requests(|r| r.ip_permissions().len() == 1)
         .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
+    let all_in = mock!(aws_sdk_ec2::Client::authorize_security_group_ingress)
+        .match_requests(|r| r.group_id() == Some(UNTRACKED_SG))
+        .then_output(|| AuthorizeSecurityGroupIngressOutput::builder().build());
+    let all_out = mock!(aws_sdk_ec2::Client::authorize_security_group_egress)
+        .match_requests(|r| r.group_id() == Some(UNTRACKED_SG))
+        .then_output(|| AuthorizeSecurityGroupEgressOutput::builder().build());
+    let moves: Moves = Default::default();
+    let seen = moves.clone();
     let isolate = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
-        .match_requests(|r| r.instance_id() == Some(INSTANCE) && r.groups() == [QUARANTINE_SG])
-        .then_output(|| ModifyInstanceAttributeOutput::builder().build());
+        .match_requests(|r| r.instance_id() == Some(INSTANCE) && !r.groups().is_empty())
+        .then_compute_output(move |r| {
+            seen.lock()
+                .unwrap()
+                .push((INSTANCE.to_string(), r.groups().to_vec()));
+            ModifyInstanceAttributeOutput::builder().build()
+        });
     let (exemption, attributes, modify, tags, snapshots) = (
         not_exempt(),
         attributes(),
@@ -439,8 +515,11 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         &[
             &instances,
             &groups,
-            &create_group,
+            &create_quarantine,
+            &create_untracked,
             &no_egress,
+            &all_in,
+            &all_out,
             &isolate,
             &exemption,
             &attributes,
@@ -475,9 +554,22 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         }
         other => panic!("the snapshot should have failed: {other:?}"),
     }
-    assert_eq!(isolate.num_calls(), 1);
-    assert_eq!(create_group.num_calls(), 1);
-    assert_eq!(no_egress.num_calls(), 1);
+    // Through the untracked-connections group, then into the quarantine group.
+    assert_eq!(
+        *moves.lock().unwrap(),
+        [
+            (INSTANCE.to_string(), vec![UNTRACKED_SG.to_string()]),
+            (INSTANCE.to_string(), vec![QUARANTINE_SG.to_string()]),
+        ]
+    );
+    assert_eq!(
+        (create_quarantine.num_calls(), create_untracked.num_calls()),
+        (1, 1)
+    );
+    // Each new group's default egress rule revoked; the untracked group then open to IPv4
+    // and IPv6 both ways.
+    assert_eq!(no_egress.num_calls(), 2);
+    assert_eq!((all_in.num_calls(), all_out.num_calls()), (2, 2));
     assert_eq!(detach.num_calls(), 1);
     // UnauthorizedOperation is not retried.
     assert_eq!(refused.num_calls(), 1);
@@ -496,6 +588,98 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         text.contains("to undo: aws ec2 modify-instance-attribute --instance-id i-0c7e5f3a9b1d24680 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_move_to_quarantine_refused_after_the_untracked_group_puts_the_previous_groups_back() {
+    let one = instance(vec![eni(PRIMARY_ENI, 0, &[WEB_SG, SSH_SG])], false);
+    let instances = describe_instances(one);
+    let groups = both_groups_ready();
+    let moves: Moves = Default::default();
+    let seen = moves.clone();
+    // The move into the untracked group and the move back pass; into quarantine is refused.
+    let change_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| !r.groups().is_empty())
+        .then_compute_output(move |r| {
+            seen.lock()
+                .unwrap()
+                .push((INSTANCE.to_string(), r.groups().to_vec()));
+            ModifyInstanceAttributeOutput::builder().build()
+        });
+    let refused = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| r.groups() == [QUARANTINE_SG])
+        .sequence()
+        .http_status(
+            403,
+            Some(ec2_error(
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            )),
+        )
+        .build();
+    let (exemption, attributes, modify, tags, snapshots) = (
+        not_exempt(),
+        attributes(),
+        modify_attributes(),
+        create_tags(),
+        no_snapshots(),
+    );
+    let snapshot = mock!(aws_sdk_ec2::Client::create_snapshot).then_output(|| {
+        CreateSnapshotOutput::builder()
+            .snapshot_id("snap-0a1b2c3d4e5f60001")
+            .build()
+    });
+    let not_in_a_group = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
+
+    let report = handler(
+        &[
+            &instances,
+            &groups,
+            &refused,
+            &change_groups,
+            &exemption,
+            &attributes,
+            &modify,
+            &tags,
+            &snapshots,
+            &snapshot,
+        ],
+        &[&not_in_a_group],
+    )
+    .handle(event("guardduty-bitcoin-tool-high.json"))
+    .await
+    .expect("the event is handled");
+
+    assert_eq!(
+        refused.num_calls(),
+        1,
+        "UnauthorizedOperation is not retried"
+    );
+    assert_eq!(
+        *moves.lock().unwrap(),
+        [
+            (INSTANCE.to_string(), vec![UNTRACKED_SG.to_string()]),
+            (
+                INSTANCE.to_string(),
+                vec![WEB_SG.to_string(), SSH_SG.to_string()]
+            ),
+        ],
+        "into the untracked group, refused into quarantine, then back: never left open to all"
+    );
+    let isolation = report
+        .actions()
+        .find(|a| a.description.starts_with("isolate instance"))
+        .expect("the isolation step");
+    match &isolation.outcome {
+        Outcome::Failed { why, retryable, .. } => {
+            assert!(!retryable);
+            assert!(why.contains("was put back in its previous groups"), "{why}");
+            assert!(why.contains("NOT ISOLATED, a person must act"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(report.status, Status::PartiallyFailed, "{report:#?}");
 }
 
 #[tokio::test]

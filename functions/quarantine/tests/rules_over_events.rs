@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use reflex_quarantine::actions::{Interface, QUARANTINED_AT_TAG, QuarantineAction};
+use reflex_quarantine::alarm::{AlarmFacts, AlarmLookup, EC2_NAMESPACE};
 use reflex_quarantine::facts::{InstanceFacts, InstanceLookup};
 use reflex_quarantine::ingress::OpenedRule;
 use reflex_quarantine::settings::{SensitivePorts, TriggerTag};
 use reflex_quarantine::trigger::Request;
 use reflex_quarantine::{Facts, Quarantine, Settings, Trigger, rules};
-use reflex_shared::config::NamePattern;
 use reflex_shared::exemption::ExemptPrincipals;
 use reflex_shared::guard::{Disposition, EventSkip, Guards, Mode};
 use reflex_shared::identity::SelfIdentity;
@@ -82,12 +82,14 @@ fn web_1() -> InstanceFacts {
         tags: BTreeMap::from([("Name".into(), "web-1".into())]),
         auto_scaling_group: Some("web-fleet".into()),
         quarantine_group: None,
+        untracked_group: None,
     }
 }
 
 fn facts_with(lookup: InstanceLookup) -> Facts {
     Facts {
         instances: BTreeMap::from([(INSTANCE.to_string(), lookup)]),
+        ..Facts::default()
     }
 }
 
@@ -95,11 +97,52 @@ fn found(i: InstanceFacts) -> Facts {
     facts_with(InstanceLookup::Found(i))
 }
 
-fn alarms(patterns: &[&str]) -> Settings {
+fn alarms(names: &[&str]) -> Settings {
     Settings {
-        alarms: patterns.iter().map(|p| NamePattern::new(*p)).collect(),
+        alarms: names.iter().map(|n| n.to_string()).collect(),
         ..Settings::default()
     }
+}
+
+/// The sample alarm, listed.
+const LISTED: &str = "exfil-network-out-web-1";
+
+/// The operator's trigger as configured in these tests (the samples carry it).
+fn operator_tag() -> Settings {
+    Settings {
+        trigger_tag: Some(TriggerTag {
+            key: "reflex:quarantine".into(),
+            value: "approved-by-secops".into(),
+        }),
+        ..Settings::default()
+    }
+}
+
+/// The sample alarm as CloudWatch describes it, ALARM now, and EC2's metric with the value the
+/// sample's evaluation record claims.
+fn genuine_alarm() -> AlarmLookup {
+    AlarmLookup::Found(AlarmFacts {
+        state: "ALARM".into(),
+        math: false,
+        namespace: Some(EC2_NAMESPACE.into()),
+        metric_name: Some("NetworkOut".into()),
+        dimensions: vec![("InstanceId".into(), INSTANCE.into())],
+        statistic: Some("Sum".into()),
+        period: Some(300),
+        evaluation_periods: Some(1),
+        datapoints_to_alarm: None,
+        threshold: Some(5e9),
+        comparison: Some("GreaterThanThreshold".into()),
+        metric: vec![(
+            reflex_shared::event::alarm::parse_time("2026-11-20T12:05:00Z").unwrap(),
+            Some(9.12e9),
+        )],
+    })
+}
+
+fn with_alarm(mut facts: Facts, alarm: AlarmLookup) -> Facts {
+    facts.alarm = Some(alarm);
+    facts
 }
 
 /// The kind of each step, in order.
@@ -370,40 +413,68 @@ fn low_findings_and_findings_about_other_resources_do_nothing() {
 }
 
 #[test]
-fn a_listed_alarm_quarantines_the_instance_of_its_dimension() {
+fn a_listed_alarm_proven_by_ec2s_metric_quarantines_the_instance_of_its_dimension() {
+    let facts = with_alarm(found(web_1()), genuine_alarm());
     assert!(
         evaluate(
             "alarm-instance-network-out-high.json",
-            &found(web_1()),
+            &facts,
             &Settings::default()
         )
         .is_empty()
     );
-    for pattern in ["exfil-*", "exfil-network-out-web-1"] {
-        let f = only(
-            "alarm-instance-network-out-high.json",
-            &found(web_1()),
-            &alarms(&[pattern]),
-        );
-        assert_eq!(f.rule_id, rules::INSTANCE_ALARM);
-        assert!(
-            f.reason.contains(&format!(
-                "alarm exfil-network-out-web-1 (listed as `{pattern}`) is ALARM for instance {INSTANCE}"
-            )),
-            "{}",
-            f.reason
-        );
-        assert_eq!(kinds(&f), FULL_QUARANTINE);
-    }
-    // The instance to look up is the one the alarm's dimension names.
-    assert_eq!(
-        request(
-            "alarm-instance-network-out-high.json",
-            &alarms(&["exfil-*"])
-        )
-        .instances,
-        [INSTANCE]
+    let f = only(
+        "alarm-instance-network-out-high.json",
+        &facts,
+        &alarms(&[LISTED]),
     );
+    assert_eq!(f.rule_id, rules::INSTANCE_ALARM);
+    assert!(
+        f.reason.contains(&format!(
+            "alarm {LISTED} (listed) is ALARM for instance {INSTANCE}"
+        )) && f.reason.contains("EC2's own metric confirms it"),
+        "{}",
+        f.reason
+    );
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+    // The instance to look up is the one the alarm's dimension names; the alarm is looked up
+    // too.
+    let request = request("alarm-instance-network-out-high.json", &alarms(&[LISTED]));
+    assert_eq!(request.instances, [INSTANCE]);
+    assert_eq!(request.alarm.expect("a claim to verify").name, LISTED);
+}
+
+#[test]
+fn a_listed_alarm_set_by_hand_or_not_proven_is_a_finding_for_a_person_and_isolates_nothing() {
+    let settings = alarms(&[LISTED]);
+    // cloudwatch:SetAlarmState: a reason of the caller's, no evaluation record.
+    let f = only(
+        "alarm-set-by-set-alarm-state.json",
+        &with_alarm(found(web_1()), genuine_alarm()),
+        &settings,
+    );
+    assert_eq!(f.rule_id, rules::INSTANCE_ALARM);
+    assert!(f.actions.is_empty(), "{f:#?}");
+    assert!(
+        f.reason.contains("not quarantined")
+            && f.reason.contains("set with cloudwatch:SetAlarmState"),
+        "{}",
+        f.reason
+    );
+    // A record CloudWatch's own format, but not EC2's metric; or no lookup at all.
+    let AlarmLookup::Found(mut other) = genuine_alarm() else {
+        unreachable!()
+    };
+    other.metric[0].1 = Some(12.0);
+    for facts in [
+        with_alarm(found(web_1()), AlarmLookup::Found(other)),
+        with_alarm(found(web_1()), AlarmLookup::Missing),
+        found(web_1()),
+    ] {
+        let f = only("alarm-instance-network-out-high.json", &facts, &settings);
+        assert!(f.actions.is_empty(), "{f:#?}");
+        assert!(f.reason.contains("not quarantined"), "{}", f.reason);
+    }
 }
 
 #[test]
@@ -412,7 +483,7 @@ fn a_listed_alarm_that_watches_no_instance_is_a_finding_for_a_person() {
     let metric = &mut event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"];
     metric["dimensions"] = serde_json::json!({});
     let event = reflex_shared::event::parse(event).unwrap();
-    let settings = alarms(&["exfil-*"]);
+    let settings = alarms(&[LISTED]);
     let Ok(Interpreted::Trigger(trigger)) = Quarantine::interpret(&event, &settings) else {
         panic!("a listed alarm is a trigger even without an instance")
     };
@@ -433,44 +504,119 @@ fn an_unlisted_alarm_does_nothing() {
         evaluate(
             "alarm-unlisted-cpu-high.json",
             &found(web_1()),
-            &alarms(&["exfil-*"])
+            &alarms(&[LISTED])
         )
         .is_empty()
     );
+    // Exact names: a new alarm named like a listed one is not listed.
+    let mut event = sample("quarantine/alarm-instance-network-out-high.json");
+    event["detail"]["alarmName"] = "exfil-network-out-web-1-by-mallory".into();
+    let event = reflex_shared::event::parse(event).unwrap();
+    assert!(matches!(
+        Quarantine::interpret(&event, &alarms(&[LISTED])),
+        Ok(Interpreted::Ignored(why)) if why.contains("not listed")
+    ));
 }
 
 #[test]
-fn the_operator_tag_quarantines_and_other_tags_do_not() {
+fn the_operator_tag_with_its_exact_value_on_an_instance_quarantines_and_nothing_else_does() {
     let f = only(
         "create-tags-quarantine.json",
         &found(web_1()),
-        &Settings::default(),
+        &operator_tag(),
     );
     assert_eq!(f.rule_id, rules::OPERATOR_TAG);
     assert!(
         f.reason.starts_with(&format!(
-            "arn:aws:iam::123456789012:user/alice tagged instance {INSTANCE} with reflex:quarantine=true"
+            "arn:aws:iam::123456789012:user/alice tagged instance {INSTANCE} with the quarantine tag reflex:quarantine"
         )),
         "{}",
         f.reason
     );
-    assert_eq!(kinds(&f), FULL_QUARANTINE);
     assert!(
-        evaluate(
-            "create-tags-name-only.json",
-            &found(web_1()),
-            &Settings::default()
-        )
-        .is_empty()
+        !f.reason.contains("approved-by-secops"),
+        "the value is the operators' and the reason is written on the instance: {}",
+        f.reason
     );
+    assert_eq!(kinds(&f), FULL_QUARANTINE);
+    for (file, why) in [
+        (
+            "create-tags-name-only.json",
+            "no tag set asks for quarantine",
+        ),
+        (
+            "create-tags-quarantine-wrong-value.json",
+            "no tag set asks for quarantine",
+        ),
+        (
+            "create-tags-quarantine-on-a-volume.json",
+            "was put on no instance",
+        ),
+    ] {
+        assert!(
+            matches!(interpret(file, &operator_tag()), Interpreted::Ignored(w) if w.contains(why)),
+            "{file}"
+        );
+    }
+    // Off by default: even the right key and value do nothing.
+    assert!(matches!(
+        interpret("create-tags-quarantine.json", &Settings::default()),
+        Interpreted::Ignored(w) if w.contains("is off")
+    ));
     let other_tag = Settings {
-        trigger_tag: TriggerTag {
+        trigger_tag: Some(TriggerTag {
             key: "security:isolate".into(),
-            value: None,
-        },
+            value: "approved-by-secops".into(),
+        }),
         ..Settings::default()
     };
     assert!(evaluate("create-tags-quarantine.json", &found(web_1()), &other_tag).is_empty());
+}
+
+#[test]
+fn two_halves_of_the_internet_opened_in_two_calls_are_both_revoked_on_the_second() {
+    let lower = "sgr-0e1d2c3b4a5968741";
+    let upper = "sgr-0e1d2c3b4a5968742";
+    // The first call alone is half the internet: world-open already.
+    let first = only(
+        "authorize-ssh-to-lower-half-of-the-internet.json",
+        &Facts::default(),
+        &Settings::default(),
+    );
+    assert_eq!(first.rule_id, rules::WORLD_OPEN_INGRESS);
+    // The second call's event, the first rule still on the group (its event not handled yet).
+    let on_the_group = |id: &str, cidr: &str| OpenedRule {
+        protocol: "tcp".into(),
+        from_port: Some(22),
+        to_port: Some(22),
+        cidr: cidr.into(),
+        rule_id: Some(id.into()),
+        description: None,
+    };
+    let facts = Facts {
+        group_rules: Some(vec![
+            on_the_group(lower, "0.0.0.0/1"),
+            on_the_group(upper, "128.0.0.0/1"),
+        ]),
+        ..Facts::default()
+    };
+    let f = only(
+        "authorize-ssh-to-upper-half-of-the-internet.json",
+        &facts,
+        &Settings::default(),
+    );
+    let QuarantineAction::RevokeIngress { rules, .. } = &f.actions[0] else {
+        panic!("{f:?}")
+    };
+    let mut ids: Vec<&str> = rules.iter().filter_map(|r| r.rule_id.as_deref()).collect();
+    ids.sort();
+    assert_eq!(ids, [lower, upper]);
+    assert!(
+        f.reason
+            .contains("0.0.0.0/1 (already there), 128.0.0.0/1: 100% of the public IPv4 space"),
+        "{}",
+        f.reason
+    );
 }
 
 #[test]
@@ -690,7 +836,10 @@ fn kinds_of(a: &QuarantineAction) -> &'static str {
 #[test]
 fn every_sample_parses_and_every_rule_has_a_positive_sample() {
     let mut fired = BTreeSet::new();
-    let settings = alarms(&["exfil-*"]);
+    let settings = Settings {
+        alarms: vec![LISTED.into()],
+        ..operator_tag()
+    };
     for name in sample_files("quarantine") {
         let result = try_interpret(&name, &settings);
         if name.starts_with("invalid-") {
@@ -725,6 +874,7 @@ async fn the_handler_refuses_an_event_it_does_not_take() {
     let quarantine = Quarantine::new(
         reflex_testkit::mocked!(aws_sdk_ec2, &none),
         reflex_testkit::mocked!(aws_sdk_autoscaling, &none),
+        reflex_testkit::mocked!(aws_sdk_cloudwatch, &none),
         reflex_testkit::mocked!(aws_sdk_iam, &none),
     );
     let err = reflex_testkit::enforcing(quarantine, Settings::default())

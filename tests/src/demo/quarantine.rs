@@ -1,6 +1,8 @@
-//! The quarantine part of the demo: a security group opened to the world, then an instance of a
-//! web fleet quarantined on a GuardDuty finding (dry-run first), a redelivery, an alarm on a
-//! second instance, and a finding about an instance that is gone.
+//! The quarantine part of the demo: a security group opened to the world (in one rule, and in two
+//! halves over two calls), then an instance of a web fleet quarantined on a GuardDuty finding
+//! (dry-run first), a redelivery, a finding about an instance that is gone; then the tricks of
+//! someone inside the account (the quarantine tag with a guessed value, an alarm set by hand)
+//! and a listed alarm CloudWatch really raised, for a second instance.
 
 use reflex_quarantine::Quarantine;
 use reflex_shared::report::Report;
@@ -18,8 +20,15 @@ pub async fn run(emulator: &Emulator) {
     emulator.reset();
     let acct = Account::new(emulator).await;
     let fleet = ec2::seed_fleet(&acct).await;
-    let config = [("REFLEX_QUARANTINE_ALARMS", "exfil-*")];
-    println!("   config    REFLEX_QUARANTINE_ALARMS=exfil-* (other settings: defaults)");
+    let config = [
+        ("REFLEX_QUARANTINE_ALARMS", ec2::LISTED_ALARM),
+        ("REFLEX_QUARANTINE_TAG", ec2::OPERATOR_TAG),
+    ];
+    println!(
+        "   config    REFLEX_QUARANTINE_ALARMS={} REFLEX_QUARANTINE_TAG={} (other settings: defaults)",
+        ec2::LISTED_ALARM,
+        ec2::OPERATOR_TAG
+    );
     println!(
         "   emulator  {} in {} with groups web {} and ssh-from-office {}; Auto Scaling group {FLEET} desired {}\n",
         fleet.instance_id,
@@ -38,8 +47,20 @@ pub async fn run(emulator: &Emulator) {
             "authorize-ssh-to-private-cidr.json",
             "SSH from a private network only",
         ),
+        (
+            "authorize-ssh-to-upper-half-of-the-internet.json",
+            "mallory opens SSH to 0.0.0.0/1, then in a second call to 128.0.0.0/1: the whole internet",
+        ),
     ] {
         println!("-- {file} ({why})");
+        if file.contains("upper-half") {
+            // The first call; the second's event is the one delivered.
+            ec2::replay_authorize(
+                &fleet,
+                sample("quarantine/authorize-ssh-to-lower-half-of-the-internet.json"),
+            )
+            .await;
+        }
         let event = ec2::replay_authorize(&fleet, sample(&format!("quarantine/{file}"))).await;
         let report = handle(&acct, event, "enforce", &config).await;
         report.iter().for_each(print_report);
@@ -52,7 +73,7 @@ pub async fn run(emulator: &Emulator) {
 
     // The dry-run runs without the ledger: a dry-run claims its event too, and the enforce run
     // of the same event below would otherwise be reported as a redelivery.
-    let no_ledger = [config[0], ("REFLEX_LEDGER_TABLE", "")];
+    let no_ledger = [config[0], config[1], ("REFLEX_LEDGER_TABLE", "")];
     let story: [(&str, &str, &str, Twist); 6] = [
         (
             "guardduty-port-probe-low.json",
@@ -129,16 +150,57 @@ pub async fn run(emulator: &Emulator) {
         .into_iter()
         .find(|i| *i != fleet.instance_id);
     if let Some(second) = second {
-        println!("-- alarm-instance-network-out-high.json (a listed alarm fires for {second})");
-        let event = ec2::for_instance(
-            sample("quarantine/alarm-instance-network-out-high.json"),
-            &second,
-        );
-        let report = handle(&acct, event, "enforce", &config).await;
-        report.iter().for_each(print_report);
-        read_back(&acct, &fleet, &second).await;
-        sns(&acct).await;
+        insiders(&acct, &fleet, &second, &config).await;
     }
+}
+
+/// Someone inside the account tries to have the second instance isolated; then CloudWatch
+/// raises the listed alarm for it for real.
+async fn insiders(acct: &Account, fleet: &Fleet, second: &str, config: &[(&str, &str)]) {
+    println!(
+        "-- create-tags-quarantine-wrong-value.json (mallory tags {second} reflex:quarantine=true, a guessed value)"
+    );
+    ec2::put_tag(acct, second, "reflex:quarantine", "true").await;
+    let event = ec2::for_instance(
+        sample("quarantine/create-tags-quarantine-wrong-value.json"),
+        second,
+    );
+    let report = handle(acct, event, "enforce", config).await;
+    report.iter().for_each(print_report);
+    read_back(acct, fleet, second).await;
+    sns(acct).await;
+
+    println!(
+        "-- alarm-set-by-set-alarm-state.json (mallory makes {} on {second} and sets it to ALARM by hand)",
+        ec2::LISTED_ALARM
+    );
+    ec2::put_network_out_alarm(acct, ec2::LISTED_ALARM, second).await;
+    let mut event = ec2::set_alarm(acct, ec2::LISTED_ALARM, second, "exfiltration!", None).await;
+    event["id"] = "7b3e9c1a-4d6f-4a2b-9e8c-0f2a4c6e8b21".into();
+    let report = handle(acct, event, "enforce", config).await;
+    report.iter().for_each(print_report);
+    read_back(acct, fleet, second).await;
+    sns(acct).await;
+
+    println!(
+        "-- alarm-instance-network-out-high.json (EC2 reports 9.12 GB out of {second} in five minutes: CloudWatch raises {})",
+        ec2::LISTED_ALARM
+    );
+    let at = ec2::evaluated_period();
+    ec2::put_network_out(acct, second, at, 9.12e9).await;
+    let mut event = ec2::set_alarm(
+        acct,
+        ec2::LISTED_ALARM,
+        second,
+        "Threshold Crossed: 1 out of the last 1 datapoints was greater than the threshold (5.0E9)",
+        Some(ec2::evaluation_record(at, 9.12e9)),
+    )
+    .await;
+    event["id"] = "7b3e9c1a-4d6f-4a2b-9e8c-0f2a4c6e8b22".into();
+    let report = handle(acct, event, "enforce", config).await;
+    report.iter().for_each(print_report);
+    read_back(acct, fleet, second).await;
+    sns(acct).await;
 }
 
 async fn handle(
