@@ -104,13 +104,7 @@ impl CoreConfig {
         };
         let exempt_principals =
             ExemptPrincipals::new(EXEMPT_PRINCIPALS, &list(env, EXEMPT_PRINCIPALS))?;
-        let exempt_tag = match tag(env, EXEMPT_TAG)? {
-            None => ExemptTag::default(),
-            Some(TagSpec { key, value }) => ExemptTag {
-                key,
-                value: value.unwrap_or_else(|| "true".into()),
-            },
-        };
+        let exempt_tag = ExemptTag::from_env(env)?;
 
         let topic_arn = var(env, TOPIC_ARN);
         if let Some(arn) = topic_arn

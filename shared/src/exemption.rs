@@ -2,11 +2,18 @@
 //! (IAM user or role, instance, security group, trail, log group, Auto Scaling group) exempt by
 //! the exemption tag. The pipeline screens an exempt caller before any fact is gathered, and
 //! turns each action on an exempt resource into an `exempt` step with the reason.
+//!
+//! The tag can be written by anyone with `iam:TagUser` or `ec2:CreateTags`, so it cannot be
+//! self-granted unseen: a write of it is judged whatever tag its caller carries (only an ARN
+//! pattern, which is configuration, exempts the writer), and the action that removes it
+//! ([`crate::plan::Action::lifts_exemption`]) is never held back by the tag it removes.
 
 use std::collections::BTreeMap;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde_json::Value;
 
+use crate::config::{self, Env, TagSpec};
 use crate::error::ConfigError;
 
 /// A resource's tags, key to value.
@@ -42,6 +49,45 @@ impl ExemptTag {
             .find(|(k, v)| self.matches(k, v))
             .map(|(k, v)| format!("{k}={v}"))
     }
+
+    /// `REFLEX_EXEMPT_TAG` (`key=value`, `key` alone meaning `key=true`), or the default.
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(match config::tag(env, config::EXEMPT_TAG)? {
+            None => ExemptTag::default(),
+            Some(TagSpec { key, value }) => ExemptTag {
+                key,
+                value: value.unwrap_or_else(|| "true".into()),
+            },
+        })
+    }
+
+    /// The value an API call's request writes under the exemption key, when that value exempts.
+    /// A tag write under the key with another value exempts nothing and is no finding.
+    pub fn written_in(&self, request: Option<&Value>) -> Option<String> {
+        written_tags(request?)
+            .into_iter()
+            .find(|(k, v)| self.matches(k, v))
+            .map(|(_, v)| v)
+    }
+}
+
+/// The tags a request writes, in the shapes CloudTrail records them: IAM (`TagUser`, `TagRole`,
+/// `CreateUser`, `CreateRole`, ...) `tags: [{key, value}]`; EC2 (`CreateTags`)
+/// `tagSet: {items: [{key, value}]}`. An entry without a string key is left out; a missing value
+/// is the empty string (as IAM and EC2 store it).
+pub fn written_tags(request: &Value) -> Vec<(String, String)> {
+    let iam = request.get("tags");
+    let ec2 = request.get("tagSet").and_then(|s| s.get("items"));
+    iam.into_iter()
+        .chain(ec2)
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|tag| {
+            let key = tag.get("key")?.as_str()?;
+            let value = tag.get("value").and_then(Value::as_str).unwrap_or("");
+            Some((key.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 /// ARN glob patterns (`*` and `?`, `*` also crossing `/`) of callers Reflex leaves alone.
@@ -100,6 +146,32 @@ mod tests {
             !tag.matches("Reflex:Exempt", "true"),
             "keys are case-sensitive"
         );
+    }
+
+    #[test]
+    fn a_write_of_the_exemption_tag_is_seen_in_the_iam_and_the_ec2_shapes() {
+        let tag = ExemptTag::default();
+        let iam = serde_json::json!({
+            "userName": "mallory",
+            "tags": [{"key": "team", "value": "x"}, {"key": "reflex:exempt", "value": "True"}]
+        });
+        assert_eq!(tag.written_in(Some(&iam)).as_deref(), Some("True"));
+        let ec2 = serde_json::json!({
+            "resourcesSet": {"items": [{"resourceId": "sg-1"}]},
+            "tagSet": {"items": [{"key": "reflex:exempt", "value": "true"}]}
+        });
+        assert_eq!(tag.written_in(Some(&ec2)).as_deref(), Some("true"));
+        for harmless in [
+            serde_json::json!({"tags": [{"key": "reflex:exempt", "value": "no"}]}),
+            serde_json::json!({"tags": [{"key": "Reflex:Exempt", "value": "true"}]}),
+            serde_json::json!({"tags": [{"key": "reflex:exempt"}]}),
+            serde_json::json!({"tags": "reflex:exempt=true"}),
+            serde_json::json!({"tags": [null, 7, {"key": 1, "value": "true"}]}),
+            serde_json::json!({"userName": "mallory"}),
+        ] {
+            assert_eq!(tag.written_in(Some(&harmless)), None, "{harmless}");
+        }
+        assert_eq!(tag.written_in(None), None);
     }
 
     #[test]

@@ -174,7 +174,11 @@ impl Guards {
                     .actions
                     .iter()
                     .map(|action| {
-                        let disposition = match (mode, exempt.get(&action.resource())) {
+                        // The tag an action removes cannot protect itself from the removal.
+                        let exemption = exempt
+                            .get(&action.resource())
+                            .filter(|_| !action.lifts_exemption());
+                        let disposition = match (mode, exemption) {
                             (Mode::Off, _) => Disposition::Skip {
                                 why: format!("rule {} is off", finding.rule_id),
                             },

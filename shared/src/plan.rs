@@ -40,6 +40,14 @@ pub trait Action: Serialize + Clone + Debug + Send + Sync {
     fn step(&self) -> String {
         step_of(self)
     }
+
+    /// This action removes the exemption tag from its resource. The resource carries that tag
+    /// (that is why the action exists), so the exemption must not hold it back: such an action
+    /// is never turned into an `exempt` step. Only the removal of a tag write a rule refused may
+    /// say `true` here.
+    fn lifts_exemption(&self) -> bool {
+        false
+    }
 }
 
 /// The usual step name: the action's `type` and the resource it touches

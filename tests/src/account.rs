@@ -298,6 +298,39 @@ impl Account {
                     .await
                     .expect("replay"),
             ),
+            "TagUser" => drop(
+                iam.tag_user()
+                    .user_name(s("userName"))
+                    .set_tags(Some(iam_tags(&req)))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "TagRole" => drop(
+                iam.tag_role()
+                    .role_name(s("roleName"))
+                    .set_tags(Some(iam_tags(&req)))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "CreateUser" => drop(
+                iam.create_user()
+                    .user_name(s("userName"))
+                    .set_tags(Some(iam_tags(&req)))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "CreateRole" => drop(
+                iam.create_role()
+                    .role_name(s("roleName"))
+                    .assume_role_policy_document(s("assumeRolePolicyDocument"))
+                    .set_tags(Some(iam_tags(&req)))
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
             other => panic!("no replay for {other}"),
         }
         event
@@ -657,6 +690,32 @@ impl Account {
         groups.into_iter().map(|g| g.group_name).collect()
     }
 
+    /// The tags of a user or role (groups carry none), key to value.
+    pub async fn tags_of(&self, identity: &Identity) -> BTreeMap<String, String> {
+        let tags = match identity {
+            Identity::User(name) => {
+                self.iam
+                    .list_user_tags()
+                    .user_name(name)
+                    .send()
+                    .await
+                    .expect("list user tags")
+                    .tags
+            }
+            Identity::Role(name) => {
+                self.iam
+                    .list_role_tags()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .expect("list role tags")
+                    .tags
+            }
+            Identity::Group(_) => Vec::new(),
+        };
+        tags.into_iter().map(|t| (t.key, t.value)).collect()
+    }
+
     pub async fn tag_user(&self, user: &str, key: &str, value: &str) {
         let tag = aws_sdk_iam::types::Tag::builder()
             .key(key)
@@ -671,6 +730,20 @@ impl Account {
             .await
             .expect("tag user");
     }
+}
+
+/// The tags of an IAM request as CloudTrail records them (`tags: [{key, value}]`).
+fn iam_tags(request: &Value) -> Vec<aws_sdk_iam::types::Tag> {
+    reflex_shared::exemption::written_tags(request)
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .expect("tag")
+        })
+        .collect()
 }
 
 /// The ledger table as the SAM template defines it: one string key `pk`, TTL on `expires_at`.

@@ -514,7 +514,7 @@ fn parameters_switch_the_resources_they_name() {
 fn a_rehearsal_creates_each_function_with_its_role_rules_permissions_and_alarms() {
     let central = deployed(CENTRAL, &[]);
     let expected_rules = [
-        ("revoke", 1),
+        ("revoke", 2),
         ("scale", 1),
         ("notify", 4),
         ("harden", 2),

@@ -611,6 +611,14 @@ async fn an_exemption_tag_on_the_target_user_holds_the_action_back_and_says_so()
         delivered[0].subject
     );
     assert_eq!(delivered[0].attributes["reflex_status"]["Value"], "exempt");
+    // With the finding's own severity (what an attach of AdministratorAccess deserves) and a
+    // status of its own: visible in the audit stream, and filterable by status from email.
+    assert_eq!(delivered[0].attributes["reflex_severity"]["Value"], "HIGH");
+    assert_eq!(delivered[0].report.status, Status::Exempt);
+    assert_eq!(
+        delivered[0].subject,
+        "[Reflex HIGH] Exempt, not acted on: iam:AttachUserPolicy by mallory in 123456789012"
+    );
 }
 
 #[tokio::test]

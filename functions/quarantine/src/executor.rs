@@ -267,10 +267,7 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
         [only] => moves.instance(ec2, only, &previous).await?,
         several => moves.interfaces(ec2, several, &previous).await?,
     };
-    let moved_back: Vec<&Interface> = previous
-        .iter()
-        .filter(|i| moved.contains(&i.id))
-        .collect();
+    let moved_back: Vec<&Interface> = previous.iter().filter(|i| moved.contains(&i.id)).collect();
     let undo = match (interfaces.as_slice(), moved_back.as_slice()) {
         ([_], [only]) => undo::instance_groups_back(instance_id, &only.groups),
         _ => undo::interface_groups_back(&moved_back),

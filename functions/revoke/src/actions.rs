@@ -71,6 +71,12 @@ pub enum IamAction {
         user: String,
         group: String,
     },
+    /// Remove the exemption tag `key` a caller not allowed to grant it set (to `value`).
+    RemoveExemptionTag {
+        from: Identity,
+        key: String,
+        value: String,
+    },
     /// Containment of the caller who escalated (the core's, shared with harden).
     #[serde(untagged)]
     Contain(Containment),
@@ -102,6 +108,9 @@ impl Action for IamAction {
             IamAction::RemoveUserFromGroup { user, group } => {
                 format!("remove user {user} from group {group}")
             }
+            IamAction::RemoveExemptionTag { from, key, .. } => {
+                format!("remove the exemption tag {key} from {from}")
+            }
             IamAction::Contain(containment) => containment.describe(),
         }
     }
@@ -109,7 +118,8 @@ impl Action for IamAction {
     fn resource(&self) -> Resource {
         match self {
             IamAction::DetachManagedPolicy { from, .. }
-            | IamAction::DeleteInlinePolicy { from, .. } => from.resource(),
+            | IamAction::DeleteInlinePolicy { from, .. }
+            | IamAction::RemoveExemptionTag { from, .. } => from.resource(),
             IamAction::RestorePolicyVersion { policy_arn, .. } => {
                 Resource::Policy(policy_arn.clone())
             }
@@ -118,6 +128,11 @@ impl Action for IamAction {
             | IamAction::RemoveUserFromGroup { user, .. } => Resource::User(user.clone()),
             IamAction::Contain(containment) => containment.resource(),
         }
+    }
+
+    /// The resource carries the tag this action removes: see [`Action::lifts_exemption`].
+    fn lifts_exemption(&self) -> bool {
+        matches!(self, IamAction::RemoveExemptionTag { .. })
     }
 }
 

@@ -30,6 +30,9 @@ pub async fn execute(iam: &Client, action: &IamAction) -> Outcome {
         } => deactivate_access_keys(iam, user, Some(access_key_id)).await,
         IamAction::DeleteLoginProfile { user } => delete_login_profile(iam, user).await,
         IamAction::RemoveUserFromGroup { user, group } => remove_from_group(iam, user, group).await,
+        IamAction::RemoveExemptionTag { from, key, value } => {
+            remove_exemption_tag(iam, from, key, value).await
+        }
         IamAction::Contain(containment) => Ok(containment.execute(iam).await),
     })
 }
@@ -286,5 +289,65 @@ async fn remove_from_group(iam: &Client, user: &str, group: &str) -> Step {
         format!("removed user {user} from group {group}"),
         Some(json!({ "member_of": group })),
         undo::add_to_group_again(user, group),
+    ))
+}
+
+/// Remove the exemption tag, unless it no longer exempts (removed, or set to another value
+/// since the event: someone fixed it already).
+async fn remove_exemption_tag(iam: &Client, from: &Identity, key: &str, value: &str) -> Step {
+    let gone =
+        || Outcome::already_done(format!("{from} no longer carries the exemption tag {key}"));
+    let name = from.name();
+    let tags = match from {
+        Identity::User(_) => iam
+            .list_user_tags()
+            .user_name(name)
+            .send()
+            .await
+            .map(|o| o.tags)
+            .map_err(|e| iam::fault("ListUserTags", &e)),
+        Identity::Role(_) => iam
+            .list_role_tags()
+            .role_name(name)
+            .send()
+            .await
+            .map(|o| o.tags)
+            .map_err(|e| iam::fault("ListRoleTags", &e)),
+        Identity::Group(_) => return Ok(gone()),
+    }
+    .map_err(|f| f.or_gone(gone))?;
+    let Some(current) = tags
+        .into_iter()
+        .find(|t| t.key == key && t.value.eq_ignore_ascii_case(value))
+    else {
+        return Ok(gone());
+    };
+    match from {
+        Identity::User(_) => iam
+            .untag_user()
+            .user_name(name)
+            .tag_keys(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| iam::fault("UntagUser", &e)),
+        _ => iam
+            .untag_role()
+            .role_name(name)
+            .tag_keys(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| iam::fault("UntagRole", &e)),
+    }
+    .map_err(|f| f.or_gone(gone))?;
+    let tag = json!([{ "Key": key, "Value": current.value }]);
+    Ok(Outcome::done(
+        format!(
+            "removed the exemption tag {key}={} from {from}",
+            current.value
+        ),
+        Some(json!({ "tags": { key: current.value } })),
+        undo::tag_again(from, &tag),
     ))
 }

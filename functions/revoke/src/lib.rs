@@ -65,8 +65,8 @@ impl Function for Revoke {
         Self::new(aws_sdk_iam::Client::new(sdk))
     }
 
-    fn interpret(event: &Event, _settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
-        trigger::interpret(event)
+    fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+        trigger::interpret(event, &settings.exempt_tag)
     }
 
     fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Finding<IamAction>> {

@@ -17,6 +17,7 @@ pub const ESCALATING_POLICY_VERSION: &str = "revoke.escalating-policy-version";
 pub const ACCESS_KEY_FOR_ANOTHER_USER: &str = "revoke.access-key-for-another-user";
 pub const LOGIN_PROFILE_FOR_ANOTHER_USER: &str = "revoke.login-profile-for-another-user";
 pub const ADDED_TO_PRIVILEGED_GROUP: &str = "revoke.added-to-privileged-group";
+pub const EXEMPTION_TAG: &str = "revoke.exemption-tag";
 pub const CONTAIN_ACTOR: &str = "revoke.contain-actor";
 
 pub const RULE_IDS: &[&str] = &[
@@ -26,6 +27,7 @@ pub const RULE_IDS: &[&str] = &[
     ACCESS_KEY_FOR_ANOTHER_USER,
     LOGIN_PROFILE_FOR_ANOTHER_USER,
     ADDED_TO_PRIVILEGED_GROUP,
+    EXEMPTION_TAG,
     CONTAIN_ACTOR,
 ];
 
@@ -58,6 +60,9 @@ pub fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Find
             .group_policies
             .as_ref()
             .and_then(|p| added_to_privileged_group(user, group, p, settings)),
+        Change::ExemptionTagSet { on, value } => {
+            return vec![exemption_tag(trigger, on, value, settings)];
+        }
     };
     let mut findings: Vec<_> = finding.into_iter().collect();
     if settings.contain_actor && !findings.is_empty() {
@@ -167,6 +172,33 @@ fn added_to_privileged_group(
             group: group.to_string(),
         }],
     })
+}
+
+/// The exemption tag written by a caller not exempt by ARN (those never get this far): removed,
+/// and a person told. Not an escalation, so the caller is not contained: a colleague who tagged
+/// a role by mistake loses only the tag.
+fn exemption_tag(
+    trigger: &Trigger,
+    on: &crate::actions::Identity,
+    value: &str,
+    settings: &Settings,
+) -> Finding<IamAction> {
+    let key = &settings.exempt_tag.key;
+    Finding {
+        rule_id: EXEMPTION_TAG,
+        severity: Severity::High,
+        reason: format!(
+            "{} set the exemption tag {key}={value} on {on}, which would make Reflex leave it \
+             alone; only a principal exempt by configuration (REFLEX_EXEMPT_PRINCIPALS) may grant \
+             an exemption",
+            trigger.actor.describe()
+        ),
+        actions: vec![IamAction::RemoveExemptionTag {
+            from: on.clone(),
+            key: key.clone(),
+            value: value.to_string(),
+        }],
+    }
 }
 
 /// Why a group is privileged: a privileged managed policy, or a policy document that escalates.

@@ -1,8 +1,9 @@
-//! Revoke's settings: which managed policies count as privileged, and whether to contain the
-//! caller who escalated.
+//! Revoke's settings: which managed policies count as privileged, whether to contain the
+//! caller who escalated, and the exemption tag whose writes revoke refuses.
 
 use reflex_shared::ConfigError;
 use reflex_shared::config::{self, Env};
+use reflex_shared::exemption::ExemptTag;
 
 use crate::actions::policy_name;
 
@@ -19,6 +20,9 @@ pub struct Settings {
     pub privileged_policies: Vec<String>,
     /// Also contain the caller who escalated (off by default).
     pub contain_actor: bool,
+    /// The core's exemption tag (`REFLEX_EXEMPT_TAG`): a write of it by a caller not exempt by
+    /// ARN is refused.
+    pub exempt_tag: ExemptTag,
 }
 
 impl Default for Settings {
@@ -29,6 +33,7 @@ impl Default for Settings {
                 .map(|s| s.to_string())
                 .collect(),
             contain_actor: false,
+            exempt_tag: ExemptTag::default(),
         }
     }
 }
@@ -46,6 +51,7 @@ impl Settings {
             settings.privileged_policies.push(p);
         }
         settings.contain_actor = config::flag(env, CONTAIN_ACTOR, false)?;
+        settings.exempt_tag = ExemptTag::from_env(env)?;
         Ok(settings)
     }
 
@@ -78,8 +84,10 @@ mod tests {
                 "PowerUserAccess, arn:aws:iam::123456789012:policy/ops",
             ),
             (CONTAIN_ACTOR, "true"),
+            (config::EXEMPT_TAG, "security:skip=Yes"),
         ]))
         .unwrap();
+        assert!(s.exempt_tag.matches("security:skip", "yes"));
         assert!(s.is_privileged("arn:aws:iam::aws:policy/PowerUserAccess"));
         assert!(s.is_privileged("arn:aws:iam::123456789012:policy/ops"));
         assert!(!s.is_privileged("arn:aws:iam::999999999999:policy/ops"));

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use reflex_shared::event::ApiCall;
+use reflex_shared::exemption::ExemptTag;
 use reflex_shared::identity::UserIdentity;
 use reflex_shared::{Event, EventError, Interpreted};
 use serde_json::Value;
@@ -45,10 +46,16 @@ pub enum Change {
     LoginProfileCreated { user: String },
     /// `AddUserToGroup`: the group's policies are a fact to look up.
     UserAddedToGroup { user: String, group: String },
+    /// `TagUser`, `TagRole`, `CreateUser`, `CreateRole` writing the exemption tag with a value
+    /// that exempts (`value`, as written).
+    ExemptionTagSet { on: Identity, value: String },
 }
 
 /// The call as revoke's trigger, or why revoke has nothing to judge in it.
-pub fn interpret(event: &Event) -> Result<Interpreted<Trigger>, EventError> {
+pub fn interpret(
+    event: &Event,
+    exempt_tag: &ExemptTag,
+) -> Result<Interpreted<Trigger>, EventError> {
     let Some(call) = event.api_call() else {
         return Ok(Interpreted::Ignored("not an IAM API call".into()));
     };
@@ -104,6 +111,12 @@ pub fn interpret(event: &Event) -> Result<Interpreted<Trigger>, EventError> {
                 user: user.to_string(),
             },
         },
+        "TagUser" | "TagRole" | "CreateUser" | "CreateRole" => {
+            match exemption_tag_set(call, exempt_tag)? {
+                Ok(change) => change,
+                Err(why) => return Ok(Interpreted::Ignored(why)),
+            }
+        }
         "AddUserToGroup" => Change::UserAddedToGroup {
             group: call.require_request_str("groupName")?.to_string(),
             user: call.require_request_str("userName")?.to_string(),
@@ -132,6 +145,37 @@ fn identity(call: &ApiCall) -> Result<Identity, EventError> {
     } else {
         Ok(Identity::Role(named("roleName")?))
     }
+}
+
+/// The exemption tag written on a user or role, or why the call writes none. `Tag*` must name
+/// its tags (a record without them is malformed); `Create*` may have none. Every call must name
+/// its user or role.
+fn exemption_tag_set(
+    call: &ApiCall,
+    exempt_tag: &ExemptTag,
+) -> Result<Result<Change, String>, EventError> {
+    let name = call.event_name.as_str();
+    let on = if name.ends_with("User") {
+        Identity::User(call.require_request_str("userName")?.to_string())
+    } else {
+        Identity::Role(call.require_request_str("roleName")?.to_string())
+    };
+    let tags = call.request_parameters.as_ref().and_then(|p| p.get("tags"));
+    if name.starts_with("Tag") && !tags.is_some_and(serde_json::Value::is_array) {
+        return Err(match tags {
+            None => EventError::missing(format!("detail.requestParameters.tags (in {name})")),
+            Some(_) => EventError::invalid("detail.requestParameters.tags", "not a list of tags"),
+        });
+    }
+    Ok(
+        match exempt_tag.written_in(call.request_parameters.as_ref()) {
+            Some(value) => Ok(Change::ExemptionTagSet { on, value }),
+            None => Err(format!(
+                "iam:{name} on {on} sets no exemption tag ({}={})",
+                exempt_tag.key, exempt_tag.value
+            )),
+        },
+    )
 }
 
 /// The policy document in the request, or a clear error if it is absent or unreadable.

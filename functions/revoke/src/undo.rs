@@ -26,6 +26,20 @@ pub fn attach_again(to: &Identity, policy_arn: &str) -> Undo {
     )
 }
 
+/// Undo of removing an exemption tag: tag the user or role again (`--tags` as IAM's JSON).
+pub fn tag_again(on: &Identity, tags: &Value) -> Undo {
+    let (operation, flag) = match on {
+        Identity::User(_) => ("tag-user", "--user-name"),
+        // Groups carry no tags: the rule plans this only for users and roles.
+        Identity::Role(_) | Identity::Group(_) => ("tag-role", "--role-name"),
+    };
+    Undo::run(
+        AwsCli::new("iam", operation)
+            .arg(flag, on.name())
+            .json("--tags", tags),
+    )
+}
+
 /// The inline policy document deleted, as kept for its undo: parsed, or IAM's text when it
 /// could not be parsed.
 #[derive(Debug, Clone, PartialEq)]

@@ -434,6 +434,16 @@ impl<F: Function> Handler<F> {
         let Some(caller) = call.user_identity.principal() else {
             return Ok(None);
         };
+        // A write of the exemption tag is judged whatever tag its caller carries: a caller who
+        // tagged itself would otherwise be exempt from the very event that says so. Only an ARN
+        // pattern (configuration, screened earlier) exempts the writer.
+        if self
+            .exempt_tag
+            .written_in(call.request_parameters.as_ref())
+            .is_some()
+        {
+            return Ok(None);
+        }
         let tag = self.exempt_tag_on(function, &caller, read, report).await?;
         Ok(tag.map(|tag| EventSkip::ExemptActor {
             actor: call.user_identity.describe(),
