@@ -77,6 +77,9 @@ impl fmt::Display for Undo {
 /// One `aws <service> <operation>` call, its arguments added flag by flag.
 #[derive(Debug, Clone)]
 pub struct AwsCli {
+    service: &'static str,
+    operation: &'static str,
+    /// The words after `aws <service> <operation>`.
     words: Vec<String>,
     /// Why this call cannot be printed: the first value that cannot.
     refused: Option<String>,
@@ -90,7 +93,9 @@ impl AwsCli {
             "{service} {operation}"
         );
         Self {
-            words: vec!["aws".into(), service.into(), operation.into()],
+            service,
+            operation,
+            words: Vec::new(),
             refused: None,
         }
     }
@@ -163,9 +168,7 @@ impl AwsCli {
     }
 
     fn refuse(mut self, flag: &'static str, why: &'static str) -> Self {
-        let [_, service, operation, ..] = self.words.as_slice() else {
-            unreachable!("a call starts with aws, its service and operation")
-        };
+        let (service, operation) = (self.service, self.operation);
         self.refused.get_or_insert_with(|| {
             format!(
                 "no command printed: the {flag} of aws {service} {operation} {why}; \
@@ -179,7 +182,12 @@ impl AwsCli {
     fn line(self) -> Result<String, String> {
         match self.refused {
             Some(why) => Err(why),
-            None => Ok(self.words.join(" ")),
+            None => Ok(["aws", self.service, self.operation]
+                .into_iter()
+                .map(String::from)
+                .chain(self.words)
+                .collect::<Vec<_>>()
+                .join(" ")),
         }
     }
 }
