@@ -96,6 +96,37 @@ fn cases(v: &str, w: &str, n: i32) -> Vec<Case> {
         )],
         &[v],
     );
+    add(
+        "iam::restore_session_cutoff",
+        iam::restore_session_cutoff(v, w),
+        vec![(
+            "iam",
+            "put-role-policy",
+            vec![
+                Arg("--role-name", s(v)),
+                Arg("--policy-name", s(iam::REVOKE_SESSIONS_POLICY)),
+                Arg("--policy-document", s(w)),
+            ],
+        )],
+        &[v, w],
+    );
+    // revoke
+    for (identity, operation, flag) in [
+        (Identity::User(s(v)), "tag-user", "--user-name"),
+        (Identity::Role(s(v)), "tag-role", "--role-name"),
+    ] {
+        let tags = json!([{ "Key": w, "Value": v }]);
+        add(
+            "revoke::tag_again",
+            revoke::tag_again(&identity, &tags),
+            vec![(
+                "iam",
+                operation,
+                vec![Arg(flag, s(v)), Json("--tags", tags.clone())],
+            )],
+            &[v],
+        );
+    }
     // revoke
     for (identity, attach, put, flag) in [
         (
