@@ -151,6 +151,33 @@ impl Context {
                     };
                     return self.resolve(chosen);
                 }
+                // `!Select [i, !Split [sep, text]]` on values known here (a parameter's).
+                "Fn::Split" => {
+                    let parts = args.as_array().map(Vec::as_slice).unwrap_or(&[]);
+                    if let [separator, text] = parts
+                        && let (Some(separator), Some(text)) =
+                            (self.resolve(separator)?, self.resolve(text)?)
+                        && let (Some(separator), Some(text)) = (separator.as_str(), text.as_str())
+                    {
+                        return Ok(Some(Value::Array(
+                            text.split(separator)
+                                .map(|p| Value::String(p.to_string()))
+                                .collect(),
+                        )));
+                    }
+                }
+                "Fn::Select" => {
+                    let parts = args.as_array().map(Vec::as_slice).unwrap_or(&[]);
+                    if let [index, list] = parts
+                        && let (Some(index), Some(list)) =
+                            (self.resolve(index)?, self.resolve(list)?)
+                        && let Some(index) =
+                            scalar_text(&index).and_then(|i| i.parse::<usize>().ok())
+                        && let Some(item) = list.as_array().and_then(|l| l.get(index))
+                    {
+                        return Ok(Some(item.clone()));
+                    }
+                }
                 "Fn::FindInMap" => {
                     let keys: Vec<String> = args
                         .as_array()
