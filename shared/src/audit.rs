@@ -31,8 +31,20 @@ pub fn log_actions(report: &Report) {
         status = ?report.status,
         skipped = report.skipped.as_ref().map(|s| one_line(&s.describe()).into_owned()),
         "event {} by {}: {:?}",
-        report.event.name,
+        one_line(&report.event.name),
         one_line(&report.event.actor),
         report.status
+    );
+}
+
+/// The whole report as one JSON audit line: where a person reads what SNS could not carry (a
+/// report cut to fit) or where no topic is configured.
+pub fn log_report(report: &Report, why: &str) {
+    tracing::info!(
+        audit = true,
+        function = %report.function,
+        event_id = %report.event.id,
+        report = %report.to_json(),
+        "the full report ({why})"
     );
 }

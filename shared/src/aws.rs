@@ -34,11 +34,6 @@ pub async fn load_sdk_config() -> SdkConfig {
         .await
 }
 
-/// The error code of an SDK error (`NoSuchEntity`, `AccessDenied`, ...), if the service sent one.
-pub fn error_code<E: ProvideErrorMetadata>(err: &E) -> Option<String> {
-    err.code().map(String::from)
-}
-
 /// A one-line description of an SDK error including its cause chain.
 pub fn error_text<E: std::error::Error>(err: &E) -> String {
     DisplayErrorContext(err).to_string()

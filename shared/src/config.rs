@@ -298,37 +298,20 @@ pub fn tag(env: &Env<'_>, name: &str) -> Result<Option<TagSpec>, ConfigError> {
     }))
 }
 
-/// A name, or a prefix ending in `*` (alarm names in `REFLEX_SCALE_TARGETS` and
-/// `REFLEX_QUARANTINE_ALARMS`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamePattern(String);
-
-impl NamePattern {
-    pub fn new(pattern: impl Into<String>) -> Self {
-        Self(pattern.into())
+/// An alarm name given in configuration (`REFLEX_SCALE_TARGETS`, `REFLEX_QUARANTINE_ALARMS`),
+/// exact: a pattern (`*`, `?`) is refused, because anyone allowed `cloudwatch:PutMetricAlarm`
+/// can create an alarm whose name matches one. Read (and refused) the same way everywhere.
+pub fn exact_name<'a>(variable: &str, name: &'a str) -> Result<&'a str, ConfigError> {
+    if name.contains(['*', '?']) {
+        return Err(ConfigError::new(
+            variable,
+            format!(
+                "`{name}`: exact alarm names only; anyone allowed cloudwatch:PutMetricAlarm can \
+                 create an alarm whose name matches a pattern"
+            ),
+        ));
     }
-
-    pub fn matches(&self, name: &str) -> bool {
-        match self.0.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == self.0,
-        }
-    }
-
-    /// A lone `*`: every name.
-    pub fn is_everything(&self) -> bool {
-        self.0 == "*"
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for NamePattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+    Ok(name)
 }
 
 #[cfg(test)]
@@ -445,13 +428,11 @@ mod tests {
     }
 
     #[test]
-    fn name_patterns_are_exact_names_or_prefixes() {
-        let exact = NamePattern::new("web-cpu-high");
-        assert!(exact.matches("web-cpu-high"));
-        assert!(!exact.matches("web-cpu-high-2"));
-        let prefix = NamePattern::new("api-*");
-        assert!(prefix.matches("api-latency"));
-        assert!(!prefix.matches("web-api"));
-        assert!(NamePattern::new("*").is_everything());
+    fn alarm_names_are_exact_wherever_they_are_configured() {
+        assert_eq!(exact_name("X", "web-cpu-high"), Ok("web-cpu-high"));
+        for pattern in ["api-*", "*", "api-?-p99", "a*b"] {
+            let err = exact_name("X", pattern).unwrap_err();
+            assert!(err.to_string().contains("exact alarm names"), "{err}");
+        }
     }
 }

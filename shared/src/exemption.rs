@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
 use crate::config::{self, Env, TagSpec};
@@ -93,38 +93,67 @@ pub fn written_tags(request: &Value) -> Vec<(String, String)> {
 /// ARN glob patterns (`*` and `?`, `*` also crossing `/`) of callers Reflex leaves alone.
 #[derive(Debug, Clone)]
 pub struct ExemptPrincipals {
-    patterns: Vec<String>,
-    set: GlobSet,
+    patterns: Vec<ArnPattern>,
+}
+
+/// One pattern, matched field by field (`arn:partition:service:region:account:resource`): a
+/// `*` never reaches across a `:` into another field, so `arn:aws:iam::*:role/break-glass`
+/// is not matched by a role or user whose path holds `:role/break-glass`. IAM paths accept
+/// `:` and anyone allowed `iam:CreateRole` chooses them.
+#[derive(Debug, Clone)]
+struct ArnPattern {
+    text: String,
+    fields: Vec<GlobMatcher>,
+}
+
+/// An ARN's fields: six, the last one the resource (which may hold `:` itself).
+fn arn_fields(arn: &str) -> Option<Vec<&str>> {
+    let fields: Vec<&str> = arn.splitn(6, ':').collect();
+    (fields.len() == 6 && fields[0] == "arn").then_some(fields)
 }
 
 impl ExemptPrincipals {
     pub fn new(variable: &str, patterns: &[String]) -> Result<Self, ConfigError> {
-        let mut builder = GlobSetBuilder::new();
-        for p in patterns {
-            let glob = Glob::new(p)
-                .map_err(|e| ConfigError::new(variable, format!("pattern `{p}`: {e}")))?;
-            builder.add(glob);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| ConfigError::new(variable, e.to_string()))?;
-        Ok(Self {
-            patterns: patterns.to_vec(),
-            set,
-        })
+        let patterns = patterns
+            .iter()
+            .map(|p| {
+                let fields = arn_fields(p).ok_or_else(|| {
+                    ConfigError::new(
+                        variable,
+                        format!(
+                            "pattern `{p}` is not an ARN pattern \
+                             (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE)"
+                        ),
+                    )
+                })?;
+                let fields = fields
+                    .into_iter()
+                    .map(|f| Glob::new(f).map(|g| g.compile_matcher()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| ConfigError::new(variable, format!("pattern `{p}`: {e}")))?;
+                Ok(ArnPattern {
+                    text: p.clone(),
+                    fields,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Self { patterns })
     }
 
     pub fn none() -> Self {
-        Self::new("", &[]).expect("an empty pattern set always builds")
+        Self {
+            patterns: Vec::new(),
+        }
     }
 
     /// The first pattern that matches any of the ARNs.
     pub fn matching(&self, arns: &[&str]) -> Option<&str> {
         arns.iter().find_map(|arn| {
-            self.set
-                .matches(arn)
-                .first()
-                .map(|&i| self.patterns[i].as_str())
+            let fields = arn_fields(arn)?;
+            self.patterns
+                .iter()
+                .find(|p| p.fields.iter().zip(&fields).all(|(g, f)| g.is_match(f)))
+                .map(|p| p.text.as_str())
         })
     }
 }
@@ -184,5 +213,21 @@ mod tests {
         );
         assert_eq!(p.matching(&["arn:aws:iam::123456789012:role/other"]), None);
         assert!(ExemptPrincipals::new("X", &["[".to_string()]).is_err());
+        assert!(ExemptPrincipals::new("X", &["*break-glass*".to_string()]).is_err());
+    }
+
+    #[test]
+    fn a_star_never_reaches_across_a_colon_into_another_field() {
+        let p =
+            ExemptPrincipals::new("X", &["arn:aws:iam::*:role/break-glass".to_string()]).unwrap();
+        // IAM paths accept `:`: a role or user of another name, its path chosen to end like
+        // the pattern, is not break-glass.
+        for lookalike in [
+            "arn:aws:iam::123456789012:role/x:role/break-glass",
+            "arn:aws:iam::123456789012:user/x:role/break-glass",
+            "arn:aws:iam::123456789012:role/x/role/break-glass",
+        ] {
+            assert_eq!(p.matching(&[lookalike]), None, "{lookalike}");
+        }
     }
 }

@@ -54,7 +54,8 @@ pub enum EventSkip {
     LoopGuard { actor: String },
     /// AWS refused the call (`errorCode`): nothing changed, nothing to remediate.
     FailedCall { error_code: String },
-    /// The caller is exempt by configuration (ARN pattern or tag).
+    /// The caller is exempt by configuration (an ARN pattern). A caller exempt by its tag is
+    /// not skipped: its steps are reported as `exempt`.
     ExemptActor { actor: String, because: String },
 }
 

@@ -150,7 +150,7 @@ fn cut_off_after(at: DateTime<Utc>) -> String {
 }
 
 /// The deny-older-sessions policy with cut-off `issued_before`.
-fn revoke_sessions_document(issued_before: &str) -> Value {
+pub fn revoke_sessions_document(issued_before: &str) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -318,15 +318,11 @@ async fn revoke_sessions(iam: &Client, role: &str, issued_before: Option<&str>) 
         }
         (None, None) => String::new(),
     };
-    // The undo puts back what was there: an earlier incident's cut-off stays in force.
-    let undo = match &previous_json {
-        // Unreadable as JSON, it is put back as it was.
-        Some(document) => restore_session_cutoff(
-            role,
-            &document
-                .as_str()
-                .map_or_else(|| document.to_string(), String::from),
-        ),
+    // An earlier incident's cut-off stays in force: the undo puts it back as Reflex writes it.
+    // Anything else that was under the name (anyone able to put a role policy could plant an
+    // `Allow *`) is in the prior state, never put back by a pasted command.
+    let undo = match in_force {
+        Some(earlier) => restore_session_cutoff(role, earlier),
         None => lift_session_cutoff(role),
     };
     Ok(Outcome::done(
@@ -346,13 +342,14 @@ pub fn reactivate_access_keys(user: &str, keys: &[&str]) -> Undo {
     }))
 }
 
-/// Undo of moving a role's cut-off forward: the earlier policy put back as it was.
-pub fn restore_session_cutoff(role: &str, document: &str) -> Undo {
+/// Undo of moving a role's cut-off forward: the earlier cut-off, as Reflex writes it.
+pub fn restore_session_cutoff(role: &str, earlier: DateTime<Utc>) -> Undo {
+    let earlier = earlier.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Undo::run(
         AwsCli::new("iam", "put-role-policy")
             .arg("--role-name", role)
             .arg("--policy-name", REVOKE_SESSIONS_POLICY)
-            .arg("--policy-document", document),
+            .json("--policy-document", &revoke_sessions_document(&earlier)),
     )
 }
 

@@ -63,18 +63,11 @@ impl UserIdentity {
             .or_else(|| self.arn.as_deref().and_then(|a| a.rsplit('/').next()))
     }
 
-    /// The role's ARN when the caller is an assumed-role session.
+    /// The role's ARN when the caller is an assumed-role session, only as [`Self::issuer_role`]
+    /// reads it (named whole and consistently): exemption patterns are matched against it, so
+    /// a record that does not hold together fails toward remediation, as the loop guard does.
     pub fn role_arn(&self) -> Option<&str> {
-        if self.kind != "AssumedRole" {
-            return None;
-        }
-        self.session_context
-            .as_ref()?
-            .session_issuer
-            .as_ref()
-            .filter(|i| i.kind.as_deref().is_none_or(|k| k == "Role"))?
-            .arn
-            .as_deref()
+        self.issuer_role().map(|issuer| issuer.arn)
     }
 
     /// The role's name when the caller is an assumed-role session (from the issuer, else the ARN).

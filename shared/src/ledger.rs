@@ -97,6 +97,13 @@ pub enum RateCount {
     Refused { first: bool, used: u32 },
 }
 
+/// The pause after the `attempt`th conflict: growing, with jitter from the clock so that
+/// deliveries that collided do not try again in step.
+fn conflict_pause(attempt: usize) -> std::time::Duration {
+    let jitter = u64::from(Utc::now().timestamp_subsec_millis() % 40);
+    std::time::Duration::from_millis(25 * attempt as u64 + jitter)
+}
+
 /// One attempt at counting.
 enum Counting {
     Counted,
@@ -465,17 +472,21 @@ impl Ledger {
         let Some(room) = max.checked_sub(actions) else {
             return self.refuse(claim, &pk, now).await;
         };
-        for _ in 0..TRANSACTION_ATTEMPTS {
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
             match self.count_once(claim, &pk, actions, room, now).await {
                 Counting::Counted => {
-                    let used = self.get(&pk).await?.and_then(|i| number(&i, "actions"));
+                    // Only for the report: once counted, a failed read must not undo the count.
+                    let used = self.get(&pk).await.ok().flatten();
                     return Ok(RateCount::Admitted {
-                        used: used.map_or(actions, |u| u as u32),
+                        used: used
+                            .and_then(|i| number(&i, "actions"))
+                            .map_or(actions, |u| u as u32),
                     });
                 }
                 Counting::AlreadyCounted => return Ok(RateCount::AlreadyCounted),
                 Counting::Full => return self.refuse(claim, &pk, now).await,
-                Counting::Conflict => continue,
+                // Concurrent deliveries on one counter: apart, they stop colliding.
+                Counting::Conflict => tokio::time::sleep(conflict_pause(attempt)).await,
                 Counting::Failed(e) => return Err(e),
             }
         }

@@ -114,6 +114,22 @@ impl Outcome {
         self.undo_command().map(Undo::as_str)
     }
 
+    /// The outcome with its undo for the region the change was made in (see [`Undo::in_region`]).
+    pub fn in_region(self, region: &str) -> Self {
+        match self {
+            Outcome::Done {
+                detail,
+                prior_state,
+                undo,
+            } => Outcome::Done {
+                detail,
+                prior_state,
+                undo: undo.map(|u| u.in_region(region)),
+            },
+            other => other,
+        }
+    }
+
     /// The same, typed: whether it is a runnable command.
     pub fn undo_command(&self) -> Option<&Undo> {
         match self {

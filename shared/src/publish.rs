@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::error::ReflexError;
 use crate::report::Report;
-use crate::report::render::{TRUNCATED_MARKER, cut};
+use crate::report::render::{TRUNCATED_MARKER, cut_lines};
 
 #[derive(Debug, Clone)]
 pub struct SnsPublisher {
@@ -24,7 +24,10 @@ impl SnsPublisher {
 
     /// Publish the report; returns the SNS message id.
     pub async fn publish(&self, report: &Report) -> Result<String, ReflexError> {
-        let message = message_structure(report);
+        let (message, cut) = fitted(report);
+        if cut {
+            crate::audit::log_report(report, "cut to fit SNS");
+        }
         let attr = |v: &str| {
             MessageAttributeValue::builder()
                 .data_type("String")
@@ -63,25 +66,39 @@ const SNS_MAX_BYTES: usize = 256 * 1024;
 /// HTTPS, which is how Chatbot subscribes. Too large a report is cut with a visible marker,
 /// never dropped.
 pub fn message_structure(report: &Report) -> String {
+    fitted(report).0
+}
+
+/// The message structure, and whether it had to be cut. Cut on whole lines (a cut inside an
+/// undo line would leave another command that still runs), each form to a share of the limit
+/// that halves until the whole fits: escaping (a quote is four bytes in the machine form's
+/// text) decides the final size, not the share.
+fn fitted(report: &Report) -> (String, bool) {
     let text = report.text();
     let machine = report.to_json().to_string();
     let full = forms(&text, &machine, &report.chat(None).to_string());
     if full.len() <= SNS_MAX_BYTES {
-        return full;
+        return (full, false);
     }
-    // Six copies share the limit, with room for the JSON around them and escaping.
-    let share = SNS_MAX_BYTES / 6 - 4096;
-    let machine = json!({
-        "truncated": TRUNCATED_MARKER,
-        "function": report.function,
-        "status": report.status,
-        "subject": report.subject(),
-        "event": report.event,
-        "text": cut(&text, share - 8192),
-    })
-    .to_string();
-    let chat = report.chat(Some(share / 2)).to_string();
-    forms(&cut(&text, share), &machine, &chat)
+    // Six copies share the limit, with room for the JSON around them.
+    let mut share = SNS_MAX_BYTES / 6 - 4096;
+    loop {
+        let machine = json!({
+            "truncated": TRUNCATED_MARKER,
+            "function": report.function,
+            "status": report.status,
+            "subject": report.subject(),
+            "event": report.event,
+            "text": cut_lines(&text, share / 2),
+        })
+        .to_string();
+        let chat = report.chat(Some(share / 2)).to_string();
+        let cut = forms(&cut_lines(&text, share), &machine, &chat);
+        if cut.len() <= SNS_MAX_BYTES || share < 1024 {
+            return (cut, true);
+        }
+        share /= 2;
+    }
 }
 
 fn forms(text: &str, machine: &str, chat: &str) -> String {
@@ -157,6 +174,24 @@ mod tests {
             chat["content"]["nextSteps"][0],
             "Open in the console: https://console.example/event"
         );
+    }
+
+    #[test]
+    fn a_report_whose_text_escaping_multiplies_still_fits_and_is_cut_between_lines() {
+        // A quote is two bytes in the JSON of each form and four in the machine form's text.
+        let quotes = vec!["\"".repeat(100); 5_000];
+        let structure = message_structure(&report(quotes));
+        assert!(
+            structure.len() <= SNS_MAX_BYTES,
+            "{} bytes",
+            structure.len()
+        );
+        let email = parse(&structure)["email"].as_str().unwrap().to_string();
+        assert!(email.ends_with(&format!("{TRUNCATED_MARKER}\n")), "{email}");
+        // Whole lines only: every kept note is all its hundred quotes.
+        for line in email.lines().filter(|l| l.starts_with("NOTE: ")) {
+            assert_eq!(line.len(), "NOTE: ".len() + 100, "{line}");
+        }
     }
 
     #[test]

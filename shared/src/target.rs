@@ -6,8 +6,6 @@
 //! `{account}` standing for the member's account id). This module decides the route, without
 //! any AWS call; `pipeline::places` builds and keeps the clients for each place.
 
-use crate::event::Envelope;
-
 /// The variable naming the member role (see [`MemberRole`]).
 pub const MEMBER_ROLE_ARN: &str = "REFLEX_MEMBER_ROLE_ARN";
 
@@ -86,8 +84,9 @@ pub enum Route {
     Refused { why: String },
 }
 
-/// The target of an event: its `account` and `region`, each defaulting to home when blank.
-pub fn target_of(envelope: &Envelope, home: &Target) -> Target {
+/// The target of an event: where it happened (`Event::place`), account and region each
+/// defaulting to home when blank.
+pub fn target_of((account, region): (&str, &str), home: &Target) -> Target {
     let or_home = |value: &str, home: &str| {
         if value.trim().is_empty() {
             home.to_string()
@@ -96,8 +95,8 @@ pub fn target_of(envelope: &Envelope, home: &Target) -> Target {
         }
     };
     Target {
-        account: or_home(&envelope.account, &home.account),
-        region: or_home(&envelope.region, &home.region),
+        account: or_home(account, &home.account),
+        region: or_home(region, &home.region),
     }
 }
 
@@ -140,17 +139,6 @@ mod tests {
         MemberRole::parse("arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke").unwrap()
     }
 
-    fn envelope(account: &str, region: &str) -> Envelope {
-        Envelope {
-            id: "e".into(),
-            detail_type: "AWS API Call via CloudTrail".into(),
-            source: "aws.iam".into(),
-            account: account.into(),
-            region: region.into(),
-            time: None,
-        }
-    }
-
     #[test]
     fn the_member_role_arn_gets_the_events_account() {
         let role = member_role();
@@ -181,7 +169,7 @@ mod tests {
 
     #[test]
     fn own_account_in_any_region_uses_own_credentials() {
-        let t = target_of(&envelope("111111111111", "eu-west-1"), &home());
+        let t = target_of(("111111111111", "eu-west-1"), &home());
         assert_eq!(t.region, "eu-west-1");
         assert_eq!(route(&t, &home(), Some(&member_role())), Route::Own);
         assert_eq!(route(&t, &home(), None), Route::Own);
@@ -189,7 +177,7 @@ mod tests {
 
     #[test]
     fn another_account_goes_through_its_member_role() {
-        let t = target_of(&envelope("222222222222", "eu-west-1"), &home());
+        let t = target_of(("222222222222", "eu-west-1"), &home());
         assert_eq!(
             route(&t, &home(), Some(&member_role())),
             Route::Member {
@@ -200,7 +188,7 @@ mod tests {
 
     #[test]
     fn another_account_without_a_member_role_is_refused_naming_the_variable() {
-        let t = target_of(&envelope("222222222222", "us-east-1"), &home());
+        let t = target_of(("222222222222", "us-east-1"), &home());
         let Route::Refused { why } = route(&t, &home(), None) else {
             panic!("must refuse");
         };
@@ -210,7 +198,7 @@ mod tests {
 
     #[test]
     fn an_account_that_is_not_an_account_id_is_refused() {
-        let t = target_of(&envelope("2222-bad", "us-east-1"), &home());
+        let t = target_of(("2222-bad", "us-east-1"), &home());
         assert!(matches!(
             route(&t, &home(), Some(&member_role())),
             Route::Refused { .. }
@@ -219,6 +207,6 @@ mod tests {
 
     #[test]
     fn blank_account_and_region_mean_home() {
-        assert_eq!(target_of(&envelope("", " "), &home()), home());
+        assert_eq!(target_of(("", " "), &home()), home());
     }
 }

@@ -29,9 +29,37 @@ use serde_json::Value;
 /// How a person reverses one change: one or more AWS CLI calls (joined with `&&`), or, when a
 /// value cannot be printed safely, why there is no command. Built only from [`AwsCli`] calls;
 /// in JSON, a string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Undo(String);
+#[derive(Debug, Clone)]
+pub struct Undo {
+    text: String,
+    /// The calls `text` joins, each `aws <service> ...`; empty for a refusal, and for an undo
+    /// read back from the ledger (its region was set before it was recorded).
+    calls: Vec<String>,
+}
+
+impl PartialEq for Undo {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Undo {}
+
+impl Serialize for Undo {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Undo {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(Undo {
+            text,
+            calls: Vec::new(),
+        })
+    }
+}
 
 impl Undo {
     /// One call.
@@ -45,32 +73,69 @@ impl Undo {
         for call in calls {
             match call.line() {
                 Ok(line) => lines.push(line),
-                Err(refusal) => return Undo(refusal),
+                Err(refusal) => return Self::refused(refusal),
             }
         }
-        Undo(lines.join(" && "))
+        debug_assert!(!lines.is_empty(), "an undo of no call");
+        Undo {
+            text: lines.join(" && "),
+            calls: lines,
+        }
+    }
+
+    /// No command: a change that cannot be reversed by a command line, and why (a fixed
+    /// sentence of Reflex's own, never outside text).
+    pub fn none(why: &'static str) -> Self {
+        Self::refused(format!("no command printed: {why}"))
+    }
+
+    fn refused(why: String) -> Self {
+        Undo {
+            text: why,
+            calls: Vec::new(),
+        }
+    }
+
+    /// The same calls, for the region the change was made in: `aws --region <region> ...`. A
+    /// pasted undo otherwise runs in the responder's default region, where a group or log group
+    /// of the same name may be someone else's. A region not shaped like one is left out
+    /// (never printed).
+    pub fn in_region(self, region: &str) -> Self {
+        let shaped = !region.trim().is_empty() && crate::event::is_region_name(region);
+        if !shaped || self.calls.is_empty() {
+            return self;
+        }
+        let calls: Vec<String> = self
+            .calls
+            .iter()
+            .map(|call| call.replacen("aws ", &format!("aws --region {region} "), 1))
+            .collect();
+        Undo {
+            text: calls.join(" && "),
+            calls,
+        }
     }
 
     /// A runnable command line (`aws ...`), not the sentence that says why there is none.
     pub fn is_command(&self) -> bool {
-        self.0.starts_with("aws ")
+        self.text.starts_with("aws ")
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl Deref for Undo {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl fmt::Display for Undo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -162,8 +227,9 @@ impl AwsCli {
             !variable.is_empty() && variable.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
             "{variable}"
         );
-        self.words.push(flag.into());
-        self.words.push(format!("\"${variable}\""));
+        // `--flag="$VAR"`: a value starting with `-` (a generated password may) would otherwise
+        // be read by the CLI as an option.
+        self.words.push(format!("{flag}=\"${variable}\""));
         self
     }
 
@@ -276,6 +342,30 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn every_call_of_an_undo_names_the_region_the_change_was_made_in() {
+        let undo = Undo::all([
+            AwsCli::new("ec2", "delete-tags").arg("--resources", "i-1"),
+            AwsCli::new("autoscaling", "set-desired-capacity")
+                .arg("--auto-scaling-group-name", "web && aws --region x"),
+        ])
+        .in_region("eu-west-1");
+        assert_eq!(
+            undo.as_str(),
+            "aws --region eu-west-1 ec2 delete-tags --resources i-1 && aws --region eu-west-1 \
+             autoscaling set-desired-capacity --auto-scaling-group-name 'web && aws --region x'"
+        );
+        // What is not a region is never printed; a refusal stays a refusal.
+        let plain = Undo::run(AwsCli::new("ec2", "delete-tags").arg("--resources", "i-1"));
+        assert_eq!(plain.clone().in_region("eu-west-1; rm -rf ~"), plain);
+        assert_eq!(plain.clone().in_region(""), plain);
+        let none = Undo::none("nothing to run");
+        assert_eq!(none.clone().in_region("eu-west-1"), none);
+        // Read back from the ledger, as recorded.
+        let stored: Undo = serde_json::from_value(serde_json::to_value(&undo).unwrap()).unwrap();
+        assert_eq!(stored, undo);
+    }
+
     fn call() -> AwsCli {
         AwsCli::new("iam", "attach-user-policy")
     }
@@ -380,7 +470,7 @@ mod tests {
         ]);
         assert_eq!(
             undo.as_str(),
-            r#"aws iam update-access-key --access-key-id AKIA1 && aws iam create-login-profile --password-reset-required --password "$NEW_PASSWORD""#
+            r#"aws iam update-access-key --access-key-id AKIA1 && aws iam create-login-profile --password-reset-required --password="$NEW_PASSWORD""#
         );
     }
 

@@ -386,7 +386,11 @@ impl Account {
         mode: &str,
         extra: &[(&str, &str)],
     ) -> Handler<F> {
-        let sdk = crate::emulator::sdk_config_at(&proxy.endpoint).await;
+        // This account's region, credentials and retries, only the endpoint changed.
+        let sdk = (self.sdk.to_builder())
+            .endpoint_url(&proxy.endpoint)
+            .timeout_config(reflex_shared::aws::timeouts())
+            .build();
         handler_from_env::<F>(&self.env(mode, extra), &sdk)
             .await
             .expect("valid configuration")
@@ -597,6 +601,48 @@ impl Account {
         }
     }
 
+    /// Whether AdministratorAccess is attached to `identity`.
+    pub async fn is_admin(&self, identity: &Identity) -> bool {
+        self.attached_policies(identity)
+            .await
+            .contains(&ADMIN.to_string())
+    }
+
+    /// The cut-off of revoke's deny on `role`'s older sessions, as the role has it now; panics
+    /// unless the policy is there and denies every action on every resource to sessions issued
+    /// before that time.
+    pub async fn session_cutoff(&self, role: &str) -> String {
+        let policy = reflex_shared::iam::REVOKE_SESSIONS_POLICY;
+        let text = self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{policy} of {role}: {}", error_text(&e)))
+            .policy_document;
+        // IAM hands documents back URL-encoded (moto may not): decoded here, not with revoke's
+        // own parser.
+        let decoded = match text.trim_start().starts_with('{') {
+            true => text.clone(),
+            false => percent_encoding::percent_decode_str(&text)
+                .decode_utf8()
+                .unwrap_or_else(|e| panic!("{policy} of {role}: {e}: {text}"))
+                .into_owned(),
+        };
+        let document: Value = serde_json::from_str(&decoded)
+            .unwrap_or_else(|e| panic!("{policy} of {role}: {e}: {decoded}"));
+        let statement = &document["Statement"][0];
+        assert_eq!(statement["Effect"], "Deny", "{document}");
+        assert_eq!(statement["Action"], "*", "{document}");
+        assert_eq!(statement["Resource"], "*", "{document}");
+        statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a cut-off: {document}"))
+            .to_string()
+    }
+
     /// Version ids of a managed policy, the default one marked with `*`.
     pub async fn policy_versions(&self, arn: &str) -> Vec<String> {
         let versions = self
@@ -732,14 +778,18 @@ impl Account {
     }
 }
 
-/// The tags of an IAM request as CloudTrail records them (`tags: [{key, value}]`).
+/// The tags of an IAM request as CloudTrail records them (`tags: [{key, value}]`), read here
+/// rather than with Reflex's own parser, whose mistakes the emulator's state would then share.
 fn iam_tags(request: &Value) -> Vec<aws_sdk_iam::types::Tag> {
-    reflex_shared::exemption::written_tags(request)
+    request["tags"]
+        .as_array()
         .into_iter()
-        .map(|(key, value)| {
+        .flatten()
+        .map(|tag| {
+            let text = |k: &str| tag[k].as_str().unwrap_or_else(|| panic!("tag {k}: {tag}"));
             aws_sdk_iam::types::Tag::builder()
-                .key(key)
-                .value(value)
+                .key(text("key"))
+                .value(text("value"))
                 .build()
                 .expect("tag")
         })

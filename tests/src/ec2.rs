@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{
 use serde_json::{Value, json};
 
 use crate::Account;
-use crate::emulator::REGION;
+use crate::emulator::{ACCOUNT, REGION};
 
 /// The instance the sample events name; [`for_instance`] points them at a real one.
 pub const SAMPLE_INSTANCE: &str = "i-0c7e5f3a9b1d24680";
@@ -21,10 +21,13 @@ pub const SAMPLE_INSTANCE: &str = "i-0c7e5f3a9b1d24680";
 pub const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60001";
 /// The Auto Scaling group of the web fleet.
 pub const FLEET: &str = "web-fleet";
-/// The tag that marks Reflex's quarantine group (`reflex_quarantine::actions`).
+/// The tag Reflex creates its quarantine group with (`reflex_quarantine::actions`).
 pub use reflex_quarantine::actions::QUARANTINE_GROUP_TAG;
-/// The name of Reflex's untracked-connections group.
-pub use reflex_quarantine::actions::UNTRACKED_GROUP_NAME;
+/// The names of Reflex's quarantine and untracked-connections groups, and the tag it creates
+/// the untracked group with.
+pub use reflex_quarantine::actions::{
+    QUARANTINE_GROUP_NAME, UNTRACKED_GROUP_NAME, UNTRACKED_GROUP_TAG,
+};
 /// The listed alarm of the samples (`alarm-instance-network-out-high.json`).
 pub const LISTED_ALARM: &str = "exfil-network-out-web-1";
 /// The operator's quarantine tag the samples carry (`create-tags-quarantine.json`), as
@@ -158,7 +161,8 @@ pub async fn seed_fleet(acct: &Account) -> Fleet {
     }
 }
 
-async fn create_group(ec2: &aws_sdk_ec2::Client, vpc: &str, name: &str, about: &str) -> String {
+/// A security group in `vpc`, made by whoever holds `ec2`: its id.
+pub async fn create_group(ec2: &aws_sdk_ec2::Client, vpc: &str, name: &str, about: &str) -> String {
     ec2.create_security_group()
         .group_name(name)
         .description(about)
@@ -380,6 +384,25 @@ pub async fn instance_tags(acct: &Account, id: &str) -> BTreeMap<String, String>
         .collect()
 }
 
+/// Any resource's tags (a security group, a snapshot), as `DescribeTags` lists them.
+pub async fn tags_of(acct: &Account, resource: &str) -> BTreeMap<String, String> {
+    ec2(acct)
+        .describe_tags()
+        .filters(
+            Filter::builder()
+                .name("resource-id")
+                .values(resource)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe tags")
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect()
+}
+
 /// The instance's EBS volumes.
 pub async fn volumes_of(acct: &Account, id: &str) -> Vec<String> {
     instance(acct, id)
@@ -444,23 +467,28 @@ pub async fn snapshots_of(acct: &Account, id: &str) -> Vec<(String, BTreeMap<Str
         .collect()
 }
 
-/// The VPC's quarantine group, if Reflex created one.
-pub async fn quarantine_group(acct: &Account, vpc: &str) -> Option<String> {
-    ec2(acct)
+/// The VPC's group named exactly `name`, as Reflex finds its own groups (by name, unique in a
+/// VPC; a tag anyone may set proves nothing).
+pub async fn group_named(acct: &Account, vpc: &str, name: &str) -> Option<String> {
+    let found: Vec<String> = ec2(acct)
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{QUARANTINE_GROUP_TAG}"))
-                .values("true")
-                .build(),
-        )
+        .filters(Filter::builder().name("group-name").values(name).build())
         .send()
         .await
         .expect("describe security groups")
         .security_groups()
-        .first()
-        .and_then(|g| g.group_id().map(String::from))
+        .iter()
+        .filter(|g| g.group_name() == Some(name))
+        .filter_map(|g| g.group_id().map(String::from))
+        .collect();
+    assert!(found.len() <= 1, "{name} is unique in {vpc}: {found:?}");
+    found.into_iter().next()
+}
+
+/// The VPC's quarantine group, if there is one.
+pub async fn quarantine_group(acct: &Account, vpc: &str) -> Option<String> {
+    group_named(acct, vpc, QUARANTINE_GROUP_NAME).await
 }
 
 /// A group's rules, one line each: `in tcp 22 0.0.0.0/0`, `out -1 all 0.0.0.0/0`.
@@ -490,23 +518,38 @@ pub async fn group_rules(acct: &Account, group: &str) -> Vec<String> {
     rules
 }
 
-/// The VPC's untracked-connections group, if Reflex created one (by its name).
+/// The VPC's untracked-connections group, if there is one.
 pub async fn untracked_group(acct: &Account, vpc: &str) -> Option<String> {
-    ec2(acct)
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values(UNTRACKED_GROUP_NAME)
-                .build(),
-        )
+    group_named(acct, vpc, UNTRACKED_GROUP_NAME).await
+}
+
+/// An instance someone else launches in the fleet's subnet, in `group` only: its id.
+pub async fn launch_in(acct: &Account, fleet: &Fleet, group: &str) -> String {
+    let image = ec2(acct)
+        .describe_images()
+        .owners("amazon")
         .send()
         .await
-        .expect("describe security groups")
-        .security_groups()
+        .expect("describe images")
+        .images()
+        .iter()
+        .find_map(|i| i.image_id().map(String::from))
+        .expect("the emulator lists an AMI");
+    ec2(acct)
+        .run_instances()
+        .image_id(image)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .subnet_id(&fleet.subnet_id)
+        .security_group_ids(group)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .expect("run instances")
+        .instances()
         .first()
-        .and_then(|g| g.group_id().map(String::from))
+        .and_then(|i| i.instance_id().map(String::from))
+        .expect("an instance")
 }
 
 /// Put a tag on a resource, as anyone allowed `ec2:CreateTags` may.
@@ -626,7 +669,7 @@ pub async fn set_alarm(
         .to_string();
     event["detail"]["alarmName"] = name.into();
     event["resources"] = json!([format!(
-        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+        "arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
     )]);
     let mut state = json!({ "value": "ALARM", "reason": reason, "timestamp": now });
     if let Some(record) = record {
@@ -647,19 +690,16 @@ pub async fn assert_quarantined(acct: &Account, fleet: &Fleet) {
         group_rules(acct, &q).await.is_empty(),
         "the quarantine group allows nothing in or out"
     );
-    // The group it went through first allows everything, so that EC2 stopped tracking the
-    // instance's connections; the instance is no longer in it.
+    // The group it went through first allowed everything while it moved, so that EC2 stopped
+    // tracking the instance's connections; closed again after it, so that no one else can use
+    // it to open every port of theirs.
     let untracked = untracked_group(acct, &fleet.vpc_id)
         .await
         .expect("the untracked-connections group exists");
     assert_eq!(
         group_rules(acct, &untracked).await,
-        [
-            "in -1 all 0.0.0.0/0",
-            "in -1 all ::/0",
-            "out -1 all 0.0.0.0/0",
-            "out -1 all ::/0"
-        ]
+        Vec::<String>::new(),
+        "the untracked-connections group is closed again"
     );
     assert!(termination_protection(acct, id).await);
     assert_eq!(shutdown_behaviour(acct, id).await, "stop");

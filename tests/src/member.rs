@@ -4,6 +4,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_sts::config::{Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_sts::types::AssumedRoleUser;
 use serde_json::Value;
 
 use crate::Account;
@@ -24,22 +25,44 @@ pub fn member_role_arn(function: &str) -> String {
     format!("arn:aws:iam::{{account}}:role/reflex/reflex-remediation-{function}")
 }
 
+/// `function`'s member role's logical id in `infra/member.yaml`: `RevokeMemberRole`.
+pub fn role_id(function: &str) -> String {
+    let mut chars = function.chars();
+    let capitalised = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default();
+    format!("{capitalised}MemberRole")
+}
+
 /// The member account in `region`, as its administrator.
 pub async fn admin(home: &Account, region: &str) -> Account {
     as_role(home, MEMBER_ADMIN, "reflex-tests", region).await
 }
 
-/// The harness seen with the credentials of a session of `role_arn` (moto hands them out for
-/// any role ARN; the role's account is theirs), in `region`.
-pub async fn as_role(home: &Account, role_arn: &str, session: &str, region: &str) -> Account {
+/// A session of a role, as STS handed it out: what CloudTrail records of its calls comes from
+/// here, so that a forged caller is the very session that made them.
+pub struct Session {
+    /// The harness with the session's credentials.
+    pub acct: Account,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION` and `ROLEID:SESSION`.
+    pub user: AssumedRoleUser,
+    /// The session's access key id.
+    pub access_key_id: String,
+}
+
+/// A session of `role_arn` (moto hands them out for any role ARN; the role's account is
+/// theirs), its clients in `region`.
+pub async fn session(home: &Account, role_arn: &str, name: &str, region: &str) -> Session {
     let out = aws_sdk_sts::Client::new(&home.sdk)
         .assume_role()
         .role_arn(role_arn)
-        .role_session_name(session)
+        .role_session_name(name)
         .send()
         .await
         .unwrap_or_else(|e| panic!("assume {role_arn}: {e:?}"));
     let c = out.credentials.expect("credentials");
+    let access_key_id = c.access_key_id.clone();
     let credentials = Credentials::new(
         c.access_key_id,
         c.secret_access_key,
@@ -53,13 +76,22 @@ pub async fn as_role(home: &Account, role_arn: &str, session: &str, region: &str
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .region(Region::new(region.to_string()))
         .build();
-    home.with_sdk(sdk)
+    Session {
+        acct: home.with_sdk(sdk),
+        user: out.assumed_role_user.expect("the assumed-role user"),
+        access_key_id,
+    }
+}
+
+/// The harness seen with the credentials of a session of `role_arn`, in `region`.
+pub async fn as_role(home: &Account, role_arn: &str, name: &str, region: &str) -> Account {
+    session(home, role_arn, name, region).await.acct
 }
 
 /// Onboard the member as `infra/member.yaml` does (rendered with SAM's translator for this
 /// account, the central account being the harness's): each function's remediation role, with
 /// its name, path, trust and policies.
-pub async fn create_remediation_role(member: &Account) {
+pub async fn create_remediation_roles(member: &Account) {
     let account = caller_account(member).await;
     let deployed = Deployment::of(
         &workspace_root().join("infra/member.yaml"),
@@ -67,7 +99,7 @@ pub async fn create_remediation_role(member: &Account) {
     )
     .expect("infra/member.yaml renders");
     for function in FUNCTIONS {
-        let id = format!("{}MemberRole", capitalised(function));
+        let id = role_id(function);
         let expected = member_role_arn(function).replace("{account}", &account);
         assert_eq!(
             deployed.role_arn(&id).as_deref(),
@@ -97,14 +129,6 @@ pub async fn create_remediation_role(member: &Account) {
                 .unwrap_or_else(|e| panic!("the policy of {id}: {e:?}"));
         }
     }
-}
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
 }
 
 /// Who the credentials of `acct` belong to, according to STS.

@@ -1,16 +1,22 @@
 //! The IAM side of a deployment rehearsal: the roles a template creates, their ARNs, trusts and
 //! policies with the deployment's values in place (`Fn::Sub`, `Fn::GetAtt` of a role), and
 //! whether a role's policies let it do an action on a resource, as IAM decides it: an explicit
-//! deny wins, then any allow; `*` and `?` match as IAM's wildcards. Conditions are not evaluated
-//! (the tests read them as data).
+//! deny wins, then any allow; `*` and `?` match as IAM's wildcards.
+//!
+//! A value only a real deployment knows (another resource's ARN or id) reads as a placeholder
+//! naming it, `${LedgerTable.Arn}` or `${ReportsTopic}`, which a test can ask about like an ARN;
+//! an intrinsic this reader does not know panics, naming it, rather than read as nothing.
+//!
+//! Conditions are not evaluated (the tests read them as data). An allow with a condition counts
+//! as an allow; a deny with a condition does not count, so that "may not" is never concluded
+//! from a condition nobody evaluated.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::render::render;
-use crate::template::yaml_to_json_document;
+use crate::render::{Rendered, rendered};
 
 /// A template as deployed with given parameters: its resources and the values of its parameters
 /// and pseudo parameters.
@@ -31,31 +37,17 @@ pub struct Statement {
 }
 
 impl Deployment {
-    /// `template` as [`render`] deploys it with `overrides` (parameters, or `AWS::AccountId`,
-    /// `AWS::Region`, `AWS::Partition`; by default us-east-1 of 123456789012).
+    /// `template` as [`rendered`] deploys it with `overrides` (parameters, or `AWS::AccountId`,
+    /// `AWS::Region`, `AWS::Partition`, ...; by default us-east-1 of 123456789012).
     pub fn of(template: &Path, overrides: &[(&str, &str)]) -> Result<Self, String> {
-        let resources = render(template, overrides)?["Resources"].clone();
-        let text = std::fs::read_to_string(template).map_err(|e| e.to_string())?;
-        let written = yaml_to_json_document(&text)?;
-        let mut values: BTreeMap<String, String> = written["Parameters"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(name, p)| Some((name.clone(), text_of(p.get("Default")?)?)))
-            .collect();
-        for (name, value) in [
-            ("AWS::Region", "us-east-1"),
-            ("AWS::AccountId", "123456789012"),
-            ("AWS::Partition", "aws"),
-            ("AWS::StackName", "reflex"),
-            ("AWS::URLSuffix", "amazonaws.com"),
-        ]
-        .into_iter()
-        .chain(overrides.iter().copied())
-        {
-            values.insert(name.to_string(), value.to_string());
-        }
-        Ok(Self { resources, values })
+        let Rendered {
+            resources,
+            parameters,
+        } = rendered(template, overrides)?;
+        Ok(Self {
+            resources,
+            values: parameters,
+        })
     }
 
     /// A parameter's or pseudo parameter's value.
@@ -74,75 +66,124 @@ impl Deployment {
             .collect()
     }
 
-    /// A value as deployed: text, `Fn::Sub` (either form), `Fn::GetAtt` of a role's `Arn`, `Ref`
-    /// to a parameter. `None` for anything else.
+    /// A value as deployed: text, `Fn::Sub` (either form), `Ref` to a parameter, `Fn::GetAtt` of
+    /// a role's `Arn`; a `Ref` or `Fn::GetAtt` of another resource as its placeholder
+    /// (`${ReportsTopic}`, `${LedgerTable.Arn}`). `None` for what is no value (a number, a list,
+    /// an object that is no intrinsic). Panics on any other intrinsic and on a name that is
+    /// neither a parameter nor a resource.
     pub fn text(&self, node: &Value) -> Option<String> {
         match node {
             Value::String(s) => Some(s.clone()),
             Value::Object(o) if o.len() == 1 => {
                 let (function, args) = o.iter().next()?;
-                match function.as_str() {
+                let text = match function.as_str() {
                     "Fn::Sub" => match args {
                         Value::String(s) => self.substitute(s, &BTreeMap::new()),
-                        Value::Array(a) => {
-                            let local = a.get(1)?.as_object()?;
-                            let local: BTreeMap<String, String> = local
+                        Value::Array(a) if a.len() == 2 && a[0].is_string() => {
+                            let local = a[1]
+                                .as_object()
+                                .unwrap_or_else(|| panic!("Fn::Sub's variables: {node}"))
                                 .iter()
-                                .map(|(k, v)| Some((k.clone(), self.text(v)?)))
-                                .collect::<Option<_>>()?;
-                            self.substitute(a.first()?.as_str()?, &local)
+                                .map(|(k, v)| (k.clone(), self.text_or_panic(v)))
+                                .collect();
+                            self.substitute(a[0].as_str().unwrap_or_default(), &local)
                         }
-                        _ => None,
+                        _ => panic!("Fn::Sub of neither text nor [text, variables]: {node}"),
                     },
                     "Fn::GetAtt" => {
                         let (id, attribute) = match args {
-                            Value::String(s) => s.split_once('.')?,
-                            Value::Array(a) => (a.first()?.as_str()?, a.get(1)?.as_str()?),
-                            _ => return None,
-                        };
-                        (attribute == "Arn").then(|| self.role_arn(id))?
+                            Value::String(s) => s.split_once('.'),
+                            Value::Array(a) => match a.as_slice() {
+                                [Value::String(id), Value::String(attribute)] => {
+                                    Some((id.as_str(), attribute.as_str()))
+                                }
+                                _ => None,
+                            },
+                            _ => None,
+                        }
+                        .unwrap_or_else(|| panic!("Fn::GetAtt of no resource.attribute: {node}"));
+                        self.attribute(id, attribute)
                     }
-                    "Ref" => self.value(args.as_str()?).map(String::from),
-                    _ => None,
-                }
+                    "Ref" => self.reference(
+                        args.as_str()
+                            .unwrap_or_else(|| panic!("Ref of no name: {node}")),
+                    ),
+                    other if other.starts_with("Fn::") => {
+                        panic!("{other} is not read by the rehearsal: {node}")
+                    }
+                    _ => return None,
+                };
+                Some(text)
             }
             _ => None,
         }
     }
 
-    /// Every value of a node that is one value or a list of them.
+    /// [`Deployment::text`] of a node that must be a value.
+    fn text_or_panic(&self, node: &Value) -> String {
+        self.text(node)
+            .unwrap_or_else(|| panic!("{node} is not a value the rehearsal can read"))
+    }
+
+    /// Every value of a node that is one value or a list of them; panics on one that is not.
     pub fn texts(&self, node: &Value) -> Vec<String> {
         match node {
-            Value::Array(items) => items.iter().filter_map(|v| self.text(v)).collect(),
+            Value::Array(items) => items.iter().map(|v| self.text_or_panic(v)).collect(),
             Value::Null => Vec::new(),
-            one => self.text(one).into_iter().collect(),
+            one => vec![self.text_or_panic(one)],
         }
     }
 
-    fn substitute(&self, text: &str, local: &BTreeMap<String, String>) -> Option<String> {
+    /// `Ref name`: a parameter's value, or a resource's placeholder `${name}`.
+    fn reference(&self, name: &str) -> String {
+        if let Some(value) = self.value(name) {
+            return value.to_string();
+        }
+        assert!(
+            self.resources.get(name).is_some(),
+            "Ref {name}: no parameter or resource of that name"
+        );
+        format!("${{{name}}}")
+    }
+
+    /// `Fn::GetAtt id.attribute`: a role's ARN, else the placeholder `${id.attribute}`.
+    fn attribute(&self, id: &str, attribute: &str) -> String {
+        if attribute == "Arn"
+            && let Some(arn) = self.role_arn(id)
+        {
+            return arn;
+        }
+        assert!(
+            self.resources.get(id).is_some(),
+            "Fn::GetAtt {id}.{attribute}: no resource {id}"
+        );
+        format!("${{{id}.{attribute}}}")
+    }
+
+    fn substitute(&self, text: &str, local: &BTreeMap<String, String>) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
-            let end = rest[start..].find('}')? + start;
+            let end = rest[start..]
+                .find('}')
+                .unwrap_or_else(|| panic!("Fn::Sub {text:?}: a `${{` without its `}}`"))
+                + start;
             let name = &rest[start + 2..end];
             match name.strip_prefix('!') {
                 Some(literal) => out.push_str(&format!("${{{literal}}}")),
-                None => {
-                    let value = match local.get(name) {
-                        Some(v) => v.clone(),
-                        None => match name.split_once('.') {
-                            Some((id, "Arn")) => self.role_arn(id)?,
-                            _ => self.value(name)?.to_string(),
-                        },
-                    };
-                    out.push_str(&value);
-                }
+                None => out.push_str(&match local.get(name) {
+                    Some(v) => v.clone(),
+                    None => match name.split_once('.') {
+                        Some((id, attribute)) => self.attribute(id, attribute),
+                        None => self.reference(name),
+                    },
+                }),
             }
             rest = &rest[end + 1..];
         }
         out.push_str(rest);
-        Some(out)
+        out
     }
 
     /// A role's ARN: `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`; a role without a fixed name is
@@ -154,11 +195,11 @@ impl Deployment {
         }
         let p = &role["Properties"];
         let path = match p.get("Path") {
-            Some(path) => self.text(path)?,
+            Some(path) => self.text_or_panic(path),
             None => "/".to_string(),
         };
         let name = match p.get("RoleName") {
-            Some(name) => self.text(name)?,
+            Some(name) => self.text_or_panic(name),
             None => format!("{id}-GENERATED"),
         };
         Some(format!(
@@ -209,6 +250,12 @@ impl Deployment {
         };
         statements
             .iter()
+            .inspect(|s| {
+                // Read as absent, they would turn a statement into nothing.
+                for negated in ["NotAction", "NotResource", "NotPrincipal"] {
+                    assert!(s.get(negated).is_none(), "{negated} is not read: {s}");
+                }
+            })
             .map(|s| Statement {
                 sid: s["Sid"].as_str().map(String::from),
                 effect: s["Effect"].as_str().unwrap_or_default().to_string(),
@@ -237,18 +284,40 @@ impl Deployment {
     }
 }
 
-/// Whether `statements` allow `action` on `resource`: some allow matches and no deny does.
+/// Whether `statements` allow `action` on `resource`: some allow matches (with its condition,
+/// if any, taken as met) and no deny without a condition does.
 pub fn allows(statements: &[Statement], action: &str, resource: &str) -> bool {
-    let matching = |effect: &str| {
-        statements.iter().any(|s| {
-            s.effect == effect
-                && s.actions
-                    .iter()
-                    .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
-                && s.resources.iter().any(|r| wildcard_match(r, resource))
-        })
-    };
-    matching("Allow") && !matching("Deny")
+    statements
+        .iter()
+        .any(|s| s.effect == "Allow" && matches(s, action, resource))
+        && !denies(statements, action, resource)
+}
+
+/// Whether a deny in `statements` that holds whatever the request (it has no condition) matches
+/// `action` on `resource`.
+pub fn denies(statements: &[Statement], action: &str, resource: &str) -> bool {
+    statements
+        .iter()
+        .any(|s| s.effect == "Deny" && unconditional(s) && matches(s, action, resource))
+}
+
+fn unconditional(statement: &Statement) -> bool {
+    match &statement.condition {
+        Value::Null => true,
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn matches(statement: &Statement, action: &str, resource: &str) -> bool {
+    statement
+        .actions
+        .iter()
+        .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+        && statement
+            .resources
+            .iter()
+            .any(|r| wildcard_match(r, resource))
 }
 
 /// The actions `statements` allow (as written, wildcards included).
@@ -294,17 +363,10 @@ pub fn has_path_wildcard(arn: &str) -> bool {
         .is_some_and(|(_, rest)| rest.contains(['*', '?']))
 }
 
-fn text_of(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -322,6 +384,125 @@ mod tests {
         ));
         assert!(wildcard_match("*-revoke", "reflex-remediation-revoke"));
         assert!(!wildcard_match("*-revoke", "reflex-remediation-scale"));
+    }
+
+    fn statement(effect: &str, condition: Value) -> Statement {
+        Statement {
+            sid: None,
+            effect: effect.to_string(),
+            actions: vec!["iam:PutRolePolicy".to_string()],
+            resources: vec!["arn:aws:iam::1:role/*".to_string()],
+            principal: Value::Null,
+            condition,
+        }
+    }
+
+    #[test]
+    fn a_deny_counts_only_without_a_condition_and_an_allow_with_one() {
+        let role = "arn:aws:iam::1:role/ops";
+        let mfa = json!({ "Bool": { "aws:MultiFactorAuthPresent": "false" } });
+        let allow = statement("Allow", Value::Null);
+        assert!(allows(
+            std::slice::from_ref(&allow),
+            "iam:PutRolePolicy",
+            role
+        ));
+        assert!(allows(
+            &[statement("Allow", mfa.clone())],
+            "iam:PutRolePolicy",
+            role
+        ));
+        let unconditional = [allow.clone(), statement("Deny", Value::Null)];
+        assert!(!allows(&unconditional, "iam:PutRolePolicy", role));
+        assert!(denies(&unconditional, "iam:PutRolePolicy", role));
+        // A deny that holds only sometimes is no proof that the action is never allowed.
+        let conditional = [allow, statement("Deny", mfa)];
+        assert!(allows(&conditional, "iam:PutRolePolicy", role));
+        assert!(!denies(&conditional, "iam:PutRolePolicy", role));
+    }
+
+    fn deployment() -> Deployment {
+        Deployment {
+            resources: json!({
+                "Ledger": { "Type": "AWS::DynamoDB::Table" },
+                "Topic": { "Type": "AWS::SNS::Topic" },
+                "Role": {
+                    "Type": "AWS::IAM::Role",
+                    "Properties": { "Path": "/reflex/", "RoleName": { "Fn::Sub": "r-${AWS::Region}" } }
+                }
+            }),
+            values: BTreeMap::from_iter(
+                [
+                    ("AWS::Partition", "aws"),
+                    ("AWS::AccountId", "1"),
+                    ("AWS::Region", "us-east-1"),
+                    ("Prefix", "reflex"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            ),
+        }
+    }
+
+    #[test]
+    fn another_resources_value_reads_as_a_placeholder_naming_it() {
+        let d = deployment();
+        let text = |node: Value| d.text(&node);
+        assert_eq!(text(json!({ "Ref": "Topic" })).as_deref(), Some("${Topic}"));
+        assert_eq!(
+            text(json!({ "Fn::GetAtt": ["Ledger", "Arn"] })).as_deref(),
+            Some("${Ledger.Arn}")
+        );
+        assert_eq!(
+            text(json!({ "Fn::GetAtt": "Ledger.StreamArn" })).as_deref(),
+            Some("${Ledger.StreamArn}")
+        );
+        assert_eq!(
+            text(json!({ "Fn::Sub": "${Ledger.Arn}/index/*" })).as_deref(),
+            Some("${Ledger.Arn}/index/*")
+        );
+        assert_eq!(
+            text(json!({ "Fn::Sub": ["${P}-${Topic}", { "P": { "Ref": "Prefix" } }] })).as_deref(),
+            Some("reflex-${Topic}")
+        );
+        // A role's ARN is known: its name and path are.
+        assert_eq!(
+            text(json!({ "Fn::GetAtt": ["Role", "Arn"] })).as_deref(),
+            Some("arn:aws:iam::1:role/reflex/r-us-east-1")
+        );
+        assert_eq!(
+            d.texts(&json!(["a", { "Ref": "Topic" }])),
+            ["a", "${Topic}"],
+            "nothing in a list is left out"
+        );
+        // A statement on a placeholder answers for that resource.
+        let deny = Statement {
+            resources: d.texts(&json!({ "Fn::GetAtt": ["Ledger", "Arn"] })),
+            actions: vec!["dynamodb:DeleteTable".to_string()],
+            ..statement("Deny", Value::Null)
+        };
+        assert!(denies(&[deny], "dynamodb:DeleteTable", "${Ledger.Arn}"));
+        // No intrinsic, no value: a condition block is walked into, not read as text.
+        assert_eq!(text(json!({ "StringEquals": { "a": "b" } })), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "Fn::Join is not read")]
+    fn an_intrinsic_the_rehearsal_does_not_read_is_an_error() {
+        deployment().text(&json!({ "Fn::Join": ["", ["a", "b"]] }));
+    }
+
+    #[test]
+    #[should_panic(expected = "no parameter or resource")]
+    fn a_reference_to_nothing_is_an_error() {
+        deployment().text(&json!({ "Fn::Sub": "arn:${Nothing}" }));
+    }
+
+    #[test]
+    #[should_panic(expected = "NotResource is not read")]
+    fn a_negated_element_is_an_error() {
+        deployment().statements_of(&json!({
+            "Statement": { "Effect": "Deny", "Action": "iam:*", "NotResource": "*" }
+        }));
     }
 
     #[test]

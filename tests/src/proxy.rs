@@ -6,7 +6,8 @@
 //! Calls are named `service:Operation` (`iam:DetachUserPolicy`, `ec2:ModifyInstanceAttribute`,
 //! `dynamodb:UpdateItem`): the service from the request's signature, the operation from its
 //! `X-Amz-Target` header (JSON protocols) or its `Action` form field (query protocols). Each
-//! request is also kept ([`FaultProxy::requests`]): the region it was signed for and its body.
+//! request is also kept ([`FaultProxy::requests`]): the region it was signed for, the access key
+//! that signed it and its body ([`Seen::param`] reads a query-protocol field).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -118,7 +119,31 @@ struct Rule {
 pub struct Seen {
     /// The region its signature is scoped to (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`).
     pub region: String,
+    /// The access key id it was signed with (`KEY` there): whose credentials made the call.
+    pub access_key: String,
     pub body: String,
+}
+
+impl Seen {
+    /// Form field `name` of a query-protocol request (IAM, STS, SNS, EC2, Auto Scaling),
+    /// decoded; `None` if the body has no such field.
+    pub fn param(&self, name: &str) -> Option<String> {
+        form_param(&self.body, name)
+    }
+}
+
+/// Field `name` of an `application/x-www-form-urlencoded` body, decoded (`+` is a space, then
+/// percent escapes).
+fn form_param(body: &str, name: &str) -> Option<String> {
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(&text.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    body.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(key) == name).then(|| decode(value))
+    })
 }
 
 #[derive(Default)]
@@ -203,6 +228,11 @@ impl FaultProxy {
             .unwrap_or_default()
     }
 
+    /// The name of every call that reached the proxy (faulted or not), each once, sorted.
+    pub fn calls(&self) -> Vec<String> {
+        self.shared.lock().unwrap().seen.keys().cloned().collect()
+    }
+
     /// How many times `call` was faulted.
     pub fn faulted(&self, call: &str) -> usize {
         self.shared
@@ -250,11 +280,8 @@ impl Request {
         let service = self.credential(3);
         let operation = match self.header("x-amz-target") {
             Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
-            None => String::from_utf8_lossy(&self.body)
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("Action="))
-                .unwrap_or("?")
-                .to_string(),
+            None => form_param(&String::from_utf8_lossy(&self.body), "Action")
+                .unwrap_or_else(|| "?".to_string()),
         };
         format!("{service}:{operation}")
     }
@@ -281,6 +308,7 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
             *shared.seen.entry(call.clone()).or_default() += 1;
             shared.requests.entry(call.clone()).or_default().push(Seen {
                 region: request.credential(2),
+                access_key: request.credential(0),
                 body: String::from_utf8_lossy(&request.body).into_owned(),
             });
             let fault = shared.rules.iter_mut().find_map(|rule| {
@@ -450,5 +478,31 @@ fn access_denied(request: &Request, call: &str) -> Vec<u8> {
         aws_error(request, call, 400, "AccessDeniedException", &message)
     } else {
         aws_error(request, call, 403, "AccessDenied", &message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_field_is_decoded_and_found_by_its_whole_name() {
+        let seen = Seen {
+            region: "us-east-1".into(),
+            access_key: "testing".into(),
+            body: "Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3At\
+                   &Message=a+b%2Bc%26d%3De&MessageStructure=json&Empty="
+                .into(),
+        };
+        assert_eq!(seen.param("Action").as_deref(), Some("Publish"));
+        assert_eq!(
+            seen.param("TopicArn").as_deref(),
+            Some("arn:aws:sns:us-east-1:1:t")
+        );
+        assert_eq!(seen.param("Message").as_deref(), Some("a b+c&d=e"));
+        assert_eq!(seen.param("Empty").as_deref(), Some(""));
+        // Not a prefix of another field's name.
+        assert_eq!(seen.param("Message2"), None);
+        assert_eq!(seen.param("Messag"), None);
     }
 }

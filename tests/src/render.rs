@@ -2,8 +2,9 @@
 //! with given parameter values. SAM's own translator (`tests/render_template.py`, offline) turns
 //! the `AWS::Serverless` resources into the plain resources a deployment makes; then, as
 //! CloudFormation does, the conditions are evaluated, resources whose condition is false dropped,
-//! `Fn::If` and `Fn::FindInMap` resolved, `Ref`s to parameters replaced and `AWS::NoValue`
-//! removed. Other intrinsics (`Fn::Sub`, `Fn::GetAtt`, `Ref` to a resource) stay as they are.
+//! `Fn::If` and `Fn::FindInMap` resolved, `Ref`s to parameters and pseudo parameters replaced,
+//! `Fn::Split` and `Fn::Select` of known values evaluated and `AWS::NoValue` removed. Other
+//! intrinsics (`Fn::Sub`, `Fn::GetAtt`, `Ref` to a resource) stay as they are.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,15 +14,36 @@ use serde_json::{Map, Value};
 
 use crate::emulator::{python, workspace_root};
 
-/// Pseudo parameters of the rehearsal's account and region; `overrides` may change them too.
+/// Pseudo parameters of the rehearsal's stack, account and region; `overrides` may change them
+/// too. `AWS::StackId` is made from them unless it is given.
 const PSEUDO: &[(&str, &str)] = &[
     ("AWS::Region", "us-east-1"),
     ("AWS::AccountId", "123456789012"),
     ("AWS::Partition", "aws"),
+    ("AWS::StackName", "reflex"),
+    ("AWS::URLSuffix", "amazonaws.com"),
 ];
 
-/// The resources `template` creates with its defaults, `overrides` replacing some parameters.
+/// The stack's uuid in the rehearsal's `AWS::StackId`.
+const STACK_UUID: &str = "8d5f1a40-0c3e-11f0-9a3b-0e5a1b2c3d4e";
+
+/// A template as deployed: its resources, and the value of every parameter (given or default)
+/// and pseudo parameter, as text. A parameter with no default that was not given has none.
+pub struct Rendered {
+    /// The `Resources` object.
+    pub resources: Value,
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// The resources `template` creates with its defaults, `overrides` replacing some parameters:
+/// `{"Resources": {...}}`.
 pub fn render(template: &Path, overrides: &[(&str, &str)]) -> Result<Value, String> {
+    let rendered = rendered(template, overrides)?;
+    Ok(serde_json::json!({ "Resources": rendered.resources }))
+}
+
+/// [`render`], with the parameter values it used.
+pub fn rendered(template: &Path, overrides: &[(&str, &str)]) -> Result<Rendered, String> {
     let transformed = transform(template)?;
     let mut parameters: BTreeMap<String, String> = transformed["Parameters"]
         .as_object()
@@ -32,6 +54,7 @@ pub fn render(template: &Path, overrides: &[(&str, &str)]) -> Result<Value, Stri
         .collect();
     for (name, value) in overrides {
         let known = parameters.contains_key(*name)
+            || *name == "AWS::StackId"
             || transformed
                 .pointer(&format!("/Parameters/{name}"))
                 .is_some();
@@ -39,6 +62,17 @@ pub fn render(template: &Path, overrides: &[(&str, &str)]) -> Result<Value, Stri
             return Err(format!("{}: no parameter {name}", template.display()));
         }
         parameters.insert(name.to_string(), value.to_string());
+    }
+    if !parameters.contains_key("AWS::StackId") {
+        let pseudo = |name: &str| parameters[name].clone();
+        let stack_id = format!(
+            "arn:{}:cloudformation:{}:{}:stack/{}/{STACK_UUID}",
+            pseudo("AWS::Partition"),
+            pseudo("AWS::Region"),
+            pseudo("AWS::AccountId"),
+            pseudo("AWS::StackName"),
+        );
+        parameters.insert("AWS::StackId".to_string(), stack_id);
     }
     let context = Context {
         parameters,
@@ -61,7 +95,10 @@ pub fn render(template: &Path, overrides: &[(&str, &str)]) -> Result<Value, Stri
             resources.insert(id.clone(), resource);
         }
     }
-    Ok(serde_json::json!({ "Resources": resources }))
+    Ok(Rendered {
+        resources: Value::Object(resources),
+        parameters: context.parameters,
+    })
 }
 
 /// SAM's transform of `template`, as JSON.

@@ -124,6 +124,8 @@ pub const READ_ELSEWHERE: &[&str] = &["file://", "fileb://", "http://", "https:/
 /// One `aws` call as the AWS CLI reads its arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CliCall {
+    /// The global `--region`, when given.
+    pub region: Option<String>,
     pub service: String,
     pub operation: String,
     /// Each option in order, with the words that became its values.
@@ -137,6 +139,11 @@ impl CliCall {
     /// `--debug` written on its own is never a value: "expected one argument"). A value the CLI
     /// would read from a file or URL instead ([`READ_ELSEWHERE`]) is an error too.
     pub fn parse(argv: &[String]) -> Result<Self, String> {
+        // The global `--region <name>` before the service, as Reflex's undo lines give it.
+        let (region, argv) = match argv {
+            [flag, region, rest @ ..] if flag == "--region" => (Some(region.clone()), rest),
+            _ => (None, argv),
+        };
         let [service, operation, rest @ ..] = argv else {
             return Err(format!("no service and operation in {argv:?}"));
         };
@@ -173,6 +180,7 @@ impl CliCall {
             }
         }
         Ok(Self {
+            region,
             service: service.clone(),
             operation: operation.clone(),
             options,

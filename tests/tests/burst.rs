@@ -24,7 +24,7 @@ use reflex_shared::report::Report;
 use reflex_shared::{Function, ReflexError};
 use reflex_tests::proxy::{Fault, FaultProxy};
 use reflex_tests::{Account, Emulator, ec2, sample, sample_files, trail};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 const DEFAULT_EVENTS: usize = 200;
@@ -84,6 +84,50 @@ enum Ending {
     DeadLettered(String),
 }
 
+/// Whether `event` records a tag write (`TagUser`, `TagRole`) that exempts the identity it
+/// tags, one that exists before it (a user or role created with the tag is new: no other sample
+/// acts on it). Read from the event, so that a new sample needs no edit here.
+fn exempts_an_existing_identity(event: &Value) -> bool {
+    let detail = &event["detail"];
+    let tag_write = matches!(detail["eventName"].as_str(), Some("TagUser" | "TagRole"));
+    let exempting = detail["requestParameters"]["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|tag| {
+            tag["key"] == "reflex:exempt"
+                && tag["value"]
+                    .as_str()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        });
+    tag_write && exempting
+}
+
+#[test]
+fn a_tag_write_that_exempts_an_existing_identity_is_recognised_by_its_event_not_its_file() {
+    // A new sample: a tag write of another key, then of the exemption key.
+    let mut new_sample = sample("revoke/tag-user-other-key.json");
+    assert!(!exempts_an_existing_identity(&new_sample));
+    new_sample["detail"]["requestParameters"]["tags"] =
+        json!([{"key": "owner", "value": "ops"}, {"key": "reflex:exempt", "value": "True"}]);
+    assert!(exempts_an_existing_identity(&new_sample));
+    for kept_out in ["tag-user-exempt-self.json", "tag-role-exempt.json"] {
+        assert!(exempts_an_existing_identity(&sample(&format!(
+            "revoke/{kept_out}"
+        ))));
+    }
+    // A value that exempts nothing, and identities created with the tag, stay in the pool.
+    for kept in [
+        "tag-user-exempt-false.json",
+        "create-role-with-exempt-tag.json",
+        "create-user-with-exempt-tag.json",
+    ] {
+        assert!(!exempts_an_existing_identity(&sample(&format!(
+            "revoke/{kept}"
+        ))));
+    }
+}
+
 /// The sample pool: every sample of each function, pointed at what the emulator has, with the
 /// calls they record replayed once so there is something to remediate.
 async fn pool(acct: &Account, fleet: &ec2::Fleet) -> Vec<(To, Value)> {
@@ -94,16 +138,10 @@ async fn pool(acct: &Account, fleet: &ec2::Fleet) -> Vec<(To, Value)> {
         if event["account"] != "123456789012" {
             continue;
         }
-        // Their replay exempts mallory, alice or app-role until the event is handled (for good
-        // by break-glass): the other samples' remediations on them would be held back or
-        // skipped, as they should. Left to playbook_exemption.
-        if [
-            "tag-user-exempt-self.json",
-            "tag-role-exempt.json",
-            "tag-user-exempt-by-break-glass.json",
-        ]
-        .contains(&file.as_str())
-        {
+        // Their replay exempts an identity the other samples act on (mallory, alice,
+        // app-role) until the event is handled (for good by break-glass): those remediations
+        // would be held back or skipped, as they should. Left to playbook_exemption.
+        if exempts_an_existing_identity(&event) {
             continue;
         }
         pool.push((To::Revoke, acct.replay(event).await));

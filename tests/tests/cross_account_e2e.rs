@@ -44,7 +44,7 @@ async fn organisation(emulator: &Emulator) -> (Account, Account) {
     let member = member::admin(&home, "us-east-1").await;
     assert_eq!(member::caller_account(&member).await, MEMBER);
     member.seed().await;
-    member::create_remediation_role(&member).await;
+    member::create_remediation_roles(&member).await;
     (home, member)
 }
 
@@ -91,7 +91,7 @@ async fn an_escalation_in_a_member_account_is_revoked_there_through_the_member_r
     assert_eq!(
         report.findings[0].actions[0].outcome.undo(),
         Some(&*format!(
-            "aws iam attach-user-policy --user-name alice --policy-arn {ADMIN}"
+            "aws --region us-east-1 iam attach-user-policy --user-name alice --policy-arn {ADMIN}"
         ))
     );
 
@@ -177,7 +177,7 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
     let emulator = Emulator::start();
     let home = Account::new(&emulator).await;
     let member = member::admin(&home, "eu-west-1").await;
-    member::create_remediation_role(&member).await;
+    member::create_remediation_roles(&member).await;
     let web = ec2::seed_web_group(&member).await;
     let event = member::in_member(
         sample("quarantine/authorize-ssh-to-world.json"),
@@ -214,9 +214,8 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
     let assumed = proxy.requests("sts:AssumeRole");
     assert!(
         !assumed.is_empty()
-            && assumed.iter().all(|r| r.body.contains(
-                "RoleArn=arn%3Aaws%3Aiam%3A%3A222222222222%3Arole%2Freflex%2Freflex-remediation-quarantine"
-            )),
+            && assumed.iter().all(|r| r.param("RoleArn").as_deref()
+                == Some("arn:aws:iam::222222222222:role/reflex/reflex-remediation-quarantine")),
         "quarantine's own member role: {assumed:?}"
     );
     let sts = signed_in("sts:AssumeRole");
@@ -244,6 +243,56 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
         "the event's region, not the function's: {report:#?}"
     );
     assert_eq!(home.reports().await.len(), 1);
+}
+
+/// `handler_via` builds the handler from the account's own configuration, only its endpoint
+/// changed: a member account's handler signs with the member's credentials, for its region.
+#[tokio::test]
+async fn a_handler_through_the_proxy_keeps_the_accounts_credentials_and_region() {
+    let emulator = Emulator::start();
+    let home = Account::new(&emulator).await;
+    let admin = member::session(
+        &home,
+        &format!("arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole"),
+        "reflex-tests",
+        "eu-west-1",
+    )
+    .await;
+    let member = admin.acct;
+    member.seed().await;
+    let event = member::in_member(sample("revoke/attach-admin-to-user.json"), "eu-west-1");
+    let event = member.replay(event).await;
+    assert!(member.is_admin(&alice()).await);
+
+    let proxy = FaultProxy::start(&emulator.endpoint);
+    let self_arn = format!("arn:aws:iam::{MEMBER}:role/reflex/reflex-revoke-eu-west-1");
+    let handler = member
+        .handler_via::<Revoke>(
+            &proxy,
+            "enforce",
+            &[
+                ("REFLEX_SELF_ARN", self_arn.as_str()),
+                // The harness's ledger table and topic are in us-east-1: none here.
+                ("REFLEX_LEDGER_TABLE", ""),
+                ("REFLEX_TOPIC_ARN", ""),
+            ],
+        )
+        .await;
+    let report = handler.handle(event).await.expect("handled");
+
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert!(!member.is_admin(&alice()).await, "detached in the member");
+    let calls = proxy.calls();
+    assert!(
+        calls.contains(&"iam:DetachUserPolicy".to_string()),
+        "{calls:?}"
+    );
+    for call in &calls {
+        for seen in proxy.requests(call) {
+            assert_eq!(seen.access_key, admin.access_key_id, "{call}");
+            assert_eq!(seen.region, "eu-west-1", "{call}");
+        }
+    }
 }
 
 /// Every place a [`Recorded`] revoke was connected for, in order.

@@ -3,11 +3,11 @@
 //! [`reflex_tests::render`]), checked for what breaks a first deploy, a retry, a second region,
 //! and for events that could be dropped without anyone being told.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use reflex_tests::render::render;
-use reflex_tests::template::{load_template, yaml_to_json_document};
+use reflex_tests::template::yaml_to_json_document;
 use serde_json::{Value, json};
 
 const CENTRAL: &str = "template.yaml";
@@ -184,6 +184,16 @@ fn regional(name: &Value) -> bool {
     text.contains("${AWS::Region}")
 }
 
+/// Whether a condition holds in one region only: `Fn::Equals` of the stack's region and
+/// something else.
+fn in_one_region(condition: &Value) -> bool {
+    let region = json!({ "Ref": "AWS::Region" });
+    match condition["Fn::Equals"].as_array().map(Vec::as_slice) {
+        Some([a, b]) => (*a == region) != (*b == region),
+        _ => false,
+    }
+}
+
 #[test]
 fn names_that_are_global_to_the_account_differ_by_region() {
     // The check itself: a fixed name fails it.
@@ -201,18 +211,49 @@ fn names_that_are_global_to_the_account_differ_by_region() {
             "{id}: dashboards are global to the account, so {name} collides in the second region"
         );
     }
-    // IAM is global: a named role is created in one region only, or has the region in its name.
+    // IAM is global: a named role has the region in its name, or is created in one region only.
+    assert!(in_one_region(
+        &json!({ "Fn::Equals": [{ "Ref": "AWS::Region" }, { "Ref": "R" }] })
+    ));
+    assert!(in_one_region(
+        &json!({ "Fn::Equals": ["us-east-1", { "Ref": "AWS::Region" }] })
+    ));
+    assert!(!in_one_region(
+        &json!({ "Fn::Equals": [{ "Ref": "ContainActor" }, "true"] })
+    ));
+    assert!(!in_one_region(
+        &json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": "AWS::Region" }, "us-east-1"] }] })
+    ));
     for template in [CENTRAL, MEMBER] {
         let written = written(template);
         for (id, role) in of_type(&written, "AWS::IAM::Role") {
             if let Some(name) = role["Properties"].get("RoleName") {
+                let condition = role["Condition"].as_str().unwrap_or_default();
                 assert!(
-                    role.get("Condition").is_some() || regional(name),
-                    "{template}: {id} has the fixed name {name} and is created in every region"
+                    regional(name) || in_one_region(&written["Conditions"][condition]),
+                    "{template}: {id} has the fixed name {name} and is created in every region \
+                     (its condition: {condition:?})"
                 );
             }
         }
     }
+    // As deployed: the member roles in their one region, none in another.
+    let member_in = |region: &str| -> Vec<String> {
+        let deployed = deployed(
+            MEMBER,
+            &[
+                ("CentralAccountId", "111111111111"),
+                ("AWS::Region", region),
+            ],
+        );
+        of_type(&deployed, "AWS::IAM::Role")
+            .into_iter()
+            .filter(|(_, role)| role["Properties"].get("RoleName").is_some())
+            .map(|(id, _)| id.to_string())
+            .collect()
+    };
+    assert_eq!(member_in("us-east-1").len(), 4, "the four member roles");
+    assert_eq!(member_in("eu-west-1"), Vec::<String>::new());
     // And the policy protecting Reflex still names the dashboard it has.
     let deny = central.to_string();
     assert!(
@@ -243,13 +284,62 @@ fn the_functions_audit_logs_outlive_the_stack() {
 // ---------------------------------------------------------------------------------------------
 // Events never dropped unseen
 
+/// Whether a queue policy's condition lets EventBridge send for this account's rules only: the
+/// source account is `account`, or the source ARNs are rules of the stack, `rules` among them.
+fn for_this_accounts_rules(
+    condition: &Value,
+    account: &str,
+    stack: &Value,
+    rules: &[&str],
+) -> bool {
+    if condition.pointer("/StringEquals/aws:SourceAccount") == Some(&json!(account)) {
+        return true;
+    }
+    let arns = match condition.pointer("/ArnEquals/aws:SourceArn") {
+        Some(Value::Array(arns)) => arns.clone(),
+        Some(one) => vec![one.clone()],
+        None => return false,
+    };
+    let stack_rules: Vec<Value> = of_type(stack, "AWS::Events::Rule")
+        .into_iter()
+        .map(|(id, _)| json!({ "Fn::GetAtt": [id, "Arn"] }))
+        .collect();
+    arns.iter().all(|arn| stack_rules.contains(arn))
+        && rules
+            .iter()
+            .all(|rule| arns.contains(&json!({ "Fn::GetAtt": [rule, "Arn"] })))
+}
+
 #[test]
 fn every_rule_target_has_a_dead_letter_queue_and_a_retry_policy() {
+    let account = "111111111111";
+    // The check itself: another account, or a rule of no stack of this account, is not enough.
+    let stack = json!({ "Resources": { "R": { "Type": "AWS::Events::Rule" } } });
+    let of = |condition: Value| for_this_accounts_rules(&condition, account, &stack, &["R"]);
+    assert!(of(
+        json!({ "StringEquals": { "aws:SourceAccount": account } })
+    ));
+    assert!(of(
+        json!({ "ArnEquals": { "aws:SourceArn": [{ "Fn::GetAtt": ["R", "Arn"] }] } })
+    ));
+    assert!(!of(
+        json!({ "StringEquals": { "aws:SourceAccount": "222222222222" } })
+    ));
+    assert!(!of(
+        json!({ "ArnLike": { "aws:SourceArn": "arn:aws:events:*:*:rule/*" } })
+    ));
+    assert!(!of(
+        json!({ "ArnEquals": { "aws:SourceArn": "arn:aws:events:us-east-1:222222222222:rule/x" } })
+    ));
+    assert!(
+        !of(json!({ "ArnEquals": { "aws:SourceArn": [] } })),
+        "R's events bounce"
+    );
     for template in [CENTRAL, MEMBER] {
-        let deployed = deployed(template, &[]);
+        let deployed = deployed(template, &[("AWS::AccountId", account)]);
         let rules = of_type(&deployed, "AWS::Events::Rule");
         assert!(!rules.is_empty(), "{template}: no rules");
-        let mut queues = BTreeSet::new();
+        let mut queues: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (id, rule) in rules {
             for target in rule["Properties"]["Targets"].as_array().expect("Targets") {
                 let queue = target
@@ -260,7 +350,7 @@ fn every_rule_target_has_a_dead_letter_queue_and_a_retry_policy() {
                             "{template}: {id} has a target without a dead-letter queue of the stack"
                         )
                     });
-                queues.insert(queue.to_string());
+                queues.entry(queue.to_string()).or_default().push(id);
                 let retry = &target["RetryPolicy"];
                 assert!(
                     retry["MaximumRetryAttempts"].is_number()
@@ -270,7 +360,7 @@ fn every_rule_target_has_a_dead_letter_queue_and_a_retry_policy() {
             }
         }
         // EventBridge may only write to a queue whose policy lets it.
-        for queue in queues {
+        for (queue, senders) in queues {
             let allowed =
                 of_type(&deployed, "AWS::SQS::QueuePolicy")
                     .into_iter()
@@ -286,7 +376,12 @@ fn every_rule_target_has_a_dead_letter_queue_and_a_retry_policy() {
                                     s["Principal"]["Service"] == "events.amazonaws.com"
                                         && s["Action"] == "sqs:SendMessage"
                                         && s["Effect"] == "Allow"
-                                        && s.get("Condition").is_some()
+                                        && for_this_accounts_rules(
+                                            &s["Condition"],
+                                            account,
+                                            &deployed,
+                                            &senders,
+                                        )
                                 })
                     });
             assert!(
@@ -362,8 +457,10 @@ fn every_function_pages_on_events_dropped_undelivered_or_late_not_on_one_throttl
     }
 }
 
+/// The alarm tells someone only through `FailureTopicArn`: without it, its state change would
+/// reach the central stack through the very forwarding that failed.
 #[test]
-fn a_member_account_is_told_when_its_events_cannot_be_forwarded() {
+fn an_alarm_watches_each_forwarding_rule_and_pages_the_failure_topic_when_one_is_given() {
     let member = deployed(MEMBER, &[("CentralAccountId", "111111111111")]);
     let rules: Vec<&str> = of_type(&member, "AWS::Events::Rule")
         .into_iter()
@@ -381,6 +478,9 @@ fn a_member_account_is_told_when_its_events_cannot_be_forwarded() {
             "member: no alarm on the failed forwards of {rule}"
         );
     }
+    // Without a topic, nobody is paged (FailureTopicArn and the README say so).
+    let (_, alarm) = of_type(&member, "AWS::CloudWatch::Alarm")[0];
+    assert_eq!(alarm["Properties"].get("AlarmActions"), None);
     // With a topic given, the alarm pages it.
     let topic = "arn:aws:sns:us-east-1:222222222222:security";
     let paged = deployed(
@@ -556,8 +656,7 @@ fn a_rehearsal_creates_each_function_with_its_role_rules_permissions_and_alarms(
 #[test]
 fn sign_in_rules_forward_and_invoke_for_console_logins_only() {
     for template in [CENTRAL, MEMBER] {
-        let loaded = load_template(&path(template)).expect("template");
-        let text = loaded.to_string();
+        let text = deployed(template, &[]).to_string();
         let sign_in_rules = text.matches("\"aws.signin\"").count();
         assert!(sign_in_rules > 0, "{template}");
         assert_eq!(

@@ -5,7 +5,7 @@
 use reflex_harden::Harden;
 use reflex_shared::guard::{EventSkip, Mode};
 use reflex_shared::report::{Report, Status};
-use reflex_shared::{Outcome, Severity};
+use reflex_shared::{Outcome, ReflexError, Severity};
 use reflex_tests::proxy::FaultProxy;
 use reflex_tests::trail::{
     self, KMS_KEY, LEDGER, ORDERS, ORDERS_RETENTION_DAYS, PAYMENTS, TRAIL, TrailState,
@@ -95,7 +95,7 @@ async fn a_stopped_trail_is_logging_again_and_reported() {
     assert_eq!(
         done.undo(),
         Some(
-            "aws cloudtrail stop-logging --name arn:aws:cloudtrail:us-east-1:123456789012:trail/main"
+            "aws --region us-east-1 cloudtrail stop-logging --name arn:aws:cloudtrail:us-east-1:123456789012:trail/main"
         )
     );
 }
@@ -118,7 +118,9 @@ async fn multi_region_is_restored() {
     assert_eq!(done.status(), "done");
     assert_eq!(
         done.undo(),
-        Some("aws cloudtrail update-trail --name main --no-is-multi-region-trail")
+        Some(
+            "aws --region us-east-1 cloudtrail update-trail --name main --no-is-multi-region-trail"
+        )
     );
     assert_eq!(acct.reports().await.len(), 1);
 }
@@ -138,7 +140,9 @@ async fn log_file_validation_is_restored() {
     assert!(now.multi_region, "{now}");
     assert_eq!(
         outcome(&report, 0, 0).undo(),
-        Some("aws cloudtrail update-trail --name main --no-enable-log-file-validation")
+        Some(
+            "aws --region us-east-1 cloudtrail update-trail --name main --no-enable-log-file-validation"
+        )
     );
 }
 
@@ -214,7 +218,7 @@ async fn a_new_log_group_gets_the_default_retention() {
     );
     assert_eq!(
         done.undo(),
-        Some("aws logs delete-retention-policy --log-group-name /app/payments")
+        Some("aws --region us-east-1 logs delete-retention-policy --log-group-name /app/payments")
     );
 }
 
@@ -237,7 +241,9 @@ async fn the_undo_quotes_a_log_group_name_a_shell_would_misread() {
     let done = outcome(&report, 0, 0);
     assert_eq!(
         done.undo(),
-        Some("aws logs delete-retention-policy --log-group-name '#audit/payments'")
+        Some(
+            "aws --region us-east-1 logs delete-retention-policy --log-group-name '#audit/payments'"
+        )
     );
     assert!(
         done.explanation()
@@ -339,24 +345,36 @@ async fn with_a_key_configured_the_retention_is_set_and_a_key_fault_is_retried()
     assert_eq!(retention(&acct, LEDGER).await, Some(90));
 }
 
+/// What the two tests below share: a fresh account, a proxy in front of the emulator (to see
+/// which calls reached it), the sample `CreateLogGroup` replayed, and harden enforcing with
+/// `REFLEX_LOG_KMS_KEY_ARN` = `keys` handling it through the proxy.
+async fn create_log_group_with_keys(
+    keys: &str,
+) -> (Emulator, Account, FaultProxy, Result<Report, ReflexError>) {
+    let (emulator, acct) = account().await;
+    let proxy = FaultProxy::start(&emulator.endpoint);
+    let event = trail::replay(
+        &acct,
+        sample("harden/create-log-group-without-kms-key.json"),
+    )
+    .await;
+    let handled = acct
+        .handler_via::<Harden>(&proxy, "enforce", &[("REFLEX_LOG_KMS_KEY_ARN", keys)])
+        .await
+        .handle(event)
+        .await;
+    (emulator, acct, proxy, handled)
+}
+
 /// With keys of several regions configured, the group is given the one of its own region and
 /// account. moto cannot associate a key (see above), so the group cannot end up associated
 /// here; what shows the choice is every `AssociateKmsKey` request that reached the emulator
 /// (through the proxy): each names that key.
 #[tokio::test]
 async fn of_several_keys_the_one_of_the_groups_region_and_account_is_associated() {
-    let (emulator, acct) = account().await;
-    let proxy = FaultProxy::start(&emulator.endpoint);
-    let keys = format!("{EU_KEY}, {KMS_KEY}");
-    let event = trail::replay(
-        &acct,
-        sample("harden/create-log-group-without-kms-key.json"),
-    )
-    .await;
-    let handler = acct
-        .handler_via::<Harden>(&proxy, "enforce", &[("REFLEX_LOG_KMS_KEY_ARN", &keys)])
-        .await;
-    let err = handler.handle(event).await.unwrap_err();
+    let (_emu, acct, proxy, handled) =
+        create_log_group_with_keys(&format!("{EU_KEY}, {KMS_KEY}")).await;
+    let err = handled.unwrap_err();
     assert_eq!(
         err.error_type(),
         "Transient.Interrupted",
@@ -376,26 +394,15 @@ async fn of_several_keys_the_one_of_the_groups_region_and_account_is_associated(
 
 /// With only keys of another region or another account, no key is tried (CloudWatch Logs would
 /// refuse it, and the event would end partially failed): the retention is set, the group stays
-/// unencrypted, and the report says so.
+/// unencrypted, and a `harden.log-encryption` finding of its own, with no action, tells a person.
 #[tokio::test]
 async fn with_no_key_of_the_groups_region_and_account_the_group_stays_unencrypted_and_is_reported()
 {
-    let (emulator, acct) = account().await;
-    let proxy = FaultProxy::start(&emulator.endpoint);
-    let keys = format!("{EU_KEY},{MEMBER_KEY}");
-    let event = trail::replay(
-        &acct,
-        sample("harden/create-log-group-without-kms-key.json"),
-    )
-    .await;
-    let report = acct
-        .handler_via::<Harden>(&proxy, "enforce", &[("REFLEX_LOG_KMS_KEY_ARN", &keys)])
-        .await
-        .handle(event)
-        .await
-        .expect("handled");
+    let (_emu, acct, proxy, handled) =
+        create_log_group_with_keys(&format!("{EU_KEY},{MEMBER_KEY}")).await;
+    let report = handled.expect("handled");
 
-    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(report.status, Status::NeedsAttention, "{report:#?}");
     assert_eq!(proxy.seen("logs:AssociateKmsKey"), 0);
     let group = trail::log_group_state(&acct, PAYMENTS).await.unwrap();
     assert_eq!(group.retention_days, Some(90));
@@ -404,13 +411,18 @@ async fn with_no_key_of_the_groups_region_and_account_the_group_stays_unencrypte
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1);
     let d = &delivered[0].report;
-    assert_eq!(d.findings.len(), 1, "only the retention: {d:#?}");
+    assert_eq!(d.findings.len(), 2, "the retention and the verdict: {d:#?}");
     assert_eq!(d.findings[0].rule_id, "harden.log-retention");
+    assert_eq!(outcome(d, 0, 0).status(), "done");
+    let verdict = &d.findings[1];
+    assert_eq!(verdict.rule_id, "harden.log-encryption");
+    assert_eq!(verdict.severity, Severity::High);
+    assert!(verdict.actions.is_empty(), "{verdict:#?}");
     let says = "no key in REFLEX_LOG_KMS_KEY_ARN is of region us-east-1 and account 123456789012";
     assert!(
-        d.findings[0].reason.contains(says),
+        verdict.reason.contains(says) && verdict.reason.ends_with("it is left unencrypted"),
         "{}",
-        d.findings[0].reason
+        verdict.reason
     );
     let text = d.text();
     assert!(
@@ -533,15 +545,16 @@ async fn a_failed_call_is_not_remediated() {
 }
 
 #[tokio::test]
-async fn an_actor_exempt_by_tag_is_left_alone() {
+async fn an_actor_exempt_by_tag_is_left_alone_and_reported() {
     let (_emu, acct) = account().await;
     acct.tag_user("mallory", "reflex:exempt", "true").await;
     let report = run(&acct, "stop-logging.json", "enforce", &[]).await;
-    assert_eq!(
-        report.skipped.as_ref().map(EventSkip::name),
-        Some("exempt-actor")
-    );
+    assert_eq!(report.skipped, None);
+    assert_eq!(report.status, Status::Exempt);
     assert!(!trail_now(&acct).await.logging);
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1, "an exemption is never silent");
+    assert_eq!(delivered[0].report.status, Status::Exempt);
 }
 
 #[tokio::test]

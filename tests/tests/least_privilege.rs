@@ -2,8 +2,10 @@
 //! (SAM's translator, the parameters applied, `Fn::Sub` resolved: `reflex_tests::policy`):
 //!
 //! - each member account role may do exactly the remediation its own function's central role
-//!   may do (a member role that lags behind fails a remediation only in member accounts; one
-//!   that grows past it is privilege nobody uses), and only in its own account;
+//!   may do, statement by statement: the same actions on the same resources under the same
+//!   conditions (a member role that lags behind fails a remediation only in member accounts; one
+//!   that grows past it, or lost a condition, is privilege nobody uses), and only in its own
+//!   account;
 //! - the power to contain a caller (`iam:PutRolePolicy` on any role) exists only with
 //!   `ContainActor=true`;
 //! - no trust, no deny and no role Reflex assumes names Reflex's identities by a path wildcard:
@@ -13,11 +15,13 @@
 //!   assume only its own member role;
 //! - no function's role misses the policy that forbids changing Reflex itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use reflex_tests::policy::{Deployment, allowed_actions, allows, has_path_wildcard};
-use reflex_tests::template::load_template;
+use reflex_tests::member::role_id;
+use reflex_tests::policy::{
+    Deployment, Statement, allowed_actions, allows, denies, has_path_wildcard,
+};
 use serde_json::{Value, json};
 
 /// Services whose permissions serve Reflex's own plumbing (the ledger, the topic and its key, the
@@ -72,13 +76,6 @@ fn functions(central: &Deployment) -> Vec<(String, String, String)> {
     out
 }
 
-/// The member role of `function` in member.yaml.
-fn member_role(function: &str) -> String {
-    let mut id = function.to_string();
-    id[..1].make_ascii_uppercase();
-    format!("{id}MemberRole")
-}
-
 fn is_remediation(action: &str) -> bool {
     !CENTRAL_ONLY.iter().any(|prefix| action.starts_with(prefix))
 }
@@ -88,38 +85,120 @@ fn variable(central: &Deployment, function_id: &str, name: &str) -> Option<Strin
     central.text(&central.resources[function_id]["Properties"]["Environment"]["Variables"][name])
 }
 
+/// A statement as both templates must write it: its actions, resources and condition.
+#[derive(Debug, PartialEq)]
+struct Grant {
+    actions: BTreeSet<String>,
+    resources: BTreeSet<String>,
+    condition: Value,
+}
+
+/// A central value as the member role must have it: in the member's account, in any region (one
+/// member role serves every region).
+fn as_member(text: &str) -> String {
+    text.replace(CENTRAL_ACCOUNT, MEMBER_ACCOUNT)
+        .replace(":us-east-1:", ":*:")
+}
+
+/// The remediation `statements` allow, by Sid (the templates give a statement the same Sid in
+/// both); `central`: the central role's, written as the member role must have them.
+fn grants(role: &str, statements: &[Statement], central: bool) -> BTreeMap<String, Grant> {
+    let mut out = BTreeMap::new();
+    for statement in statements.iter().filter(|s| s.effect == "Allow") {
+        let remediation = statement
+            .actions
+            .iter()
+            .filter(|a| is_remediation(a))
+            .count();
+        if central && remediation == 0 {
+            continue;
+        }
+        assert!(
+            !central || remediation == statement.actions.len(),
+            "{role}: {:?} mixes remediation and Reflex's plumbing; split it",
+            statement.sid
+        );
+        let sid = statement
+            .sid
+            .clone()
+            .unwrap_or_else(|| panic!("{role}: a statement without a Sid: {statement:?}"));
+        let seen = |text: &str| {
+            if central {
+                as_member(text)
+            } else {
+                text.to_string()
+            }
+        };
+        let grant = Grant {
+            actions: statement.actions.iter().cloned().collect(),
+            resources: statement.resources.iter().map(|r| seen(r)).collect(),
+            condition: serde_json::from_str(&seen(&statement.condition.to_string()))
+                .expect("still JSON"),
+        };
+        assert!(
+            out.insert(sid.clone(), grant).is_none(),
+            "{role}: two statements {sid}"
+        );
+    }
+    out
+}
+
+/// Where a member role differs from what its own function's central role may do, one line each.
+fn member_role_differences(central: &Deployment, member: &Deployment) -> Vec<String> {
+    let mut out = Vec::new();
+    for (function, _, role) in functions(central) {
+        let wanted = grants(&role, &central.permissions(&role), true);
+        let id = role_id(&function);
+        if function == "notify" {
+            if !wanted.is_empty() {
+                out.push(format!("notify only reports, but {role} may {wanted:?}"));
+            }
+            if member.resources.get(&id).is_some() {
+                out.push(format!("member.yaml has a {id}: notify acts in no account"));
+            }
+            continue;
+        }
+        if member.resources.get(&id).is_none() {
+            out.push(format!("member.yaml has no {id}"));
+            continue;
+        }
+        let got = grants(&id, &member.permissions(&id), false);
+        let sids: BTreeSet<&String> = wanted.keys().chain(got.keys()).collect();
+        for sid in sids {
+            match (wanted.get(sid), got.get(sid)) {
+                (w, g) if w == g => {}
+                (None, None) => {}
+                (Some(w), None) => out.push(format!(
+                    "{id} lacks {sid} ({function}'s remediation fails in member accounts): {w:?}"
+                )),
+                (None, Some(g)) => out.push(format!(
+                    "{id}'s {sid} is privilege {function} does not use: {g:?}"
+                )),
+                (Some(w), Some(g)) => out.push(format!(
+                    "{id}'s {sid} differs from {function}'s:\n    {role} (as in the member \
+                     account): {w:?}\n    {id}: {g:?}"
+                )),
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn each_member_role_allows_exactly_the_remediation_its_own_function_may_do() {
     for contain in ["false", "true"] {
         let central = central(&[("ContainActor", contain)]);
         let member = member(&[("ContainActor", contain)]);
-        for (function, _, role) in functions(&central) {
-            let central_actions: BTreeSet<String> = allowed_actions(&central.permissions(&role))
-                .into_iter()
-                .filter(|a| is_remediation(a))
-                .collect();
-            if function == "notify" {
-                assert!(central_actions.is_empty(), "notify only reports");
-                assert!(member.resources.get("NotifyMemberRole").is_none());
-                continue;
-            }
-            let id = member_role(&function);
-            assert!(
-                member.resources.get(&id).is_some(),
-                "member.yaml has no {id}"
-            );
-            let member_actions: BTreeSet<String> = allowed_actions(&member.permissions(&id))
-                .into_iter()
-                .collect();
-            let missing: Vec<&String> = central_actions.difference(&member_actions).collect();
-            let extra: Vec<&String> = member_actions.difference(&central_actions).collect();
-            assert!(
-                missing.is_empty() && extra.is_empty(),
-                "ContainActor={contain}: member.yaml's {id} differs from what {function} may do:\n  \
-                 missing (remediation fails in member accounts): {missing:?}\n  \
-                 extra (privilege {function} does not use): {extra:?}"
-            );
-            // And only in the member's own account.
+        let differences = member_role_differences(&central, &member);
+        assert!(
+            differences.is_empty(),
+            "ContainActor={contain}: member.yaml's roles differ from what their functions may \
+             do:\n  {}",
+            differences.join("\n  ")
+        );
+        // And only in the member's own account.
+        for function in ACTING {
+            let id = role_id(function);
             for statement in member.permissions(&id) {
                 for resource in statement
                     .resources
@@ -140,7 +219,7 @@ fn each_member_role_allows_exactly_the_remediation_its_own_function_may_do() {
     // The comparison saw each function's remediation, and nothing of the others'.
     let member = member(&[]);
     let can = |function: &str, action: &str| {
-        allowed_actions(&member.permissions(&member_role(function))).contains(&action.to_string())
+        allowed_actions(&member.permissions(&role_id(function))).contains(&action.to_string())
     };
     assert!(can("revoke", "iam:DetachUserPolicy"));
     assert!(can("scale", "autoscaling:SetDesiredCapacity"));
@@ -162,6 +241,64 @@ fn each_member_role_allows_exactly_the_remediation_its_own_function_may_do() {
     }
 }
 
+/// `infra/member.yaml` with `from` replaced by `to` (once, where it is written once), as
+/// deployed in the member account.
+fn member_edited(from: &str, to: &str) -> Deployment {
+    let written = std::fs::read_to_string(path("member.yaml")).expect("member.yaml");
+    assert_eq!(written.matches(from).count(), 1, "{from:?} in member.yaml");
+    let copy = std::env::temp_dir().join(format!(
+        "reflex-least-privilege-{}-{}.yaml",
+        std::process::id(),
+        from.len()
+    ));
+    std::fs::write(&copy, written.replacen(from, to, 1)).expect("a scratch copy");
+    let deployed = Deployment::of(
+        &copy,
+        &[
+            ("CentralAccountId", CENTRAL_ACCOUNT),
+            ("AWS::AccountId", MEMBER_ACCOUNT),
+        ],
+    );
+    let _ = std::fs::remove_file(&copy);
+    deployed.unwrap_or_else(|e| panic!("the edited member.yaml: {e}"))
+}
+
+/// The comparison reads more than the actions: a member statement that lost its condition, or
+/// whose resources grew, has the same actions and is still a difference.
+#[test]
+fn a_member_statement_that_lost_its_condition_or_widened_is_a_difference() {
+    let central = central(&[]);
+    // Without its condition, the quarantine member role could open any group to the world.
+    let unconditional = member_edited(
+        "                Condition:\n                  StringEquals:\n                    \
+         aws:ResourceTag/reflex:untracked-group: \"true\"\n",
+        "",
+    );
+    assert_eq!(
+        allowed_actions(&unconditional.permissions("QuarantineMemberRole")),
+        allowed_actions(&member(&[]).permissions("QuarantineMemberRole")),
+        "the same actions"
+    );
+    let differences = member_role_differences(&central, &unconditional);
+    assert!(
+        matches!(differences.as_slice(), [one]
+            if one.starts_with("QuarantineMemberRole's OpenTheUntrackedGroupOnly differs")),
+        "{differences:#?}"
+    );
+    // Scale's capacity on any resource of the account instead of its groups.
+    let wider = member_edited(
+        "SetDesiredCapacity\n                Resource: !Sub \"arn:${AWS::Partition}:autoscaling:*:\
+         ${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/*\"",
+        "SetDesiredCapacity\n                Resource: !Sub \"arn:${AWS::Partition}:autoscaling:*:\
+         ${AWS::AccountId}:*\"",
+    );
+    let differences = member_role_differences(&central, &wider);
+    assert!(
+        matches!(differences.as_slice(), [one] if one.starts_with("ScaleMemberRole's Scale differs")),
+        "{differences:#?}"
+    );
+}
+
 #[test]
 fn the_power_to_contain_a_caller_exists_only_with_contain_actor() {
     let any_role = |account: &str| format!("arn:aws:iam::{account}:role/ops");
@@ -179,7 +316,7 @@ fn the_power_to_contain_a_caller_exists_only_with_contain_actor() {
         }
         let member = member(&[("ContainActor", contain)]);
         for function in ACTING {
-            let id = member_role(function);
+            let id = role_id(function);
             let may = allows(
                 &member.permissions(&id),
                 "iam:PutRolePolicy",
@@ -295,7 +432,7 @@ fn each_member_role_trusts_its_own_function_alone_and_each_function_assumes_only
     let member = member(&[]);
     let member_arn = |function: &str| {
         member
-            .role_arn(&member_role(function))
+            .role_arn(&role_id(function))
             .unwrap_or_else(|| panic!("{function}'s member role"))
     };
     for organization in ["", ORGANIZATION] {
@@ -353,7 +490,7 @@ fn each_member_role_trusts_its_own_function_alone_and_each_function_assumes_only
 
             // The member role trusts exactly this central role: the central account as the
             // principal (it exists before any role does), the role's ARN as a condition.
-            let trust = member.trust(&member_role(&function));
+            let trust = member.trust(&role_id(&function));
             assert_eq!(trust.len(), 1, "{function}: {trust:?}");
             assert_eq!(trust[0].effect, "Allow");
             assert_eq!(trust[0].actions, ["sts:AssumeRole"]);
@@ -403,45 +540,95 @@ fn every_function_role_carries_the_policy_that_forbids_changing_reflex() {
         }
     }
 
-    let central = load_template(&path("template.yaml")).expect("template");
-    let denied: Vec<Value> =
-        central["Resources"]["NeverTouchReflexItself"]["Properties"]["PolicyDocument"]["Statement"]
-            .as_array()
-            .expect("statements")
-            .iter()
-            .filter(|s| s["Effect"] == "Deny")
-            .cloned()
-            .collect();
-    let actions = |statement: &Value| -> Vec<String> {
-        match &statement["Action"] {
-            Value::String(a) => vec![a.clone()],
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|a| a.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
-        }
+    // Whatever a role allows, the policy denies changing each piece of Reflex, named by its ARN
+    // as deployed (another resource's as its placeholder, `${LedgerTable.Arn}`); the CIS alarms
+    // exist only with a trail's log group.
+    let deployed = central(&[("TrailLogGroupName", "trail-logs")]);
+    let (_, never) = deployed
+        .managed_policies()
+        .into_iter()
+        .find(|(id, _)| id == "NeverTouchReflexItself")
+        .expect("the managed policy NeverTouchReflexItself");
+    let text = |node: &Value| {
+        deployed
+            .text(node)
+            .unwrap_or_else(|| panic!("a name: {node}"))
     };
-    // What must be denied, and a piece of the resource it must be denied on.
-    for (action, resource) in [
-        ("iam:*", "role/reflex/reflex-revoke-${AWS::Region}"),
-        ("iam:*", "role/reflex/reflex-notify-${AWS::Region}"),
-        ("lambda:*", "function:reflex-*"),
-        ("events:DeleteRule", "rule/${AWS::StackName}-*"),
-        ("dynamodb:DeleteTable", "LedgerTable"),
-        ("sns:DeleteTopic", "ReportsTopic"),
-        ("kms:ScheduleKeyDeletion", "ReflexKey"),
-        ("sqs:PurgeQueue", "DeadLetterQueue"),
-        ("logs:DeleteLogGroup", "log-group:/aws/lambda/reflex-*"),
-        ("cloudwatch:DeleteAlarms", "alarm:reflex-*"),
-        ("cloudwatch:DeleteDashboards", "dashboard/reflex"),
-    ] {
-        assert!(
-            denied.iter().any(|s| actions(s).iter().any(|a| a == action)
-                && s["Resource"].to_string().contains(resource)),
-            "NeverTouchReflexItself does not deny {action} on {resource}"
-        );
+    let here = |service: &str, resource: &str| {
+        format!("arn:aws:{service}:us-east-1:{CENTRAL_ACCOUNT}:{resource}")
+    };
+    let mut reflex: Vec<(&str, String)> = vec![
+        ("dynamodb:DeleteTable", "${LedgerTable.Arn}".to_string()),
+        (
+            "dynamodb:UpdateTimeToLive",
+            "${LedgerTable.Arn}".to_string(),
+        ),
+        ("sns:DeleteTopic", "${ReportsTopic}".to_string()),
+        ("sns:Subscribe", "${ReportsTopic}".to_string()),
+        ("kms:ScheduleKeyDeletion", "${ReflexKey.Arn}".to_string()),
+        ("kms:PutKeyPolicy", "${ReflexKey.Arn}".to_string()),
+        ("sqs:PurgeQueue", "${DeadLetterQueue.Arn}".to_string()),
+        ("sqs:ReceiveMessage", "${DeadLetterQueue.Arn}".to_string()),
+    ];
+    for (_, lambda, role) in functions(&deployed) {
+        let role = deployed.role_arn(&role).expect("ARN");
+        reflex.push(("iam:PutRolePolicy", role.clone()));
+        reflex.push(("iam:UpdateAssumeRolePolicy", role));
+        let p = &deployed.resources[&lambda]["Properties"];
+        let function = here("lambda", &format!("function:{}", text(&p["FunctionName"])));
+        reflex.push(("lambda:UpdateFunctionCode", function.clone()));
+        reflex.push(("lambda:DeleteFunction", function));
+        let group = p["LoggingConfig"]["LogGroup"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{lambda} logs to no log group of the stack"));
+        let name = text(&deployed.resources[group]["Properties"]["LogGroupName"]);
+        reflex.push((
+            "logs:DeleteLogGroup",
+            here("logs", &format!("log-group:{name}")),
+        ));
     }
+    // CloudFormation names a rule STACK-LOGICALID-SUFFIX.
+    let stack = deployed.value("AWS::StackName").expect("the stack's name");
+    for rule in deployed.of_type("AWS::Events::Rule") {
+        let arn = here("events", &format!("rule/{stack}-{rule}-1A2B3C4D5E6F"));
+        reflex.push(("events:DisableRule", arn.clone()));
+        reflex.push(("events:RemoveTargets", arn));
+    }
+    for alarm in deployed.of_type("AWS::CloudWatch::Alarm") {
+        let name = text(&deployed.resources[&alarm]["Properties"]["AlarmName"]);
+        reflex.push((
+            "cloudwatch:DeleteAlarms",
+            here("cloudwatch", &format!("alarm:{name}")),
+        ));
+        reflex.push((
+            "cloudwatch:SetAlarmState",
+            here("cloudwatch", &format!("alarm:{name}")),
+        ));
+    }
+    for dashboard in deployed.of_type("AWS::CloudWatch::Dashboard") {
+        let name = text(&deployed.resources[&dashboard]["Properties"]["DashboardName"]);
+        // Dashboards are global: no region in their ARN.
+        let arn = format!("arn:aws:cloudwatch::{CENTRAL_ACCOUNT}:dashboard/{name}");
+        reflex.push(("cloudwatch:PutDashboard", arn));
+    }
+    assert!(reflex.len() > 60, "every piece of Reflex: {reflex:#?}");
+    let undenied: Vec<String> = reflex
+        .iter()
+        .filter(|(action, resource)| !denies(&never, action, resource))
+        .map(|(action, resource)| format!("{action} on {resource}"))
+        .collect();
+    assert!(
+        undenied.is_empty(),
+        "NeverTouchReflexItself does not deny:\n  {}",
+        undenied.join("\n  ")
+    );
+    // The check itself: what is not Reflex's is not denied.
+    assert!(!denies(
+        &never,
+        "iam:PutRolePolicy",
+        &format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/reflex/ops")
+    ));
+    assert!(!denies(&never, "sns:DeleteTopic", "${OtherTopic}"));
 }
 
 #[test]
@@ -449,11 +636,11 @@ fn the_member_roles_may_not_change_reflex_roles() {
     let member = member(&[("ContainActor", "true")]);
     let reflex_roles: Vec<String> = ACTING
         .iter()
-        .map(|f| member.role_arn(&member_role(f)).expect("ARN"))
+        .map(|f| member.role_arn(&role_id(f)).expect("ARN"))
         .chain(member.role_arn("ForwardRole"))
         .collect();
     for function in ACTING {
-        let id = member_role(function);
+        let id = role_id(function);
         assert_eq!(member.resources[&id]["Properties"]["Path"], "/reflex/");
         let permissions = member.permissions(&id);
         for reflex in &reflex_roles {

@@ -16,6 +16,7 @@ use reflex_revoke::Revoke;
 use reflex_scale::Scale;
 use reflex_shared::ledger::{ClaimKey, Ledger, RateCount};
 use reflex_shared::report::{Report, Status};
+use reflex_testkit::fails_for_now;
 use reflex_tests::account::LEDGER_TABLE;
 use reflex_tests::proxy::{Fault, FaultProxy};
 use reflex_tests::{Account, Emulator, sample};
@@ -199,11 +200,7 @@ async fn a_retry_of_a_counted_delivery_is_not_counted_twice() {
     // Counted, then the change fails for now: the delivery fails for Lambda to retry it.
     let attempts = reflex_testkit::MAX_ATTEMPTS as usize;
     proxy.fail("autoscaling:SetDesiredCapacity", Fault::Throttle, attempts);
-    let err = handler
-        .handle(event.clone())
-        .await
-        .expect_err("failed for now");
-    assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
+    fails_for_now(&handler, &event, "Transient.Interrupted").await;
     proxy.clear();
     // The retry is the same claim: admitted again (the limit of one is its own action).
     let retry = handler.handle(event).await.expect("handled");
@@ -289,7 +286,6 @@ async fn the_ledger_counts_each_claim_once_and_names_one_first_refusal() {
 // ---- containment that works twice ----
 
 const CONTAIN: (&str, &str) = ("REFLEX_CONTAIN_ACTOR", "true");
-const POLICY: &str = "reflex-revoke-older-sessions";
 
 /// ci-deployer's escalation (`PutRolePolicy` granting iam:PassRole on `*`) as a new incident at
 /// `at`: its own ids and times.
@@ -300,26 +296,6 @@ fn escalation_at(n: u32, at: &str) -> Value {
     event["detail"]["eventID"] = Value::from(format!("incident-{n}-call"));
     event["detail"]["eventTime"] = Value::from(at);
     event
-}
-
-/// The cut-off of the deny on ci-deployer's older sessions, as the role has it now.
-async fn cut_off(acct: &Account) -> String {
-    let document = acct
-        .iam
-        .get_role_policy()
-        .role_name("ci-deployer")
-        .policy_name(POLICY)
-        .send()
-        .await
-        .expect("the containment policy")
-        .policy_document;
-    let document = reflex_revoke::policy::parse_document_str(&document).expect("a document");
-    let statement = &document["Statement"][0];
-    assert_eq!(statement["Effect"], "Deny");
-    statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
-        .as_str()
-        .expect("a cut-off")
-        .to_string()
 }
 
 async fn contain(acct: &Account, event: Value, extra: &[(&str, &str)]) -> Report {
@@ -346,10 +322,11 @@ async fn a_role_contained_before_is_contained_again_with_the_new_incidents_cut_o
     let emulator = Emulator::start();
     let acct = Account::new(&emulator).await;
     acct.seed().await;
+    let cut_off = || acct.session_cutoff("ci-deployer");
     // The first incident: ci-deployer's sessions until just after its call are cut off.
     let first = contain(&acct, escalation_at(1, "2026-11-20T10:23:07Z"), &[]).await;
     assert_eq!(containment(&first).status(), "done", "{first:#?}");
-    assert_eq!(cut_off(&acct).await, "2026-11-20T10:23:08Z");
+    assert_eq!(cut_off().await, "2026-11-20T10:23:08Z");
 
     // Days later the attacker assumes ci-deployer again (a new session) and escalates again.
     let second = contain(&acct, escalation_at(2, "2026-11-23T08:00:00Z"), &[]).await;
@@ -359,7 +336,7 @@ async fn a_role_contained_before_is_contained_again_with_the_new_incidents_cut_o
         "done",
         "already done is the bypass: {second:#?}"
     );
-    assert_eq!(cut_off(&acct).await, "2026-11-23T08:00:01Z");
+    assert_eq!(cut_off().await, "2026-11-23T08:00:01Z");
     assert!(
         moved
             .explanation()
@@ -370,7 +347,7 @@ async fn a_role_contained_before_is_contained_again_with_the_new_incidents_cut_o
     // The undo puts the earlier incident's cut-off back, not nothing.
     let undo = moved.undo().unwrap();
     assert!(
-        undo.starts_with("aws iam put-role-policy --role-name ci-deployer"),
+        undo.starts_with("aws --region us-east-1 iam put-role-policy --role-name ci-deployer"),
         "{undo}"
     );
     assert!(undo.contains("2026-11-20T10:23:08Z"), "{undo}");
@@ -386,7 +363,7 @@ async fn a_role_contained_before_is_contained_again_with_the_new_incidents_cut_o
     .await;
     let again = containment(&retry);
     assert_eq!(again.status(), "already-done", "{retry:#?}");
-    assert_eq!(cut_off(&acct).await, "2026-11-23T08:00:01Z");
+    assert_eq!(cut_off().await, "2026-11-23T08:00:01Z");
 
     // A late replay of the first incident never moves the cut-off back.
     let replayed = contain(
@@ -400,5 +377,5 @@ async fn a_role_contained_before_is_contained_again_with_the_new_incidents_cut_o
         "already-done",
         "{replayed:#?}"
     );
-    assert_eq!(cut_off(&acct).await, "2026-11-23T08:00:01Z");
+    assert_eq!(cut_off().await, "2026-11-23T08:00:01Z");
 }

@@ -11,9 +11,12 @@ use reflex_revoke::Revoke;
 use reflex_revoke::actions::Identity;
 use reflex_shared::Severity;
 use reflex_shared::guard::EventSkip;
+use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
 use reflex_tests::account::ADMIN;
+use reflex_tests::proxy::FaultProxy;
 use reflex_tests::{Account, Emulator, sample};
+use serde_json::{Value, json};
 
 const EXEMPT_KEY: &str = "reflex:exempt";
 
@@ -80,7 +83,7 @@ async fn a_user_who_tags_itself_exempt_loses_the_tag_and_its_next_escalation_is_
     assert_eq!(
         finding.actions[0].outcome.undo(),
         Some(
-            r#"aws iam tag-user --user-name mallory --tags '[{"Key":"reflex:exempt","Value":"true"}]'"#
+            r#"aws --region us-east-1 iam tag-user --user-name mallory --tags '[{"Key":"reflex:exempt","Value":"true"}]'"#
         )
     );
     let delivered = acct.reports().await;
@@ -215,34 +218,57 @@ async fn a_tag_already_removed_or_changed_is_already_done_and_a_redelivery_does_
     assert_eq!(again.status, Status::AlreadyHandled);
 }
 
+/// `event` is refused for good as a bad event of `error_type`, the message naming `field`.
+async fn bad_event(handler: &Handler<Revoke>, event: Value, error_type: &str, field: &str) {
+    let err = handler.handle(event).await.expect_err("a bad event");
+    assert_eq!(err.error_type(), error_type, "{err}");
+    assert!(err.to_string().contains(field), "{err}");
+}
+
 #[tokio::test]
 async fn a_tag_write_without_its_tags_is_refused_as_a_bad_event_with_nothing_changed() {
-    let (_emu, acct) = account().await;
-    let handler = acct.handler::<Revoke>("enforce", &[]).await;
-    for tags in [
-        serde_json::Value::Null,
-        serde_json::json!("reflex:exempt=true"),
-    ] {
-        let mut event = sample("revoke/tag-user-exempt-self.json");
-        match &tags {
-            serde_json::Value::Null => {
-                event["detail"]["requestParameters"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("tags");
-            }
-            other => event["detail"]["requestParameters"]["tags"] = other.clone(),
-        }
-        let err = handler.handle(event).await.expect_err("a bad event");
-        assert!(err.to_string().contains("requestParameters.tags"), "{err}");
-    }
+    let (emu, acct) = account().await;
+    // Every call the handler makes goes through the proxy, which counts them.
+    let proxy = FaultProxy::start(&emu.endpoint);
+    let handler = acct.handler_via::<Revoke>(&proxy, "enforce", &[]).await;
+    let mut untagged = sample("revoke/tag-user-exempt-self.json");
+    untagged["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tags");
+    bad_event(
+        &handler,
+        untagged,
+        "Permanent.BadEvent.MissingField",
+        "requestParameters.tags",
+    )
+    .await;
+    let mut flat = sample("revoke/tag-user-exempt-self.json");
+    flat["detail"]["requestParameters"]["tags"] = json!("reflex:exempt=true");
+    bad_event(
+        &handler,
+        flat,
+        "Permanent.BadEvent.InvalidField",
+        "requestParameters.tags",
+    )
+    .await;
     let mut nameless = sample("revoke/create-role-with-exempt-tag.json");
     nameless["detail"]["requestParameters"]
         .as_object_mut()
         .unwrap()
         .remove("roleName");
-    let err = handler.handle(nameless).await.expect_err("a bad event");
-    assert!(err.to_string().contains("roleName"), "{err}");
+    bad_event(
+        &handler,
+        nameless,
+        "Permanent.BadEvent.MissingField",
+        "roleName",
+    )
+    .await;
+
+    // A bad event makes no AWS call: no tag read, no tag removed, no ledger, no report.
+    assert_eq!(proxy.seen("iam:ListUserTags"), 0);
+    assert_eq!(proxy.seen("iam:UntagUser"), 0);
+    assert_eq!(proxy.calls(), Vec::<String>::new());
     assert!(acct.reports().await.is_empty());
 }
 

@@ -54,7 +54,7 @@ async fn organisation(emulator: &Emulator) -> (Account, Account) {
         .expect("Reflex's revoke role");
     let member = member::admin(&home, "us-east-1").await;
     member.seed().await;
-    member::create_remediation_role(&member).await;
+    member::create_remediation_roles(&member).await;
     (home, member)
 }
 
@@ -97,16 +97,8 @@ struct Session {
 
 impl Session {
     async fn of(admin: &Account, role_arn: &str, name: &str) -> Self {
-        let out = aws_sdk_sts::Client::new(&admin.sdk)
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name(name)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("assume {role_arn}: {e:?}"));
-        let user = out.assumed_role_user.expect("assumed role user");
-        let key = out.credentials.expect("credentials").access_key_id;
-        let acct = member::as_role(admin, role_arn, name, "us-east-1").await;
+        // One session: the caller recorded is the one whose credentials make the calls.
+        let session = member::session(admin, role_arn, name, "us-east-1").await;
         let role_name = role_arn.rsplit('/').next().expect("a name");
         let role = admin
             .iam
@@ -114,19 +106,20 @@ impl Session {
             .role_name(role_name)
             .send()
             .await
-            .ok()
-            .and_then(|r| r.role);
+            .unwrap_or_else(|e| panic!("get {role_arn}: {e:?}"))
+            .role
+            .expect("the role");
         let account = role_arn.split(':').nth(4).expect("an account");
         let identity = json!({
             "type": "AssumedRole",
-            "principalId": user.assumed_role_id,
-            "arn": user.arn,
+            "principalId": session.user.assumed_role_id,
+            "arn": session.user.arn,
             "accountId": account,
-            "accessKeyId": key,
+            "accessKeyId": session.access_key_id,
             "sessionContext": {
                 "sessionIssuer": {
                     "type": "Role",
-                    "principalId": role.as_ref().map(|r| r.role_id.clone()),
+                    "principalId": role.role_id,
                     "arn": role_arn,
                     "accountId": account,
                     "userName": role_name,
@@ -135,7 +128,10 @@ impl Session {
                 "attributes": {"creationDate": "2026-11-20T10:14:58Z", "mfaAuthenticated": "false"}
             }
         });
-        Self { acct, identity }
+        Self {
+            acct: session.acct,
+            identity,
+        }
     }
 
     /// The same caller as older CloudTrail records (and some services still do): no issuer.
@@ -204,10 +200,6 @@ fn alice() -> Identity {
     Identity::User("alice".into())
 }
 
-async fn is_admin(acct: &Account, who: &Identity) -> bool {
-    acct.attached_policies(who).await.contains(&ADMIN.into())
-}
-
 // ---------------------------------------------------------------------------------------------
 // (a) In Reflex's own account, the member role's name is free: no member role exists there.
 
@@ -227,7 +219,7 @@ async fn a_role_named_like_the_member_role_in_reflexs_own_account_is_remediated(
         let event = session
             .attach_admin(&victim, session.identity.clone())
             .await;
-        assert!(is_admin(&home, &victim).await);
+        assert!(home.is_admin(&victim).await);
 
         let report = handler.handle(event).await.expect("handled");
 
@@ -238,7 +230,7 @@ async fn a_role_named_like_the_member_role_in_reflexs_own_account_is_remediated(
         );
         assert_eq!(report.skipped, None, "{path}{name}");
         assert!(
-            !is_admin(&home, &victim).await,
+            !home.is_admin(&victim).await,
             "{path}{name}: AdministratorAccess detached from {victim:?}"
         );
     }
@@ -267,7 +259,7 @@ async fn a_role_named_like_the_member_role_at_another_path_is_not_taken_for_refl
     let event = session
         .attach_admin(&alice(), session.identity.clone())
         .await;
-    assert!(is_admin(&admin_of_333, &alice()).await);
+    assert!(admin_of_333.is_admin(&alice()).await);
 
     // AWS refuses to assume a role that does not exist (moto would hand out credentials for
     // any role ARN): the proxy answers as AWS does.
@@ -310,12 +302,12 @@ async fn a_session_cloudtrail_recorded_without_its_issuer_is_not_taken_for_refle
     let genuine = MEMBER_ROLE_ARN.replace("{account}", MEMBER);
     let session = Session::of(&member, &genuine, "reflex-revoke").await;
     let event = session.attach_admin(&alice(), session.minimal()).await;
-    assert!(is_admin(&member, &alice()).await);
+    assert!(member.is_admin(&alice()).await);
 
     let report = handler.handle(event).await.expect("handled");
 
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
-    assert!(!is_admin(&member, &alice()).await);
+    assert!(!member.is_admin(&alice()).await);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,7 +332,7 @@ async fn the_member_roles_own_session_is_left_alone() {
         Some("loop-guard"),
         "{report:#?}"
     );
-    assert!(is_admin(&member, &alice()).await, "left as it is");
+    assert!(member.is_admin(&alice()).await, "left as it is");
     assert!(home.reports().await.is_empty());
 }
 
@@ -359,7 +351,7 @@ async fn another_functions_member_role_escalating_is_remediated() {
     let report = handler.handle(event).await.expect("handled");
 
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
-    assert!(!is_admin(&member, &alice()).await);
+    assert!(!member.is_admin(&alice()).await);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,12 +366,12 @@ async fn a_role_created_under_reflex_escalating_itself_is_remediated() {
     let session = Session::of(&member, &role, "ops").await;
     let ops = Identity::Role("ops".into());
     let event = session.attach_admin(&ops, session.identity.clone()).await;
-    assert!(is_admin(&member, &ops).await);
+    assert!(member.is_admin(&ops).await);
 
     let report = handler.handle(event).await.expect("handled");
 
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
-    assert!(!is_admin(&member, &ops).await, "detached from /reflex/ops");
+    assert!(!member.is_admin(&ops).await, "detached from /reflex/ops");
 }
 
 /// The emulator does not evaluate IAM policies: whether AWS would let Reflex act on a role

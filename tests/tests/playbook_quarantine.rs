@@ -11,6 +11,9 @@
 //!   whole internet and passed: only `/0` counted as the world.
 //! - Isolation switched the instance straight to a group without rules, which leaves the
 //!   connections EC2 already tracks (an SSH session, a C2 channel) open.
+//! - Then the all-traffic group isolation passes through stayed open between quarantines (anyone
+//!   allowed to change an instance's groups could put theirs in it and have every port open),
+//!   and a `reflex-untracked` someone else made, their instance in it, was tagged and opened.
 
 use std::path::PathBuf;
 
@@ -21,6 +24,7 @@ use reflex_shared::config::from_pairs;
 use reflex_shared::report::{Report, Status};
 use reflex_tests::ec2::{self, Fleet};
 use reflex_tests::pattern::Pattern;
+use reflex_tests::policy::Deployment;
 use reflex_tests::proxy::{Fault, FaultProxy};
 use reflex_tests::render::render;
 use reflex_tests::{Account, Emulator, outcome, sample};
@@ -88,7 +92,7 @@ async fn tagging_an_instance_with_the_quarantine_key_and_a_guessed_value_isolate
     let defaults = deployed_env(&[]);
     let tag = defaults["REFLEX_QUARANTINE_TAG"]
         .as_str()
-        .unwrap_or_default();
+        .expect("a string");
     let report = handle(&acct, guessed.clone(), &[("REFLEX_QUARANTINE_TAG", tag)]).await;
     assert_eq!(report.status, Status::NothingToDo, "{report:#?}");
     untouched(&acct, &fleet).await;
@@ -142,10 +146,19 @@ fn the_operator_tag_rule_is_off_by_default_and_matches_its_key_and_value_on_inst
     let on = render(&template("template.yaml"), &value).expect("renders");
     let (state, pattern) = rule(&on);
     assert_eq!(state, "ENABLED");
-    // `key=value`, from the two parameters (the rehearsal leaves `Fn::Sub` as written).
-    assert_eq!(
-        deployed_env(&value)["REFLEX_QUARANTINE_TAG"],
-        serde_json::json!({ "Fn::Sub": "${QuarantineTagKey}=${QuarantineTagValue}" })
+    // `key=value`, from the two parameters, as deployed: the samples' tag, which the function
+    // takes at cold start.
+    let deployed = Deployment::of(&template("template.yaml"), &value).expect("renders");
+    let tag = deployed
+        .text(&deployed_env(&value)["REFLEX_QUARANTINE_TAG"])
+        .expect("a deployed value");
+    assert_eq!(tag, ec2::OPERATOR_TAG);
+    let settings = Settings::from_env(&from_pairs(&[(settings::TRIGGER_TAG, tag.as_str())]))
+        .expect("the deployed tag is accepted at cold start");
+    assert!(
+        settings
+            .trigger_tag
+            .is_some_and(|t| t.matches("reflex:quarantine", "approved-by-secops"))
     );
     // The member accounts forward exactly what the central rule takes.
     let member = render(
@@ -319,10 +332,25 @@ async fn ssh_opened_to_many_small_blocks_across_calls_is_cut_back_below_the_shar
     }
     let report = last.unwrap();
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    // Equal blocks: the call's own goes first, and one is enough.
     let left = ssh_rules(&acct, &fleet).await;
-    assert!(
-        !left.contains(&"in tcp 22 20.192.0.0/10".to_string()),
-        "the call that reached the share is revoked: {left:?}"
+    assert_eq!(
+        left,
+        [
+            "in tcp 22 20.0.0.0/10",
+            "in tcp 22 20.128.0.0/10",
+            "in tcp 22 20.64.0.0/10"
+        ],
+        "only the call that reached the share is revoked"
+    );
+    assert_eq!(
+        ec2::group_rules(&acct, &fleet.web_group)
+            .await
+            .into_iter()
+            .filter(|r| !r.starts_with("in tcp 22 "))
+            .collect::<Vec<_>>(),
+        ["in tcp 80 0.0.0.0/0", "out -1 all 0.0.0.0/0"],
+        "the group's other rules stay"
     );
     let share = exposure::public_share(
         Family::V4,
@@ -377,20 +405,117 @@ async fn isolation_goes_through_the_untracked_connections_group_first() {
         [untracked.clone(), quarantine],
         "first all traffic (connections untracked), then none (cut)"
     );
-    // In the end, isolation only: the instance is in the quarantine group alone.
+    // In the end, isolation only: the instance is in the quarantine group alone, and the
+    // all-traffic group is closed again (`assert_quarantined` reads its rules back).
     ec2::assert_quarantined(&acct, &fleet).await;
     let isolated = outcome(&report, "isolate instance");
     let detail = isolated.explanation().unwrap_or_default();
     assert!(
         detail.contains(&format!(
             "connections made untracked (untracked-connections group {untracked}"
-        )) && detail.contains("then isolated"),
+        )) && detail.contains("then isolated")
+            && detail.contains(&format!(
+                "untracked-connections group {untracked} closed again (no rules)"
+            )),
         "{detail}"
+    );
+    // Closed after the moves, not only at some later point.
+    let revoked: Vec<Option<String>> = proxy
+        .requests("ec2:RevokeSecurityGroupIngress")
+        .iter()
+        .map(|r| r.param("GroupId"))
+        .collect();
+    assert_eq!(
+        revoked,
+        [Some(untracked)],
+        "its rules revoked once, after the moves"
     );
 }
 
 #[tokio::test]
-async fn a_run_stopped_between_the_two_moves_is_finished_by_the_retry() {
+async fn a_reflex_untracked_group_made_by_someone_else_with_their_instance_in_it_is_never_opened() {
+    let (_emu, acct, fleet) = world().await;
+    // Mallory makes the group Reflex would use and puts her own instance in it.
+    let theirs = ec2::create_group(
+        &fleet.ec2,
+        &fleet.vpc_id,
+        ec2::UNTRACKED_GROUP_NAME,
+        "looks like Reflex's",
+    )
+    .await;
+    let mallorys = ec2::launch_in(&acct, &fleet, &theirs).await;
+    let rules = ec2::group_rules(&acct, &theirs).await;
+    let quarantine = |instance: String, n: u32| {
+        let mut event = ec2::for_instance(
+            sample("quarantine/guardduty-bitcoin-tool-high.json"),
+            &instance,
+        );
+        // Another finding, not GuardDuty's update of the first.
+        event["id"] = format!("0e5c8a2f-6b1d-4f3e-a7c9-2d4f6b8e0{n:03}").into();
+        event["detail"]["id"] = format!("6ac6a1d1e5f34b8a9c0d2e4f6a8b0{n:03}").into();
+        event
+    };
+
+    // Without Reflex's tag: someone else's group, neither tagged nor opened.
+    let report = handle(&acct, quarantine(fleet.instance_id.clone(), 1), &[]).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    let detail = outcome(&report, "isolate instance")
+        .explanation()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("but does not carry Reflex's tag")
+            && detail.contains("isolated without making connections untracked first"),
+        "{detail}"
+    );
+    assert_eq!(
+        ec2::group_rules(&acct, &theirs).await,
+        rules,
+        "never opened"
+    );
+    assert!(
+        !ec2::tags_of(&acct, &theirs)
+            .await
+            .contains_key(ec2::UNTRACKED_GROUP_TAG),
+        "never tagged by Reflex"
+    );
+    let q = ec2::quarantine_group(&acct, &fleet.vpc_id)
+        .await
+        .expect("the quarantine group");
+    assert_eq!(
+        ec2::instance_groups(&acct, &fleet.instance_id).await,
+        std::slice::from_ref(&q),
+        "isolated all the same"
+    );
+
+    // With the tag, which anyone may put: her instance's interface in it still keeps it shut.
+    ec2::put_tag(&acct, &theirs, ec2::UNTRACKED_GROUP_TAG, "true").await;
+    let other = ec2::fleet_instances(&acct)
+        .await
+        .into_iter()
+        .find(|i| *i != fleet.instance_id)
+        .expect("a second instance");
+    let report = handle(&acct, quarantine(other.clone(), 2), &[]).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    let detail = outcome(&report, "isolate instance")
+        .explanation()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("holds network interfaces of others")
+            && detail.contains(&format!("(instance {mallorys})")),
+        "{detail}"
+    );
+    assert_eq!(
+        ec2::group_rules(&acct, &theirs).await,
+        rules,
+        "never opened"
+    );
+    assert_eq!(ec2::instance_groups(&acct, &other).await, [q]);
+}
+
+#[tokio::test]
+async fn a_second_move_that_fails_for_now_puts_the_instance_back_until_the_retry_isolates_it() {
     let (emulator, acct, fleet) = world().await;
     let proxy = FaultProxy::start(&emulator.endpoint);
     let event = ec2::for_instance(
@@ -406,27 +531,38 @@ async fn a_run_stopped_between_the_two_moves_is_finished_by_the_retry() {
         .await
         .expect_err("interrupted");
     assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
+    // Meanwhile (a minute or more, and the retry may find a guard in its way) the instance does
+    // not wait in a group that lets all traffic in: it is back in its own groups, and that group
+    // is closed again.
+    assert_eq!(
+        ec2::instance_groups(&acct, &fleet.instance_id).await,
+        [fleet.web_group.clone(), fleet.ssh_group.clone()],
+        "put back"
+    );
     let untracked = ec2::untracked_group(&acct, &fleet.vpc_id)
         .await
         .expect("the untracked-connections group");
-    assert_eq!(
-        ec2::instance_groups(&acct, &fleet.instance_id).await,
-        [untracked],
-        "left between the two moves"
-    );
+    assert!(ec2::group_rules(&acct, &untracked).await.is_empty());
 
-    // Lambda's retry: the isolation step runs again and finishes the move.
+    // Lambda's retry makes both moves again.
     let report = handler.handle(event).await.expect("handled");
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     ec2::assert_quarantined(&acct, &fleet).await;
-    // The undo puts back the instance's own groups, not the untracked group it was found in.
     let isolated = outcome(&report, "isolate instance");
     assert_eq!(
         isolated.undo(),
         Some(&*format!(
-            "aws ec2 modify-instance-attribute --instance-id {} --groups {} {}",
+            "aws --region us-east-1 ec2 modify-instance-attribute --instance-id {} --groups {} {}",
             fleet.instance_id, fleet.web_group, fleet.ssh_group
         ))
+    );
+    assert_eq!(
+        group_moves(&proxy)[5..],
+        [
+            untracked,
+            ec2::quarantine_group(&acct, &fleet.vpc_id).await.unwrap()
+        ],
+        "the retry's two moves"
     );
     assert_eq!(acct.reports().await.len(), 1, "one report");
 }

@@ -106,7 +106,7 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
     assert_eq!(
         isolate.undo(),
         Some(&*format!(
-            "aws ec2 modify-instance-attribute --instance-id {id} --groups {} {}",
+            "aws --region us-east-1 ec2 modify-instance-attribute --instance-id {id} --groups {} {}",
             fleet.web_group, fleet.ssh_group
         ))
     );
@@ -121,26 +121,26 @@ async fn a_guardduty_finding_quarantines_the_instance_and_the_report_says_how_to
     assert_eq!(
         outcome(&d.report, "detach instance").undo(),
         Some(&*format!(
-            "aws autoscaling attach-instances --auto-scaling-group-name {FLEET} --instance-ids {id}"
+            "aws --region us-east-1 autoscaling attach-instances --auto-scaling-group-name {FLEET} --instance-ids {id}"
         ))
     );
     assert_eq!(
         outcome(&d.report, "turn on termination protection").undo(),
         Some(&*format!(
-            "aws ec2 modify-instance-attribute --instance-id {id} --no-disable-api-termination"
+            "aws --region us-east-1 ec2 modify-instance-attribute --instance-id {id} --no-disable-api-termination"
         ))
     );
     assert_eq!(
         outcome(&d.report, "make a shutdown").undo(),
         Some(&*format!(
-            "aws ec2 modify-instance-attribute --instance-id {id} --instance-initiated-shutdown-behavior terminate"
+            "aws --region us-east-1 ec2 modify-instance-attribute --instance-id {id} --instance-initiated-shutdown-behavior terminate"
         ))
     );
     assert!(
         outcome(&d.report, "snapshot volume")
             .undo()
             .unwrap()
-            .starts_with("aws ec2 delete-snapshot --snapshot-id snap-")
+            .starts_with("aws --region us-east-1 ec2 delete-snapshot --snapshot-id snap-")
     );
 }
 
@@ -278,8 +278,9 @@ async fn a_world_open_ssh_rule_is_revoked_and_every_other_rule_kept() {
     );
     // Compare the permissions as JSON: key order depends on serde_json's features in the build.
     let undo = done.undo().unwrap();
-    let prefix =
-        format!("aws ec2 authorize-security-group-ingress --group-id {web} --ip-permissions '");
+    let prefix = format!(
+        "aws --region us-east-1 ec2 authorize-security-group-ingress --group-id {web} --ip-permissions '"
+    );
     let permissions = undo
         .strip_prefix(&prefix)
         .and_then(|rest| rest.strip_suffix('\''))
@@ -673,45 +674,19 @@ async fn a_republished_finding_does_not_redo_the_quarantine() {
     assert!(acct.reports().await.is_empty());
 }
 
-/// A security group in the fleet's VPC: its id.
-async fn create_group(fleet: &Fleet, name: &str) -> String {
-    fleet
-        .ec2
-        .create_security_group()
-        .group_name(name)
-        .description("made by someone else")
-        .vpc_id(&fleet.vpc_id)
-        .send()
-        .await
-        .expect("create group")
-        .group_id()
-        .expect("an id")
-        .to_string()
-}
-
-async fn put_tag(fleet: &Fleet, resource: &str, key: &str, value: &str) {
-    fleet
-        .ec2
-        .create_tags()
-        .resources(resource)
-        .tags(
-            aws_sdk_ec2::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("tag");
-}
-
 #[tokio::test]
 async fn a_namesake_group_open_to_the_world_is_stripped_before_use_and_a_tag_alone_makes_no_quarantine_group()
  {
     let (_emu, acct, fleet) = world().await;
     // Someone else's `reflex-quarantine`, open to SSH from anywhere; and the fleet's web group
     // tagged as if it were Reflex's quarantine group.
-    let namesake = create_group(&fleet, "reflex-quarantine").await;
+    let namesake = ec2::create_group(
+        &fleet.ec2,
+        &fleet.vpc_id,
+        "reflex-quarantine",
+        "made by someone else",
+    )
+    .await;
     fleet
         .ec2
         .authorize_security_group_ingress()
@@ -723,7 +698,7 @@ async fn a_namesake_group_open_to_the_world_is_stripped_before_use_and_a_tag_alo
         .send()
         .await
         .expect("open the namesake");
-    put_tag(&fleet, &fleet.web_group, ec2::QUARANTINE_GROUP_TAG, "true").await;
+    ec2::put_tag(&acct, &fleet.web_group, ec2::QUARANTINE_GROUP_TAG, "true").await;
     let web_rules = ec2::group_rules(&acct, &fleet.web_group).await;
 
     let report = run(
@@ -771,16 +746,16 @@ async fn tags_and_snapshots_set_beforehand_are_not_taken_as_reflexs_record_or_ev
         .to_string();
     // Whoever may tag the instance: an undo that would restore a group of their choice, a
     // quarantine time, and snapshots of their own tagged with it, taken before the finding.
-    let theirs = create_group(&fleet, "open-to-all").await;
-    let forged_at = "2020-01-01T00:00:00Z";
-    put_tag(
-        &fleet,
-        id,
-        &format!("reflex:previous-groups:{eni}"),
-        &theirs,
+    let theirs = ec2::create_group(
+        &fleet.ec2,
+        &fleet.vpc_id,
+        "open-to-all",
+        "made by someone else",
     )
     .await;
-    put_tag(&fleet, id, "reflex:quarantined-at", forged_at).await;
+    let forged_at = "2020-01-01T00:00:00Z";
+    ec2::put_tag(&acct, id, &format!("reflex:previous-groups:{eni}"), &theirs).await;
+    ec2::put_tag(&acct, id, "reflex:quarantined-at", forged_at).await;
     for volume in ec2::volumes_of(&acct, id).await {
         let snapshot = fleet
             .ec2
@@ -797,7 +772,7 @@ async fn tags_and_snapshots_set_beforehand_are_not_taken_as_reflexs_record_or_ev
             ("reflex:quarantined-at", forged_at),
             ("reflex:event-id", "an-earlier-event"),
         ] {
-            put_tag(&fleet, &snapshot, key, value).await;
+            ec2::put_tag(&acct, &snapshot, key, value).await;
         }
     }
 

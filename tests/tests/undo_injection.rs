@@ -10,7 +10,7 @@
 use reflex_harden::undo as harden;
 use reflex_quarantine::actions::Interface;
 use reflex_quarantine::undo as quarantine;
-use reflex_revoke::actions::Identity;
+use reflex_revoke::actions::{Identity, Principal};
 use reflex_revoke::undo::{self as revoke, Document};
 use reflex_scale::undo as scale;
 use reflex_shared::Undo;
@@ -96,29 +96,35 @@ fn cases(v: &str, w: &str, n: i32) -> Vec<Case> {
         )],
         &[v],
     );
+    let earlier = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:23:08Z")
+        .unwrap()
+        .to_utc();
     add(
         "iam::restore_session_cutoff",
-        iam::restore_session_cutoff(v, w),
+        iam::restore_session_cutoff(v, earlier),
         vec![(
             "iam",
             "put-role-policy",
             vec![
                 Arg("--role-name", s(v)),
                 Arg("--policy-name", s(iam::REVOKE_SESSIONS_POLICY)),
-                Arg("--policy-document", s(w)),
+                Json(
+                    "--policy-document",
+                    iam::revoke_sessions_document("2026-11-20T10:23:08Z"),
+                ),
             ],
         )],
-        &[v, w],
+        &[v],
     );
     // revoke
-    for (identity, operation, flag) in [
-        (Identity::User(s(v)), "tag-user", "--user-name"),
-        (Identity::Role(s(v)), "tag-role", "--role-name"),
+    for (principal, operation, flag) in [
+        (Principal::User(s(v)), "tag-user", "--user-name"),
+        (Principal::Role(s(v)), "tag-role", "--role-name"),
     ] {
         let tags = json!([{ "Key": w, "Value": v }]);
         add(
             "revoke::tag_again",
-            revoke::tag_again(&identity, &tags),
+            revoke::tag_again(&principal, w, v),
             vec![(
                 "iam",
                 operation,

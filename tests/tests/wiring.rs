@@ -1,7 +1,9 @@
 //! The EventBridge wiring, proven without AWS: every sample event under `events/` reaches exactly
-//! the functions `events/routes.toml` names, through the rules of `infra/template.yaml`, as
-//! matched by [`reflex_tests::pattern`]. "The rule never fired" is the failure nothing reports;
-//! here it fails a test that names the file, the functions expected and the functions reached.
+//! the functions `events/routes.toml` names, through the rules of `infra/template.yaml` as a
+//! deployment with the defaults creates them ([`reflex_tests::render`]: SAM's translator, then
+//! the parameters and conditions applied), as matched by [`reflex_tests::pattern`]. "The rule
+//! never fired" is the failure nothing reports; here it fails a test that names the file, the
+//! functions expected and the functions reached.
 //!
 //! `REFLEX_WIRING_TEMPLATE=path/to/template.yaml` checks another template (a copy being edited).
 //!
@@ -21,8 +23,9 @@ use reflex_revoke::Revoke;
 use reflex_scale::Scale;
 use reflex_shared::{Function, config};
 use reflex_tests::pattern::Pattern;
+use reflex_tests::render::render;
 use reflex_tests::sample;
-use reflex_tests::template::{load_template, resolve_refs, yaml_to_json_document};
+use reflex_tests::template::yaml_to_json_document;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -54,17 +57,47 @@ struct Wiring {
 }
 
 impl Wiring {
+    /// The enabled rules that invoke a function of `template`, as deployed with its defaults (a
+    /// rule whose `State` is a condition is enabled or not as the defaults make it).
     fn load(template: PathBuf) -> Result<Self, String> {
-        let document = load_template(&template)?;
-        let resources = document
-            .get("Resources")
-            .and_then(Value::as_object)
-            .ok_or("no Resources")?;
-        let conditions = Conditions::of(&document);
+        let stack = render(&template, &[])?;
+        let resources = stack["Resources"].as_object().ok_or("no Resources")?;
         let mut rules = Vec::new();
-        for (id, resource) in resources {
-            if resource["Type"] == "AWS::Serverless::Function" {
-                rules.extend(function_rules(id, resource, &conditions)?);
+        for (id, rule) in resources {
+            if rule["Type"] != "AWS::Events::Rule" || rule["Properties"]["State"] == "DISABLED" {
+                continue;
+            }
+            let targets = rule["Properties"]["Targets"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            for target in targets {
+                let Some((function_id, function)) = target
+                    .pointer("/Arn/Fn::GetAtt/0")
+                    .and_then(Value::as_str)
+                    .and_then(|f| Some((f, resources.get(f)?)))
+                    .filter(|(_, f)| f["Type"] == "AWS::Lambda::Function")
+                else {
+                    continue;
+                };
+                let binary = function
+                    .pointer("/Metadata/BuildProperties/Binary")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        format!(
+                            "{function_id}: no Metadata.BuildProperties.Binary to name the function"
+                        )
+                    })?;
+                // SAM names the rule of a function's event FUNCTION + EVENT.
+                let name = match id.strip_prefix(function_id) {
+                    Some(event) if !event.is_empty() => format!("{function_id}.Events.{event}"),
+                    _ => id.clone(),
+                };
+                rules.push(Rule {
+                    function: binary.strip_prefix("reflex-").unwrap_or(binary).to_string(),
+                    pattern: pattern_at(rule, "/Properties/EventPattern", &name)?,
+                    name,
+                });
             }
         }
         Ok(Self { template, rules })
@@ -82,116 +115,6 @@ impl Wiring {
             .filter(|r| r.pattern.matches(event))
             .collect()
     }
-}
-
-/// The template's conditions, evaluated with the parameters' defaults where they can be (a
-/// condition on a pseudo parameter, such as the region, cannot: `None`).
-struct Conditions {
-    conditions: serde_json::Map<String, Value>,
-    defaults: serde_json::Map<String, Value>,
-}
-
-impl Conditions {
-    fn of(document: &Value) -> Self {
-        let defaults = document["Parameters"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(name, p)| Some((name.clone(), p.get("Default")?.clone())))
-            .collect();
-        Self {
-            conditions: document["Conditions"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            defaults,
-        }
-    }
-
-    fn holds(&self, name: &str) -> Option<bool> {
-        self.truth(self.conditions.get(name)?)
-    }
-
-    fn truth(&self, expression: &Value) -> Option<bool> {
-        let (function, args) = expression.as_object()?.iter().next()?;
-        let all =
-            || -> Option<Vec<bool>> { args.as_array()?.iter().map(|a| self.truth(a)).collect() };
-        match function.as_str() {
-            "Condition" => self.holds(args.as_str()?),
-            "Fn::Not" => Some(!all()?.first().copied()?),
-            "Fn::And" => Some(all()?.iter().all(|b| *b)),
-            "Fn::Or" => Some(all()?.iter().any(|b| *b)),
-            "Fn::Equals" => {
-                let sides: Vec<Value> = args
-                    .as_array()?
-                    .iter()
-                    .map(|side| match side.get("Ref").and_then(Value::as_str) {
-                        Some(name) => self.defaults.get(name).cloned(),
-                        None => Some(side.clone()),
-                    })
-                    .collect::<Option<_>>()?;
-                Some(sides.len() == 2 && sides[0] == sides[1])
-            }
-            _ => None,
-        }
-    }
-
-    /// A rule's `State` as deployed with the defaults: `!If [Condition, ENABLED, DISABLED]`
-    /// evaluated when it can be.
-    fn state<'a>(&self, state: &'a Value) -> Option<&'a str> {
-        match state.get("Fn::If").and_then(Value::as_array) {
-            Some(branches) if branches.len() == 3 => {
-                let chosen = if self.holds(branches[0].as_str()?)? {
-                    &branches[1]
-                } else {
-                    &branches[2]
-                };
-                chosen.as_str()
-            }
-            _ => state.as_str(),
-        }
-    }
-}
-
-/// The enabled `EventBridgeRule` (or its older name, `CloudWatchEvent`) events of a SAM function:
-/// a rule whose `State` is a condition is enabled or not as the defaults make it.
-fn function_rules(
-    id: &str,
-    function: &Value,
-    conditions: &Conditions,
-) -> Result<Vec<Rule>, String> {
-    let binary = function
-        .pointer("/Metadata/BuildProperties/Binary")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{id}: no Metadata.BuildProperties.Binary to name the function"))?;
-    let name = binary.strip_prefix("reflex-").unwrap_or(binary);
-    let Some(events) = function
-        .pointer("/Properties/Events")
-        .and_then(Value::as_object)
-    else {
-        return Ok(Vec::new());
-    };
-    let mut rules = Vec::new();
-    for (event_id, event) in events {
-        let rule = format!("{id}.Events.{event_id}");
-        let is_rule = matches!(
-            event["Type"].as_str(),
-            Some("EventBridgeRule" | "CloudWatchEvent")
-        );
-        let disabled = event
-            .pointer("/Properties/State")
-            .and_then(|state| conditions.state(state))
-            == Some("DISABLED");
-        if !is_rule || disabled {
-            continue;
-        }
-        rules.push(Rule {
-            function: name.to_string(),
-            pattern: pattern_at(event, "/Properties/Pattern", &rule)?,
-            name: rule,
-        });
-    }
-    Ok(rules)
 }
 
 /// The event pattern at `pointer` in a resource (`what` names it in errors). A pattern may also be
@@ -461,21 +384,6 @@ fn cloudformation_short_form_tags_load_as_their_long_form() {
 }
 
 #[test]
-fn a_ref_to_a_parameter_reads_as_its_default() {
-    let mut resources = json!({
-        "R": { "key": [{ "Ref": "Tag" }], "other": { "Ref": "NoDefault" }, "arn": { "Ref": "Topic" } }
-    });
-    let defaults = json!({ "Tag": "reflex:quarantine" });
-    resolve_refs(&mut resources, defaults.as_object().unwrap());
-    assert_eq!(
-        resources,
-        json!({
-            "R": { "key": ["reflex:quarantine"], "other": { "Ref": "NoDefault" }, "arn": { "Ref": "Topic" } }
-        })
-    );
-}
-
-#[test]
 fn every_sample_event_is_in_the_manifest() {
     let uncovered: Vec<String> = all_samples()
         .iter()
@@ -652,7 +560,8 @@ fn parent_and_key(pointer: &str) -> Result<(&str, String), String> {
 // ---------------------------------------------------------------------------------------------
 // The member account: infra/member.yaml forwards events to the central bus
 
-/// The forwarding rules of the member-account template: its enabled `AWS::Events::Rule`s.
+/// The forwarding rules of the member-account template: its enabled `AWS::Events::Rule`s, as
+/// deployed with its defaults.
 struct Forwarding {
     template: PathBuf,
     /// The rule's logical id and its pattern.
@@ -661,14 +570,11 @@ struct Forwarding {
 
 impl Forwarding {
     fn load(template: PathBuf) -> Result<Self, String> {
-        let document = load_template(&template)?;
-        let resources = document
-            .get("Resources")
-            .and_then(Value::as_object)
-            .ok_or("no Resources")?;
+        let stack = render(&template, &[])?;
+        let resources = stack["Resources"].as_object().ok_or("no Resources")?;
         let mut rules = Vec::new();
         for (id, resource) in resources {
-            let disabled = resource.pointer("/Properties/State") == Some(&json!("DISABLED"));
+            let disabled = resource["Properties"]["State"] == "DISABLED";
             if resource["Type"] != "AWS::Events::Rule" || disabled {
                 continue;
             }

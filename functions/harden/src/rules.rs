@@ -127,14 +127,14 @@ fn trail_deleted(trigger: &Trigger, trail: &str) -> Finding<HardenAction> {
 
 /// A new log group: no retention policy yet (`CreateLogGroup` cannot set one), and maybe no key.
 /// The key is the configured one of the group's region and account; with keys configured but
-/// none there, the retention finding's reason says the group is left unencrypted.
+/// none there, the encryption finding has no action and says the group is left unencrypted.
 fn log_group_created(
     trigger: &Trigger,
     group: &str,
     kms_key_id: Option<&str>,
     settings: &Settings,
 ) -> Vec<Finding<HardenAction>> {
-    let mut retention = Finding {
+    let retention = Finding {
         rule_id: LOG_RETENTION,
         severity: Severity::Low,
         reason: format!(
@@ -145,29 +145,36 @@ fn log_group_created(
             days: settings.retention_days,
         }],
     };
-    if kms_key_id.is_some() || settings.kms_key_arns.is_empty() {
+    if kms_key_id.is_some() || settings.kms_keys.is_empty() {
         return vec![retention];
     }
     let Target { account, region } = &trigger.target;
-    let Some(key) = settings.kms_key_for(account, region) else {
-        retention.reason += &format!(
-            "\nit was created without a KMS key, and no key in {LOG_KMS_KEY_ARN} is of region \
-             {region} and account {account} (a log group gets only a key of its own region and \
-             account): it is left unencrypted"
-        );
-        return vec![retention];
-    };
-    let encryption = Finding {
-        rule_id: LOG_ENCRYPTION,
-        severity: Severity::Medium,
-        reason: format!(
-            "log group {group} was created without a KMS key: its events are not \
-             encrypted with the configured key"
-        ),
-        actions: vec![HardenAction::AssociateKmsKey {
-            log_group: group.to_string(),
-            kms_key_arn: key.to_string(),
-        }],
+    let encryption = match settings.kms_key_for(account, region) {
+        Some(key) => Finding {
+            rule_id: LOG_ENCRYPTION,
+            severity: Severity::Medium,
+            reason: format!(
+                "log group {group} was created without a KMS key: its events are not \
+                 encrypted with the configured key"
+            ),
+            actions: vec![HardenAction::AssociateKmsKey {
+                log_group: group.to_string(),
+                kms_key_arn: key.to_string(),
+            }],
+        },
+        // Its own finding, not a line in the retention's: reported even when the retention is
+        // already set, and found by the rule id. High, harden's alert severity: with no action,
+        // only that gets it to a person, who must add the key or encrypt the group.
+        None => Finding {
+            rule_id: LOG_ENCRYPTION,
+            severity: Severity::High,
+            reason: format!(
+                "log group {group} was created without a KMS key, and no key in \
+                 {LOG_KMS_KEY_ARN} is of region {region} and account {account} (a log group \
+                 gets only a key of its own region and account): it is left unencrypted"
+            ),
+            actions: Vec::new(),
+        },
     };
     vec![retention, encryption]
 }
@@ -218,6 +225,7 @@ fn short_actor(trigger: &Trigger) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::LogKey;
     use reflex_shared::Interpreted;
 
     const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -238,7 +246,7 @@ mod tests {
 
     fn with_keys(keys: &[&str]) -> Settings {
         Settings {
-            kms_key_arns: keys.iter().map(|k| k.to_string()).collect(),
+            kms_keys: keys.iter().map(|k| LogKey::parse(k).unwrap()).collect(),
             ..Settings::default()
         }
     }
@@ -279,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn no_key_of_another_region_or_account_and_the_report_says_so() {
+    fn no_key_of_another_region_or_account_and_its_own_finding_says_so() {
         for (keys, account, region) in [
             (&[EU_KEY][..], "123456789012", "us-east-1"),
             (&[MEMBER_KEY][..], "123456789012", "us-east-1"),
@@ -288,17 +296,28 @@ mod tests {
             (&[KEY][..], "222222222222", "us-east-1"),
         ] {
             let f = decide(&created_in(account, region), &(), &with_keys(keys));
-            assert_eq!(f.len(), 1, "only the retention: {f:?}");
+            assert_eq!(
+                f.len(),
+                2,
+                "the retention, and the encryption's verdict: {f:?}"
+            );
             assert_eq!(f[0].rule_id, LOG_RETENTION);
+            assert!(!f[0].reason.contains("KMS"), "{}", f[0].reason);
             assert_eq!(key_of(&f), None);
-            let reason = &f[0].reason;
-            assert!(
-                reason.ends_with(&format!(
-                    "\nit was created without a KMS key, and no key in REFLEX_LOG_KMS_KEY_ARN is \
-                     of region {region} and account {account} (a log group gets only a key of \
-                     its own region and account): it is left unencrypted"
-                )),
-                "{reason}"
+            let verdict = &f[1];
+            assert_eq!(verdict.rule_id, LOG_ENCRYPTION);
+            assert!(verdict.actions.is_empty(), "{verdict:?}");
+            // With no action, only harden's alert severity gets it to a person.
+            assert_eq!(verdict.severity, Severity::High);
+            assert!(verdict.severity >= <crate::Harden as reflex_shared::Function>::ALERT_SEVERITY);
+            assert_eq!(
+                verdict.reason,
+                format!(
+                    "log group /app/payments was created without a KMS key, and no key in \
+                     REFLEX_LOG_KMS_KEY_ARN is of region {region} and account {account} (a log \
+                     group gets only a key of its own region and account): it is left \
+                     unencrypted"
+                )
             );
         }
         // No key configured: encryption is not enforced, and not mentioned.

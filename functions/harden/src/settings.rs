@@ -4,6 +4,7 @@
 
 use reflex_shared::ConfigError;
 use reflex_shared::config::{self, Env};
+use reflex_shared::event::is_region_name;
 use reflex_shared::identity::is_account_id;
 
 /// Days a log group without a retention policy gets; one CloudWatch Logs accepts.
@@ -27,7 +28,7 @@ pub struct Settings {
     pub retention_days: i32,
     /// The KMS keys a log group created without one is encrypted with, at most one per region
     /// and account (see [`Settings::kms_key_for`]); empty: not enforced.
-    pub kms_key_arns: Vec<String>,
+    pub kms_keys: Vec<LogKey>,
     /// Also contain the caller who stopped or deleted a trail (off by default).
     pub contain_actor: bool,
 }
@@ -36,7 +37,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             retention_days: DEFAULT_RETENTION_DAYS,
-            kms_key_arns: Vec::new(),
+            kms_keys: Vec::new(),
             contain_actor: false,
         }
     }
@@ -46,7 +47,7 @@ impl Settings {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             retention_days: retention_days(env)?,
-            kms_key_arns: kms_key_arns(env)?,
+            kms_keys: kms_keys(env)?,
             contain_actor: config::flag(env, CONTAIN_ACTOR, false)?,
         })
     }
@@ -56,10 +57,60 @@ impl Settings {
     /// (and one whose key policy lets the group's account use it), so a key of another region or
     /// account is never a fallback: `None` leaves the group unencrypted.
     pub fn kms_key_for(&self, account: &str, region: &str) -> Option<&str> {
-        self.kms_key_arns
+        self.kms_keys
             .iter()
-            .map(String::as_str)
-            .find(|arn| key_place(arn) == Some((region, account)))
+            .find(|k| k.region == region && k.account == account)
+            .map(|k| k.arn.as_str())
+    }
+}
+
+/// A KMS key for log groups, read once at cold start: its ARN (the only form `AssociateKmsKey`
+/// takes) and the region and account it names, which decide the log groups it may encrypt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogKey {
+    pub arn: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl LogKey {
+    /// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID`, or why it is not one. The region must be
+    /// a region's name as AWS spells it: `US-EAST-1` or `us-east-1x` would pass here and then
+    /// match no log group's region, leaving every group unencrypted unnoticed.
+    pub fn parse(arn: &str) -> Result<Self, String> {
+        let not_a_key = || {
+            format!(
+                "`{arn}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; CloudWatch \
+                 Logs takes neither a bare key id nor an alias)"
+            )
+        };
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let ["arn", partition, "kms", region, account, resource] = parts.as_slice() else {
+            return Err(not_a_key());
+        };
+        let key_id = resource.strip_prefix("key/").unwrap_or("");
+        if !partition.starts_with("aws")
+            || !is_account_id(account)
+            || key_id.is_empty()
+            || !key_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(not_a_key());
+        }
+        // The shared check takes a blank for the home region; a key's ARN always names one.
+        if region.trim().is_empty() || !is_region_name(region) {
+            return Err(format!(
+                "`{arn}` names `{}` as its region, which is not an AWS region name (such as \
+                 us-east-1)",
+                region.escape_default()
+            ));
+        }
+        Ok(Self {
+            arn: arn.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+        })
     }
 }
 
@@ -85,49 +136,27 @@ fn retention_days(env: &Env<'_>) -> Result<i32, ConfigError> {
         })
 }
 
-/// `REFLEX_LOG_KMS_KEY_ARN`: key ARNs, the only form `AssociateKmsKey` takes, comma-separated
-/// (blank items ignored), at most one per region and account.
-fn kms_key_arns(env: &Env<'_>) -> Result<Vec<String>, ConfigError> {
-    let arns = config::list(env, LOG_KMS_KEY_ARN);
-    for (i, arn) in arns.iter().enumerate() {
-        if !is_kms_key_arn(arn) {
+/// `REFLEX_LOG_KMS_KEY_ARN`: key ARNs, comma-separated (blank items ignored), at most one per
+/// region and account.
+fn kms_keys(env: &Env<'_>) -> Result<Vec<LogKey>, ConfigError> {
+    let mut keys: Vec<LogKey> = Vec::new();
+    for arn in config::list(env, LOG_KMS_KEY_ARN) {
+        let key = LogKey::parse(&arn).map_err(|why| ConfigError::new(LOG_KMS_KEY_ARN, why))?;
+        if let Some(first) = keys
+            .iter()
+            .find(|k| k.region == key.region && k.account == key.account)
+        {
             return Err(ConfigError::new(
                 LOG_KMS_KEY_ARN,
                 format!(
-                    "`{arn}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; \
-                     CloudWatch Logs takes neither a bare key id nor an alias)"
+                    "`{}` and `{arn}` are both keys of one region and account: give one",
+                    first.arn
                 ),
             ));
         }
-        if let Some(first) = arns[..i].iter().find(|a| key_place(a) == key_place(arn)) {
-            return Err(ConfigError::new(
-                LOG_KMS_KEY_ARN,
-                format!("`{first}` and `{arn}` are both keys of one region and account: give one"),
-            ));
-        }
+        keys.push(key);
     }
-    Ok(arns)
-}
-
-/// The region and account of a key ARN.
-fn key_place(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.split(':').skip(3);
-    Some((parts.next()?, parts.next()?))
-}
-
-/// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID`, what `AssociateKmsKey` takes.
-fn is_kms_key_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(
-        parts.as_slice(),
-        ["arn", partition, "kms", region, account, resource]
-            if partition.starts_with("aws")
-                && !region.is_empty()
-                && is_account_id(account)
-                && resource.strip_prefix("key/").is_some_and(|id| {
-                    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                })
-    )
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -143,8 +172,14 @@ mod tests {
     const MEMBER_KEY: &str =
         "arn:aws:kms:us-east-1:222222222222:key/9012abcd-12ab-34cd-56ef-1234567890ab";
 
+    /// The ARNs of the keys `value` configures, in order.
     fn keys(value: &str) -> Result<Vec<String>, ConfigError> {
-        Settings::from_env(&from_pairs(&[(LOG_KMS_KEY_ARN, value)])).map(|s| s.kms_key_arns)
+        Settings::from_env(&from_pairs(&[(LOG_KMS_KEY_ARN, value)]))
+            .map(|s| s.kms_keys.into_iter().map(|k| k.arn).collect())
+    }
+
+    fn key(arn: &str) -> LogKey {
+        LogKey::parse(arn).unwrap()
     }
 
     #[test]
@@ -152,7 +187,7 @@ mod tests {
         let s = Settings::from_env(&from_pairs::<&str, &str>(&[])).unwrap();
         assert_eq!(s, Settings::default());
         assert_eq!(s.retention_days, 90);
-        assert!(s.kms_key_arns.is_empty());
+        assert!(s.kms_keys.is_empty());
         assert!(!s.contain_actor);
     }
 
@@ -165,7 +200,14 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.retention_days, 365);
-        assert_eq!(s.kms_key_arns, [KEY]);
+        assert_eq!(
+            s.kms_keys,
+            [LogKey {
+                arn: KEY.into(),
+                region: "us-east-1".into(),
+                account: "123456789012".into(),
+            }]
+        );
         assert!(s.contain_actor);
     }
 
@@ -231,7 +273,7 @@ mod tests {
     #[test]
     fn the_key_for_a_log_group_is_the_one_of_its_region_and_account() {
         let s = Settings {
-            kms_key_arns: vec![EU_KEY.into(), MEMBER_KEY.into(), KEY.into()],
+            kms_keys: vec![key(EU_KEY), key(MEMBER_KEY), key(KEY)],
             ..Settings::default()
         };
         assert_eq!(s.kms_key_for("123456789012", "us-east-1"), Some(KEY));
@@ -255,9 +297,42 @@ mod tests {
                 Settings::from_env(&from_pairs(&[(LOG_RETENTION_DAYS, days.to_string())])).unwrap();
             assert_eq!(s.retention_days, *days);
         }
-        assert!(is_kms_key_arn(
-            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
-        ));
+        let gov = "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+        assert_eq!(key(gov).region, "us-gov-west-1");
+        assert_eq!(
+            key("arn:aws-cn:kms:cn-north-1:123456789012:key/abc").region,
+            "cn-north-1"
+        );
+    }
+
+    /// A region AWS never spells so would pass a shape check, then match no log group: every
+    /// group would stay unencrypted with nobody told. The cold start refuses it, naming it.
+    #[test]
+    fn a_key_whose_region_is_no_region_name_fails_the_cold_start() {
+        for region in [
+            "US-EAST-1",
+            "us-east-1x",
+            "us-east",
+            "useast1",
+            "us-east-001",
+            "us_east_1",
+            " ",
+            "us-east-1 ",
+        ] {
+            let arn = format!("arn:aws:kms:{region}:123456789012:key/1234abcd");
+            let err = keys(&format!("{KEY},{arn}")).unwrap_err();
+            assert_eq!(err.variable, LOG_KMS_KEY_ARN, "{region:?}");
+            assert!(
+                err.reason.contains(&format!(
+                    "names `{}` as its region, which is not an AWS region name",
+                    region.escape_default()
+                )),
+                "{region:?}: {err}"
+            );
+        }
+        // No region at all is no key ARN.
+        let err = keys("arn:aws:kms::123456789012:key/1234abcd").unwrap_err();
+        assert!(err.reason.contains("not an AWS region name"), "{err}");
     }
 
     #[test]

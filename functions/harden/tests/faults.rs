@@ -27,8 +27,10 @@ use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
 use aws_sdk_iam::operation::list_user_tags::ListUserTagsOutput;
 use aws_smithy_mocks::{Rule, mock};
+use reflex_harden::settings::LogKey;
 use reflex_harden::{Harden, Settings};
 use reflex_shared::Outcome;
+use reflex_shared::guard::Mode;
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
 use reflex_testkit::mocked;
@@ -183,7 +185,7 @@ fn outcomes(report: &Report) -> Vec<&Outcome> {
 
 fn with_key() -> Settings {
     Settings {
-        kms_key_arns: vec![KEY.into()],
+        kms_keys: vec![LogKey::parse(KEY).expect("a key ARN")],
         ..Settings::default()
     }
 }
@@ -231,7 +233,9 @@ async fn a_log_group_without_a_key_is_associated_with_the_configured_key() {
             assert_eq!(prior_state.as_ref(), Some(&json!({ "kms_key_id": null })));
             assert_eq!(
                 undo.as_deref(),
-                Some("aws logs disassociate-kms-key --log-group-name /app/payments")
+                Some(
+                    "aws --region us-east-1 logs disassociate-kms-key --log-group-name /app/payments"
+                )
             );
         }
         other => panic!("the key should have been associated: {other:?}"),
@@ -361,7 +365,7 @@ async fn multi_region_comes_back_with_the_global_service_events_it_needs() {
             assert_eq!(
                 undo.as_deref(),
                 Some(
-                    "aws cloudtrail update-trail --name main --no-is-multi-region-trail \
+                    "aws --region us-east-1 cloudtrail update-trail --name main --no-is-multi-region-trail \
                      --no-include-global-service-events"
                 )
             );
@@ -601,4 +605,57 @@ async fn events_of_other_services_are_refused_before_any_call() {
     .await
     .expect_err("harden does not take IAM calls");
     assert_eq!(err.error_type(), "Permanent.BadEvent.UnsupportedEvent");
+}
+
+/// With keys configured but none of the group's region and account, the verdict "left
+/// unencrypted" is a `harden.log-encryption` finding of its own, with no action, that reaches a
+/// person whatever becomes of the retention: already set, or its rule turned off.
+#[tokio::test]
+async fn with_no_key_of_its_region_the_unencrypted_verdict_reaches_a_person_on_its_own() {
+    let eu_only = || Settings {
+        kms_keys: vec![
+            LogKey::parse("arn:aws:kms:eu-west-1:123456789012:key/5678abcd-12ab-34cd")
+                .expect("a key ARN"),
+        ],
+        ..Settings::default()
+    };
+    for retention_mode in [Mode::Enforce, Mode::Off] {
+        let (users, roles) = untagged_iam();
+        let tags = log_group_tags(GROUP, &[]);
+        // The group keeps its events 90 days already.
+        let group = payments_group(None);
+        let mut handler = handler(
+            eu_only(),
+            mocked!(aws_sdk_cloudtrail, &[]),
+            mocked!(aws_sdk_cloudwatchlogs, &[&group, &tags]),
+            mocked!(aws_sdk_iam, &[&users, &roles]),
+        );
+        handler
+            .guards
+            .rule_modes
+            .insert("harden.log-retention".into(), retention_mode);
+        let report = handler
+            .handle(event("create-log-group-without-kms-key.json"))
+            .await
+            .expect("the event is handled");
+
+        assert_eq!(report.status, Status::NeedsAttention, "{report:#?}");
+        assert!(report.is_notifiable(), "{retention_mode:?}");
+        let verdict = report
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "harden.log-encryption")
+            .unwrap_or_else(|| panic!("{retention_mode:?}: no verdict: {report:#?}"));
+        assert!(verdict.actions.is_empty(), "{verdict:#?}");
+        assert!(
+            verdict.reason.ends_with("it is left unencrypted"),
+            "{}",
+            verdict.reason
+        );
+        assert!(
+            !report.findings[0].reason.contains("unencrypted"),
+            "not in the retention's reason any more: {}",
+            report.findings[0].reason
+        );
+    }
 }

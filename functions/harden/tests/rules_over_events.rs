@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use reflex_harden::rules;
+use reflex_harden::settings::LogKey;
 use reflex_harden::{Harden, HardenAction, Settings, Trigger};
 use reflex_shared::event;
 use reflex_shared::exemption::ExemptPrincipals;
@@ -61,7 +62,7 @@ fn only_finding(name: &str) -> Finding<HardenAction> {
 
 fn with_key() -> Settings {
     Settings {
-        kms_key_arns: vec![KEY.into()],
+        kms_keys: vec![LogKey::parse(KEY).expect("a key ARN")],
         ..Settings::default()
     }
 }

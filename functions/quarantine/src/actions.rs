@@ -12,11 +12,13 @@ use crate::ingress::OpenedRule;
 pub const QUARANTINE_GROUP_TAG: &str = "reflex:quarantine-group";
 /// The name of the quarantine security group Reflex creates in a VPC.
 pub const QUARANTINE_GROUP_NAME: &str = "reflex-quarantine";
-/// The name of the untracked-connections group Reflex creates in a VPC: all traffic in and out,
-/// from and to anywhere, so that EC2 stops tracking the instance's connections (and the move to
-/// the quarantine group cuts them). An instance is in it only for a moment.
+/// The name of the untracked-connections group Reflex creates in a VPC: opened to all traffic in
+/// and out, from and to anywhere, only while an isolation moves through it, so that EC2 stops
+/// tracking the instance's connections (and the move to the quarantine group cuts them); closed
+/// again (no rules) right after.
 pub const UNTRACKED_GROUP_NAME: &str = "reflex-untracked";
-/// The tag Reflex puts on the untracked-connections group it creates (value `true`), for people.
+/// The tag Reflex creates the untracked-connections group with (value `true`): Reflex's role may
+/// add rules only to a group carrying it, and Reflex opens no group named like it without it.
 pub const UNTRACKED_GROUP_TAG: &str = "reflex:untracked-group";
 /// Reflex's own groups: never recorded as an instance's previous groups.
 pub const REFLEX_GROUP_NAMES: &[&str] = &[QUARANTINE_GROUP_NAME, UNTRACKED_GROUP_NAME];
@@ -63,8 +65,6 @@ pub enum QuarantineAction {
         vpc_id: String,
         /// The quarantine group when it already exists; `None`: it will be created.
         quarantine_group: Option<String>,
-        /// The untracked-connections group when it already exists; `None`: it will be created.
-        untracked_group: Option<String>,
         /// The interfaces and their groups when the plan was made.
         interfaces: Vec<Interface>,
     },
@@ -122,20 +122,15 @@ impl Action for QuarantineAction {
                 instance_id,
                 vpc_id,
                 quarantine_group,
-                untracked_group,
                 interfaces,
             } => {
                 let group = match quarantine_group {
                     Some(id) => format!("quarantine group {id}"),
                     None => format!("a new quarantine group {QUARANTINE_GROUP_NAME}"),
                 };
-                let untracked = match untracked_group {
-                    Some(id) => format!("untracked-connections group {id}"),
-                    None => format!("a new untracked-connections group {UNTRACKED_GROUP_NAME}"),
-                };
                 let enis: Vec<&str> = interfaces.iter().map(|i| i.id.as_str()).collect();
                 format!(
-                    "isolate instance {instance_id}: {group} in {vpc_id} (no ingress, no egress) becomes the only security group of {}, after a moment in {untracked} (all traffic allowed: EC2 stops tracking the open connections, so the isolation cuts them)",
+                    "isolate instance {instance_id}: {group} in {vpc_id} (no ingress, no egress) becomes the only security group of {}, after a moment in the untracked-connections group {UNTRACKED_GROUP_NAME} (opened to all traffic for the move and closed again: EC2 stops tracking the open connections, so the isolation cuts them)",
                     if enis.is_empty() {
                         "its network interfaces".to_string()
                     } else {

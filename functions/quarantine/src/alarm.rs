@@ -201,6 +201,14 @@ pub fn verdict(claim: &AlarmClaim, lookup: Option<&AlarmLookup>) -> Result<Strin
             "alarm {name} compares with {comparison}: its evaluation cannot be checked"
         ));
     };
+    // Without the time of the change, an old record replayed cannot be told from a new one.
+    let Some(at) = claim.changed_at else {
+        return Err(
+            "its change to ALARM carries no time of change: the datapoints its record claims \
+             cannot be placed in the alarm's evaluation window"
+                .to_string(),
+        );
+    };
     let checked = claim.to_check();
     let window = Duration::seconds(
         i64::from(period.max(1)) * i64::from(alarm.evaluation_periods.unwrap_or(1).max(1)),
@@ -208,9 +216,7 @@ pub fn verdict(claim: &AlarmClaim, lookup: Option<&AlarmLookup>) -> Result<Strin
     let mut breaching = 0;
     for point in &checked {
         let claimed = point.value.unwrap_or(f64::NAN);
-        if let Some(at) = claim.changed_at
-            && (point.timestamp > at || point.timestamp < at - window)
-        {
+        if point.timestamp > at || point.timestamp < at - window {
             return Err(format!(
                 "its evaluation record claims a datapoint at {}, outside the alarm's evaluation \
                  window before the change ({at}): an old or made-up record",
@@ -403,6 +409,14 @@ mod tests {
             why.contains("outside the alarm's evaluation window"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn a_change_with_no_time_is_not_proof() {
+        let mut timeless = genuine();
+        timeless.changed_at = None;
+        let why = verdict(&timeless, Some(&alarm(Some(9.12e9)))).unwrap_err();
+        assert!(why.contains("no time of change"), "{why}");
     }
 
     #[test]

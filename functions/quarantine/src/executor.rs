@@ -13,19 +13,19 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, Instance, InstanceAttributeName, IpPermission, IpRange,
-    Ipv6Range, ResourceType, SecurityGroup, Tag, TagSpecification,
+    Ipv6Range, NetworkInterface, ResourceType, SecurityGroup, Tag, TagSpecification,
 };
 use chrono::{SecondsFormat, Utc};
 use reflex_shared::aws::{self, CallError, failure};
 use reflex_shared::outcome::settle;
-use reflex_shared::{Outcome, Step};
+use reflex_shared::{Outcome, Step, Undo};
 use serde_json::{Value, json};
 
 use crate::actions::{
-    Interface, PREVIOUS_GROUPS_TAG_PREFIX, QUARANTINE_GROUP_NAME, QUARANTINE_GROUP_TAG,
-    QUARANTINE_REASON_TAG, QUARANTINED_AT_TAG, QuarantineAction, SNAPSHOT_EVENT_TAG,
-    SNAPSHOT_FINDING_TAG, SNAPSHOT_INSTANCE_TAG, UNTRACKED_GROUP_NAME, UNTRACKED_GROUP_TAG,
-    tag_value,
+    Interface, MAX_TAG_VALUE, PREVIOUS_GROUPS_TAG_PREFIX, QUARANTINE_GROUP_NAME,
+    QUARANTINE_GROUP_TAG, QUARANTINE_REASON_TAG, QUARANTINED_AT_TAG, QuarantineAction,
+    SNAPSHOT_EVENT_TAG, SNAPSHOT_FINDING_TAG, SNAPSHOT_INSTANCE_TAG, UNTRACKED_GROUP_NAME,
+    UNTRACKED_GROUP_TAG, tag_value,
 };
 use crate::facts::{self, MISSING_INSTANCE, describe_instance, find_group};
 use crate::ingress::OpenedRule;
@@ -135,23 +135,10 @@ fn tag(key: &str, value: &str) -> Tag {
 // ---- a security group opened to the world ----
 
 async fn revoke_ingress(ec2: &Client, group_id: &str, rules: &[OpenedRule]) -> Step {
-    let gone = || Outcome::already_done(format!("security group {group_id} no longer exists"));
-    let current = ec2
-        .describe_security_group_rules()
-        .filters(Filter::builder().name("group-id").values(group_id).build())
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    // A group that is gone has no rules left: the filter finds none.
+    let current = facts::describe_group_rules(ec2, group_id)
         .await
-        .map_err(|e| {
-            aws::fault(
-                "ec2:DescribeSecurityGroupRules",
-                &e,
-                &["InvalidGroup.NotFound"],
-            )
-            .or_gone(gone)
-        })?;
+        .map_err(|e| e.outcome("ec2:DescribeSecurityGroupRules"))?;
     // Each opened rule still on the group, by its id or, failing that, by what it allows.
     let present: Vec<(String, &OpenedRule)> = rules
         .iter()
@@ -211,9 +198,16 @@ async fn revoke_ingress(ec2: &Client, group_id: &str, rules: &[OpenedRule]) -> S
 // https://docs.aws.amazon.com/systems-manager-automation-runbooks/latest/userguide/automation-awssupport-containec2instance.html
 //
 // Both moves are one step, so that no guard runs the first without the second. Both groups are
-// made ready before the instance moves, so that only the move itself can fail in between. A
-// run that dies between the two moves leaves the step started, not done, in the ledger: Lambda's
-// retry runs it again, finds the instance in the untracked group, and finishes the move.
+// made ready before the instance moves, so that only the move itself can fail in between.
+//
+// The untracked group is open only while the moves last: left open, anyone allowed to change an
+// instance's groups could put theirs in it and have every port open, with no Authorize call for
+// world-open to see. It is opened only when it is Reflex's (created with Reflex's tag) and no
+// one else's interface is in it (opening it opens them), and closed again after the moves,
+// however they ended. A run that dies between the two moves leaves the step started, not done,
+// in the ledger: Lambda's retry runs it again, finds the instance in the untracked group and
+// finishes the move; one that dies after the last move finds the instance isolated and closes
+// the group.
 
 async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
     let instance = current_instance(ec2, instance_id).await?;
@@ -225,7 +219,9 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
             None,
         ));
     }
-    let (group, created) = reflex_group(ec2, &vpc, &QUARANTINE).await?;
+    let (quarantine, created) = find_or_create(ec2, &vpc, &QUARANTINE).await?;
+    set_rules(ec2, &quarantine, &QUARANTINE).await?;
+    let group = quarantine.group_id().unwrap_or_default().to_string();
     let mut notes = Vec::new();
     if created {
         notes.push(format!(
@@ -236,11 +232,16 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
         notes.push(format!(
             "instance {instance_id} already has quarantine group {group} as its only security group"
         ));
-        return Ok(Outcome::already_done(notes.join("; ")));
+        return match left_open(ec2, &vpc, instance_id).await {
+            Ok(closed) => {
+                notes.extend(closed);
+                Ok(Outcome::already_done(notes.join("; ")))
+            }
+            Err(open) => Err(reworded(open, &notes.join("; "), "", false)),
+        };
     }
-    // Not ready: isolate all the same (new connections are cut), and say what stays open.
-    let untracked = match reflex_group(ec2, &vpc, &UNTRACKED).await {
-        Ok((id, created)) => {
+    let untracked = match open_untracked(ec2, &vpc, instance_id).await {
+        Ok(Untracked::Open { id, created }) => {
             if created {
                 notes.push(format!(
                     "created untracked-connections group {id} ({UNTRACKED_GROUP_NAME}) in {vpc}"
@@ -248,12 +249,17 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
             }
             Some(id)
         }
-        Err(why) => {
+        // Isolated all the same (new connections are cut); what stays open is said.
+        Ok(Untracked::Unused(why)) => {
             notes.push(format!(
-                "the untracked-connections group could not be made ready ({}): connections EC2 already tracks may stay open until they go idle",
-                explained(why)
+                "{why}: connections EC2 already tracks may stay open until they go idle"
             ));
             None
+        }
+        // Nothing has moved yet: Lambda's retry isolates through the group.
+        Err(failed) => {
+            let lead = notes.join("; ");
+            return Err(reworded(failed, &lead, "nothing moved yet", false));
         }
     };
     let previous = previous_groups(&instance, &interfaces);
@@ -264,21 +270,47 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
         notes: notes.join("; "),
     };
     let moved = match interfaces.as_slice() {
-        [only] => moves.instance(ec2, only, &previous).await?,
-        several => moves.interfaces(ec2, several, &previous).await?,
+        [only] => moves.instance(ec2, only, &previous).await,
+        several => moves.interfaces(ec2, several, &previous).await,
+    };
+    // Closed again however the moves ended.
+    let (closed, still_open) = match &untracked {
+        Some(id) => match close_untracked(ec2, id, instance_id).await {
+            Ok(note) => (Some(note), None),
+            Err(open) => (None, Some(open)),
+        },
+        None => (None, None),
+    };
+    let moved = match moved {
+        Ok(moved) => moved,
+        Err(failed) => {
+            let retry = still_open.as_ref().is_some_and(Outcome::is_retryable);
+            let more = closed.or(still_open.map(explained)).unwrap_or_default();
+            return Err(reworded(failed, "", &more, retry));
+        }
     };
     let moved_back: Vec<&Interface> = previous.iter().filter(|i| moved.contains(&i.id)).collect();
-    let undo = match (interfaces.as_slice(), moved_back.as_slice()) {
-        ([_], [only]) => undo::instance_groups_back(instance_id, &only.groups),
-        _ => undo::interface_groups_back(&moved_back),
+    // No record and only Reflex's groups on it: `--groups` of nothing would not restore it.
+    let undo = if moved_back.iter().any(|i| i.groups.is_empty()) {
+        Undo::none(
+            "the security groups an interface had before quarantine are not known (it held only Reflex's groups and no record of its own groups is on the instance)",
+        )
+    } else {
+        match (interfaces.as_slice(), moved_back.as_slice()) {
+            ([_], [only]) => undo::instance_groups_back(instance_id, &only.groups),
+            _ => undo::interface_groups_back(&moved_back),
+        }
     };
     let was: Vec<String> = previous
         .iter()
-        .map(|i| format!("{} had {}", i.id, i.groups.join(" ")))
+        .map(|i| match i.groups.as_slice() {
+            [] => format!("{} had groups not known", i.id),
+            groups => format!("{} had {}", i.id, groups.join(" ")),
+        })
         .collect();
     let path = match &untracked {
         Some(u) => format!(
-            "connections made untracked (untracked-connections group {u}, all traffic allowed, for a moment), then isolated: "
+            "connections made untracked (untracked-connections group {u}, open to all traffic for the moves), then isolated: "
         ),
         None => "isolated without making connections untracked first: ".to_string(),
     };
@@ -287,11 +319,19 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
     } else {
         format!("{}; ", moves.notes)
     };
+    let detail = format!(
+        "{lead}{path}quarantine group {group} is now the only security group of instance {instance_id} ({})",
+        was.join("; ")
+    );
+    // Isolated, but the group that lets everything in is still open: not done.
+    if let Some(open) = still_open {
+        return Err(reworded(open, &detail, "", false));
+    }
     Ok(Outcome::done(
-        format!(
-            "{lead}{path}quarantine group {group} is now the only security group of instance {instance_id} ({})",
-            was.join("; ")
-        ),
+        match closed {
+            Some(note) => format!("{detail}; {note}"),
+            None => detail,
+        },
         Some(json!({
             "interfaces": previous,
             "quarantine_group": group,
@@ -302,9 +342,37 @@ async fn isolate(ec2: &Client, instance_id: &str, vpc_hint: &str) -> Step {
     ))
 }
 
+/// `failed` with `lead` before its reason and `more` after it; retryable also when `retry`.
+fn reworded(failed: Outcome, lead: &str, more: &str, retry: bool) -> Outcome {
+    let Outcome::Failed {
+        why,
+        error_code,
+        retryable,
+    } = failed
+    else {
+        return failed;
+    };
+    let lead = if lead.is_empty() {
+        String::new()
+    } else {
+        format!("{lead}; ")
+    };
+    let more = if more.is_empty() {
+        String::new()
+    } else {
+        format!("; {more}")
+    };
+    Outcome::Failed {
+        why: format!("{lead}{why}{more}"),
+        error_code,
+        retryable: retryable || retry,
+    }
+}
+
 /// Each interface's groups before quarantine: its groups, or, for an interface that holds only
 /// Reflex's groups (a run that died between the two moves), the groups recorded on the
-/// instance before isolation. The undo restores these, never Reflex's groups.
+/// instance before isolation; none when there is no record. The undo restores these, never
+/// Reflex's groups.
 fn previous_groups(instance: &Instance, interfaces: &[Interface]) -> Vec<Interface> {
     let reflex = facts::reflex_groups_of(instance);
     let tags = facts::tags(instance.tags());
@@ -319,7 +387,12 @@ fn previous_groups(instance: &Instance, interfaces: &[Interface]) -> Vec<Interfa
                 .collect();
             let groups = if own.is_empty() {
                 tags.get(&format!("{PREVIOUS_GROUPS_TAG_PREFIX}{}", i.id))
-                    .map(|v| v.split(',').map(String::from).collect())
+                    .map(|v| {
+                        v.split(',')
+                            .filter(|g| !g.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default()
             } else {
                 own
@@ -406,10 +479,10 @@ impl Moves<'_> {
         Ok(done)
     }
 
-    /// The move to the quarantine group failed after the move to the untracked group: the
-    /// interface allows all traffic. For now (throttling, a 5xx): Lambda's retry finishes the
-    /// move within minutes. For good (denied): its previous groups are put back, so that it is
-    /// never left open to all traffic; a person must isolate it.
+    /// The move to the quarantine group failed after the move to the untracked group, open to
+    /// all traffic: the interface is put back in its previous groups, never left there. For
+    /// good (denied), a person must isolate it; for now (throttling, a 5xx), the failure stays
+    /// retryable and Lambda's retry makes both moves again from there, guards included.
     async fn stuck(
         &self,
         ec2: &Client,
@@ -428,16 +501,6 @@ impl Moves<'_> {
         else {
             return failed;
         };
-        if retryable {
-            return Outcome::Failed {
-                why: format!(
-                    "{why}; {} is in untracked-connections group {untracked} (all traffic allowed) until the retry finishes the move",
-                    eni.id
-                ),
-                error_code,
-                retryable,
-            };
-        }
         let before: Vec<String> = previous
             .iter()
             .find(|p| p.id == eni.id)
@@ -463,13 +526,18 @@ impl Moves<'_> {
                 .map_err(|e| explained(failure("ec2:ModifyNetworkInterfaceAttribute", &e)))
         };
         let after = match restored {
+            Ok(()) if retryable => format!(
+                "{} was put back in its previous groups ({}), not left in untracked-connections group {untracked}: the retry isolates it again",
+                eni.id,
+                before.join(" ")
+            ),
             Ok(()) => format!(
                 "{} was put back in its previous groups ({}), not left in untracked-connections group {untracked}: NOT ISOLATED, a person must act",
                 eni.id,
                 before.join(" ")
             ),
             Err(e) => format!(
-                "{} is in untracked-connections group {untracked} (ALL TRAFFIC ALLOWED) and could not be put back ({e}): a person must isolate it now",
+                "{} is in untracked-connections group {untracked} and could not be put back ({e}): a person must isolate it now",
                 eni.id
             ),
         };
@@ -508,8 +576,9 @@ fn partly_isolated(failed: Outcome, notes: &str, eni: &str, done: &[String]) -> 
     }
 }
 
-/// One of Reflex's groups: its name, what it is for, the tag on it, and the exact rules it has
-/// in each direction (`-1` from and to the CIDRs listed; none for the quarantine group).
+/// One of Reflex's groups: its name, what it is for, the tag it is created with, and the exact
+/// rules it has in each direction when in use (`-1` from and to the CIDRs listed; none for the
+/// quarantine group).
 struct ReflexGroup {
     name: &'static str,
     kind: &'static str,
@@ -529,21 +598,22 @@ const QUARANTINE: ReflexGroup = ReflexGroup {
 const UNTRACKED: ReflexGroup = ReflexGroup {
     name: UNTRACKED_GROUP_NAME,
     kind: "untracked-connections group",
-    description: "Reflex: all traffic for a moment before quarantine, so that connections become untracked",
+    description: "Reflex: all traffic while an instance moves to quarantine, so that connections become untracked",
     tag: UNTRACKED_GROUP_TAG,
     allow_all_from: &["0.0.0.0/0", "::/0"],
 };
 
-/// The VPC's group of that kind, created if missing, with exactly its rules; and whether it was
-/// created now. A group found by its name has its rules set whoever made it: only its rules
-/// make it what it is for.
-async fn reflex_group(ec2: &Client, vpc: &str, kind: &ReflexGroup) -> Step<(String, bool)> {
+/// The VPC's group of that kind as EC2 has it now, created (with its tag) if missing; and
+/// whether it was created now. Its rules are not set here.
+async fn find_or_create(
+    ec2: &Client,
+    vpc: &str,
+    kind: &ReflexGroup,
+) -> Step<(SecurityGroup, bool)> {
     let name = kind.name;
     let lookup_failed = |e: CallError| e.outcome("ec2:DescribeSecurityGroups");
     if let Some(existing) = find_group(ec2, vpc, name).await.map_err(lookup_failed)? {
-        let id = existing.group_id().unwrap_or_default().to_string();
-        set_rules(ec2, &existing, kind).await?;
-        return Ok((id, false));
+        return Ok((existing, false));
     }
     let created = ec2
         .create_security_group()
@@ -559,8 +629,8 @@ async fn reflex_group(ec2: &Client, vpc: &str, kind: &ReflexGroup) -> Step<(Stri
         )
         .send()
         .await;
-    let (id, created) = match created {
-        Ok(out) => (out.group_id.unwrap_or_default(), true),
+    let id = match created {
+        Ok(out) => out.group_id.unwrap_or_default(),
         // Another invocation created it first; EC2 may not list it yet.
         Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
             let found = find_group(ec2, vpc, name)
@@ -574,33 +644,167 @@ async fn reflex_group(ec2: &Client, vpc: &str, kind: &ReflexGroup) -> Step<(Stri
                         Some("InvalidGroup.Duplicate".into()),
                     )
                 })?;
-            (found.group_id.unwrap_or_default(), false)
+            return Ok((found, false));
         }
         Err(e) => return Err(failure("ec2:CreateSecurityGroup", &e)),
     };
-    // A new group allows all outbound traffic: its rules are set too. Not listed yet (EC2 is
+    // A new group allows all outbound traffic: its rules are set next. Not listed yet (EC2 is
     // eventually consistent), it is not used as it is: the retry finds it by its name.
-    let unlisted = || {
-        Outcome::failed_for_now(
-            format!(
-                "{} {id} in {vpc} is not listed yet: its rules are not set",
-                kind.kind
-            ),
-            None,
-        )
-    };
-    let described = ec2
-        .describe_security_groups()
-        .group_ids(&id)
-        .send()
+    let group = facts::describe_group(ec2, &id)
         .await
-        .map_err(|e| {
-            aws::fault("ec2:DescribeSecurityGroups", &e, &["InvalidGroup.NotFound"])
-                .or_gone(unlisted)
+        .map_err(lookup_failed)?
+        .ok_or_else(|| {
+            Outcome::failed_for_now(
+                format!(
+                    "{} {id} in {vpc} is not listed yet: its rules are not set",
+                    kind.kind
+                ),
+                None,
+            )
         })?;
-    let group = described.security_groups().first().ok_or_else(unlisted)?;
-    set_rules(ec2, group, kind).await?;
-    Ok((id, created))
+    Ok((group, true))
+}
+
+/// The untracked-connections group of one isolation: opened, or why it is not used.
+enum Untracked {
+    /// Open to all traffic for the moves (and closed again after them); created now or not.
+    Open { id: String, created: bool },
+    /// Not used, and why: the isolation goes on without it.
+    Unused(String),
+}
+
+/// The VPC's untracked-connections group, opened to all traffic for this instance's moves, or
+/// why it is not used. A fault that may pass is `Err`, before any move: Lambda's retry isolates
+/// through the group; a final one leaves the isolation to go on without it.
+async fn open_untracked(ec2: &Client, vpc: &str, instance_id: &str) -> Step<Untracked> {
+    match ready_untracked(ec2, vpc, instance_id).await {
+        Err(failed) if !failed.is_retryable() => Ok(Untracked::Unused(format!(
+            "the untracked-connections group could not be made ready ({})",
+            explained(failed)
+        ))),
+        other => other,
+    }
+}
+
+/// Only a group Reflex created (its tag; a namesake without it is someone else's, neither
+/// tagged nor opened) and in which no other instance's interface is (opening it would open
+/// them) is opened.
+async fn ready_untracked(ec2: &Client, vpc: &str, instance_id: &str) -> Step<Untracked> {
+    let (group, created) = find_or_create(ec2, vpc, &UNTRACKED).await?;
+    let id = group.group_id().unwrap_or_default().to_string();
+    if !carries(&group, UNTRACKED_GROUP_TAG) {
+        return Ok(Untracked::Unused(format!(
+            "security group {id} is named {UNTRACKED_GROUP_NAME} but does not carry Reflex's tag {UNTRACKED_GROUP_TAG}=true: someone else made it, and Reflex neither tags nor opens it"
+        )));
+    }
+    let found = facts::interfaces_in_group(ec2, &id)
+        .await
+        .map_err(|e| e.outcome("ec2:DescribeNetworkInterfaces"))?;
+    let others = others(&found, instance_id);
+    if !others.is_empty() {
+        return Ok(Untracked::Unused(format!(
+            "untracked-connections group {id} holds network interfaces of others ({}): opening it would let all traffic in to them, so it is left as it is",
+            others.join(", ")
+        )));
+    }
+    if let Err(failed) = set_rules(ec2, &group, &UNTRACKED).await {
+        // Perhaps opened in part: closed again before anything else.
+        return Err(match close_untracked(ec2, &id, instance_id).await {
+            Ok(_) => failed,
+            Err(open) => reworded(failed, "", &explained(open), false),
+        });
+    }
+    Ok(Untracked::Open { id, created })
+}
+
+/// Whether the group carries `key=true`.
+fn carries(group: &SecurityGroup, key: &str) -> bool {
+    group
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(key) && t.value() == Some("true"))
+}
+
+/// The interfaces that are not the instance's: `eni-... (instance i-...)`, or `(no instance)`
+/// for one attached to none (or to another service).
+fn others(interfaces: &[NetworkInterface], instance_id: &str) -> Vec<String> {
+    interfaces
+        .iter()
+        .filter_map(|n| {
+            let owner = n.attachment().and_then(|a| a.instance_id());
+            if owner == Some(instance_id) {
+                return None;
+            }
+            let id = n.network_interface_id().unwrap_or("?");
+            Some(match owner {
+                Some(other) => format!("{id} (instance {other})"),
+                None => format!("{id} (no instance)"),
+            })
+        })
+        .collect()
+}
+
+/// After the moves: the untracked group closed again, as EC2 has it now. What was done.
+async fn close_untracked(ec2: &Client, id: &str, instance_id: &str) -> Result<String, Outcome> {
+    let group = facts::describe_group(ec2, id)
+        .await
+        .map_err(|e| closing_failed(id, e.outcome("ec2:DescribeSecurityGroups")))?;
+    match group {
+        Some(group) => close(ec2, &group, instance_id).await,
+        None => Ok(format!("untracked-connections group {id} no longer exists")),
+    }
+}
+
+/// For an instance found isolated: the VPC's untracked group closed, if Reflex's and still open
+/// (a run that died after the last move). What was done, if anything.
+async fn left_open(ec2: &Client, vpc: &str, instance_id: &str) -> Result<Option<String>, Outcome> {
+    let found = find_group(ec2, vpc, UNTRACKED_GROUP_NAME)
+        .await
+        .map_err(|e| e.outcome("ec2:DescribeSecurityGroups"))?;
+    match found {
+        Some(group) if carries(&group, UNTRACKED_GROUP_TAG) && !is_closed(&group) => {
+            close(ec2, &group, instance_id).await.map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn is_closed(group: &SecurityGroup) -> bool {
+    group.ip_permissions().is_empty() && group.ip_permissions_egress().is_empty()
+}
+
+/// Strip the untracked group's rules, unless another instance's interface is in it (an
+/// isolation under way, whose end closes it). What was done.
+async fn close(ec2: &Client, group: &SecurityGroup, instance_id: &str) -> Result<String, Outcome> {
+    let id = group.group_id().unwrap_or_default();
+    if is_closed(group) {
+        return Ok(format!("untracked-connections group {id} has no rules"));
+    }
+    let found = facts::interfaces_in_group(ec2, id)
+        .await
+        .map_err(|e| closing_failed(id, e.outcome("ec2:DescribeNetworkInterfaces")))?;
+    let others = others(&found, instance_id);
+    if !others.is_empty() {
+        return Ok(format!(
+            "untracked-connections group {id} LEFT OPEN to all traffic: {} in it (an isolation under way closes it when it ends; if none is, a person must take them out and remove its rules)",
+            others.join(", ")
+        ));
+    }
+    strip(ec2, group)
+        .await
+        .map_err(|failed| closing_failed(id, failed))?;
+    Ok(format!(
+        "untracked-connections group {id} closed again (no rules)"
+    ))
+}
+
+fn closing_failed(id: &str, failed: Outcome) -> Outcome {
+    reworded(
+        failed,
+        &format!("untracked-connections group {id} could not be closed again"),
+        "it lets all traffic in to whatever is put in it until a person removes its rules",
+        false,
+    )
 }
 
 /// Give the group exactly its kind's rules: none for the quarantine group; for the untracked
@@ -638,20 +842,6 @@ async fn set_rules(ec2: &Client, group: &SecurityGroup, kind: &ReflexGroup) -> S
     }
     strip(ec2, group).await?;
     let id = group.group_id().unwrap_or_default();
-    // Reflex's role may open only a group carrying Reflex's tag: a namesake someone else made
-    // gets it first (else it could never be made ready, and connections never untracked).
-    let tagged = group
-        .tags()
-        .iter()
-        .any(|t| t.key() == Some(kind.tag) && t.value() == Some("true"));
-    if !wanted.is_empty() && !tagged {
-        ec2.create_tags()
-            .resources(id)
-            .tags(tag(kind.tag, "true"))
-            .send()
-            .await
-            .map_err(|e| failure("ec2:CreateTags", &e))?;
-    }
     for cidr in &wanted {
         let all = if cidr.contains(':') {
             IpPermission::builder()
@@ -680,22 +870,36 @@ async fn set_rules(ec2: &Client, group: &SecurityGroup, kind: &ReflexGroup) -> S
     Ok(())
 }
 
-/// Remove every inbound and outbound rule of the group.
+/// Remove every inbound and outbound rule of the group, by rule id: exactly the rules it has,
+/// whatever their form (a permission listing IPv4 and IPv6 ranges together included).
 async fn strip(ec2: &Client, group: &SecurityGroup) -> Step<()> {
+    if is_closed(group) {
+        return Ok(());
+    }
     let id = group.group_id().unwrap_or_default();
-    let cleaned = |p: &[IpPermission]| (!p.is_empty()).then(|| p.to_vec());
-    if let Some(ingress) = cleaned(group.ip_permissions()) {
+    let rules = facts::describe_group_rules(ec2, id)
+        .await
+        .map_err(|e| e.outcome("ec2:DescribeSecurityGroupRules"))?;
+    let ids = |egress: bool| -> Vec<String> {
+        rules
+            .iter()
+            .filter(|r| (r.is_egress() == Some(true)) == egress)
+            .filter_map(|r| r.security_group_rule_id().map(String::from))
+            .collect()
+    };
+    let (ingress, egress) = (ids(false), ids(true));
+    if !ingress.is_empty() {
         ec2.revoke_security_group_ingress()
             .group_id(id)
-            .set_ip_permissions(Some(ingress))
+            .set_security_group_rule_ids(Some(ingress))
             .send()
             .await
             .map_err(|e| failure("ec2:RevokeSecurityGroupIngress", &e))?;
     }
-    if let Some(egress) = cleaned(group.ip_permissions_egress()) {
+    if !egress.is_empty() {
         ec2.revoke_security_group_egress()
             .group_id(id)
-            .set_ip_permissions(Some(egress))
+            .set_security_group_rule_ids(Some(egress))
             .send()
             .await
             .map_err(|e| failure("ec2:RevokeSecurityGroupEgress", &e))?;
@@ -713,7 +917,7 @@ async fn record_previous_groups(ec2: &Client, instance_id: &str, interfaces: &[I
     let quarantine = facts::reflex_groups_of(&instance);
     // A tag already there with other groups is not this record (a released quarantine's, or set
     // by whoever may tag the instance, to have groups of their choice restored): replaced.
-    let (mut recorded, mut writes) = (Vec::new(), Vec::new());
+    let (mut recorded, mut writes, mut too_long) = (Vec::new(), Vec::new(), Vec::new());
     for i in interfaces {
         let key = format!("{PREVIOUS_GROUPS_TAG_PREFIX}{}", i.id);
         let groups: Vec<&str> = i
@@ -730,7 +934,12 @@ async fn record_previous_groups(ec2: &Client, instance_id: &str, interfaces: &[I
             }
             continue;
         }
-        let value = tag_value(&groups.join(","));
+        let value = groups.join(",");
+        // Cut short, the list would name a broken id and an undo that cannot work.
+        if value.len() > MAX_TAG_VALUE {
+            too_long.push(format!("{} ({} groups)", i.id, groups.len()));
+            continue;
+        }
         if have == Some(&value) {
             recorded.push((key, value));
         } else {
@@ -744,6 +953,15 @@ async fn record_previous_groups(ec2: &Client, instance_id: &str, interfaces: &[I
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if !too_long.is_empty() {
+        return Err(Outcome::failed(
+            format!(
+                "the previous groups of {} do not fit in one tag value ({MAX_TAG_VALUE} characters): nothing recorded on instance {instance_id}; the isolation step's prior state and undo keep them, but a retry after a crash between its two moves will not know them",
+                too_long.join(", ")
+            ),
+            None,
+        ));
+    }
     if writes.is_empty() && recorded.is_empty() {
         return Ok(Outcome::skipped(format!(
             "instance {instance_id} was already isolated when this plan was made; its earlier groups are in the isolation step's prior state of the earlier report"

@@ -10,12 +10,12 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::Client as CloudWatch;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_sdk_ec2::types::{Filter, Instance, SecurityGroup, SecurityGroupRule};
+use aws_sdk_ec2::types::{Filter, Instance, NetworkInterface, SecurityGroup, SecurityGroupRule};
 use reflex_shared::Notes;
 use reflex_shared::aws::CallError;
 use reflex_shared::exemption::Tags;
 
-use crate::actions::{Interface, QUARANTINE_GROUP_NAME, REFLEX_GROUP_NAMES, UNTRACKED_GROUP_NAME};
+use crate::actions::{Interface, QUARANTINE_GROUP_NAME, REFLEX_GROUP_NAMES};
 use crate::alarm::{AlarmClaim, AlarmFacts, AlarmLookup};
 use crate::ingress::{self, OpenedRule};
 use crate::trigger::Trigger;
@@ -56,8 +56,9 @@ pub struct InstanceFacts {
     pub auto_scaling_group: Option<String>,
     /// The VPC's quarantine group, when it exists.
     pub quarantine_group: Option<String>,
-    /// The VPC's untracked-connections group, when it exists.
-    pub untracked_group: Option<String>,
+    /// Reflex's own groups among the instance's, by name as its description gives them (see
+    /// [`reflex_groups_of`]): never recorded as its previous groups.
+    pub reflex_groups: Vec<String>,
 }
 
 /// Look up exactly what the trigger names: its instances and its alarm, or the rules of the
@@ -72,7 +73,10 @@ pub async fn gather(
     let mut facts = Facts::default();
     match trigger {
         Trigger::Quarantine(request) => {
-            if let Some(claim) = &request.alarm {
+            // An alarm that names no instance quarantines nothing: nothing to verify.
+            if let Some(claim) = &request.alarm
+                && claim.instance.is_some()
+            {
                 facts.alarm = Some(alarm(cloudwatch, claim, notes).await);
             }
             for id in &request.instances {
@@ -263,12 +267,9 @@ async fn instance(
     };
     let tags = tags(found.tags());
     let vpc_id = found.vpc_id().map(String::from);
-    let (quarantine_group, untracked_group) = match &vpc_id {
-        Some(vpc) => (
-            group_id_named(ec2, vpc, QUARANTINE_GROUP_NAME, notes).await,
-            group_id_named(ec2, vpc, UNTRACKED_GROUP_NAME, notes).await,
-        ),
-        None => (None, None),
+    let quarantine_group = match &vpc_id {
+        Some(vpc) => group_id_named(ec2, vpc, QUARANTINE_GROUP_NAME, notes).await,
+        None => None,
     };
     let auto_scaling_group = auto_scaling_group(autoscaling, id, &tags, notes).await;
     InstanceLookup::Found(InstanceFacts {
@@ -284,17 +285,24 @@ async fn instance(
         tags,
         auto_scaling_group,
         quarantine_group,
-        untracked_group,
+        reflex_groups: reflex_groups_of(&found)
+            .into_iter()
+            .map(String::from)
+            .collect(),
     })
 }
 
-/// The id of one of Reflex's groups in the VPC; `None` when there is none yet or it could not
-/// be read (isolation then looks again, and creates it if missing).
+/// The id of one of Reflex's groups in the VPC; `None` when there is none yet. Unreadable for
+/// now: retried (without it an isolated instance would pass for one not isolated, and be
+/// quarantined again); for good: `None`, said in the notes.
 async fn group_id_named(ec2: &Client, vpc: &str, name: &str, notes: &mut Notes) -> Option<String> {
     match find_group(ec2, vpc, name).await {
         Ok(group) => group.and_then(|g| g.group_id),
         Err(e) => {
-            notes.push(format!("could not look for the group {name} in {vpc}: {e}"));
+            notes.failed(
+                format!("could not look for the group {name} in {vpc}: {e}"),
+                e.transient,
+            );
             None
         }
     }
@@ -448,8 +456,9 @@ pub fn volumes(instance: &Instance) -> Vec<(String, String)> {
 /// or `reflex-untracked`.
 ///
 /// Not by its tag: anyone who may tag a security group could put the tag on a group in use
-/// (isolation strips every rule of the quarantine group). A namesake someone else created is
-/// taken: isolation sets its rules to exactly Reflex's before it is used, whoever made it.
+/// (isolation strips every rule of the quarantine group). A `reflex-quarantine` someone else
+/// created is taken, its rules stripped before use; a `reflex-untracked` is opened only when it
+/// carries Reflex's tag and no one else's interface is in it (see the executor).
 pub async fn find_group(
     ec2: &Client,
     vpc_id: &str,
@@ -473,4 +482,29 @@ pub fn tags(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
     tags.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
         .collect()
+}
+
+/// The network interfaces in a security group, through every page.
+pub async fn interfaces_in_group(
+    ec2: &Client,
+    group_id: &str,
+) -> Result<Vec<NetworkInterface>, CallError> {
+    ec2.describe_network_interfaces()
+        .filters(Filter::builder().name("group-id").values(group_id).build())
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(CallError::from)
+}
+
+/// A security group by id, as EC2 has it now; `None` when EC2 does not know it (or does not
+/// list it yet).
+pub async fn describe_group(ec2: &Client, id: &str) -> Result<Option<SecurityGroup>, CallError> {
+    match ec2.describe_security_groups().group_ids(id).send().await {
+        Ok(out) => Ok(out.security_groups.unwrap_or_default().into_iter().next()),
+        Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }

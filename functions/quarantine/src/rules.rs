@@ -13,7 +13,7 @@
 
 use reflex_shared::{Finding, Severity};
 
-use crate::actions::{Interface, QUARANTINED_AT_TAG, QuarantineAction, tag_value};
+use crate::actions::{Interface, QUARANTINED_AT_TAG, QuarantineAction};
 use crate::alarm;
 use crate::facts::{Facts, InstanceFacts, InstanceLookup};
 use crate::ingress::OpenedRule;
@@ -193,7 +193,6 @@ fn steps(
         return (Vec::new(), Vec::new());
     };
     // What to record: the groups before quarantine, never Reflex's own groups.
-    let reflex = [i.quarantine_group.as_ref(), i.untracked_group.as_ref()];
     let previous: Vec<Interface> = i
         .interfaces
         .iter()
@@ -201,7 +200,7 @@ fn steps(
             groups: eni
                 .groups
                 .iter()
-                .filter(|g| !reflex.contains(&Some(*g)))
+                .filter(|g| !i.reflex_groups.contains(g))
                 .cloned()
                 .collect(),
             ..eni.clone()
@@ -216,7 +215,6 @@ fn steps(
             instance_id: id.clone(),
             vpc_id: vpc.clone(),
             quarantine_group: i.quarantine_group.clone(),
-            untracked_group: i.untracked_group.clone(),
             interfaces: i.interfaces.clone(),
         },
     ];
@@ -235,7 +233,7 @@ fn steps(
     });
     rest.push(QuarantineAction::TagQuarantined {
         instance_id: id.clone(),
-        reason: tag_value(reason),
+        reason: reason.to_string(),
         earlier_quarantine: earlier_quarantine.clone(),
     });
     for (volume, device) in &i.volumes {
@@ -243,7 +241,7 @@ fn steps(
             instance_id: id.clone(),
             volume_id: volume.clone(),
             device: device.clone(),
-            finding: tag_value(reason),
+            finding: reason.to_string(),
             event_id: event_id.to_string(),
             earlier_quarantine: earlier_quarantine.clone(),
         });

@@ -164,15 +164,7 @@ impl Settings {
         settings.min_severity =
             config::guardduty_severity(env, MIN_SEVERITY, DEFAULT_MIN_SEVERITY)?;
         for alarm in config::list(env, ALARMS) {
-            if alarm.contains(['*', '?']) {
-                return Err(ConfigError::new(
-                    ALARMS,
-                    format!(
-                        "`{alarm}`: list exact alarm names; a pattern would let anyone who may \
-                         create an alarm name one to match it"
-                    ),
-                ));
-            }
+            config::exact_name(ALARMS, &alarm)?;
             settings.alarms.push(alarm);
         }
         if let Some(tag) = config::tag(env, TRIGGER_TAG)? {

@@ -5,6 +5,7 @@
 
 use reflex_shared::event::alarm::AlarmStateValue;
 use reflex_shared::event::{AlarmStateChange, GuardDutyFinding};
+use reflex_shared::exemption::written_tags;
 use reflex_shared::{ApiCall, Event, EventError, Interpreted, Severity};
 use serde_json::Value;
 
@@ -170,23 +171,20 @@ fn instance_alarm(
             "alarm {name} (listed) is ALARM but watches no instance (no InstanceId dimension): nothing to quarantine, check the alarm or the configuration"
         ),
     };
-    let instances = instance.map(String::from).into_iter().collect();
-    let Interpreted::Trigger(Trigger::Quarantine(mut request)) = quarantine(
-        Cause::InstanceAlarm,
-        Severity::High,
+    Interpreted::Trigger(Trigger::Quarantine(Request {
+        cause: Cause::InstanceAlarm,
+        severity: Severity::High,
         reason,
-        instances,
-        event_id,
-    ) else {
-        unreachable!("quarantine() makes a quarantine request")
-    };
-    request.alarm = Some(AlarmClaim::read(alarm));
-    Interpreted::Trigger(Trigger::Quarantine(request))
+        instances: instance.map(String::from).into_iter().collect(),
+        event_id: event_id.to_string(),
+        alarm: Some(AlarmClaim::read(alarm)),
+    }))
 }
 
 /// The operator's quarantine tag put on instances: its key with exactly its configured value
 /// (any other value, or the trigger off, is ignored). Resources other than instances are left
-/// out. Every resource and tag is validated, whether or not the tag is quarantine's.
+/// out. Both lists must be there and every resource must have an id, whether or not the tag is
+/// quarantine's; the tags are read as the exemption tag's are (`written_tags`).
 fn operator_tag(
     call: &ApiCall,
     settings: &Settings,
@@ -202,22 +200,15 @@ fn operator_tag(
                 .ok_or_else(|| create_tags_missing(&format!("resourcesSet.items[{i}].resourceId")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut asked = None;
-    for (i, t) in list(params, "tagSet")?.iter().enumerate() {
-        let key = t
-            .get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| create_tags_missing(&format!("tagSet.items[{i}].key")))?;
-        let value = t.get("value").and_then(Value::as_str).unwrap_or("");
-        if let Some(trigger) = &settings.trigger_tag
-            && trigger.matches(key, value)
-        {
-            // The key only: the value is the operators' and the reason is written on the
-            // instance, where anyone who may describe it reads it.
-            asked = Some(format!("the quarantine tag {key}"));
-        }
-    }
-    let Some(tag) = asked else {
+    list(params, "tagSet")?;
+    let asked = settings.trigger_tag.as_ref().and_then(|trigger| {
+        written_tags(params)
+            .into_iter()
+            .find(|(key, value)| trigger.matches(key, value))
+    });
+    // The key only: the value is the operators' and the reason is written on the instance,
+    // where anyone who may describe it reads it.
+    let Some(tag) = asked.map(|(key, _)| format!("the quarantine tag {key}")) else {
         return Ok(ignored(match &settings.trigger_tag {
             Some(trigger) => format!(
                 "no tag set asks for quarantine (the key {} with its configured value)",

@@ -10,8 +10,13 @@
 //! - A step that fails: moto cannot refuse one chosen call (`CreateSnapshot`) with
 //!   `UnauthorizedOperation`. The other steps, isolation first, must still run and the report
 //!   must list each step's result.
-//! - A move to the quarantine group refused after the move to the untracked-connections group:
-//!   the instance must not be left in a group that allows all traffic.
+//! - A move to the quarantine group refused, or failing for now, after the move to the
+//!   untracked-connections group: the instance must not be left in a group that allows all
+//!   traffic, and that group is open only for the moves.
+//! - Faults that may pass while reading Reflex's groups or making the untracked group ready:
+//!   the event fails for now, before anything is decided or moved.
+//! - Previous groups that cannot be recorded whole, or are not known: no cut record, no undo
+//!   command that cannot work.
 //! - An instance carrying the exemption tag, read by the pipeline through EC2 `DescribeTags`:
 //!   every step is exempt and no call changes anything.
 //! - A security group opened to the world: the caller's tags come from IAM, the group's from
@@ -32,6 +37,7 @@ use aws_sdk_ec2::operation::create_snapshot::CreateSnapshotOutput;
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
 use aws_sdk_ec2::operation::describe_security_group_rules::DescribeSecurityGroupRulesOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
@@ -52,7 +58,7 @@ use reflex_quarantine::{Quarantine, Settings};
 use reflex_shared::Outcome;
 use reflex_shared::pipeline::Handler;
 use reflex_shared::report::{Report, Status};
-use reflex_testkit::mocked;
+use reflex_testkit::{MAX_ATTEMPTS, mocked};
 use serde_json::Value;
 
 const INSTANCE: &str = "i-0c7e5f3a9b1d24680";
@@ -239,7 +245,9 @@ fn named(
         .map(String::as_str)
 }
 
-/// Both of Reflex's groups exist in the VPC already, each with exactly its rules.
+/// Both of Reflex's groups exist in the VPC already, as Reflex leaves them between quarantines:
+/// no rules, the untracked-connections group with Reflex's tag. Asked by id (to close it after
+/// the moves), the untracked group is open to all traffic, as Reflex opened it for them.
 fn both_groups_ready() -> Rule {
     mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(|r| {
         let b = DescribeSecurityGroupsOutput::builder();
@@ -249,21 +257,131 @@ fn both_groups_ready() -> Rule {
                 .vpc_id(VPC)
                 .group_name(name)
         };
-        match named(r) {
-            Some("reflex-quarantine") => b
-                .security_groups(group(QUARANTINE_SG, "reflex-quarantine").build())
-                .build(),
-            Some("reflex-untracked") => b
+        let untracked = || {
+            group(UNTRACKED_SG, "reflex-untracked").tags(
+                Tag::builder()
+                    .key("reflex:untracked-group")
+                    .value("true")
+                    .build(),
+            )
+        };
+        if r.group_ids() == [UNTRACKED_SG] {
+            return b
                 .security_groups(
-                    group(UNTRACKED_SG, "reflex-untracked")
+                    untracked()
                         .ip_permissions(allow_all())
                         .ip_permissions_egress(allow_all())
                         .build(),
                 )
+                .build();
+        }
+        match named(r) {
+            Some("reflex-quarantine") => b
+                .security_groups(group(QUARANTINE_SG, "reflex-quarantine").build())
                 .build(),
+            Some("reflex-untracked") => b.security_groups(untracked().build()).build(),
             _ => b.build(),
         }
     })
+}
+
+/// A group's rules as DescribeSecurityGroupRules lists them: all traffic in and out, IPv4 and
+/// IPv6 (the untracked group opened), or a new group's default rule (all out, IPv4).
+fn rules_of(group: &str, opened: bool) -> DescribeSecurityGroupRulesOutput {
+    let rule = |n: u32, egress: bool, cidr: &str| {
+        let b = SecurityGroupRule::builder()
+            .security_group_rule_id(format!("sgr-0{group}{n}"))
+            .group_id(group)
+            .is_egress(egress)
+            .ip_protocol("-1");
+        if cidr.contains(':') {
+            b.cidr_ipv6(cidr).build()
+        } else {
+            b.cidr_ipv4(cidr).build()
+        }
+    };
+    let b = DescribeSecurityGroupRulesOutput::builder();
+    if !opened {
+        return b.security_group_rules(rule(0, true, "0.0.0.0/0")).build();
+    }
+    b.security_group_rules(rule(1, false, "0.0.0.0/0"))
+        .security_group_rules(rule(2, false, "::/0"))
+        .security_group_rules(rule(3, true, "0.0.0.0/0"))
+        .security_group_rules(rule(4, true, "::/0"))
+        .build()
+}
+
+/// The untracked-connections group opened for the moves and closed after them: all traffic
+/// authorized in and out, no other interface in it, then every rule revoked by its id.
+struct OpenedAndClosed {
+    all_in: Rule,
+    all_out: Rule,
+    no_interfaces: Rule,
+    opened_rules: Rule,
+    revoke_in: Rule,
+    revoke_out: Rule,
+}
+
+impl OpenedAndClosed {
+    fn new() -> Self {
+        Self {
+            all_in: mock!(aws_sdk_ec2::Client::authorize_security_group_ingress)
+                .match_requests(|r| r.group_id() == Some(UNTRACKED_SG))
+                .then_output(|| AuthorizeSecurityGroupIngressOutput::builder().build()),
+            all_out: mock!(aws_sdk_ec2::Client::authorize_security_group_egress)
+                .match_requests(|r| r.group_id() == Some(UNTRACKED_SG))
+                .then_output(|| AuthorizeSecurityGroupEgressOutput::builder().build()),
+            no_interfaces: mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+                .match_requests(|r| {
+                    r.filters()
+                        .iter()
+                        .any(|f| f.name() == Some("group-id") && f.values() == [UNTRACKED_SG])
+                })
+                .then_output(|| DescribeNetworkInterfacesOutput::builder().build()),
+            opened_rules: mock!(aws_sdk_ec2::Client::describe_security_group_rules)
+                .match_requests(|r| {
+                    r.filters()
+                        .iter()
+                        .any(|f| f.name() == Some("group-id") && f.values() == [UNTRACKED_SG])
+                })
+                .then_output(|| rules_of(UNTRACKED_SG, true)),
+            revoke_in: mock!(aws_sdk_ec2::Client::revoke_security_group_ingress)
+                .match_requests(|r| {
+                    r.group_id() == Some(UNTRACKED_SG) && r.security_group_rule_ids().len() == 2
+                })
+                .then_output(|| RevokeSecurityGroupIngressOutput::builder().build()),
+            revoke_out: mock!(aws_sdk_ec2::Client::revoke_security_group_egress)
+                .match_requests(|r| {
+                    r.group_id() == Some(UNTRACKED_SG) && r.security_group_rule_ids().len() == 2
+                })
+                .then_output(|| RevokeSecurityGroupEgressOutput::builder().build()),
+        }
+    }
+
+    fn rules(&self) -> [&Rule; 6] {
+        [
+            &self.all_in,
+            &self.all_out,
+            &self.no_interfaces,
+            &self.opened_rules,
+            &self.revoke_in,
+            &self.revoke_out,
+        ]
+    }
+
+    /// Opened (IPv4 and IPv6, both ways) and closed again (each direction in one call), `times`.
+    fn assert_opened_and_closed(&self, times: usize) {
+        assert_eq!(
+            (self.all_in.num_calls(), self.all_out.num_calls()),
+            (2 * times, 2 * times),
+            "opened"
+        );
+        assert_eq!(
+            (self.revoke_in.num_calls(), self.revoke_out.num_calls()),
+            (times, times),
+            "closed again"
+        );
+    }
 }
 
 /// Every group change, in order: `(interface or instance, groups)`.
@@ -272,6 +390,23 @@ type Moves = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
 fn no_snapshots() -> Rule {
     mock!(aws_sdk_ec2::Client::describe_snapshots)
         .then_output(|| DescribeSnapshotsOutput::builder().build())
+}
+
+/// CreateSnapshot of the instance's root volume: taken.
+fn snapshot_taken() -> Rule {
+    mock!(aws_sdk_ec2::Client::create_snapshot)
+        .match_requests(|r| r.volume_id() == Some(ROOT_VOLUME))
+        .then_output(|| {
+            CreateSnapshotOutput::builder()
+                .snapshot_id("snap-0a1b2c3d4e5f60001")
+                .build()
+        })
+}
+
+/// DescribeAutoScalingInstances: the instance is in no Auto Scaling group.
+fn not_in_a_fleet() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
+        .then_output(|| DescribeAutoScalingInstancesOutput::builder().build())
 }
 
 /// DescribeAutoScalingInstances: the instance is in service in `web-fleet`.
@@ -336,34 +471,26 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
         create_tags(),
         no_snapshots(),
     );
-    let snapshot = mock!(aws_sdk_ec2::Client::create_snapshot)
-        .match_requests(|r| r.volume_id() == Some(ROOT_VOLUME))
-        .then_output(|| {
-            CreateSnapshotOutput::builder()
-                .snapshot_id("snap-0a1b2c3d4e5f60001")
-                .build()
-        });
-    let not_in_a_group = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
-        .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
+    let (snapshot, not_in_a_group) = (snapshot_taken(), not_in_a_fleet());
+    let untracked = OpenedAndClosed::new();
+    let mut ec2: Vec<&Rule> = vec![
+        &instances,
+        &find_group,
+        &move_interface,
+        &instance_groups,
+        &exemption,
+        &attributes,
+        &modify,
+        &tags,
+        &snapshots,
+        &snapshot,
+    ];
+    ec2.extend(untracked.rules());
 
-    let report = handler(
-        &[
-            &instances,
-            &find_group,
-            &move_interface,
-            &instance_groups,
-            &exemption,
-            &attributes,
-            &modify,
-            &tags,
-            &snapshots,
-            &snapshot,
-        ],
-        &[&not_in_a_group],
-    )
-    .handle(event("guardduty-bitcoin-tool-high.json"))
-    .await
-    .expect("the event is handled");
+    let report = handler(&ec2, &[&not_in_a_group])
+        .handle(event("guardduty-bitcoin-tool-high.json"))
+        .await
+        .expect("the event is handled");
 
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     let steps = outcomes(&report);
@@ -382,6 +509,8 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
         ]
     );
     assert_eq!(instance_groups.num_calls(), 0);
+    // Open to all traffic only for the moves of both interfaces.
+    untracked.assert_opened_and_closed(1);
     // The instance's tags are read once for every step that touches it.
     assert_eq!(exemption.num_calls(), 1);
     let Outcome::Done {
@@ -393,8 +522,8 @@ async fn an_instance_with_two_interfaces_is_isolated_interface_by_interface() {
     assert_eq!(
         undo.as_deref(),
         Some(
-            "aws ec2 modify-network-interface-attribute --network-interface-id eni-0b1c2d3e4f5a60718 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002 \
-             && aws ec2 modify-network-interface-attribute --network-interface-id eni-0b1c2d3e4f5a60719 --groups sg-0a1b2c3d4e5f60003"
+            "aws --region us-east-1 ec2 modify-network-interface-attribute --network-interface-id eni-0b1c2d3e4f5a60718 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002 \
+             && aws --region us-east-1 ec2 modify-network-interface-attribute --network-interface-id eni-0b1c2d3e4f5a60719 --groups sg-0a1b2c3d4e5f60003"
         )
     );
     let prior = prior_state.as_ref().unwrap();
@@ -421,32 +550,60 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
     let instances = describe_instances(one);
     // Neither of Reflex's groups exists yet: looked for by name (none), created, then read back
     // with the default allow-all egress rule, which is revoked; the untracked-connections group
-    // then gets all traffic in and out.
-    let groups = mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(|r| {
-        let b = DescribeSecurityGroupsOutput::builder();
-        let Some(id) = r.group_ids().first() else {
-            return b.build();
-        };
-        // With the tag each was created with.
-        let tag = match id.as_str() {
-            UNTRACKED_SG => "reflex:untracked-group",
-            _ => "reflex:quarantine-group",
-        };
-        b.security_groups(
-            SecurityGroup::builder()
+    // then gets all traffic in and out, and is read back so once more after the moves, to be
+    // closed again.
+    let untracked_reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let groups =
+        mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(move |r| {
+            let b = DescribeSecurityGroupsOutput::builder();
+            let Some(id) = r.group_ids().first() else {
+                return b.build();
+            };
+            // With the tag each was created with.
+            let tag = match id.as_str() {
+                UNTRACKED_SG => "reflex:untracked-group",
+                _ => "reflex:quarantine-group",
+            };
+            let group = SecurityGroup::builder()
                 .group_id(id)
                 .vpc_id(VPC)
-                .tags(Tag::builder().key(tag).value("true").build())
-                .ip_permissions_egress(
+                .tags(Tag::builder().key(tag).value("true").build());
+            let opened = id == UNTRACKED_SG
+                && untracked_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+            let group = if opened {
+                group
+                    .ip_permissions(allow_all())
+                    .ip_permissions_egress(allow_all())
+            } else {
+                group.ip_permissions_egress(
                     IpPermission::builder()
                         .ip_protocol("-1")
                         .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
                         .build(),
                 )
-                .build(),
-        )
-        .build()
-    });
+            };
+            b.security_groups(group.build()).build()
+        });
+    let no_interfaces = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+        .then_output(|| DescribeNetworkInterfacesOutput::builder().build());
+    // The same state rule by rule: a default rule, then the untracked group opened.
+    let untracked_listed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let rules =
+        mock!(aws_sdk_ec2::Client::describe_security_group_rules).then_compute_output(move |r| {
+            let group = r
+                .filters()
+                .iter()
+                .find(|f| f.name() == Some("group-id"))
+                .and_then(|f| f.values().first())
+                .cloned()
+                .unwrap_or_default();
+            let opened = group == UNTRACKED_SG
+                && untracked_listed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+            rules_of(&group, opened)
+        });
+    let closed_in = mock!(aws_sdk_ec2::Client::revoke_security_group_ingress)
+        .match_requests(|r| r.group_id() == Some(UNTRACKED_SG))
+        .then_output(|| RevokeSecurityGroupIngressOutput::builder().build());
     let create_group = |name: &'static str, id: &'static str| {
         mock!(aws_sdk_ec2::Client::create_security_group)
             .match_requests(move |r| r.group_name() == Some(name) && r.vpc_id() == Some(VPC))
@@ -457,7 +614,6 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         create_group("reflex-untracked", UNTRACKED_SG),
     );
     let no_egress = mock!(aws_sdk_ec2::Client::revoke_security_group_egress)
-        .match_requests(|r| r.ip_permissions().len() == 1)
         .then_output(|| RevokeSecurityGroupEgressOutput::builder().build());
     let all_in = mock!(aws_sdk_ec2::Client::authorize_security_group_ingress)
         .match_requests(|r| r.group_id() == Some(UNTRACKED_SG))
@@ -527,6 +683,9 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
             &tags,
             &snapshots,
             &refused,
+            &no_interfaces,
+            &rules,
+            &closed_in,
         ],
         &[&member, &fleet, &detach],
     )
@@ -567,9 +726,9 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         (1, 1)
     );
     // Each new group's default egress rule revoked; the untracked group then open to IPv4
-    // and IPv6 both ways.
-    assert_eq!(no_egress.num_calls(), 2);
+    // and IPv6 both ways for the moves, and closed again after them.
     assert_eq!((all_in.num_calls(), all_out.num_calls()), (2, 2));
+    assert_eq!((closed_in.num_calls(), no_egress.num_calls()), (1, 3));
     assert_eq!(detach.num_calls(), 1);
     // UnauthorizedOperation is not retried.
     assert_eq!(refused.num_calls(), 1);
@@ -585,7 +744,7 @@ async fn a_failed_snapshot_leaves_the_isolation_done_and_the_report_lists_every_
         "{text}"
     );
     assert!(
-        text.contains("to undo: aws ec2 modify-instance-attribute --instance-id i-0c7e5f3a9b1d24680 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002"),
+        text.contains("to undo: aws --region us-east-1 ec2 modify-instance-attribute --instance-id i-0c7e5f3a9b1d24680 --groups sg-0a1b2c3d4e5f60001 sg-0a1b2c3d4e5f60002"),
         "{text}"
     );
 }
@@ -624,32 +783,26 @@ async fn a_move_to_quarantine_refused_after_the_untracked_group_puts_the_previou
         create_tags(),
         no_snapshots(),
     );
-    let snapshot = mock!(aws_sdk_ec2::Client::create_snapshot).then_output(|| {
-        CreateSnapshotOutput::builder()
-            .snapshot_id("snap-0a1b2c3d4e5f60001")
-            .build()
-    });
-    let not_in_a_group = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_instances)
-        .then_output(|| DescribeAutoScalingInstancesOutput::builder().build());
+    let (snapshot, not_in_a_group) = (snapshot_taken(), not_in_a_fleet());
+    let untracked = OpenedAndClosed::new();
+    let mut ec2: Vec<&Rule> = vec![
+        &instances,
+        &groups,
+        &refused,
+        &change_groups,
+        &exemption,
+        &attributes,
+        &modify,
+        &tags,
+        &snapshots,
+        &snapshot,
+    ];
+    ec2.extend(untracked.rules());
 
-    let report = handler(
-        &[
-            &instances,
-            &groups,
-            &refused,
-            &change_groups,
-            &exemption,
-            &attributes,
-            &modify,
-            &tags,
-            &snapshots,
-            &snapshot,
-        ],
-        &[&not_in_a_group],
-    )
-    .handle(event("guardduty-bitcoin-tool-high.json"))
-    .await
-    .expect("the event is handled");
+    let report = handler(&ec2, &[&not_in_a_group])
+        .handle(event("guardduty-bitcoin-tool-high.json"))
+        .await
+        .expect("the event is handled");
 
     assert_eq!(
         refused.num_calls(),
@@ -680,6 +833,96 @@ async fn a_move_to_quarantine_refused_after_the_untracked_group_puts_the_previou
         other => panic!("{other:?}"),
     }
     assert_eq!(report.status, Status::PartiallyFailed, "{report:#?}");
+    untracked.assert_opened_and_closed(1);
+}
+
+#[tokio::test]
+async fn a_move_to_quarantine_that_fails_for_now_puts_the_previous_groups_back_until_the_retry() {
+    let one = instance(vec![eni(PRIMARY_ENI, 0, &[WEB_SG, SSH_SG])], false);
+    let instances = describe_instances(one);
+    let groups = both_groups_ready();
+    let moves: Moves = Default::default();
+    let seen = moves.clone();
+    let change_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| !r.groups().is_empty())
+        .then_compute_output(move |r| {
+            seen.lock()
+                .unwrap()
+                .push((INSTANCE.to_string(), r.groups().to_vec()));
+            ModifyInstanceAttributeOutput::builder().build()
+        });
+    // Into quarantine: throttled past the SDK's retries in the first delivery, then accepted.
+    let throttled = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| r.groups() == [QUARANTINE_SG])
+        .sequence()
+        .http_status(
+            400,
+            Some(ec2_error("RequestLimitExceeded", "Request limit exceeded.")),
+        )
+        .times(MAX_ATTEMPTS as usize)
+        .output(|| ModifyInstanceAttributeOutput::builder().build())
+        .build();
+    let (exemption, attributes, modify, tags, snapshots) = (
+        not_exempt(),
+        attributes(),
+        modify_attributes(),
+        create_tags(),
+        no_snapshots(),
+    );
+    let (snapshot, not_in_a_group) = (snapshot_taken(), not_in_a_fleet());
+    let untracked = OpenedAndClosed::new();
+    let mut ec2: Vec<&Rule> = vec![
+        &instances,
+        &groups,
+        &throttled,
+        &change_groups,
+        &exemption,
+        &attributes,
+        &modify,
+        &tags,
+        &snapshots,
+        &snapshot,
+    ];
+    ec2.extend(untracked.rules());
+    let handler = handler(&ec2, &[&not_in_a_group]);
+    let event = event("guardduty-bitcoin-tool-high.json");
+
+    // The delivery fails for now, so that Lambda retries it...
+    let err = reflex_testkit::fails_for_now(&handler, &event, "Transient.Interrupted").await;
+    assert!(err.to_string().contains("RequestLimitExceeded"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("was put back in its previous groups"),
+        "{err}"
+    );
+    // ...but the instance does not wait for it in the group that allows all traffic: it is put
+    // back in its own groups, and the group is closed again.
+    let to = |groups: &[&str]| {
+        (
+            INSTANCE.to_string(),
+            groups.iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        *moves.lock().unwrap(),
+        [to(&[UNTRACKED_SG]), to(&[WEB_SG, SSH_SG])],
+        "into the untracked group, not into quarantine for now, then back"
+    );
+    untracked.assert_opened_and_closed(1);
+
+    // Lambda's retry makes both moves again, from the instance's own groups.
+    let report = handler.handle(event).await.expect("the retry is handled");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(
+        *moves.lock().unwrap(),
+        [
+            to(&[UNTRACKED_SG]),
+            to(&[WEB_SG, SSH_SG]),
+            to(&[UNTRACKED_SG])
+        ]
+    );
+    assert_eq!(throttled.num_calls(), MAX_ATTEMPTS as usize + 1);
+    untracked.assert_opened_and_closed(2);
 }
 
 #[tokio::test]
@@ -791,7 +1034,7 @@ async fn a_world_open_group_is_closed_after_reading_only_the_tags_of_the_caller_
     };
     assert!(
         undo.as_deref().is_some_and(|u| u.starts_with(&format!(
-            "aws ec2 authorize-security-group-ingress --group-id {WEB_SG} --ip-permissions '["
+            "aws --region us-east-1 ec2 authorize-security-group-ingress --group-id {WEB_SG} --ip-permissions '["
         ))),
         "{undo:?}"
     );
@@ -804,4 +1047,254 @@ async fn a_world_open_group_is_closed_after_reading_only_the_tags_of_the_caller_
         (1, 1, 1)
     );
     assert_eq!(instances.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_lookup_of_reflexs_groups_that_fails_for_now_fails_the_event_before_any_change() {
+    let one = instance(vec![eni(PRIMARY_ENI, 0, &[QUARANTINE_SG])], false);
+    let instances = describe_instances(one);
+    // Throttled, whoever asks: gathering the facts, or (without the fix) the isolation.
+    let throttled = mock!(aws_sdk_ec2::Client::describe_security_groups)
+        .sequence()
+        .http_status(
+            400,
+            Some(ec2_error("RequestLimitExceeded", "Request limit exceeded.")),
+        )
+        .times(3 * MAX_ATTEMPTS as usize)
+        .build();
+    let (exemption, tags, not_in_a_group) = (not_exempt(), create_tags(), not_in_a_fleet());
+
+    // An instance already isolated must not pass for one that is not (its quarantine time
+    // replaced, its volumes snapshotted again): nothing is decided without the group.
+    let err = reflex_testkit::fails_for_now(
+        &handler(
+            &[&instances, &throttled, &exemption, &tags],
+            &[&not_in_a_group],
+        ),
+        &event("guardduty-bitcoin-tool-high.json"),
+        "Transient.Lookup",
+    )
+    .await;
+    assert!(
+        err.to_string()
+            .contains("could not look for the group reflex-quarantine"),
+        "{err}"
+    );
+    assert_eq!(tags.num_calls(), 0, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_fault_for_now_making_the_untracked_group_ready_fails_the_event_before_any_move() {
+    let one = instance(vec![eni(PRIMARY_ENI, 0, &[WEB_SG, SSH_SG])], false);
+    let instances = describe_instances(one);
+    // The quarantine group is ready; the untracked group is missing, and creating it is
+    // throttled past the SDK's retries.
+    let groups = mock!(aws_sdk_ec2::Client::describe_security_groups).then_compute_output(|r| {
+        let b = DescribeSecurityGroupsOutput::builder();
+        match named(r) {
+            Some("reflex-quarantine") => b
+                .security_groups(
+                    SecurityGroup::builder()
+                        .group_id(QUARANTINE_SG)
+                        .vpc_id(VPC)
+                        .group_name("reflex-quarantine")
+                        .build(),
+                )
+                .build(),
+            _ => b.build(),
+        }
+    });
+    let create_untracked = mock!(aws_sdk_ec2::Client::create_security_group)
+        .match_requests(|r| r.group_name() == Some("reflex-untracked"))
+        .sequence()
+        .http_status(
+            400,
+            Some(ec2_error("RequestLimitExceeded", "Request limit exceeded.")),
+        )
+        .times(MAX_ATTEMPTS as usize)
+        .build();
+    let change_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| !r.groups().is_empty())
+        .then_output(|| ModifyInstanceAttributeOutput::builder().build());
+    let (exemption, attributes, modify, tags, snapshots) = (
+        not_exempt(),
+        attributes(),
+        modify_attributes(),
+        create_tags(),
+        no_snapshots(),
+    );
+    let (snapshot, not_in_a_group) = (snapshot_taken(), not_in_a_fleet());
+
+    let err = reflex_testkit::fails_for_now(
+        &handler(
+            &[
+                &instances,
+                &groups,
+                &create_untracked,
+                &change_groups,
+                &exemption,
+                &attributes,
+                &modify,
+                &tags,
+                &snapshots,
+                &snapshot,
+            ],
+            &[&not_in_a_group],
+        ),
+        &event("guardduty-bitcoin-tool-high.json"),
+        "Transient.Interrupted",
+    )
+    .await;
+    assert!(err.to_string().contains("nothing moved yet"), "{err}");
+    // Not isolated with tracked connections left open for good: the retry isolates through
+    // the untracked group.
+    assert_eq!(change_groups.num_calls(), 0, "no move");
+    assert_eq!(create_untracked.num_calls(), MAX_ATTEMPTS as usize);
+}
+
+/// The instance as a run that died between the two moves left it: in the untracked group only
+/// (named so in its description), and no record of its own groups on it.
+fn left_in_the_untracked_group() -> Instance {
+    let named = GroupIdentifier::builder()
+        .group_id(UNTRACKED_SG)
+        .group_name("reflex-untracked")
+        .build();
+    let interface = InstanceNetworkInterface::builder()
+        .network_interface_id(PRIMARY_ENI)
+        .attachment(
+            InstanceNetworkInterfaceAttachment::builder()
+                .device_index(0)
+                .build(),
+        )
+        .groups(named)
+        .build();
+    instance(vec![interface], false)
+}
+
+#[tokio::test]
+async fn an_isolation_whose_previous_groups_are_not_known_prints_no_undo_command() {
+    let instances = describe_instances(left_in_the_untracked_group());
+    let groups = both_groups_ready();
+    let moves: Moves = Default::default();
+    let seen = moves.clone();
+    let change_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| !r.groups().is_empty())
+        .then_compute_output(move |r| {
+            seen.lock()
+                .unwrap()
+                .push((INSTANCE.to_string(), r.groups().to_vec()));
+            ModifyInstanceAttributeOutput::builder().build()
+        });
+    let (exemption, attributes, modify, tags, snapshots) = (
+        not_exempt(),
+        attributes(),
+        modify_attributes(),
+        create_tags(),
+        no_snapshots(),
+    );
+    let (snapshot, not_in_a_group) = (snapshot_taken(), not_in_a_fleet());
+    let untracked = OpenedAndClosed::new();
+    let mut ec2: Vec<&Rule> = vec![
+        &instances,
+        &groups,
+        &change_groups,
+        &exemption,
+        &attributes,
+        &modify,
+        &tags,
+        &snapshots,
+        &snapshot,
+    ];
+    ec2.extend(untracked.rules());
+
+    let report = handler(&ec2, &[&not_in_a_group])
+        .handle(event("guardduty-bitcoin-tool-high.json"))
+        .await
+        .expect("the event is handled");
+
+    // The move is finished...
+    assert_eq!(
+        *moves.lock().unwrap(),
+        [(INSTANCE.to_string(), vec![QUARANTINE_SG.to_string()])]
+    );
+    let isolation = report
+        .actions()
+        .find(|a| a.description.starts_with("isolate instance"))
+        .expect("the isolation step");
+    assert_eq!(
+        isolation.outcome.status(),
+        "done",
+        "{:#?}",
+        isolation.outcome
+    );
+    // ...but nothing says which groups it had: no command that cannot work.
+    let undo = isolation.outcome.undo_command().expect("an undo line");
+    assert!(!undo.is_command(), "{undo}");
+    assert!(undo.starts_with("no command printed: "), "{undo}");
+    assert!(undo.contains("are not known"), "{undo}");
+}
+
+#[tokio::test]
+async fn previous_groups_too_many_for_one_tag_are_refused_whole_not_cut() {
+    // Sixteen groups (a raised quota) on one interface: 335 characters joined, past EC2's 256.
+    let many: Vec<String> = (0..16).map(|n| format!("sg-0a1b2c3d4e5f6{n:04}")).collect();
+    let names: Vec<&str> = many.iter().map(String::as_str).collect();
+    let instances = describe_instances(instance(vec![eni(PRIMARY_ENI, 0, &names)], false));
+    let groups = both_groups_ready();
+    let change_groups = mock!(aws_sdk_ec2::Client::modify_instance_attribute)
+        .match_requests(|r| !r.groups().is_empty())
+        .then_output(|| ModifyInstanceAttributeOutput::builder().build());
+    let (exemption, attributes, modify, tags, snapshots) = (
+        not_exempt(),
+        attributes(),
+        modify_attributes(),
+        create_tags(),
+        no_snapshots(),
+    );
+    let (snapshot, not_in_a_group) = (snapshot_taken(), not_in_a_fleet());
+    let untracked = OpenedAndClosed::new();
+    let mut ec2: Vec<&Rule> = vec![
+        &instances,
+        &groups,
+        &change_groups,
+        &exemption,
+        &attributes,
+        &modify,
+        &tags,
+        &snapshots,
+        &snapshot,
+    ];
+    ec2.extend(untracked.rules());
+
+    let report = handler(&ec2, &[&not_in_a_group])
+        .handle(event("guardduty-bitcoin-tool-high.json"))
+        .await
+        .expect("the event is handled");
+
+    let steps = outcomes(&report);
+    let Outcome::Failed { why, retryable, .. } = steps[0].1 else {
+        panic!("the record must fail whole: {steps:#?}")
+    };
+    assert!(!retryable);
+    assert!(
+        why.contains(&format!(
+            "the previous groups of {PRIMARY_ENI} (16 groups) do not fit"
+        )),
+        "{why}"
+    );
+    // Only the quarantine's own tags were written, never a cut list.
+    assert_eq!(
+        tags.num_calls(),
+        1,
+        "the reason and time of quarantine only"
+    );
+    // The isolation keeps every group in its undo.
+    let Outcome::Done { undo, .. } = steps[1].1 else {
+        panic!("{steps:#?}")
+    };
+    let undo = undo.as_ref().expect("an undo");
+    assert!(undo.is_command(), "{undo}");
+    for g in &many {
+        assert!(undo.contains(g.as_str()), "{g}: {undo}");
+    }
 }

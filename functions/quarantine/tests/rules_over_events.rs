@@ -82,7 +82,7 @@ fn web_1() -> InstanceFacts {
         tags: BTreeMap::from([("Name".into(), "web-1".into())]),
         auto_scaling_group: Some("web-fleet".into()),
         quarantine_group: None,
-        untracked_group: None,
+        reflex_groups: Vec::new(),
     }
 }
 
@@ -641,6 +641,8 @@ fn an_already_quarantined_instance_gets_the_same_steps_and_never_records_the_qua
     let mut i = web_1();
     i.quarantine_group = Some(QUARANTINE_SG.into());
     i.interfaces[0].groups = vec![QUARANTINE_SG.into()];
+    // As the instance's description names it: Reflex's group.
+    i.reflex_groups = vec![QUARANTINE_SG.into()];
     i.tags
         .insert(QUARANTINED_AT_TAG.into(), "2026-11-20T11:41:00Z".into());
     let f = only(
@@ -846,9 +848,14 @@ fn every_sample_parses_and_every_rule_has_a_positive_sample() {
             assert!(result.is_err(), "{name}");
             continue;
         }
+        // The facts of a genuine case: web-1, and for an alarm, CloudWatch's own.
+        let facts = with_alarm(found(web_1()), genuine_alarm());
         if let Interpreted::Trigger(trigger) = result.unwrap_or_else(|e| panic!("{name}: {e}")) {
-            for f in rules::decide(&trigger, &found(web_1()), &settings) {
-                fired.insert(f.rule_id);
+            // A positive sample is one that acts: a finding without actions only tells.
+            for f in rules::decide(&trigger, &facts, &settings) {
+                if !f.actions.is_empty() {
+                    fired.insert(f.rule_id);
+                }
             }
         }
     }

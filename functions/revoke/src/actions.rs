@@ -44,6 +44,53 @@ impl std::fmt::Display for Identity {
     }
 }
 
+/// An IAM user or role: the identities that carry tags (an IAM group carries none), so the only
+/// ones an exemption tag can be written on. Serialized as an [`Identity`] is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Principal {
+    User(String),
+    Role(String),
+}
+
+impl Principal {
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::User(n) | Principal::Role(n) => n,
+        }
+    }
+
+    /// `user` or `role`, as in the IAM API and CLI names.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Principal::User(_) => "user",
+            Principal::Role(_) => "role",
+        }
+    }
+
+    pub fn resource(&self) -> Resource {
+        match self {
+            Principal::User(n) => Resource::User(n.clone()),
+            Principal::Role(n) => Resource::Role(n.clone()),
+        }
+    }
+}
+
+impl From<Principal> for Identity {
+    fn from(principal: Principal) -> Self {
+        match principal {
+            Principal::User(n) => Identity::User(n),
+            Principal::Role(n) => Identity::Role(n),
+        }
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind(), self.name())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum IamAction {
@@ -73,7 +120,7 @@ pub enum IamAction {
     },
     /// Remove the exemption tag `key` a caller not allowed to grant it set (to `value`).
     RemoveExemptionTag {
-        from: Identity,
+        from: Principal,
         key: String,
         value: String,
     },
@@ -118,8 +165,8 @@ impl Action for IamAction {
     fn resource(&self) -> Resource {
         match self {
             IamAction::DetachManagedPolicy { from, .. }
-            | IamAction::DeleteInlinePolicy { from, .. }
-            | IamAction::RemoveExemptionTag { from, .. } => from.resource(),
+            | IamAction::DeleteInlinePolicy { from, .. } => from.resource(),
+            IamAction::RemoveExemptionTag { from, .. } => from.resource(),
             IamAction::RestorePolicyVersion { policy_arn, .. } => {
                 Resource::Policy(policy_arn.clone())
             }

@@ -10,7 +10,7 @@ use reflex_shared::outcome::settle;
 use reflex_shared::{Outcome, Step};
 use serde_json::json;
 
-use crate::actions::{IamAction, Identity};
+use crate::actions::{IamAction, Identity, Principal};
 use crate::policy::{escalation, parse_document_str};
 use crate::undo::{self, Document};
 
@@ -293,37 +293,28 @@ async fn remove_from_group(iam: &Client, user: &str, group: &str) -> Step {
 }
 
 /// Remove the exemption tag, unless it no longer exempts (removed, or set to another value
-/// since the event: someone fixed it already).
-async fn remove_exemption_tag(iam: &Client, from: &Identity, key: &str, value: &str) -> Step {
+/// since the event: someone fixed it already). A user or role that is gone carries no tag.
+async fn remove_exemption_tag(iam: &Client, from: &Principal, key: &str, value: &str) -> Step {
     let gone =
         || Outcome::already_done(format!("{from} no longer carries the exemption tag {key}"));
-    let name = from.name();
-    let tags = match from {
-        Identity::User(_) => iam
-            .list_user_tags()
-            .user_name(name)
-            .send()
-            .await
-            .map(|o| o.tags)
-            .map_err(|e| iam::fault("ListUserTags", &e)),
-        Identity::Role(_) => iam
-            .list_role_tags()
-            .role_name(name)
-            .send()
-            .await
-            .map(|o| o.tags)
-            .map_err(|e| iam::fault("ListRoleTags", &e)),
-        Identity::Group(_) => return Ok(gone()),
-    }
-    .map_err(|f| f.or_gone(gone))?;
+    let list = match from {
+        Principal::User(_) => "iam:ListUserTags",
+        Principal::Role(_) => "iam:ListRoleTags",
+    };
+    let tags = iam::tags(iam, &from.resource())
+        .await
+        .map_err(|e| e.outcome(list))?
+        .unwrap_or_default();
+    // The value compared as the exemption compares it: `TRUE` exempts as `true` does.
     let Some(current) = tags
-        .into_iter()
-        .find(|t| t.key == key && t.value.eq_ignore_ascii_case(value))
+        .get(key)
+        .filter(|v| v.eq_ignore_ascii_case(value))
+        .cloned()
     else {
         return Ok(gone());
     };
     match from {
-        Identity::User(_) => iam
+        Principal::User(name) => iam
             .untag_user()
             .user_name(name)
             .tag_keys(key)
@@ -331,7 +322,7 @@ async fn remove_exemption_tag(iam: &Client, from: &Identity, key: &str, value: &
             .await
             .map(drop)
             .map_err(|e| iam::fault("UntagUser", &e)),
-        _ => iam
+        Principal::Role(name) => iam
             .untag_role()
             .role_name(name)
             .tag_keys(key)
@@ -341,13 +332,9 @@ async fn remove_exemption_tag(iam: &Client, from: &Identity, key: &str, value: &
             .map_err(|e| iam::fault("UntagRole", &e)),
     }
     .map_err(|f| f.or_gone(gone))?;
-    let tag = json!([{ "Key": key, "Value": current.value }]);
     Ok(Outcome::done(
-        format!(
-            "removed the exemption tag {key}={} from {from}",
-            current.value
-        ),
-        Some(json!({ "tags": { key: current.value } })),
-        undo::tag_again(from, &tag),
+        format!("removed the exemption tag {key}={current} from {from}"),
+        Some(json!({ "tags": { key: current } })),
+        undo::tag_again(from, key, &current),
     ))
 }

@@ -179,7 +179,7 @@ fn added_to_privileged_group(
 /// a role by mistake loses only the tag.
 fn exemption_tag(
     trigger: &Trigger,
-    on: &crate::actions::Identity,
+    on: &crate::actions::Principal,
     value: &str,
     settings: &Settings,
 ) -> Finding<IamAction> {

@@ -9,7 +9,7 @@ use reflex_shared::identity::UserIdentity;
 use reflex_shared::{Event, EventError, Interpreted};
 use serde_json::Value;
 
-use crate::actions::Identity;
+use crate::actions::{Identity, Principal};
 use crate::policy;
 
 /// An IAM change revoke's rules judge, and who made it.
@@ -48,7 +48,7 @@ pub enum Change {
     UserAddedToGroup { user: String, group: String },
     /// `TagUser`, `TagRole`, `CreateUser`, `CreateRole` writing the exemption tag with a value
     /// that exempts (`value`, as written).
-    ExemptionTagSet { on: Identity, value: String },
+    ExemptionTagSet { on: Principal, value: String },
 }
 
 /// The call as revoke's trigger, or why revoke has nothing to judge in it.
@@ -136,14 +136,21 @@ pub fn interpret(
 
 /// The user, group or role an `Attach*Policy` / `Put*Policy` call names.
 fn identity(call: &ApiCall) -> Result<Identity, EventError> {
-    let name = &call.event_name;
+    if call.event_name.contains("Group") {
+        let group = call.require_request_str("groupName")?;
+        return Ok(Identity::Group(group.to_string()));
+    }
+    principal(call).map(Identity::from)
+}
+
+/// The user or role a `*User*` / `*Role*` call names (`AttachRolePolicy`, `TagUser`,
+/// `CreateRole`, ...): the one place that tells them apart by the call's name.
+fn principal(call: &ApiCall) -> Result<Principal, EventError> {
     let named = |key| call.require_request_str(key).map(String::from);
-    if name.contains("User") {
-        Ok(Identity::User(named("userName")?))
-    } else if name.contains("Group") {
-        Ok(Identity::Group(named("groupName")?))
+    if call.event_name.contains("User") {
+        Ok(Principal::User(named("userName")?))
     } else {
-        Ok(Identity::Role(named("roleName")?))
+        Ok(Principal::Role(named("roleName")?))
     }
 }
 
@@ -155,11 +162,7 @@ fn exemption_tag_set(
     exempt_tag: &ExemptTag,
 ) -> Result<Result<Change, String>, EventError> {
     let name = call.event_name.as_str();
-    let on = if name.ends_with("User") {
-        Identity::User(call.require_request_str("userName")?.to_string())
-    } else {
-        Identity::Role(call.require_request_str("roleName")?.to_string())
-    };
+    let on = principal(call)?;
     let tags = call.request_parameters.as_ref().and_then(|p| p.get("tags"));
     if name.starts_with("Tag") && !tags.is_some_and(serde_json::Value::is_array) {
         return Err(match tags {
@@ -170,9 +173,11 @@ fn exemption_tag_set(
     Ok(
         match exempt_tag.written_in(call.request_parameters.as_ref()) {
             Some(value) => Ok(Change::ExemptionTagSet { on, value }),
+            // The key only: the value that exempts is what a tagger would need to know, and this
+            // note goes to logs and reports.
             None => Err(format!(
-                "iam:{name} on {on} sets no exemption tag ({}={})",
-                exempt_tag.key, exempt_tag.value
+                "iam:{name} on {on} sets no exemption tag ({})",
+                exempt_tag.key
             )),
         },
     )

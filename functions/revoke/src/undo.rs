@@ -3,9 +3,9 @@
 //! [`AwsCli`], which quotes it.
 
 use reflex_shared::{AwsCli, Undo};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::actions::Identity;
+use crate::actions::{Identity, Principal};
 
 /// `user`, `group` or `role` calls of IAM: (attach, put inline policy, the name's flag).
 fn calls_for(identity: &Identity) -> (&'static str, &'static str, &'static str) {
@@ -26,17 +26,17 @@ pub fn attach_again(to: &Identity, policy_arn: &str) -> Undo {
     )
 }
 
-/// Undo of removing an exemption tag: tag the user or role again (`--tags` as IAM's JSON).
-pub fn tag_again(on: &Identity, tags: &Value) -> Undo {
+/// Undo of removing an exemption tag: tag the user or role again with `key` = `value`
+/// (`--tags` as IAM's JSON).
+pub fn tag_again(on: &Principal, key: &str, value: &str) -> Undo {
     let (operation, flag) = match on {
-        Identity::User(_) => ("tag-user", "--user-name"),
-        // Groups carry no tags: the rule plans this only for users and roles.
-        Identity::Role(_) | Identity::Group(_) => ("tag-role", "--role-name"),
+        Principal::User(_) => ("tag-user", "--user-name"),
+        Principal::Role(_) => ("tag-role", "--role-name"),
     };
     Undo::run(
         AwsCli::new("iam", operation)
             .arg(flag, on.name())
-            .json("--tags", tags),
+            .json("--tags", &json!([{ "Key": key, "Value": value }])),
     )
 }
 

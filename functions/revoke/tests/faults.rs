@@ -221,12 +221,12 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_and_the_retry
 
     // The fault may pass: the invocation fails, so Lambda retries the event, instead of
     // succeeding with the escalation still in place.
-    let err = handler
-        .handle(event("attach-admin-to-user.json"))
-        .await
-        .expect_err("a throttled revoke fails the invocation");
-    assert_eq!(err.error_type(), "Transient.Interrupted");
-    assert!(err.is_transient());
+    let err = reflex_testkit::fails_for_now(
+        &handler,
+        &event("attach-admin-to-user.json"),
+        "Transient.Interrupted",
+    )
+    .await;
     let message = err.to_string();
     assert!(message.contains("Throttling"), "{message}");
     assert!(
@@ -349,11 +349,12 @@ async fn a_group_policy_that_cannot_be_read_for_now_is_retried_not_judged_harmle
 
     // Unread, ops-all would look harmless and mallory would stay an admin: the lookup fails
     // the invocation instead, before anything is decided.
-    let err = handler
-        .handle(event("add-user-to-admin-group.json"))
-        .await
-        .expect_err("a throttled lookup fails the invocation");
-    assert_eq!(err.error_type(), "Transient.Lookup");
+    let err = reflex_testkit::fails_for_now(
+        &handler,
+        &event("add-user-to-admin-group.json"),
+        "Transient.Lookup",
+    )
+    .await;
     assert!(err.to_string().contains("Throttling"), "{err}");
     assert_eq!(remove.num_calls(), 0);
 
@@ -492,4 +493,234 @@ async fn a_key_deleted_during_containment_does_not_spare_the_others() {
         other => panic!("containing mallory should have succeeded: {other:?}"),
     }
     assert_eq!(report.status, Status::Remediated);
+}
+
+// ---- revoke.exemption-tag: removing the tag mallory wrote on herself ----
+
+/// ListUserTags of mallory: she carries `reflex:exempt` = `value`. Answers every time.
+fn mallory_tagged(value: &'static str) -> Rule {
+    mock!(Client::list_user_tags)
+        .match_requests(|r| r.user_name() == Some("mallory"))
+        .then_output(move || mallory_tags(value))
+}
+
+fn mallory_tags(value: &str) -> ListUserTagsOutput {
+    ListUserTagsOutput::builder()
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("reflex:exempt")
+                .value(value)
+                .build()
+                .expect("key and value are set"),
+        )
+        .build()
+        .expect("tags are set")
+}
+
+fn untag_mallory() -> RuleBuilder<
+    aws_sdk_iam::operation::untag_user::UntagUserInput,
+    aws_sdk_iam::operation::untag_user::UntagUserOutput,
+    aws_sdk_iam::operation::untag_user::UntagUserError,
+> {
+    mock!(Client::untag_user).match_requests(|r| {
+        r.user_name() == Some("mallory") && r.tag_keys() == ["reflex:exempt".to_string()]
+    })
+}
+
+#[tokio::test]
+async fn access_denied_on_untag_user_is_reported_as_failed() {
+    let tags = mallory_tagged("true");
+    let untag = untag_mallory()
+        .sequence()
+        .http_status(
+            403,
+            Some(iam_error(
+                "AccessDenied",
+                "User: arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex is not \
+                 authorized to perform: iam:UntagUser on resource: user mallory",
+            )),
+        )
+        .build();
+    let report = handler(Settings::default(), mocked_iam(&[&tags, &untag]))
+        .handle(event("tag-user-exempt-self.json"))
+        .await
+        .expect("a final failure is reported, not retried");
+
+    match outcomes(&report)[..] {
+        [
+            Outcome::Failed {
+                why,
+                error_code,
+                retryable: false,
+            },
+        ] => {
+            assert_eq!(error_code.as_deref(), Some("AccessDenied"));
+            assert!(why.contains("iam:UntagUser"), "{why}");
+        }
+        ref other => panic!("removing the tag should have failed: {other:?}"),
+    }
+    assert_eq!(report.status, Status::Failed);
+    let text = report.text();
+    assert!(
+        text.contains("FAILED") && text.contains("AccessDenied"),
+        "{text}"
+    );
+    assert_eq!(untag.num_calls(), 1, "AccessDenied is not retried");
+}
+
+#[tokio::test]
+async fn a_throttled_read_of_the_tags_fails_for_now_and_the_retry_removes_the_tag() {
+    // The pipeline's exemption check reads them first; then the step's own read is throttled on
+    // every attempt, and IAM recovers for Lambda's retry.
+    let tags = mock!(Client::list_user_tags)
+        .match_requests(|r| r.user_name() == Some("mallory"))
+        .sequence()
+        .output(|| mallory_tags("true"))
+        .http_status(400, Some(iam_error("Throttling", "Rate exceeded")))
+        .times(MAX_ATTEMPTS as usize)
+        .output(|| mallory_tags("true"))
+        .times(2)
+        .build();
+    let untag = untag_mallory()
+        .then_output(|| aws_sdk_iam::operation::untag_user::UntagUserOutput::builder().build());
+    let handler = handler(Settings::default(), mocked_iam(&[&tags, &untag]));
+
+    let err = reflex_testkit::fails_for_now(
+        &handler,
+        &event("tag-user-exempt-self.json"),
+        "Transient.Interrupted",
+    )
+    .await;
+    assert!(err.to_string().contains("iam:ListUserTags"), "{err}");
+    assert!(err.to_string().contains("Throttling"), "{err}");
+    assert_eq!(untag.num_calls(), 0, "not removed blind");
+
+    let report = handler
+        .handle(event("tag-user-exempt-self.json"))
+        .await
+        .expect("the retry is handled");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(untag.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_user_gone_before_or_during_the_removal_means_already_done() {
+    let no_such_user = || {
+        Some(iam_error(
+            "NoSuchEntity",
+            "The user with name mallory cannot be found.",
+        ))
+    };
+    // Gone before: her tags cannot be listed (by the exemption check, nor by the step).
+    let tags = mock!(Client::list_user_tags)
+        .sequence()
+        .http_status(404, no_such_user())
+        .times(2)
+        .build();
+    let report = handler(Settings::default(), mocked_iam(&[&tags]))
+        .handle(event("tag-user-exempt-self.json"))
+        .await
+        .expect("handled");
+    assert!(
+        matches!(outcomes(&report)[..], [Outcome::AlreadyDone { .. }]),
+        "{report:#?}"
+    );
+    assert_eq!(tags.num_calls(), 2);
+
+    // Gone between the listing and the removal.
+    let tags = mallory_tagged("true");
+    let untag = untag_mallory()
+        .sequence()
+        .http_status(404, no_such_user())
+        .build();
+    let report = handler(Settings::default(), mocked_iam(&[&tags, &untag]))
+        .handle(event("tag-user-exempt-self.json"))
+        .await
+        .expect("handled");
+    match outcomes(&report)[..] {
+        [Outcome::AlreadyDone { detail }] => assert!(
+            detail.contains("user mallory no longer carries the exemption tag reflex:exempt"),
+            "{detail}"
+        ),
+        ref other => panic!("{other:?}"),
+    }
+    assert_eq!(untag.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_tag_set_since_to_a_value_that_does_not_exempt_is_left_alone() {
+    let tags = mallory_tagged("false");
+    let report = handler(Settings::default(), mocked_iam(&[&tags]))
+        .handle(event("tag-user-exempt-self.json"))
+        .await
+        .expect("handled");
+    assert!(
+        matches!(outcomes(&report)[..], [Outcome::AlreadyDone { .. }]),
+        "no UntagUser (no rule answers one): {report:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_value_differing_only_in_case_still_exempts_and_is_removed_and_restorable() {
+    use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
+    use aws_sdk_iam::operation::untag_role::UntagRoleOutput;
+
+    // The event wrote `TRUE`; the role now carries `True`: the same exemption.
+    let tags = mock!(Client::list_role_tags)
+        .match_requests(|r| r.role_name() == Some("app-role"))
+        .then_output(|| {
+            ListRoleTagsOutput::builder()
+                .tags(
+                    aws_sdk_iam::types::Tag::builder()
+                        .key("reflex:exempt")
+                        .value("True")
+                        .build()
+                        .expect("key and value are set"),
+                )
+                .build()
+                .expect("tags are set")
+        });
+    let untag = mock!(Client::untag_role)
+        .match_requests(|r| {
+            r.role_name() == Some("app-role") && r.tag_keys() == ["reflex:exempt".to_string()]
+        })
+        .then_output(|| UntagRoleOutput::builder().build());
+    let report = handler(Settings::default(), mocked_iam(&[&tags, &untag]))
+        .handle(event("tag-role-exempt.json"))
+        .await
+        .expect("handled");
+
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(untag.num_calls(), 1);
+    let outcome = outcomes(&report)[0];
+    assert_eq!(
+        outcome.prior_state(),
+        Some(&serde_json::json!({ "tags": { "reflex:exempt": "True" } }))
+    );
+    // The undo puts back the tag as it was, not as the event wrote it.
+    let undo = outcome.undo().expect("an undo command");
+    assert!(
+        undo.starts_with("aws ")
+            && undo.ends_with(
+                r#" iam tag-role --role-name app-role --tags '[{"Key":"reflex:exempt","Value":"True"}]'"#
+            ),
+        "{undo}"
+    );
+}
+
+#[tokio::test]
+async fn a_tag_call_without_its_tags_is_a_bad_event_and_calls_nothing() {
+    let mut raw = event("tag-user-exempt-self.json");
+    raw["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tags");
+    // No rule: any IAM call would fail the test.
+    let err = handler(Settings::default(), mocked_iam(&[]))
+        .handle(raw)
+        .await
+        .expect_err("a malformed record is refused");
+    assert_eq!(err.error_type(), "Permanent.BadEvent.MissingField");
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("requestParameters.tags"), "{err}");
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use reflex_revoke::actions::Identity;
+use reflex_revoke::actions::{Identity, Principal};
 use reflex_revoke::facts::{GroupPolicies, ManagedPolicy};
 use reflex_revoke::{Facts, IamAction, Revoke, Settings, Trigger, rules};
 use reflex_shared::exemption::ExemptPrincipals;
@@ -31,7 +31,9 @@ fn interpret(name: &str) -> Interpreted<Trigger> {
 }
 
 fn findings_with(name: &str, facts: &Facts, settings: &Settings) -> Vec<Finding<IamAction>> {
-    match interpret(name) {
+    let interpreted =
+        Revoke::interpret(&sample_event(name), settings).unwrap_or_else(|e| panic!("{name}: {e}"));
+    match interpreted {
         Interpreted::Trigger(trigger) => rules::decide(&trigger, facts, settings),
         Interpreted::Ignored(_) => Vec::new(),
     }
@@ -546,5 +548,209 @@ fn blast_radius_caps_actions_per_invocation_and_reports_the_rest() {
     assert!(
         matches!(&guarded[1].steps[0].1, Disposition::Skip { why } if why.contains("blast radius")),
         "{guarded:?}"
+    );
+}
+
+#[test]
+fn a_tag_write_that_exempts_nothing_names_the_key_but_never_the_exempting_value() {
+    // The value that exempts is the one thing a tagger must know: the note goes to logs and
+    // reports anyone may read, so it names the key only.
+    let settings = Settings {
+        exempt_tag: reflex_shared::exemption::ExemptTag {
+            key: "reflex:exempt".into(),
+            value: "s3cret-word".into(),
+        },
+        ..Settings::default()
+    };
+    for name in [
+        "revoke/tag-user-exempt-false.json",
+        "revoke/tag-user-exempt-self.json",
+        "revoke/tag-user-other-key.json",
+    ] {
+        let interpreted = Revoke::interpret(&sample_event(name), &settings)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let Interpreted::Ignored(why) = interpreted else {
+            panic!("{name}: writes no value that exempts: {interpreted:?}");
+        };
+        assert!(
+            why.contains("sets no exemption tag (reflex:exempt)"),
+            "{name}: {why}"
+        );
+        assert!(!why.contains("s3cret-word"), "{name}: {why}");
+    }
+}
+
+// ---- revoke.exemption-tag over its samples ----
+
+/// The removal of the exemption tag `value` (as written) from `from`.
+fn remove_tag(from: Principal, value: &str) -> Vec<IamAction> {
+    vec![IamAction::RemoveExemptionTag {
+        from,
+        key: "reflex:exempt".into(),
+        value: value.into(),
+    }]
+}
+
+#[test]
+fn an_exemption_tag_written_on_a_user_or_role_is_removed_and_reported_high() {
+    let cases = [
+        // Mallory tags herself.
+        (
+            "revoke/tag-user-exempt-self.json",
+            remove_tag(Principal::User("mallory".into()), "true"),
+            "arn:aws:iam::123456789012:user/mallory set the exemption tag reflex:exempt=true on \
+             user mallory",
+        ),
+        // A role session tags another role, `TRUE`: the value is compared as the exemption
+        // compares it, case aside.
+        (
+            "revoke/tag-role-exempt.json",
+            remove_tag(Principal::Role("app-role".into()), "TRUE"),
+            "set the exemption tag reflex:exempt=TRUE on role app-role",
+        ),
+        // Created with the tag already on.
+        (
+            "revoke/create-role-with-exempt-tag.json",
+            remove_tag(Principal::Role("shadow-admin".into()), "true"),
+            "set the exemption tag reflex:exempt=true on role shadow-admin",
+        ),
+        (
+            "revoke/create-user-with-exempt-tag.json",
+            remove_tag(Principal::User("backdoor".into()), "true"),
+            "set the exemption tag reflex:exempt=true on user backdoor",
+        ),
+    ];
+    // Not an escalation: the tagger is not contained, even with containment on.
+    let contain = Settings {
+        contain_actor: true,
+        ..Settings::default()
+    };
+    for (file, actions, says) in cases {
+        let f = findings_with(file, &Facts::default(), &contain);
+        assert_eq!(f.len(), 1, "{file}: {f:?}");
+        assert_eq!(f[0].rule_id, rules::EXEMPTION_TAG, "{file}");
+        assert_eq!(f[0].severity, reflex_shared::Severity::High, "{file}");
+        assert!(f[0].reason.contains(says), "{file}: {}", f[0].reason);
+        assert!(
+            f[0].reason.contains("REFLEX_EXEMPT_PRINCIPALS"),
+            "{file}: {}",
+            f[0].reason
+        );
+        assert_eq!(f[0].actions, actions, "{file}");
+        // The step acts on the tagged principal, and is never held back by the tag it removes.
+        let action = &f[0].actions[0];
+        let expected = match &actions[0] {
+            IamAction::RemoveExemptionTag { from, .. } => from.resource(),
+            _ => unreachable!("built above"),
+        };
+        assert_eq!(action.resource(), expected, "{file}");
+        assert!(action.lifts_exemption(), "{file}");
+    }
+}
+
+#[test]
+fn a_tag_write_that_exempts_nothing_is_no_finding() {
+    // `reflex:exempt=false` exempts nothing; another key is no business of revoke's.
+    for (file, why) in [
+        (
+            "revoke/tag-user-exempt-false.json",
+            "iam:TagUser on user alice sets no exemption tag",
+        ),
+        (
+            "revoke/tag-user-other-key.json",
+            "iam:TagUser on user alice sets no exemption tag",
+        ),
+    ] {
+        match interpret(file) {
+            Interpreted::Ignored(note) => assert!(note.starts_with(why), "{file}: {note}"),
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+    // A user created without tags: a valid call, and nothing to judge.
+    let mut raw = reflex_testkit::sample("revoke/create-user-with-exempt-tag.json");
+    raw["detail"]["requestParameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tags");
+    let event = reflex_shared::event::parse(raw).unwrap();
+    assert!(matches!(
+        Revoke::interpret(&event, &Settings::default()),
+        Ok(Interpreted::Ignored(why)) if why.contains("sets no exemption tag")
+    ));
+}
+
+#[test]
+fn the_value_that_exempts_is_compared_case_aside_and_the_key_exactly() {
+    let configured = |key: &str, value: &str| Settings {
+        exempt_tag: reflex_shared::exemption::ExemptTag {
+            key: key.into(),
+            value: value.into(),
+        },
+        ..Settings::default()
+    };
+    // Configured `True`: the sample's `true` exempts, so it is removed as written.
+    let f = findings_with(
+        "revoke/tag-user-exempt-self.json",
+        &Facts::default(),
+        &configured("reflex:exempt", "True"),
+    );
+    assert_eq!(
+        f[0].actions,
+        remove_tag(Principal::User("mallory".into()), "true")
+    );
+    // Another key, differing only in case, is another tag.
+    assert!(
+        findings_with(
+            "revoke/tag-user-exempt-self.json",
+            &Facts::default(),
+            &configured("Reflex:Exempt", "true"),
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn the_exemption_tag_written_by_a_principal_exempt_by_configuration_is_left_alone() {
+    let skip = guards().screen(&call("revoke/tag-user-exempt-by-break-glass.json"));
+    assert!(
+        matches!(&skip, Some(EventSkip::ExemptActor { because, .. }) if because.contains("role/break-glass")),
+        "{skip:?}"
+    );
+    // The same write by anyone else is judged.
+    assert_eq!(
+        guards().screen(&call("revoke/tag-user-exempt-self.json")),
+        None
+    );
+}
+
+#[test]
+fn a_tag_call_without_its_tags_or_principal_is_a_clear_error() {
+    let broken = |file: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut raw = reflex_testkit::sample(file);
+        edit(&mut raw["detail"]["requestParameters"]);
+        let event = reflex_shared::event::parse(raw).unwrap();
+        Revoke::interpret(&event, &Settings::default()).unwrap_err()
+    };
+    // `TagUser` / `TagRole` must name the tags they write.
+    for file in [
+        "revoke/tag-user-exempt-self.json",
+        "revoke/tag-role-exempt.json",
+    ] {
+        let err = broken(file, &|p| {
+            p.as_object_mut().unwrap().remove("tags");
+        });
+        assert_eq!(err.error_type(), "MissingField", "{file}: {err}");
+        assert!(err.to_string().contains("requestParameters.tags"), "{err}");
+        let err = broken(file, &|p| p["tags"] = json!("reflex:exempt=true"));
+        assert_eq!(err.error_type(), "InvalidField", "{file}: {err}");
+    }
+    // Every one names its user or role.
+    let err = broken("revoke/create-role-with-exempt-tag.json", &|p| {
+        p.as_object_mut().unwrap().remove("roleName");
+    });
+    assert_eq!(err.error_type(), "MissingField", "{err}");
+    assert!(
+        err.to_string().contains("requestParameters.roleName"),
+        "{err}"
     );
 }

@@ -112,23 +112,14 @@ impl Settings {
     }
 }
 
-/// One `alarm=group` entry of `REFLEX_SCALE_TARGETS`. A `prefix*` is refused: anyone allowed
-/// to create an alarm can give it a name that matches.
+/// One `alarm=group` entry of `REFLEX_SCALE_TARGETS`, the alarm named exactly.
 fn target(entry: &str) -> Result<(String, String), ConfigError> {
     let (alarm, group) = entry
         .split_once('=')
         .map(|(a, g)| (a.trim(), g.trim()))
         .filter(|(a, g)| !a.is_empty() && !g.is_empty())
         .ok_or_else(|| ConfigError::new(TARGETS, format!("`{entry}` is not alarm=group")))?;
-    if alarm.ends_with('*') {
-        return Err(ConfigError::new(
-            TARGETS,
-            format!(
-                "`{alarm}`: exact alarm names only; anyone allowed cloudwatch:PutMetricAlarm \
-                 can create an alarm whose name matches a prefix"
-            ),
-        ));
-    }
+    let alarm = config::exact_name(TARGETS, alarm)?;
     Ok((alarm.to_string(), group.to_string()))
 }
 

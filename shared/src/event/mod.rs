@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::EventError;
+use crate::identity::is_account_id;
 
 pub use alarm::AlarmStateChange;
 pub use api_call::ApiCall;
@@ -88,6 +89,29 @@ impl Event {
             | Event::SignIn { envelope, .. }
             | Event::GuardDuty { envelope, .. } => envelope,
         }
+    }
+
+    /// Where what the event is about happened: `(account, region)`, the envelope's, except for
+    /// a GuardDuty finding that names its own. A GuardDuty administrator account receives its
+    /// members' findings with its own id in the envelope; acting there would look for the
+    /// instance in the wrong account (and the finding's claim would then block the member's
+    /// copy).
+    pub fn place(&self) -> (&str, &str) {
+        let envelope = self.envelope();
+        let (mut account, mut region) = (envelope.account.as_str(), envelope.region.as_str());
+        if let Event::GuardDuty { finding, .. } = self {
+            if let Some(own) = finding.account_id.as_deref().filter(|a| is_account_id(a)) {
+                account = own;
+            }
+            if let Some(own) = finding
+                .region
+                .as_deref()
+                .filter(|r| !r.trim().is_empty() && is_region_name(r))
+            {
+                region = own;
+            }
+        }
+        (account, region)
     }
 
     pub fn kind(&self) -> EventKind {
@@ -185,8 +209,8 @@ pub fn parse_str(raw: &str) -> Result<Event, EventError> {
 }
 
 /// Whether `text` is blank (the home region) or shaped like an AWS region's name: `us-east-1`,
-/// `us-gov-west-1`, `cn-north-1`.
-fn is_region_name(text: &str) -> bool {
+/// `us-gov-west-1`, `cn-north-1`. Checks of a configured region must refuse the blank themselves.
+pub fn is_region_name(text: &str) -> bool {
     if text.trim().is_empty() {
         return true;
     }
@@ -468,6 +492,33 @@ mod tests {
                                "detail": {"alarmName": "x", "state": {"value": "SOMETIMES", "timestamp": "t"}}}))
         .unwrap_err();
         assert!(err.to_string().contains("detail.state.value"), "{err}");
+    }
+
+    #[test]
+    fn a_guardduty_finding_happened_in_the_account_and_region_it_names() {
+        let finding = |account: &str, region: &str| {
+            json!({
+                "version": "0", "id": "g", "detail-type": "GuardDuty Finding",
+                "source": "aws.guardduty", "account": "111111111111", "region": "us-east-1",
+                "time": "2026-11-20T10:00:00Z", "resources": [],
+                "detail": {"id": "f", "type": "Recon:EC2/PortProbeUnprotectedPort", "severity": 5.0,
+                           "accountId": account, "region": region,
+                           "resource": {"resourceType": "Instance"}}
+            })
+        };
+        // Delivered in the GuardDuty administrator account, about a member's instance.
+        let ev = parse(finding("222222222222", "eu-west-1")).unwrap();
+        assert_eq!(ev.place(), ("222222222222", "eu-west-1"));
+        // What is not an account id or a region is not believed: the envelope's.
+        let ev = parse(finding("2222-bad", "eu-west-1; rm")).unwrap();
+        assert_eq!(ev.place(), ("111111111111", "us-east-1"));
+        // Any other event: its envelope.
+        let ev = parse(api_call_event(json!({
+            "eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy",
+            "awsRegion": "eu-west-1", "userIdentity": {"type": "IAMUser"}
+        })))
+        .unwrap();
+        assert_eq!(ev.place(), ("123456789012", "us-east-1"));
     }
 
     #[test]

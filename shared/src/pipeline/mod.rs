@@ -126,12 +126,9 @@ impl<F: Function> Handler<F> {
         }
         // Each resource's exemption tag is read once per event, caller and targets alike.
         let mut read = ExemptTags::new();
-        if let Some(skip) = self
+        let caller_exempt = self
             .exempt_caller(&*function, &event, &mut read, &mut report)
-            .await?
-        {
-            return Ok(self.finish(report, Some(skip)));
-        }
+            .await?;
 
         let facts = self
             .gather(&*function, &trigger, &deadline, &mut report)
@@ -140,9 +137,17 @@ impl<F: Function> Handler<F> {
         if findings.is_empty() {
             return Ok(self.finish(report, None));
         }
-        let exempt = self
+        let mut exempt = self
             .exempt_resources(&*function, &findings, &mut read, &mut report)
             .await?;
+        // A caller exempt by its tag holds back every step, reported as `exempt`: a tag is
+        // written in the account, by someone, so using it is never silent (an ARN pattern,
+        // configuration, skips the event above).
+        if let Some(why) = caller_exempt {
+            for resource in touched(&findings) {
+                exempt.entry(resource).or_insert_with(|| why.clone());
+            }
+        }
 
         let key = event.key(&digest);
         let mut settle = ToMarkReported::default();
@@ -258,9 +263,10 @@ impl<F: Function> Handler<F> {
         let held = claim.held().zip(self.ledger.as_ref());
         let mut attention = None;
         let mut counting_failed = None;
-        // A claim resumed with recorded progress was admitted by the delivery that made it:
-        // steps are recorded only once admitted.
-        if let Some((key, ledger)) = held.filter(|_| claim.progress().is_empty()) {
+        // Counted once per claim (the ledger marks it), so a resumed claim asks again: a
+        // delivery that could not count recorded its steps as failed for now, and its retry
+        // must count them before running them.
+        if let Some((key, ledger)) = held {
             let counted = rate::admit(
                 ledger,
                 key,
@@ -275,7 +281,13 @@ impl<F: Function> Handler<F> {
                         report.note(why.clone());
                         guarded.steps = rate::hold_back(guarded.steps, why);
                     }
-                    attention = verdict.attention;
+                    // A refused finding a person must hear about pages every time; the
+                    // window's first refusal pages whatever its severity (a flood begins).
+                    attention = verdict.attention.or_else(|| {
+                        verdict
+                            .refused
+                            .filter(|_| guarded.finding.severity >= F::ALERT_SEVERITY)
+                    });
                 }
                 Ok(None) => report.note(format!(
                     "the rate limit ({}) could not be checked in ledger {}: acting without it",
@@ -293,6 +305,7 @@ impl<F: Function> Handler<F> {
                     ledger: held.map(|(key, ledger)| (ledger, key)),
                     progress: claim.progress(),
                     deadline,
+                    region: &target.region,
                 };
                 steps::run(function, &guarded.steps, &run, &mut report.notes).await
             }
@@ -389,7 +402,7 @@ impl<F: Function> Handler<F> {
     fn target(&self, event: &Event) -> Target {
         let home = self.places.home_target();
         if F::ACTS_WHERE_THE_EVENT_HAPPENED {
-            target_of(event.envelope(), home)
+            target_of(event.place(), home)
         } else {
             home.clone()
         }
@@ -420,14 +433,14 @@ impl<F: Function> Handler<F> {
         }
     }
 
-    /// A caller carrying the exemption tag: the event is skipped before any fact is gathered.
+    /// Why the caller is exempt by the exemption tag it carries, if it does.
     async fn exempt_caller(
         &self,
         function: &F,
         event: &Event,
         read: &mut ExemptTags,
         report: &mut Report,
-    ) -> Result<Option<EventSkip>, ReflexError> {
+    ) -> Result<Option<String>, ReflexError> {
         let Some(call) = event.api_call() else {
             return Ok(None);
         };
@@ -445,9 +458,11 @@ impl<F: Function> Handler<F> {
             return Ok(None);
         }
         let tag = self.exempt_tag_on(function, &caller, read, report).await?;
-        Ok(tag.map(|tag| EventSkip::ExemptActor {
-            actor: call.user_identity.describe(),
-            because: format!("{caller} carries the exemption tag {tag}"),
+        Ok(tag.map(|tag| {
+            format!(
+                "the caller {} ({caller}) carries the exemption tag {tag}",
+                call.user_identity.describe()
+            )
         }))
     }
 
@@ -459,14 +474,8 @@ impl<F: Function> Handler<F> {
         read: &mut ExemptTags,
         report: &mut Report,
     ) -> Result<BTreeMap<Resource, String>, ReflexError> {
-        let mut touched: Vec<Resource> = findings
-            .iter()
-            .flat_map(|f| f.actions.iter().map(Action::resource))
-            .collect();
-        touched.sort();
-        touched.dedup();
         let mut exempt = BTreeMap::new();
-        for resource in touched {
+        for resource in touched(findings) {
             if let Some(tag) = self
                 .exempt_tag_on(function, &resource, read, report)
                 .await?
@@ -540,13 +549,27 @@ impl<F: Function> Handler<F> {
                 let id = publisher.publish(report).await?;
                 tracing::info!(message_id = %id, "report published to SNS");
             }
-            None => report.note(format!(
-                "no SNS topic configured ({}): report logged only",
-                crate::config::TOPIC_ARN
-            )),
+            None => {
+                report.note(format!(
+                    "no SNS topic configured ({}): report logged only",
+                    crate::config::TOPIC_ARN
+                ));
+                audit::log_report(report, "no SNS topic configured");
+            }
         }
         Ok(())
     }
+}
+
+/// Every resource the findings' actions touch, once each.
+fn touched<A: Action>(findings: &[Finding<A>]) -> Vec<Resource> {
+    let mut touched: Vec<Resource> = findings
+        .iter()
+        .flat_map(|f| f.actions.iter().map(Action::resource))
+        .collect();
+    touched.sort();
+    touched.dedup();
+    touched
 }
 
 /// The rate limit could not be counted for now: the steps that would run wait for the retry

@@ -3,7 +3,9 @@
 //! will (set an alarm's state, tag an instance) could otherwise have it act without end. A
 //! finding whose actions would go past the limit does none of them: all or nothing, never half
 //! a remediation. The window's first refusal is reported as needing attention; later ones are
-//! recorded (ledger, audit log) without paging anyone again, so a flood is one page per window.
+//! recorded (ledger, audit log) without paging anyone again, so a flood is one page per window,
+//! except a refused finding of the function's alert severity, which always pages: filling the
+//! hour with cheap triggers must not hide the escalation that follows.
 //!
 //! Counted in the ledger, once per claim (a retry of a counted delivery is not counted twice).
 //! Dry-run steps are not counted. Without a ledger there is no limit (said at cold start and in
@@ -13,6 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::guard::Disposition;
 use crate::ledger::{ClaimKey, Ledger, RateCount};
+use crate::plan::Action;
 
 pub const MAX_ACTIONS_PER_HOUR: &str = "REFLEX_MAX_ACTIONS_PER_HOUR";
 pub const DEFAULT_MAX_ACTIONS_PER_HOUR: u32 = 30;
@@ -38,11 +41,13 @@ pub fn counter(function: &str, account: &str, now: DateTime<Utc>) -> String {
     format!("{function}#{account}#{}", now.format("%Y-%m-%dT%HZ"))
 }
 
-/// How many of the steps the guards let run (dry-run and skipped steps are not counted).
-pub fn enforced<A>(steps: &[(A, Disposition)]) -> u32 {
+/// How many of the steps the guards let run (dry-run and skipped steps are not counted). The
+/// removal of an exemption tag someone had no right to write is not counted either: otherwise
+/// whoever fills the hour with tag writes keeps the last one, and with it the exemption.
+pub fn enforced<A: Action>(steps: &[(A, Disposition)]) -> u32 {
     steps
         .iter()
-        .filter(|(_, d)| matches!(d, Disposition::Run))
+        .filter(|(a, d)| matches!(d, Disposition::Run) && !a.lifts_exemption())
         .count() as u32
 }
 
@@ -90,12 +95,13 @@ pub fn verdict(
     }
 }
 
-/// The steps after a refusal: every enforced one skipped, saying why; the others as they were.
-pub fn hold_back<A>(steps: Vec<(A, Disposition)>, why: &str) -> Vec<(A, Disposition)> {
+/// The steps after a refusal: every enforced one skipped, saying why; the others (and the
+/// uncounted removal of an exemption tag) as they were.
+pub fn hold_back<A: Action>(steps: Vec<(A, Disposition)>, why: &str) -> Vec<(A, Disposition)> {
     steps
         .into_iter()
         .map(|(action, disposition)| match disposition {
-            Disposition::Run => (
+            Disposition::Run if !action.lifts_exemption() => (
                 action,
                 Disposition::Skip {
                     why: why.to_string(),
@@ -109,7 +115,7 @@ pub fn hold_back<A>(steps: Vec<(A, Disposition)>, why: &str) -> Vec<(A, Disposit
 /// Count a held claim's enforced steps in the ledger and decide. A ledger fault that may pass
 /// is an error (the steps are not run, the event is retried); one by configuration leaves the
 /// limit unchecked, and `Ok(None)` says so.
-pub async fn admit<A>(
+pub async fn admit<A: Action>(
     ledger: &Ledger,
     claim: &ClaimKey,
     limit: RateLimit,
@@ -210,14 +216,37 @@ mod tests {
         assert_eq!(later.attention, None);
     }
 
+    /// A step named by its text; `lift` marks the removal of an exemption tag.
+    #[derive(Debug, Clone, serde::Serialize)]
+    struct Step {
+        name: &'static str,
+        lift: bool,
+    }
+
+    impl Action for Step {
+        fn describe(&self) -> String {
+            self.name.to_string()
+        }
+        fn resource(&self) -> crate::resource::Resource {
+            crate::resource::Resource::User(self.name.to_string())
+        }
+        fn lifts_exemption(&self) -> bool {
+            self.lift
+        }
+    }
+
+    fn step(name: &'static str) -> Step {
+        Step { name, lift: false }
+    }
+
     #[test]
     fn a_refusal_holds_back_every_enforced_step_and_leaves_the_rest() {
         let steps = vec![
-            ("detach", Disposition::Run),
-            ("contain", Disposition::Run),
-            ("dry", Disposition::DryRun),
+            (step("detach"), Disposition::Run),
+            (step("contain"), Disposition::Run),
+            (step("dry"), Disposition::DryRun),
             (
-                "exempt",
+                step("exempt"),
                 Disposition::Exempt {
                     why: "tagged".into(),
                 },
@@ -234,5 +263,27 @@ mod tests {
         );
         assert_eq!(held[2].1, Disposition::DryRun);
         assert!(matches!(held[3].1, Disposition::Exempt { .. }));
+    }
+
+    #[test]
+    fn removing_an_exemption_tag_is_neither_counted_nor_held_back() {
+        let steps = vec![
+            (
+                Step {
+                    name: "untag",
+                    lift: true,
+                },
+                Disposition::Run,
+            ),
+            (step("detach"), Disposition::Run),
+        ];
+        assert_eq!(enforced(&steps), 1);
+        let held = hold_back(steps, "rate limit");
+        assert_eq!(
+            held[0].1,
+            Disposition::Run,
+            "the tag is removed all the same"
+        );
+        assert!(matches!(held[1].1, Disposition::Skip { .. }));
     }
 }

@@ -20,11 +20,12 @@ use crate::report::ActionReport;
 const STARTED: &str = "started; the delivery running it stopped before it finished";
 
 /// What running the steps needs besides the steps: where to record progress, what an earlier
-/// delivery did, and the deadline.
+/// delivery did, the deadline, and the region the steps act in (their undo names it).
 pub struct Run<'a> {
     pub ledger: Option<(&'a Ledger, &'a ClaimKey)>,
     pub progress: &'a [ActionReport],
     pub deadline: &'a Deadline,
+    pub region: &'a str,
 }
 
 /// Run each step the guards let through; the others get their outcome without an AWS call.
@@ -60,7 +61,7 @@ pub async fn run<F: Function>(
             Disposition::Run => {
                 let started = [done.as_slice(), &[report(Outcome::skipped(STARTED))]].concat();
                 record(run, &started, notes).await;
-                function.execute(action).await
+                function.execute(action).await.in_region(run.region)
             }
             Disposition::DryRun => Outcome::WouldDo,
             Disposition::Skip { why } => Outcome::skipped(why.clone()),

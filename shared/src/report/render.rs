@@ -26,8 +26,7 @@ const MAX_SUBJECT: usize = 100;
 const MAX_TITLE_VALUE: usize = 160;
 
 /// What a reader sees where a report was cut to fit.
-pub const TRUNCATED_MARKER: &str =
-    "[... truncated by Reflex to fit SNS: the full report is in the function's log]";
+pub const TRUNCATED_MARKER: &str = "[... truncated by Reflex to fit SNS: the full report is in the function's log, audit line \"the full report\"]";
 
 /// `text` kept on its line: control characters (line breaks among them), Unicode's line and
 /// paragraph separators and the marks that reorder text on screen are shown escaped (`\n`,
@@ -83,19 +82,6 @@ fn lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
     text.lines().map(|line| one_line(line.trim_start()))
 }
 
-/// At most `max` bytes of `text` (JSON escaping may add some), cut on a character boundary,
-/// ending with the marker.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max.saturating_sub(TRUNCATED_MARKER.len() + 2);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}\n{TRUNCATED_MARKER}\n", &text[..end])
-}
-
 /// `text` kept to `max` characters, `…` marking a cut.
 fn shortened(text: &str, max: usize) -> Cow<'_, str> {
     match text.char_indices().nth(max) {
@@ -106,7 +92,7 @@ fn shortened(text: &str, max: usize) -> Cow<'_, str> {
 
 /// At most `max` bytes of chat markdown: whole lines only, so that no code span is cut open
 /// (the rest of a value would then be formatted), ending with the marker.
-fn cut_lines(text: &str, max: usize) -> String {
+pub(crate) fn cut_lines(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }
@@ -122,6 +108,22 @@ fn cut_lines(text: &str, max: usize) -> String {
         kept.push('\n');
     }
     format!("{kept}{TRUNCATED_MARKER}\n")
+}
+
+/// The first of `steps` that fit in `max` bytes together, and a last one saying where the rest
+/// is when some do not.
+fn within(steps: Vec<String>, max: usize) -> Vec<String> {
+    let mut used = 0;
+    let mut kept = Vec::new();
+    for step in &steps {
+        used += step.len();
+        if used > max {
+            kept.push("More steps than fit here: see the email or the JSON report".to_string());
+            return kept;
+        }
+        kept.push(step.clone());
+    }
+    steps
 }
 
 impl Report {
@@ -219,6 +221,9 @@ impl Report {
             for line in lines(&f.reason) {
                 out += &format!("  {line}\n");
             }
+            if let Some(attention) = &f.attention {
+                out += &format!("  ATTENTION: {}\n", one_line(attention));
+            }
             for a in &f.actions {
                 out += &format!(
                     "    - {}: {}\n",
@@ -259,14 +264,26 @@ impl Report {
     pub fn chat(&self, max_description: Option<usize>) -> Value {
         let e = &self.event;
         let mut description = format!("{}\n", chat_code(&e.what));
+        if let Some(update) = &self.update {
+            description += &format!("_Update:_ {}\n", chat_code(update));
+        }
+        if let Some(skip) = &self.skipped {
+            description += &format!("_Not acted on:_ {}\n", chat_code(&skip.describe()));
+        }
         for f in &self.findings {
             description += &format!("\n*{}* {}\n", f.severity, chat_code(&f.rule_id));
             for line in f.reason.lines() {
                 description += &format!("> {}\n", chat_code(line.trim_start()));
             }
+            if let Some(attention) = &f.attention {
+                description += &format!("*Attention:* {}\n", chat_code(attention));
+            }
             for a in &f.actions {
                 description +=
                     &format!("• {}: *{}*\n", chat_code(&a.description), a.outcome.label());
+                if let Outcome::Failed { why, .. } = &a.outcome {
+                    description += &format!("    why: {}\n", chat_code(why));
+                }
             }
         }
         for n in &self.notes {
@@ -275,20 +292,24 @@ impl Report {
         if let Some(max) = max_description {
             description = cut_lines(&description, max);
         }
+        // Each undo says which change it reverses: a list of bare commands invites running
+        // them all, the one that deletes the forensic snapshot among them.
         let next_steps: Vec<String> = self
             .actions()
-            .filter_map(|a| a.outcome.undo_command())
-            .map(|undo| {
+            .filter_map(|a| Some((a, a.outcome.undo_command()?)))
+            .map(|(a, undo)| {
+                let what = chat_code(&a.description);
                 if !undo.is_command() {
-                    format!("To undo: {}", chat_code(undo))
+                    format!("To undo {what}: {}", chat_code(undo))
                 } else if undo.contains('`') {
                     // A backtick would end the code span, and a look-alike would change the
                     // command: it is not shown here.
-                    "To undo: the command holds a backtick, which chat cannot show as typed; \
-                     copy it from the email or the JSON report"
-                        .to_string()
+                    format!(
+                        "To undo {what}: the command holds a backtick, which chat cannot show as \
+                         typed; copy it from the email or the JSON report"
+                    )
                 } else {
-                    format!("To undo: `{}`", slack_escape(&one_line(undo)))
+                    format!("To undo {what}: `{}`", slack_escape(&one_line(undo)))
                 }
             })
             .chain(
@@ -297,6 +318,11 @@ impl Report {
                     .map(|u| format!("Open in the console: {}", chat_plain(u))),
             )
             .collect();
+        // Cut to fit too: whole steps, the ones that do not fit said to be in the email.
+        let next_steps = match max_description {
+            Some(max) => within(next_steps, max),
+            None => next_steps,
+        };
         let severity = self.severity().map(|s| format!(" {s}")).unwrap_or_default();
         let title = format!(
             "[Reflex{severity}] {}: {} in {}",
@@ -437,6 +463,7 @@ mod tests {
             assert!(
                 line.starts_with("> `")
                     || line.starts_with("• `")
+                    || line.starts_with("    why: `")
                     || line.starts_with("_Note:_ `")
                     || line.is_empty(),
                 "{line:?} in {description}"
@@ -521,6 +548,50 @@ mod tests {
     }
 
     #[test]
+    fn why_a_person_must_look_is_in_the_email_and_in_chat() {
+        let mut r = with_outcomes(vec![Outcome::skipped("rate limit")]);
+        r.findings[0].attention = Some("rate limit: a flood may be under way".into());
+        assert!(
+            r.text()
+                .contains("\n  ATTENTION: rate limit: a flood may be under way\n"),
+            "{}",
+            r.text()
+        );
+        let chat = r.chat(None);
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("*Attention:* `rate limit: a flood may be under way`"),
+            "{description}"
+        );
+        let failed = with_outcomes(vec![Outcome::failed("AccessDenied: not allowed", None)]);
+        let description = failed.chat(None)["content"]["description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            description.contains("    why: `AccessDenied: not allowed`"),
+            "{description}"
+        );
+    }
+
+    #[test]
+    fn chat_steps_cut_to_fit_say_where_the_rest_is() {
+        let r = with_outcomes(vec![
+            Outcome::done("detached", None, attach_again("alice"));
+            50
+        ]);
+        let steps = r.chat(Some(1_000))["content"]["nextSteps"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(steps.len() < 50, "{}", steps.len());
+        assert_eq!(
+            steps.last().unwrap(),
+            "More steps than fit here: see the email or the JSON report"
+        );
+    }
+
+    #[test]
     fn the_chat_undo_is_the_command_whole_or_points_to_the_email() {
         let chat = |undo: Undo| {
             let r = with_outcomes(vec![Outcome::done("detached", None, undo)]);
@@ -531,11 +602,13 @@ mod tests {
         };
         assert_eq!(
             chat(attach_again("*x* <!here>")),
-            "To undo: `aws iam attach-user-policy --user-name '*x* &lt;!here&gt;'`"
+            "To undo `detach it`: `aws iam attach-user-policy --user-name '*x* &lt;!here&gt;'`"
         );
         let ticked = chat(attach_again("`id`"));
+        let (label, rest) = ticked.split_once(": ").unwrap();
+        assert_eq!(label, "To undo `detach it`");
         assert!(
-            !ticked.contains('`') && ticked.contains("copy it from the email"),
+            !rest.contains('`') && rest.contains("copy it from the email"),
             "{ticked}"
         );
         let by_hand = chat(Undo::run(
@@ -543,7 +616,9 @@ mod tests {
                 .arg("--auto-scaling-group-name", "web\nfleet"),
         ));
         assert!(
-            by_hand.starts_with("To undo: `no command printed: the --auto-scaling-group-name"),
+            by_hand.starts_with(
+                "To undo `detach it`: `no command printed: the --auto-scaling-group-name"
+            ),
             "{by_hand}"
         );
     }

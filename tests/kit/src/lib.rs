@@ -1,6 +1,7 @@
 //! What every test suite shares: the sample events in `events/` (one loader), SDK clients answered
 //! by aws-smithy-mocks rules for the faults the emulator cannot produce (AccessDenied, throttling
-//! that outlasts the retries, a 500 mid-way), and a handler that enforces every rule.
+//! that outlasts the retries, a 500 mid-way), a handler that enforces every rule, and the check
+//! that a delivery fails for now ([`fails_for_now`]).
 //!
 //! The emulator-backed suites build their handlers the way the Lambda binary does
 //! (`reflex_tests::Account::handler`); the mocked ones use [`enforcing`].
@@ -9,13 +10,13 @@ use std::path::PathBuf;
 
 pub use aws_smithy_mocks;
 
-use reflex_shared::Function;
 use reflex_shared::config::DEFAULT_MAX_ACTIONS;
 use reflex_shared::event::{self, Event};
 use reflex_shared::exemption::ExemptTag;
 use reflex_shared::guard::Guards;
 use reflex_shared::pipeline::{Handler, Places};
 use reflex_shared::target::Target;
+use reflex_shared::{Function, ReflexError};
 use serde_json::Value;
 
 /// The account and region of the sample events.
@@ -114,4 +115,20 @@ pub fn enforcing<F: Function>(function: F, settings: F::Settings) -> Handler<F> 
         ledger: None,
         emit_metrics: false,
     }
+}
+
+/// Deliver `event` to `handler` and check that the delivery fails for now with `error_type`, a
+/// transient error (Lambda retries the event); the error, for more checks.
+pub async fn fails_for_now<F: Function>(
+    handler: &Handler<F>,
+    event: &Value,
+    error_type: &str,
+) -> ReflexError {
+    let err = handler
+        .handle(event.clone())
+        .await
+        .expect_err("the delivery must fail for now");
+    assert_eq!(err.error_type(), error_type, "{err}");
+    assert!(err.is_transient(), "Lambda retries it: {err}");
+    err
 }

@@ -50,7 +50,7 @@ async fn scenario(emulator: &Emulator, file: &str, mode: &str) -> String {
     let at = if event["account"] == member::MEMBER {
         let member = member::admin(&acct, crate::emulator::REGION).await;
         member.seed().await;
-        member::create_remediation_role(&member).await;
+        member::create_remediation_roles(&member).await;
         member
     } else {
         acct.with_sdk(acct.sdk.clone())
