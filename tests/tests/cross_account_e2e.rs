@@ -242,6 +242,16 @@ async fn a_world_open_port_in_another_region_of_a_member_account_is_closed_in_th
         )),
         "the event's region, not the function's: {report:#?}"
     );
+    // The undo line names that region: pasted in a shell whose default region is the home one,
+    // it must not authorize the rules again in the wrong region.
+    let undo = report.findings[0].actions[0]
+        .outcome
+        .undo()
+        .expect("an undo");
+    assert!(
+        undo.starts_with("aws --region eu-west-1 ec2 authorize-security-group-ingress "),
+        "{undo}"
+    );
     assert_eq!(home.reports().await.len(), 1);
 }
 

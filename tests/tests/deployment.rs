@@ -618,8 +618,9 @@ fn a_rehearsal_creates_each_function_with_its_role_rules_permissions_and_alarms(
         ("scale", 1),
         ("notify", 4),
         ("harden", 2),
-        // EC2 calls, GuardDuty findings, alarms, and the operator's tag (disabled by default).
-        ("quarantine", 4),
+        // EC2 calls, GuardDuty findings, alarms, the operator's tag (disabled by default), and
+        // writes of the exemption tag on instances and security groups.
+        ("quarantine", 5),
     ];
     for (name, count) in expected_rules {
         let (id, f) = function(&central, name);

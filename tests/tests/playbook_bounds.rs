@@ -379,3 +379,69 @@ async fn a_role_contained_before_is_contained_again_with_the_new_incidents_cut_o
     );
     assert_eq!(cut_off().await, "2026-11-23T08:00:01Z");
 }
+
+// ---- the rate limit and what must still get through ----
+
+/// `AttachUserPolicy` of AdministratorAccess to alice, again: the `n`th event of a flood.
+fn escalation_again(n: u32) -> Value {
+    let mut event = sample("revoke/attach-admin-to-user.json");
+    event["id"] = Value::from(format!("flood-{n}"));
+    event["detail"]["eventID"] = Value::from(format!("flood-{n}-call"));
+    event
+}
+
+/// A flood of escalations past the limit: each HIGH one refused pages, not only the first (a
+/// refused escalation stays in place until a person acts). Removing a self-granted exemption tag
+/// is neither counted nor held back: a flood must not open the way to exempting oneself.
+#[tokio::test]
+async fn past_the_limit_every_refused_escalation_pages_and_a_self_granted_exemption_is_still_removed()
+ {
+    let emulator = Emulator::start();
+    let acct = Account::new(&emulator).await;
+    acct.seed().await;
+    let limit = [("REFLEX_MAX_ACTIONS_PER_HOUR", "1")];
+    let handler = acct.handler::<Revoke>("enforce", &limit).await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        let event = acct.replay(escalation_again(n)).await;
+        statuses.push(handler.handle(event).await.expect("handled").status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            Status::Remediated,
+            Status::NeedsAttention,
+            Status::NeedsAttention
+        ],
+        "the second and the third are refused, and each needs a person"
+    );
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 3, "every refused escalation pages");
+    for page in &delivered[1..] {
+        let why = page.report.findings[0]
+            .attention
+            .as_deref()
+            .expect("why a person must look");
+        assert!(why.contains("at most 1 enforced actions per hour"), "{why}");
+    }
+    // Still attached after the refusals: that is what the pages are about.
+    assert!(
+        acct.attached_policies(&reflex_revoke::actions::Identity::User("alice".into()))
+            .await
+            .contains(&reflex_tests::account::ADMIN.to_string())
+    );
+
+    let tagged = acct
+        .replay(sample("revoke/tag-user-exempt-self.json"))
+        .await;
+    let report = handler.handle(tagged).await.expect("handled");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(report.findings[0].rule_id, "revoke.exemption-tag");
+    assert!(
+        !acct
+            .tags_of(&reflex_revoke::actions::Identity::User("mallory".into()))
+            .await
+            .contains_key("reflex:exempt"),
+        "the tag is removed past the limit"
+    );
+}

@@ -322,3 +322,151 @@ fn the_readme_scp_is_valid_json_that_denies_writes_of_the_exemption_key() {
         assert!(first.contains(&write), "{write}");
     }
 }
+
+// ---- the same on EC2: an instance or a security group tagged exempt ----
+
+async fn fleet() -> (Emulator, Account, reflex_tests::ec2::Fleet) {
+    let emulator = Emulator::start();
+    let account = Account::new(&emulator).await;
+    let fleet = reflex_tests::ec2::seed_fleet(&account).await;
+    (emulator, account, fleet)
+}
+
+async fn quarantine(account: &Account, event: Value, extra: &[(&str, &str)]) -> Report {
+    account
+        .handler::<reflex_quarantine::Quarantine>("enforce", extra)
+        .await
+        .handle(event)
+        .await
+        .expect("handled")
+}
+
+/// The one finding of a quarantine report that refused an exemption tag, its one step done.
+fn refused_ec2_tag(report: &Report) -> &reflex_shared::report::FindingReport {
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_eq!(report.findings.len(), 1, "{report:#?}");
+    let finding = &report.findings[0];
+    assert_eq!(finding.rule_id, "quarantine.exemption-tag");
+    assert_eq!(finding.severity, Severity::High);
+    assert_eq!(finding.actions.len(), 1);
+    assert_eq!(
+        finding.actions[0].outcome.status(),
+        "done",
+        "not held back by the tag it removes: {:?}",
+        finding.actions[0].outcome
+    );
+    finding
+}
+
+/// mallory, with `ec2:CreateTags` on the web group, tags it exempt and then opens SSH to the
+/// world. Before, the tag write reached no function and the opening was skipped as exempt.
+#[tokio::test]
+async fn a_security_group_tagged_exempt_loses_the_tag_and_ssh_opened_to_the_world_is_revoked() {
+    use reflex_tests::ec2;
+    let (_emu, acct, fleet) = fleet().await;
+    let group = &fleet.web_group;
+    ec2::put_tag(&acct, group, EXEMPT_KEY, "true").await;
+    let event = ec2::for_group(
+        sample("quarantine/exemption-tag-on-security-group.json"),
+        group,
+    );
+    let report = quarantine(&acct, event, &[]).await;
+    assert_eq!(report.skipped, None, "judged, not skipped as exempt");
+    let finding = refused_ec2_tag(&report);
+    assert!(
+        finding.reason.starts_with(&format!(
+            "arn:aws:iam::123456789012:user/mallory set the exemption tag reflex:exempt=true on {group}"
+        )),
+        "{}",
+        finding.reason
+    );
+    assert!(
+        !ec2::tags_of(&acct, group).await.contains_key(EXEMPT_KEY),
+        "the tag is gone"
+    );
+    assert_eq!(
+        finding.actions[0].outcome.undo(),
+        Some(
+            format!(
+                r#"aws --region us-east-1 ec2 create-tags --resources {group} --tags '[{{"Key":"reflex:exempt","Value":"true"}}]'"#
+            )
+            .as_str()
+        )
+    );
+    let delivered = acct.reports().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].attributes["reflex_severity"]["Value"], "HIGH");
+
+    // Then SSH to the world on the same group: no longer exempt, so revoked.
+    let opened =
+        ec2::replay_authorize(&fleet, sample("quarantine/authorize-ssh-to-world.json")).await;
+    let report = quarantine(&acct, opened, &[]).await;
+    assert_eq!(report.skipped, None, "{report:#?}");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    let rules = ec2::group_rules(&acct, group).await;
+    assert!(
+        !rules.iter().any(|r| r.starts_with("in tcp 22 ")),
+        "{rules:?}"
+    );
+}
+
+/// The instance tagged exempt by someone not exempt: the tag is removed, so a GuardDuty finding
+/// about it quarantines it.
+#[tokio::test]
+async fn an_instance_tagged_exempt_loses_the_tag_and_is_quarantined_on_the_next_finding() {
+    use reflex_tests::ec2;
+    let (_emu, acct, fleet) = fleet().await;
+    let id = &fleet.instance_id;
+    ec2::put_tag(&acct, id, EXEMPT_KEY, "TRUE").await;
+    let event = ec2::for_instance(sample("quarantine/exemption-tag-on-instance.json"), id);
+    let report = quarantine(&acct, event.clone(), &[]).await;
+    let finding = refused_ec2_tag(&report);
+    assert!(
+        finding.reason.contains(&format!("on {id}")),
+        "{}",
+        finding.reason
+    );
+    assert!(!ec2::instance_tags(&acct, id).await.contains_key(EXEMPT_KEY));
+    // The same event again (Lambda delivers at least once): handled once.
+    let again = quarantine(&acct, event, &[]).await;
+    assert_eq!(again.status, Status::AlreadyHandled, "{again:#?}");
+
+    let finding = ec2::for_instance(sample("quarantine/guardduty-bitcoin-tool-high.json"), id);
+    let report = quarantine(&acct, finding, &[]).await;
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    ec2::assert_quarantined(&acct, &fleet).await;
+}
+
+/// A principal exempt by configuration may exempt a security group: the tag stays.
+#[tokio::test]
+async fn an_exempt_principal_may_exempt_a_security_group() {
+    use reflex_tests::ec2;
+    let (_emu, acct, fleet) = fleet().await;
+    let group = &fleet.web_group;
+    ec2::put_tag(&acct, group, EXEMPT_KEY, "true").await;
+    let event = ec2::for_group(
+        sample("quarantine/exemption-tag-on-security-group.json"),
+        group,
+    );
+    let report = quarantine(
+        &acct,
+        event,
+        &[(
+            "REFLEX_EXEMPT_PRINCIPALS",
+            "arn:aws:iam::123456789012:user/mallory",
+        )],
+    )
+    .await;
+    assert_eq!(
+        report.skipped.as_ref().map(EventSkip::name),
+        Some("exempt-actor"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        ec2::tags_of(&acct, group)
+            .await
+            .get(EXEMPT_KEY)
+            .map(String::as_str),
+        Some("true")
+    );
+}

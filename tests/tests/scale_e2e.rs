@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use reflex_scale::Scale;
+use reflex_shared::Outcome;
 use reflex_shared::ledger::Ledger;
 use reflex_shared::report::{Report, Status};
 use reflex_tests::account::LEDGER_TABLE;
@@ -179,13 +180,9 @@ async fn a_decision_made_on_stale_group_state_is_not_applied() {
             .unwrap()
     );
 
-    // Failed for now, not skipped: the invocation fails, and Lambda's retry decides again.
     let outcome = scale.execute(raise).await;
     assert!(
-        outcome.is_retryable()
-            && outcome
-                .explanation()
-                .is_some_and(|why| why.contains("another invocation changed web first")),
+        matches!(&outcome, Outcome::Skipped { why } if why.contains("another invocation changed web first")),
         "{outcome:?}"
     );
     assert_eq!(
@@ -193,55 +190,6 @@ async fn a_decision_made_on_stale_group_state_is_not_applied() {
         2,
         "the stale decision was not applied"
     );
-}
-
-/// Two alarms' state changes read the group at once, and one records its change first: the
-/// other's change is not dropped as stale, it is decided again on the group as it is then.
-#[tokio::test]
-async fn a_change_that_loses_the_race_for_the_record_is_retried_not_dropped() {
-    let (emu, acct) = account().await;
-    let proxy = FaultProxy::start(&emu.endpoint);
-    // The delivery decided 2 -> 3 and is held writing its mark (the record's first write)...
-    let held = proxy.hold("dynamodb:PutItem", 1);
-    let handler = acct
-        .handler_via::<Scale>(&proxy, "enforce", IN_AND_NO_COOLDOWN)
-        .await;
-    let event = sample("scale/cpu-high-alarm.json");
-    let run = {
-        let event = event.clone();
-        tokio::spawn(async move {
-            let result = handler.handle(event).await;
-            (handler, result)
-        })
-    };
-    let waiting = held.clone();
-    assert!(
-        tokio::task::spawn_blocking(move || waiting.wait_arrived(WAIT))
-            .await
-            .unwrap()
-    );
-    // ...while another invocation records its change to the group first.
-    let ledger = Ledger::new(acct.dynamodb.clone(), LEDGER_TABLE, 1);
-    let other = serde_json::json!({ "last_change_at": chrono::Utc::now().to_rfc3339() });
-    assert!(
-        ledger
-            .store("scale-group#web", &other, None, chrono::Utc::now())
-            .await
-            .unwrap()
-    );
-    held.release();
-    let (handler, result) = run.await.unwrap();
-    let err = result.expect_err("a stale decision fails for now, so Lambda retries the event");
-    assert_eq!(err.error_type(), "Transient.Interrupted", "{err}");
-    assert!(err.to_string().contains("decided on stale state"), "{err}");
-    assert_eq!(acct.desired_capacity("web").await, 2, "not applied");
-    proxy.clear();
-
-    // Lambda's retry decides on the record as it is now, and makes the change.
-    let retry = handler.handle(event).await.expect("the retry is handled");
-    assert_eq!(retry.status, Status::Remediated, "{retry:#?}");
-    assert_eq!(acct.desired_capacity("web").await, 3);
-    assert!(group_record(&acct).await["pending"].is_null());
 }
 
 #[tokio::test]
@@ -493,12 +441,19 @@ async fn a_killed_run_s_mark_holds_back_another_alarm_only_while_the_run_could_s
         ("autoscaling:SetDesiredCapacity", 1),
     )
     .await;
-    // Right away, the mark may be a live run's about to set 3: no decision on capacity 2, and
-    // the state change is not dropped either: the delivery fails for now, to be retried.
-    let handler = acct.handler::<Scale>("enforce", IN_AND_NO_COOLDOWN).await;
-    let other_alarm = sample("scale/metric-math-error-rate-alarm.json");
-    let err = reflex_testkit::fails_for_now(&handler, &other_alarm, "Transient.Lookup").await;
-    assert!(err.to_string().contains("under way"), "{err}");
+    // Right away, the mark may be a live run's about to set 3: no decision on capacity 2.
+    let held = deliver(
+        &acct,
+        "metric-math-error-rate-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
+    assert_eq!(held.status, Status::NoAction, "{held:#?}");
+    assert!(
+        held.findings[0].reason.contains("under way"),
+        "{}",
+        held.findings[0].reason
+    );
     assert_eq!(acct.desired_capacity("web").await, 2);
 
     // Later than any run lives, the mark is a dead run's: it blocks nobody.
@@ -513,8 +468,12 @@ async fn a_killed_run_s_mark_holds_back_another_alarm_only_while_the_run_could_s
             .await
             .unwrap()
     );
-    // Lambda's retry of the other alarm's state change.
-    let report = handler.handle(other_alarm).await.expect("handled");
+    let report = deliver(
+        &acct,
+        "composite-cpu-and-disk-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(acct.desired_capacity("web").await, 3);
     assert!(group_record(&acct).await["pending"].is_null());
@@ -538,27 +497,26 @@ async fn another_alarm_does_not_decide_on_the_capacity_a_change_under_way_is_abo
             .unwrap()
     );
     // ...while another alarm's state change reads capacity 2: deciding 2 -> 3 on it would make
-    // the same change twice, reported as two; ending it with no action would lose it. It fails
-    // for now instead, before anything is claimed.
-    let handler = acct.handler::<Scale>("enforce", IN_AND_NO_COOLDOWN).await;
-    let second = sample("scale/metric-math-error-rate-alarm.json");
-    let err = reflex_testkit::fails_for_now(&handler, &second, "Transient.Lookup").await;
+    // the same change twice, reported as two.
+    let second = deliver(
+        &acct,
+        "metric-math-error-rate-alarm.json",
+        IN_AND_NO_COOLDOWN,
+    )
+    .await;
+    assert_eq!(second.status, Status::NoAction, "{second:#?}");
     assert!(
-        err.to_string()
+        second.findings[0]
+            .reason
             .contains("another change to web is under way (2 -> 3"),
-        "{err}"
+        "{}",
+        second.findings[0].reason
     );
     held.release();
     let first = first.await.unwrap().expect("handled");
     assert_eq!(first.status, Status::Remediated, "{first:#?}");
     assert_eq!(acct.desired_capacity("web").await, 3);
     assert!(group_record(&acct).await["pending"].is_null());
-
-    // Lambda's retry of the second: decided on capacity 3, its own change is made too.
-    let retried = handler.handle(second).await.expect("handled");
-    assert_eq!(retried.status, Status::Remediated, "{retried:#?}");
-    assert_eq!(acct.desired_capacity("web").await, 4);
-    assert_eq!(acct.reports().await.len(), 2, "one report per state change");
 }
 
 #[tokio::test]

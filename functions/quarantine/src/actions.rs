@@ -95,6 +95,13 @@ pub enum QuarantineAction {
         /// was not isolated: whoever may tag the instance may have set the tag.
         earlier_quarantine: Option<String>,
     },
+    /// Remove the exemption tag `key` a caller not allowed to grant it set (to `value`) on an
+    /// instance (`i-...`) or a security group (`sg-...`).
+    RemoveExemptionTag {
+        resource_id: String,
+        key: String,
+        value: String,
+    },
     /// Snapshot one attached EBS volume, tagged with the finding.
     SnapshotVolume {
         instance_id: String,
@@ -173,6 +180,12 @@ impl Action for QuarantineAction {
             } => format!(
                 "snapshot volume {volume_id} ({device}) of instance {instance_id} for forensics"
             ),
+            QuarantineAction::RemoveExemptionTag {
+                resource_id, key, ..
+            } => format!(
+                "remove the exemption tag {key} from {}",
+                kind_and_id(resource_id)
+            ),
         }
     }
 
@@ -203,7 +216,29 @@ impl Action for QuarantineAction {
             | QuarantineAction::SnapshotVolume { instance_id, .. } => {
                 Resource::Instance(instance_id.clone())
             }
+            QuarantineAction::RemoveExemptionTag { resource_id, .. }
+                if resource_id.starts_with("sg-") =>
+            {
+                Resource::SecurityGroup(resource_id.clone())
+            }
+            QuarantineAction::RemoveExemptionTag { resource_id, .. } => {
+                Resource::Instance(resource_id.clone())
+            }
         }
+    }
+
+    /// The resource carries the tag this action removes: see [`Action::lifts_exemption`].
+    fn lifts_exemption(&self) -> bool {
+        matches!(self, QuarantineAction::RemoveExemptionTag { .. })
+    }
+}
+
+/// `security group sg-...` or `instance i-...`, for people.
+pub fn kind_and_id(resource_id: &str) -> String {
+    if resource_id.starts_with("sg-") {
+        format!("security group {resource_id}")
+    } else {
+        format!("instance {resource_id}")
     }
 }
 

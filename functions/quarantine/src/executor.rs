@@ -40,6 +40,11 @@ pub async fn execute(
         QuarantineAction::RevokeIngress { group_id, rules } => {
             revoke_ingress(ec2, group_id, rules).await
         }
+        QuarantineAction::RemoveExemptionTag {
+            resource_id,
+            key,
+            value,
+        } => remove_exemption_tag(ec2, resource_id, key, value).await,
         QuarantineAction::Isolate {
             instance_id,
             vpc_id,
@@ -130,6 +135,47 @@ fn explained(outcome: Outcome) -> String {
 
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
+}
+
+// ---- an exemption tag self-granted ----
+
+/// Remove the exemption tag, unless it no longer exempts (removed, or set to another value since
+/// the event: someone fixed it already). Deleted with the value read, so that a value written
+/// in between (by someone allowed to) is not deleted with it.
+async fn remove_exemption_tag(ec2: &Client, id: &str, key: &str, value: &str) -> Step {
+    let what = crate::actions::kind_and_id(id);
+    let gone =
+        || Outcome::already_done(format!("{what} no longer carries the exemption tag {key}"));
+    // A resource that is gone has no tags: the filter finds none.
+    let tags = facts::resource_tags(ec2, id)
+        .await
+        .map_err(|e| e.outcome("ec2:DescribeTags"))?;
+    // The value compared as the exemption compares it: `TRUE` exempts as `true` does.
+    let Some(current) = tags
+        .get(key)
+        .filter(|v| v.eq_ignore_ascii_case(value))
+        .cloned()
+    else {
+        return Ok(gone());
+    };
+    ec2.delete_tags()
+        .resources(id)
+        .tags(tag(key, &current))
+        .send()
+        .await
+        .map_err(|e| {
+            aws::fault(
+                "ec2:DeleteTags",
+                &e,
+                &["InvalidInstanceID.NotFound", "InvalidGroup.NotFound"],
+            )
+            .or_gone(gone)
+        })?;
+    Ok(Outcome::done(
+        format!("removed the exemption tag {key}={current} from {what}"),
+        Some(json!({ "tags": { key: current } })),
+        undo::tag_again(id, key, &current),
+    ))
 }
 
 // ---- a security group opened to the world ----

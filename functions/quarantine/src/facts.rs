@@ -87,6 +87,8 @@ pub async fn gather(
         Trigger::IngressOpened { group_id, .. } => {
             facts.group_rules = group_rules(ec2, group_id, notes).await;
         }
+        // The removal reads the tag as it is when it runs.
+        Trigger::ExemptionTagSet(_) => {}
     }
     facts
 }

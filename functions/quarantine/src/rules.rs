@@ -10,6 +10,8 @@
 //!   quarantine an instance, one finding whose actions are the steps, isolation first. An
 //!   alarm's change must be proven CloudWatch's own evaluation of EC2's metric (`alarm`), or a
 //!   person is told and nothing is done.
+//! - `quarantine.exemption-tag`: the exemption tag written on instances or security groups by a
+//!   caller not exempt by ARN (an exempt one never gets this far): removed, and a person told.
 
 use reflex_shared::{Finding, Severity};
 
@@ -18,19 +20,21 @@ use crate::alarm;
 use crate::facts::{Facts, InstanceFacts, InstanceLookup};
 use crate::ingress::OpenedRule;
 use crate::settings::Settings;
-use crate::trigger::{Cause, Request, Trigger};
+use crate::trigger::{Cause, ExemptionWrite, Request, Trigger};
 use crate::world_open;
 
 pub const WORLD_OPEN_INGRESS: &str = "quarantine.world-open-ingress";
 pub const GUARDDUTY_FINDING: &str = "quarantine.guardduty-finding";
 pub const INSTANCE_ALARM: &str = "quarantine.instance-alarm";
 pub const OPERATOR_TAG: &str = "quarantine.operator-tag";
+pub const EXEMPTION_TAG: &str = "quarantine.exemption-tag";
 
 pub const RULE_IDS: &[&str] = &[
     WORLD_OPEN_INGRESS,
     GUARDDUTY_FINDING,
     INSTANCE_ALARM,
     OPERATOR_TAG,
+    EXEMPTION_TAG,
 ];
 
 /// Every rule over one trigger.
@@ -46,6 +50,44 @@ pub fn decide(
                 .collect()
         }
         Trigger::Quarantine(request) => vec![quarantine(request, facts)],
+        Trigger::ExemptionTagSet(write) => vec![exemption_tag(write, settings)],
+    }
+}
+
+/// The exemption tag self-granted on instances or security groups: removed from each, HIGH so
+/// that a person hears of it. Not a quarantine: a colleague who tagged by mistake loses only the
+/// tag, and the instance's or group's next change is judged as any other's.
+fn exemption_tag(write: &ExemptionWrite, settings: &Settings) -> Finding<QuarantineAction> {
+    let key = &settings.exempt_tag.key;
+    let mut reason = format!(
+        "{} set the exemption tag {key}={} on {}, which would make Reflex leave {} alone; only a \
+         principal exempt by configuration (REFLEX_EXEMPT_PRINCIPALS) may grant an exemption",
+        write.by,
+        write.value,
+        write.resources.join(", "),
+        if write.resources.len() > 1 {
+            "them"
+        } else {
+            "it"
+        },
+    );
+    if write.quarantine_tag_too {
+        reason += "\nthe same call set the quarantine tag: no quarantine was started; once the \
+                   exemption tag is gone, set the quarantine tag again to quarantine";
+    }
+    Finding {
+        rule_id: EXEMPTION_TAG,
+        severity: Severity::High,
+        reason,
+        actions: write
+            .resources
+            .iter()
+            .map(|id| QuarantineAction::RemoveExemptionTag {
+                resource_id: id.clone(),
+                key: key.clone(),
+                value: write.value.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use reflex_shared::ConfigError;
 use reflex_shared::config::{self, Env, TagSpec};
+use reflex_shared::exemption::ExemptTag;
 
 pub use crate::exposure::Share;
 
@@ -138,6 +139,9 @@ pub struct Settings {
     /// The share of the public address space (IPv4, or IPv6's global unicast space) from which
     /// a sensitive port may be reached before the group counts as open to the world.
     pub world_open_share: Share,
+    /// The core's exemption tag (`REFLEX_EXEMPT_TAG`): written on an instance or a security
+    /// group by a caller not exempt, quarantine removes it (`quarantine.exemption-tag`).
+    pub exempt_tag: ExemptTag,
 }
 
 impl Default for Settings {
@@ -150,14 +154,19 @@ impl Default for Settings {
             trigger_tag: None,
             world_open_share: Share::parse(WORLD_OPEN_SHARE, DEFAULT_WORLD_OPEN_SHARE)
                 .expect("the default share parses"),
+            exempt_tag: ExemptTag::default(),
         }
     }
 }
 
 impl Settings {
-    /// Quarantine's own variables; the exemption tag is the core's (`REFLEX_EXEMPT_TAG`).
+    /// Quarantine's own variables, and the core's exemption tag (`REFLEX_EXEMPT_TAG`), whose
+    /// writes quarantine watches on instances and security groups.
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
-        let mut settings = Settings::default();
+        let mut settings = Settings {
+            exempt_tag: ExemptTag::from_env(env)?,
+            ..Settings::default()
+        };
         if let Some(ports) = config::var(env, SENSITIVE_PORTS) {
             settings.sensitive_ports = SensitivePorts::parse(SENSITIVE_PORTS, &ports)?;
         }

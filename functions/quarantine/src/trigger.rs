@@ -24,6 +24,23 @@ pub enum Trigger {
     },
     /// A request to quarantine instances.
     Quarantine(Request),
+    /// `CreateTags` writing the exemption tag, with a value that exempts, on instances or
+    /// security groups: self-granted unless the caller is exempt by ARN.
+    ExemptionTagSet(ExemptionWrite),
+}
+
+/// Who wrote the exemption tag on what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExemptionWrite {
+    /// The instances and security groups tagged (other resources carry no exemption Reflex
+    /// reads).
+    pub resources: Vec<String>,
+    /// The value written, as written (`TRUE` exempts as `true` does).
+    pub value: String,
+    /// The caller, for people.
+    pub by: String,
+    /// The same call also set the operator's quarantine tag: not acted on, said in the report.
+    pub quarantine_tag_too: bool,
 }
 
 /// What asked for a quarantine: each cause has its own rule.
@@ -58,7 +75,7 @@ pub fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigg
     match event {
         Event::ApiCall { call, .. } => match call.event_name.as_str() {
             "AuthorizeSecurityGroupIngress" => ingress_opened(call),
-            "CreateTags" => operator_tag(call, settings, id),
+            "CreateTags" => tags_written(call, settings, id),
             other => Ok(ignored(format!("quarantine has no rule for ec2:{other}"))),
         },
         Event::GuardDuty { finding, .. } => Ok(guardduty(finding, settings, id)),
@@ -181,11 +198,12 @@ fn instance_alarm(
     }))
 }
 
-/// The operator's quarantine tag put on instances: its key with exactly its configured value
-/// (any other value, or the trigger off, is ignored). Resources other than instances are left
-/// out. Both lists must be there and every resource must have an id, whether or not the tag is
-/// quarantine's; the tags are read as the exemption tag's are (`written_tags`).
-fn operator_tag(
+/// A `CreateTags` call: the exemption tag written on instances or security groups (checked
+/// first: an exemption written in the same call as the quarantine tag would hold the quarantine
+/// back), else the operator's quarantine tag put on instances. Both lists must be there and
+/// every resource must have an id, whatever the tags; the tags are read as the exemption tag's
+/// are everywhere (`written_tags`).
+fn tags_written(
     call: &ApiCall,
     settings: &Settings,
     event_id: &str,
@@ -201,20 +219,41 @@ fn operator_tag(
         })
         .collect::<Result<Vec<_>, _>>()?;
     list(params, "tagSet")?;
+    let written = written_tags(params);
     let asked = settings.trigger_tag.as_ref().and_then(|trigger| {
-        written_tags(params)
-            .into_iter()
+        written
+            .iter()
             .find(|(key, value)| trigger.matches(key, value))
     });
+    let exempted: Vec<String> = resources
+        .iter()
+        .filter(|r| r.starts_with("i-") || r.starts_with("sg-"))
+        .map(|r| r.to_string())
+        .collect();
+    if let Some(value) = settings.exempt_tag.written_in(Some(params))
+        && !exempted.is_empty()
+    {
+        return Ok(Interpreted::Trigger(Trigger::ExemptionTagSet(
+            ExemptionWrite {
+                resources: exempted,
+                value,
+                by: call.user_identity.describe(),
+                quarantine_tag_too: asked.is_some(),
+            },
+        )));
+    }
     // The key only: the value is the operators' and the reason is written on the instance,
     // where anyone who may describe it reads it.
     let Some(tag) = asked.map(|(key, _)| format!("the quarantine tag {key}")) else {
         return Ok(ignored(match &settings.trigger_tag {
             Some(trigger) => format!(
-                "no tag set asks for quarantine (the key {} with its configured value)",
+                "no tag set asks for quarantine (the key {} with its configured value), and none \
+                 exempts an instance or a security group",
                 trigger.key
             ),
-            None => "the operator's quarantine tag is off (REFLEX_QUARANTINE_TAG unset)".into(),
+            None => "no tag set exempts an instance or a security group, and the operator's \
+                     quarantine tag is off (REFLEX_QUARANTINE_TAG unset)"
+                .into(),
         }));
     };
     let instances: Vec<String> = resources

@@ -44,6 +44,16 @@ pub fn delete_tags(instance_id: &str, keys: &[String]) -> Undo {
     )
 }
 
+/// Undo of removing an exemption tag: the instance or security group tagged again with `key` =
+/// `value` (`--tags` as EC2's JSON).
+pub fn tag_again(resource_id: &str, key: &str, value: &str) -> Undo {
+    Undo::run(
+        AwsCli::new("ec2", "create-tags")
+            .list("--resources", &[resource_id])
+            .json("--tags", &json!([{ "Key": key, "Value": value }])),
+    )
+}
+
 /// Undo of detaching an instance from its Auto Scaling group: attach it again.
 pub fn attach_again(group: &str, instance_id: &str) -> Undo {
     Undo::run(

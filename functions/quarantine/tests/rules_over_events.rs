@@ -158,6 +158,7 @@ fn kinds(f: &Finding<QuarantineAction>) -> Vec<&'static str> {
             QuarantineAction::StopOnShutdown { .. } => "stop-on-shutdown",
             QuarantineAction::TagQuarantined { .. } => "tag",
             QuarantineAction::SnapshotVolume { .. } => "snapshot",
+            QuarantineAction::RemoveExemptionTag { .. } => "remove-exemption-tag",
         })
         .collect()
 }
@@ -571,6 +572,120 @@ fn the_operator_tag_with_its_exact_value_on_an_instance_quarantines_and_nothing_
         ..Settings::default()
     };
     assert!(evaluate("create-tags-quarantine.json", &found(web_1()), &other_tag).is_empty());
+}
+
+/// A sample with its request's tags replaced.
+fn tagged(name: &str, tags: serde_json::Value) -> reflex_shared::Event {
+    let mut raw = sample(&format!("quarantine/{name}"));
+    raw["detail"]["requestParameters"]["tagSet"]["items"] = tags;
+    reflex_shared::event::parse(raw).expect("still an event")
+}
+
+#[test]
+fn the_exemption_tag_written_on_a_security_group_or_an_instance_is_removed_and_reported_high() {
+    for (file, id, resource) in [
+        (
+            "exemption-tag-on-security-group.json",
+            WEB_SG,
+            Resource::SecurityGroup(WEB_SG.into()),
+        ),
+        (
+            "exemption-tag-on-instance.json",
+            INSTANCE,
+            Resource::Instance(INSTANCE.into()),
+        ),
+    ] {
+        let f = only(file, &Facts::default(), &Settings::default());
+        assert_eq!(f.rule_id, rules::EXEMPTION_TAG, "{file}");
+        assert_eq!(f.severity, Severity::High, "{file}");
+        assert!(
+            f.reason.starts_with(&format!(
+                "arn:aws:iam::123456789012:user/mallory set the exemption tag reflex:exempt=true on {id}, which would make Reflex leave it alone"
+            )),
+            "{file}: {}",
+            f.reason
+        );
+        assert_eq!(
+            f.actions,
+            vec![QuarantineAction::RemoveExemptionTag {
+                resource_id: id.into(),
+                key: "reflex:exempt".into(),
+                value: "true".into(),
+            }],
+            "{file}"
+        );
+        // The resource carries the tag the step removes: the tag must not hold the step back.
+        assert_eq!(f.actions[0].resource(), resource, "{file}");
+        assert!(f.actions[0].lifts_exemption(), "{file}");
+    }
+}
+
+#[test]
+fn an_exemption_tag_written_with_another_value_or_key_or_on_a_volume_is_none_of_quarantines() {
+    let settings = Settings::default();
+    for (what, tags) in [
+        (
+            "a value that does not exempt",
+            serde_json::json!([{ "key": "reflex:exempt", "value": "false" }]),
+        ),
+        (
+            "another key",
+            serde_json::json!([{ "key": "reflex:exempt-until", "value": "true" }]),
+        ),
+    ] {
+        let event = tagged("exemption-tag-on-security-group.json", tags);
+        assert!(
+            matches!(
+                Quarantine::interpret(&event, &settings),
+                Ok(Interpreted::Ignored(_))
+            ),
+            "{what}"
+        );
+    }
+    let mut raw = sample("quarantine/exemption-tag-on-instance.json");
+    raw["detail"]["requestParameters"]["resourcesSet"]["items"][0]["resourceId"] =
+        "vol-0a1b2c3d4e5f60001".into();
+    let on_a_volume = reflex_shared::event::parse(raw).unwrap();
+    assert!(matches!(
+        Quarantine::interpret(&on_a_volume, &settings),
+        Ok(Interpreted::Ignored(_))
+    ));
+    // The value exempts as the guard reads it: case aside.
+    let upper = tagged(
+        "exemption-tag-on-instance.json",
+        serde_json::json!([{ "key": "reflex:exempt", "value": "TRUE" }]),
+    );
+    assert!(matches!(
+        Quarantine::interpret(&upper, &settings),
+        Ok(Interpreted::Trigger(Trigger::ExemptionTagSet(_)))
+    ));
+}
+
+/// The operator's quarantine tag and the exemption tag in one call: the exemption would hold
+/// the quarantine back, so it is removed and the report says the quarantine was not started.
+#[test]
+fn the_exemption_tag_written_with_the_quarantine_tag_is_removed_first_and_said() {
+    let event = tagged(
+        "exemption-tag-on-instance.json",
+        serde_json::json!([
+            { "key": "reflex:quarantine", "value": "approved-by-secops" },
+            { "key": "reflex:exempt", "value": "true" }
+        ]),
+    );
+    let settings = operator_tag();
+    let Ok(Interpreted::Trigger(trigger)) = Quarantine::interpret(&event, &settings) else {
+        panic!("a trigger")
+    };
+    let findings = rules::decide(&trigger, &Facts::default(), &settings);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].rule_id, rules::EXEMPTION_TAG);
+    assert!(
+        findings[0]
+            .reason
+            .ends_with("set the quarantine tag again to quarantine"),
+        "{}",
+        findings[0].reason
+    );
 }
 
 #[test]

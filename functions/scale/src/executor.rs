@@ -4,9 +4,8 @@
 //! set, then the record confirmed (the cooldown and baseline advance only now). A change that
 //! failed for good takes the pending mark back. One that failed for now, or a run that dies in
 //! between, leaves the mark; the next run reads the group's capacity to tell whether the change
-//! was made (see `GroupState::settled`), and another alarm's is retried while a recent mark may
-//! still be a live run's (see `GroupState::under_way`). A decision whose record another
-//! invocation changed first is stale: it fails for now, and the retry decides again.
+//! was made (see `GroupState::settled`), and another alarm's holds back while a recent mark may
+//! still be a live run's (see `GroupState::under_way`).
 //!
 //! Each part returns a `Step`: `?` stops at the first one that cannot go on, with its outcome.
 
@@ -41,11 +40,14 @@ async fn scale(
     let record = ledger.map(|ledger| Record::new(ledger, scope, action));
     if action.made_unconfirmed {
         if let Some(record) = &record {
-            // Not stored because another invocation changed the record first: it read the
-            // change as made and kept it in its record.
-            record
+            // Lost to another invocation: it read the change as made and kept it in its record.
+            match record
                 .store(&action.next_state, action.expected_version)
-                .await?;
+                .await
+            {
+                Err(failed) if failed.is_failed() => return Err(failed),
+                _ => {}
+            }
         }
         return Ok(Outcome::already_done(format!(
             "desired capacity of {} is {}: an earlier delivery of this event set it, and its \
@@ -57,22 +59,9 @@ async fn scale(
         return set_desired_capacity(autoscaling, action).await;
     };
     let began = Some(Utc::now().to_rfc3339());
-    if !record
+    record
         .store(&record.marked(action, began), action.expected_version)
-        .await?
-    {
-        // Another invocation changed the group since this one read it: the decision is stale.
-        // Skipped, another alarm's change would be lost; failed for now, Lambda's retry decides
-        // again on the group as it is then.
-        return Err(Outcome::failed_for_now(
-            format!(
-                "another invocation changed {} first; decided on stale state, the retry \
-                 decides again",
-                action.group
-            ),
-            None,
-        ));
-    }
+        .await?;
     let locked = Some(action.expected_version.unwrap_or(0) + 1);
     match set_desired_capacity(autoscaling, action).await {
         Ok(done) => {
@@ -133,19 +122,25 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// Store `state` if the record is still at `expected` (`None`: not there yet): `false` when
-    /// another invocation changed it first.
-    async fn store(&self, state: &GroupState, expected: Option<i64>) -> Step<bool> {
+    /// Store `state` if the record is still at `expected` (`None`: not there yet).
+    async fn store(&self, state: &GroupState, expected: Option<i64>) -> Step<()> {
         let doc = serde_json::to_value(state).unwrap_or_default();
-        self.ledger
+        match self
+            .ledger
             .store(&self.key, &doc, expected, Utc::now())
             .await
-            .map_err(|e| {
-                e.outcome(&format!(
-                    "recording the change to {} in the ledger",
-                    self.group
-                ))
-            })
+        {
+            Ok(true) => Ok(()),
+            // Another invocation changed the group since we read it: our decision is stale.
+            Ok(false) => Err(Outcome::skipped(format!(
+                "another invocation changed {} first; decided on stale state",
+                self.group
+            ))),
+            Err(e) => Err(e.outcome(&format!(
+                "recording the change to {} in the ledger",
+                self.group
+            ))),
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct GroupFacts {
     pub state: GroupState,
     /// A change a run began and did not confirm (it crashed), that the capacity shows was made.
     pub made_unconfirmed: Option<Pending>,
+    /// A change for another state change that a run may be making right now (see
+    /// `GroupState::under_way`): the capacity read is about to change.
+    pub under_way: Option<Pending>,
     /// Version of the state item in the ledger (`None`: no item yet, or no ledger).
     pub version: Option<i64>,
 }
@@ -134,9 +137,7 @@ pub fn state_key(scope: Option<&str>, group: &str) -> String {
     }
 }
 
-/// Gather the facts for one trigger. A failed lookup leaves the group unknown and adds a note;
-/// so does a change to the group another run may be making right now, as a lookup failed for
-/// now (see `GroupState::under_way`).
+/// Gather the facts for one trigger. A failed lookup leaves the group unknown and adds a note.
 pub async fn gather(
     autoscaling: &Client,
     ledger: Option<&Ledger>,
@@ -198,23 +199,7 @@ async fn group_facts(
         },
     };
     let desired = group.desired_capacity.unwrap_or(0);
-    // The capacity read is about to change: no decision on it, and none that drops this state
-    // change either (it would be lost, not retried). Failed for now, so Lambda's retry, a minute
-    // on, decides on the group as that change left it.
-    if let Some(p) = state.under_way(desired, &trigger.alarm, now) {
-        notes.failed(
-            format!(
-                "another change to {name} is under way ({} -> {}, for a state change of {}, \
-                 begun at {}): the retry decides on the capacity it leaves",
-                p.from,
-                p.to,
-                p.alarm,
-                p.marked_at.as_deref().unwrap_or("?")
-            ),
-            true,
-        );
-        return None;
-    }
+    let under_way = state.under_way(desired, &trigger.alarm, now).cloned();
     let (state, made_unconfirmed) = state.settled(desired);
     Some(GroupFacts {
         desired,
@@ -222,6 +207,7 @@ async fn group_facts(
         max: group.max_size.unwrap_or(0),
         state,
         made_unconfirmed,
+        under_way,
         version,
     })
 }

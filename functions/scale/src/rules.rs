@@ -69,9 +69,8 @@ fn made_by_an_earlier_run(trigger: &Trigger, group: &GroupFacts) -> Option<Scale
     })
 }
 
-/// Why no change may be made now, whatever the capacity: an out-of-order state change, or the
-/// cooldown since Reflex's last change. (Another change under way never gets here: the facts
-/// fail for now, and the event is retried.)
+/// Why no change may be made now, whatever the capacity: another change under way, an
+/// out-of-order state change, or the cooldown since Reflex's last change.
 fn held_back(
     trigger: &Trigger,
     group: &GroupFacts,
@@ -79,6 +78,17 @@ fn held_back(
     settings: &Settings,
 ) -> Option<String> {
     let alarm = &trigger.alarm;
+    // As a stale decision is skipped: the change under way is the one Reflex makes now.
+    if let Some(p) = &group.under_way {
+        return Some(format!(
+            "another change to {} is under way ({} -> {}, for a state change of {}, begun at {})",
+            trigger.group,
+            p.from,
+            p.to,
+            p.alarm,
+            p.marked_at.as_deref().unwrap_or("?")
+        ));
+    }
     let last_event = group
         .state
         .last_event_times

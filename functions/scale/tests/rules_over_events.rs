@@ -46,6 +46,7 @@ fn web(desired: i32, state: GroupState) -> Facts {
             state,
             version: Some(3),
             made_unconfirmed: None,
+            under_way: None,
         }),
         now: Some(now()),
     }
@@ -476,4 +477,25 @@ fn a_recent_mark_for_another_state_change_is_under_way_until_the_capacity_shows_
         p.marked_at = None;
     }
     assert!(left.under_way(2, &other, now()).is_none());
+}
+
+#[test]
+fn another_alarm_is_held_back_while_a_change_is_under_way() {
+    let mut facts = web(2, GroupState::default());
+    if let Some(group) = facts.group.as_mut() {
+        group.under_way = marked(5).pending;
+    }
+    let no_cooldown = Settings {
+        cooldown_seconds: 0,
+        ..settings()
+    };
+    let f = findings("metric-math-error-rate-alarm.json", &facts, &no_cooldown);
+    assert!(f[0].actions.is_empty(), "{f:?}");
+    assert!(
+        f[0].reason.contains(
+            "another change to web is under way (2 -> 3, for a state change of web-cpu-high"
+        ),
+        "{}",
+        f[0].reason
+    );
 }
