@@ -44,10 +44,15 @@ fn role(name: &str) -> Identity {
 
 /// The one finding of a report that refused an exemption tag, and its one step done.
 fn refused_tag(report: &Report) -> &reflex_shared::report::FindingReport {
+    refused_by(report, "revoke.exemption-tag")
+}
+
+/// The one finding of `rule` in a report that refused an exemption tag, its one step done.
+fn refused_by<'a>(report: &'a Report, rule: &str) -> &'a reflex_shared::report::FindingReport {
     assert_eq!(report.status, Status::Remediated, "{report:#?}");
     assert_eq!(report.findings.len(), 1, "{report:#?}");
     let finding = &report.findings[0];
-    assert_eq!(finding.rule_id, "revoke.exemption-tag");
+    assert_eq!(finding.rule_id, rule);
     assert_eq!(finding.severity, Severity::High);
     assert_eq!(finding.actions.len(), 1);
     assert_eq!(
@@ -341,23 +346,6 @@ async fn quarantine(account: &Account, event: Value, extra: &[(&str, &str)]) -> 
         .expect("handled")
 }
 
-/// The one finding of a quarantine report that refused an exemption tag, its one step done.
-fn refused_ec2_tag(report: &Report) -> &reflex_shared::report::FindingReport {
-    assert_eq!(report.status, Status::Remediated, "{report:#?}");
-    assert_eq!(report.findings.len(), 1, "{report:#?}");
-    let finding = &report.findings[0];
-    assert_eq!(finding.rule_id, "quarantine.exemption-tag");
-    assert_eq!(finding.severity, Severity::High);
-    assert_eq!(finding.actions.len(), 1);
-    assert_eq!(
-        finding.actions[0].outcome.status(),
-        "done",
-        "not held back by the tag it removes: {:?}",
-        finding.actions[0].outcome
-    );
-    finding
-}
-
 /// mallory, with `ec2:CreateTags` on the web group, tags it exempt and then opens SSH to the
 /// world. Before, the tag write reached no function and the opening was skipped as exempt.
 #[tokio::test]
@@ -372,7 +360,7 @@ async fn a_security_group_tagged_exempt_loses_the_tag_and_ssh_opened_to_the_worl
     );
     let report = quarantine(&acct, event, &[]).await;
     assert_eq!(report.skipped, None, "judged, not skipped as exempt");
-    let finding = refused_ec2_tag(&report);
+    let finding = refused_by(&report, "quarantine.exemption-tag");
     assert!(
         finding.reason.starts_with(&format!(
             "arn:aws:iam::123456789012:user/mallory set the exemption tag reflex:exempt=true on {group}"
@@ -420,7 +408,7 @@ async fn an_instance_tagged_exempt_loses_the_tag_and_is_quarantined_on_the_next_
     ec2::put_tag(&acct, id, EXEMPT_KEY, "TRUE").await;
     let event = ec2::for_instance(sample("quarantine/exemption-tag-on-instance.json"), id);
     let report = quarantine(&acct, event.clone(), &[]).await;
-    let finding = refused_ec2_tag(&report);
+    let finding = refused_by(&report, "quarantine.exemption-tag");
     assert!(
         finding.reason.contains(&format!("on {id}")),
         "{}",
