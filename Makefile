@@ -64,3 +64,23 @@ lint-templates: setup setup-infra
 build: setup $(SAM_VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam build --beta-features
+
+## Fuzzing: cargo-fuzz (libFuzzer, no sanitizer, so stable Rust) runs every target under
+## fuzz/fuzz_targets/ for FUZZ_SECONDS each, seeded from events/, and prints the executions run
+## and the crashes found per target (crash inputs go to fuzz/artifacts/<target>/; exit 1 if any).
+## `make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=policy` runs one target longer. See fuzz/run.sh.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+TOOLS ?= .tools
+CARGO_FUZZ_VERSION = 0.13.2
+CARGO_FUZZ = $(TOOLS)/bin/cargo-fuzz
+
+.PHONY: fuzz fuzz-setup
+
+## cargo-fuzz, pinned, into ./.tools; nothing to do when that version is there.
+fuzz-setup:
+	@$(CARGO_FUZZ) --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' || \
+		cargo install --locked --quiet --version $(CARGO_FUZZ_VERSION) --root $(TOOLS) cargo-fuzz
+
+fuzz: fuzz-setup
+	CARGO_FUZZ=$(CARGO_FUZZ) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_TARGETS)

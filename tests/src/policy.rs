@@ -338,13 +338,15 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     // The classic two-pointer match with backtracking to the last `*`.
     let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
     while j < t.len() {
-        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
-            i += 1;
-            j += 1;
-        } else if i < p.len() && p[i] == '*' {
+        // A `*` of the pattern is a wildcard even where the text holds a `*` (the bug the
+        // policy fuzz target found in revoke's copy of this matcher).
+        if i < p.len() && p[i] == '*' {
             star = Some(i);
             mark = j;
             i += 1;
+        } else if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
         } else if let Some(s) = star {
             i = s + 1;
             mark += 1;
@@ -384,6 +386,9 @@ mod tests {
         ));
         assert!(wildcard_match("*-revoke", "reflex-remediation-revoke"));
         assert!(!wildcard_match("*-revoke", "reflex-remediation-scale"));
+        // A resource holding a `*` is still matched by the pattern's `*`.
+        assert!(wildcard_match("*", "arn:aws:iam::*:role/x"));
+        assert!(wildcard_match("arn:aws:iam::*", "arn:aws:iam::*:role/x"));
     }
 
     fn statement(effect: &str, condition: Value) -> Statement {

@@ -19,7 +19,8 @@ pub fn parse_document_str(s: &str) -> Option<Value> {
         return serde_json::from_str(trimmed).ok();
     }
     let decoded = percent_decode_str(trimmed).decode_utf8().ok()?;
-    serde_json::from_str(&decoded).ok()
+    // Read as the same text unencoded is: leading whitespace of any kind skipped.
+    serde_json::from_str(decoded.trim_start()).ok()
 }
 
 /// Why the document escalates privileges, or `None` if it does not.
@@ -88,12 +89,13 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // A `*` in the pattern is a wildcard even where the text holds a `*` too.
+        if pi < p.len() && p[pi] == '*' {
             star = Some((pi, ti));
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((sp, st)) = star {
             pi = sp + 1;
             ti = st + 1;
