@@ -288,15 +288,19 @@ fn unprintable(value: &str) -> Option<&'static str> {
 }
 
 /// Characters a report cannot show as typed: control characters (line breaks among them),
-/// Unicode's line and paragraph separators, and the marks that reorder text on screen. The
-/// same set the report renderer escapes (`report::one_line`).
+/// Unicode's line and paragraph separators, the marks that reorder text on screen, and the
+/// zero-width ones that make two different names look the same. The same set the report
+/// renderer escapes (`report::one_line`).
 pub(crate) fn hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+            '\u{061c}' | '\u{2028}' | '\u{2029}' | '\u{2060}' | '\u{feff}'
         )
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// The AWS CLI reads a value starting with these from a file (`file://`, `fileb://`), and

@@ -24,6 +24,19 @@ use reflex_shared::report::{Report, Status};
 use reflex_shared::{Function, Outcome};
 use serde_json::Value;
 
+/// Whether `event` records a tag write (`TagUser`, `TagRole`) that exempts the identity it
+/// tags, one that exists before it (a user or role created with the tag is new: no other sample
+/// acts on it), read as the functions read it (`ExemptTag::written_in`, the default tag). Suites
+/// that deliver every sample keep these apart: their replay exempts the identities the other
+/// samples act on.
+pub fn exempts_an_existing_identity(event: &Value) -> bool {
+    let detail = &event["detail"];
+    matches!(detail["eventName"].as_str(), Some("TagUser" | "TagRole"))
+        && reflex_shared::exemption::ExemptTag::default()
+            .written_in(detail.get("requestParameters"))
+            .is_some()
+}
+
 /// Deliver one event five times at once, as duplicate deliveries may arrive: the status of each
 /// report, or the error type of each delivery that failed (another one was handling the event
 /// then: `Transient.InProgress`, which Lambda retries).

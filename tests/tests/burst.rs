@@ -84,37 +84,18 @@ enum Ending {
     DeadLettered(String),
 }
 
-/// Whether `event` records a tag write (`TagUser`, `TagRole`) that exempts the identity it
-/// tags, one that exists before it (a user or role created with the tag is new: no other sample
-/// acts on it). Read from the event, so that a new sample needs no edit here.
-fn exempts_an_existing_identity(event: &Value) -> bool {
-    let detail = &event["detail"];
-    let tag_write = matches!(detail["eventName"].as_str(), Some("TagUser" | "TagRole"));
-    let exempting = detail["requestParameters"]["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|tag| {
-            tag["key"] == "reflex:exempt"
-                && tag["value"]
-                    .as_str()
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        });
-    tag_write && exempting
-}
-
 #[test]
 fn a_tag_write_that_exempts_an_existing_identity_is_recognised_by_its_event_not_its_file() {
     // A new sample: a tag write of another key, then of the exemption key.
     let mut new_sample = sample("revoke/tag-user-other-key.json");
-    assert!(!exempts_an_existing_identity(&new_sample));
+    assert!(!reflex_tests::exempts_an_existing_identity(&new_sample));
     new_sample["detail"]["requestParameters"]["tags"] =
         json!([{"key": "owner", "value": "ops"}, {"key": "reflex:exempt", "value": "True"}]);
-    assert!(exempts_an_existing_identity(&new_sample));
+    assert!(reflex_tests::exempts_an_existing_identity(&new_sample));
     for kept_out in ["tag-user-exempt-self.json", "tag-role-exempt.json"] {
-        assert!(exempts_an_existing_identity(&sample(&format!(
-            "revoke/{kept_out}"
-        ))));
+        assert!(reflex_tests::exempts_an_existing_identity(&sample(
+            &format!("revoke/{kept_out}")
+        )));
     }
     // A value that exempts nothing, and identities created with the tag, stay in the pool.
     for kept in [
@@ -122,9 +103,9 @@ fn a_tag_write_that_exempts_an_existing_identity_is_recognised_by_its_event_not_
         "create-role-with-exempt-tag.json",
         "create-user-with-exempt-tag.json",
     ] {
-        assert!(!exempts_an_existing_identity(&sample(&format!(
-            "revoke/{kept}"
-        ))));
+        assert!(!reflex_tests::exempts_an_existing_identity(&sample(
+            &format!("revoke/{kept}")
+        )));
     }
 }
 
@@ -141,7 +122,7 @@ async fn pool(acct: &Account, fleet: &ec2::Fleet) -> Vec<(To, Value)> {
         // Their replay exempts an identity the other samples act on (mallory, alice,
         // app-role) until the event is handled (for good by break-glass): those remediations
         // would be held back or skipped, as they should. Left to playbook_exemption.
-        if exempts_an_existing_identity(&event) {
+        if reflex_tests::exempts_an_existing_identity(&event) {
             continue;
         }
         pool.push((To::Revoke, acct.replay(event).await));

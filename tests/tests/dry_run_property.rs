@@ -265,25 +265,6 @@ fn routed_from_elsewhere(function: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `event` records a tag write that exempts an identity existing before it (copied from
-/// `burst.rs`, which keeps them out of its pool: their replay exempts the identities the other
-/// samples act on). Here they are replayed and delivered after the others.
-fn exempts_an_existing_identity(event: &Value) -> bool {
-    let detail = &event["detail"];
-    let tag_write = matches!(detail["eventName"].as_str(), Some("TagUser" | "TagRole"));
-    let exempting = detail["requestParameters"]["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|tag| {
-            tag["key"] == "reflex:exempt"
-                && tag["value"]
-                    .as_str()
-                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        });
-    tag_write && exempting
-}
-
 // ---------------------------------------------------------------------------------------------
 // One function's bench: its emulator, the proxy, the dry-run handler and what its deliveries gave
 
@@ -606,7 +587,7 @@ async fn revoke(emulator: Emulator) -> Tally {
         // Member-account samples need a member account (cross_account_e2e): delivered last, as
         // they are. Exempting tag writes would exempt the identities the others act on: replayed
         // and delivered last.
-        if event["account"] != ACCOUNT || exempts_an_existing_identity(&event) {
+        if event["account"] != ACCOUNT || reflex_tests::exempts_an_existing_identity(&event) {
             later.push((path, event));
             continue;
         }

@@ -566,3 +566,83 @@ async fn a_second_move_that_fails_for_now_puts_the_instance_back_until_the_retry
     );
     assert_eq!(acct.reports().await.len(), 1, "one report");
 }
+
+/// While an isolation holds the untracked group open, mallory puts her own instance in it, to
+/// keep every port of hers open once Reflex is done. The group cannot be closed with her
+/// interface in it: the isolation is not reported done, the delivery fails for now, and Lambda's
+/// retry closes the group once she is out (a person is paged if she never leaves).
+#[tokio::test]
+async fn an_instance_slipped_into_the_open_untracked_group_keeps_the_isolation_unfinished() {
+    let (emulator, acct, fleet) = world().await;
+    let proxy = FaultProxy::start(&emulator.endpoint);
+    let event = ec2::for_instance(
+        sample("quarantine/guardduty-bitcoin-tool-high.json"),
+        &fleet.instance_id,
+    );
+    // The second move (out of the untracked group, into quarantine) waits.
+    let held = proxy.hold("ec2:ModifyInstanceAttribute", 2);
+    let handler = acct.handler_via::<Quarantine>(&proxy, "enforce", &[]).await;
+    let run = {
+        let event = event.clone();
+        tokio::spawn(async move {
+            let result = handler.handle(event).await;
+            (handler, result)
+        })
+    };
+    let waiting = held.clone();
+    let wait = std::time::Duration::from_secs(30);
+    assert!(
+        tokio::task::spawn_blocking(move || waiting.wait_arrived(wait))
+            .await
+            .unwrap()
+    );
+    let untracked = ec2::untracked_group(&acct, &fleet.vpc_id)
+        .await
+        .expect("the untracked-connections group");
+    assert!(
+        !ec2::group_rules(&acct, &untracked).await.is_empty(),
+        "open now"
+    );
+    let mallorys = ec2::launch_in(&acct, &fleet, &untracked).await;
+    held.release();
+    let (handler, result) = run.await.unwrap();
+    let err = result.expect_err("not done while the group lets everything in");
+    assert!(err.is_transient(), "Lambda retries it: {err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "untracked-connections group {untracked} could not be closed again"
+        )),
+        "{err}"
+    );
+    assert!(
+        !ec2::group_rules(&acct, &untracked).await.is_empty(),
+        "not stripped with her interface in it (that would only hide the problem)"
+    );
+
+    // She is taken out; Lambda's retry closes the group.
+    let hers = fleet
+        .ec2
+        .describe_instances()
+        .instance_ids(&mallorys)
+        .send()
+        .await
+        .expect("her instance")
+        .reservations()[0]
+        .instances()[0]
+        .network_interfaces()[0]
+        .network_interface_id()
+        .expect("her interface")
+        .to_string();
+    fleet
+        .ec2
+        .modify_network_interface_attribute()
+        .network_interface_id(&hers)
+        .groups(&fleet.web_group)
+        .send()
+        .await
+        .expect("move her interface out");
+    proxy.clear();
+    let report = handler.handle(event).await.expect("the retry is handled");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    ec2::assert_quarantined(&acct, &fleet).await;
+}

@@ -422,10 +422,25 @@ fn cases(v: &str, w: &str, n: i32) -> Vec<Case> {
     all
 }
 
+/// Characters that break a report line or hide what it says, written out here rather than taken
+/// from the code under test (`report::one_line`): control characters, the Unicode line and
+/// paragraph separators, zero-width characters and bidirectional controls.
+fn breaks_a_line(value: &str) -> bool {
+    value.chars().any(|c| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{2060}' | '\u{feff}' | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    })
+}
+
 /// What a report cannot show as typed, or the CLI would not take as typed: the builder must
 /// refuse to print a command with it.
 fn unprintable(value: &str) -> bool {
-    one_line(value) != value
+    breaks_a_line(value)
+        || one_line(value) != value
         || READ_ELSEWHERE
             .iter()
             .any(|p| value.to_ascii_lowercase().starts_with(p))
@@ -434,7 +449,7 @@ fn unprintable(value: &str) -> bool {
 /// Check one case; `Err` says what went wrong.
 fn check(shell: &StubShell, case: &Case, sh: &str) -> Result<(), String> {
     let undo = case.undo.as_str();
-    if one_line(undo) != undo {
+    if breaks_a_line(undo) || one_line(undo) != undo {
         return Err(format!("the undo does not print on one line: {undo:?}"));
     }
     if case.scalars.iter().any(|v| unprintable(v)) {

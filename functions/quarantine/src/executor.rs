@@ -597,29 +597,13 @@ impl Moves<'_> {
 
 /// A failure part-way through the interfaces says which were isolated already.
 fn partly_isolated(failed: Outcome, notes: &str, eni: &str, done: &[String]) -> Outcome {
-    let Outcome::Failed {
-        why,
-        error_code,
-        retryable,
-    } = failed
-    else {
-        return failed;
-    };
     let done = if done.is_empty() {
         "none".to_string()
     } else {
         done.join(", ")
     };
-    let notes = if notes.is_empty() {
-        String::new()
-    } else {
-        format!("{notes}; ")
-    };
-    Outcome::Failed {
-        why: format!("{notes}{why} on {eni}; already isolated: {done}"),
-        error_code,
-        retryable,
-    }
+    let more = format!("that was on {eni}; already isolated: {done}");
+    reworded(failed, notes, &more, false)
 }
 
 /// One of Reflex's groups: its name, what it is for, the tag it is created with, and the exact
@@ -819,8 +803,10 @@ fn is_closed(group: &SecurityGroup) -> bool {
     group.ip_permissions().is_empty() && group.ip_permissions_egress().is_empty()
 }
 
-/// Strip the untracked group's rules, unless another instance's interface is in it (an
-/// isolation under way, whose end closes it). What was done.
+/// Strip the untracked group's rules. With another interface in it (an isolation under way, or
+/// someone who put theirs there to keep every port open) it is not stripped and the close fails
+/// for now: the step is not done while the group lets everything in, and the retry closes it
+/// once the other isolation has ended, or a person is told when it never does.
 async fn close(ec2: &Client, group: &SecurityGroup, instance_id: &str) -> Result<String, Outcome> {
     let id = group.group_id().unwrap_or_default();
     if is_closed(group) {
@@ -831,9 +817,16 @@ async fn close(ec2: &Client, group: &SecurityGroup, instance_id: &str) -> Result
         .map_err(|e| closing_failed(id, e.outcome("ec2:DescribeNetworkInterfaces")))?;
     let others = others(&found, instance_id);
     if !others.is_empty() {
-        return Ok(format!(
-            "untracked-connections group {id} LEFT OPEN to all traffic: {} in it (an isolation under way closes it when it ends; if none is, a person must take them out and remove its rules)",
-            others.join(", ")
+        return Err(closing_failed(
+            id,
+            Outcome::failed_for_now(
+                format!(
+                    "{} in it (an isolation under way closes it when it ends; if none is, a \
+                     person must take them out)",
+                    others.join(", ")
+                ),
+                None,
+            ),
         ));
     }
     strip(ec2, group)
