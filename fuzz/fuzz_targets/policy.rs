@@ -3,14 +3,15 @@
 //!
 //! Checks beyond "no panic": JSON text parses the same URL-encoded (the IAM API encodes
 //! documents); the verdict is deterministic and explained; a harmless statement added to
-//! a document changes nothing, a statement allowing everything always escalates, and one
-//! statement reads the same alone or in a list; IAM action matching is case-insensitive.
+//! a document changes nothing, a statement allowing everything escalates unless a `Deny` is
+//! there to cancel it, one denying everything leaves no escalation, and one statement reads
+//! the same alone or in a list; IAM action matching is case-insensitive.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use reflex_revoke::policy::{escalation, parse_document_str, wildcard_match};
+use reflex_revoke::policy::{analyse, escalation, parse_document_str, wildcard_match};
 use serde_json::{Value, json};
 
 fuzz_target!(|data: &[u8]| {
@@ -61,11 +62,25 @@ fuzz_target!(|data: &[u8]| {
             verdict,
             "a harmless statement added to a document changes the verdict"
         );
+        // A `Deny` in the same document may cancel it (IAM's reading): only without one.
+        let denies = statements
+            .iter()
+            .any(|s| s.get("Effect").and_then(Value::as_str) == Some("Deny"));
+        let mut denied = statements.clone();
         statements.push(json!({"Effect": "Allow", "Action": "*", "Resource": "*"}));
         let all = with_statements(&document, statements);
         assert!(
-            escalation(&all).is_some(),
+            denies || escalation(&all).is_some(),
             "a document that also allows everything is not an escalation"
+        );
+        // And a document that also denies everything allows no escalation, unless too large
+        // to be read at all.
+        denied.push(json!({"Effect": "Deny", "Action": "*", "Resource": "*"}));
+        let none = analyse(&with_statements(&document, denied));
+        assert!(
+            none.too_large.is_some() || none.methods.is_empty(),
+            "a document that also denies everything escalates: {:?}",
+            none.reason()
         );
     }
 

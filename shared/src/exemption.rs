@@ -73,21 +73,33 @@ impl ExemptTag {
 
 /// The tags a request writes, in the shapes CloudTrail records them: IAM (`TagUser`, `TagRole`,
 /// `CreateUser`, `CreateRole`, ...) `tags: [{key, value}]`; EC2 (`CreateTags`)
-/// `tagSet: {items: [{key, value}]}`. An entry without a string key is left out; a missing value
-/// is the empty string (as IAM and EC2 store it).
+/// `tagSet: {items: [{key, value}]}`; S3 (`PutBucketTagging`, its XML body)
+/// `Tagging: {TagSet: {Tag: [{Key, Value}]}}`, where one tag alone is recorded as an object, not
+/// a list. An entry without a string key is left out; a missing value is the empty string (as
+/// IAM, EC2 and S3 store it).
 pub fn written_tags(request: &Value) -> Vec<(String, String)> {
     let iam = request.get("tags");
     let ec2 = request.get("tagSet").and_then(|s| s.get("items"));
-    iam.into_iter()
+    let lower = iam
+        .into_iter()
         .chain(ec2)
         .filter_map(Value::as_array)
         .flatten()
-        .filter_map(|tag| {
-            let key = tag.get("key")?.as_str()?;
-            let value = tag.get("value").and_then(Value::as_str).unwrap_or("");
-            Some((key.to_string(), value.to_string()))
-        })
+        .filter_map(|tag| tag_of(tag, "key", "value"));
+    let s3 = match request.pointer("/Tagging/TagSet/Tag") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    lower
+        .chain(s3.into_iter().filter_map(|tag| tag_of(tag, "Key", "Value")))
         .collect()
+}
+
+fn tag_of(tag: &Value, key: &str, value: &str) -> Option<(String, String)> {
+    let key = tag.get(key)?.as_str()?;
+    let value = tag.get(value).and_then(Value::as_str).unwrap_or("");
+    Some((key.to_string(), value.to_string()))
 }
 
 /// ARN glob patterns (`*` and `?`, `*` also crossing `/`) of callers Reflex leaves alone.
@@ -190,6 +202,17 @@ mod tests {
             "tagSet": {"items": [{"key": "reflex:exempt", "value": "true"}]}
         });
         assert_eq!(tag.written_in(Some(&ec2)).as_deref(), Some("true"));
+        // S3's XML body: a list of tags, or one tag alone as an object.
+        let s3 = serde_json::json!({
+            "bucketName": "b",
+            "Tagging": {"TagSet": {"Tag": [{"Key": "team", "Value": "x"},
+                {"Key": "reflex:exempt", "Value": "TRUE"}]}, "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}
+        });
+        assert_eq!(tag.written_in(Some(&s3)).as_deref(), Some("TRUE"));
+        let s3_one = serde_json::json!({
+            "Tagging": {"TagSet": {"Tag": {"Key": "reflex:exempt", "Value": "true"}}}
+        });
+        assert_eq!(tag.written_in(Some(&s3_one)).as_deref(), Some("true"));
         for harmless in [
             serde_json::json!({"tags": [{"key": "reflex:exempt", "value": "no"}]}),
             serde_json::json!({"tags": [{"key": "Reflex:Exempt", "value": "true"}]}),
@@ -197,6 +220,9 @@ mod tests {
             serde_json::json!({"tags": "reflex:exempt=true"}),
             serde_json::json!({"tags": [null, 7, {"key": 1, "value": "true"}]}),
             serde_json::json!({"userName": "mallory"}),
+            serde_json::json!({"Tagging": {"TagSet": {"Tag": {"Key": "reflex:exempt", "Value": "no"}}}}),
+            serde_json::json!({"Tagging": {"TagSet": {"Tag": [{"key": "reflex:exempt", "value": "true"}]}}}),
+            serde_json::json!({"Tagging": {"TagSet": {"Tag": "reflex:exempt=true"}}}),
         ] {
             assert_eq!(tag.written_in(Some(&harmless)), None, "{harmless}");
         }

@@ -4,7 +4,7 @@
 //! pattern. After the rules (`apply`): each rule's mode, exempt resources, the blast radius.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event::ApiCall;
 use crate::exemption::ExemptPrincipals;
@@ -167,6 +167,15 @@ impl Guards {
         exempt: &BTreeMap<Resource, String>,
     ) -> Vec<GuardedFinding<A>> {
         let mut budget = self.max_actions;
+        // A tag some finding of this event removes (written by a caller not allowed to grant
+        // it) exempts nothing: neither its own removal nor any other step on that resource (a
+        // role created with the tag and a trust open to everyone loses both).
+        let refused: BTreeSet<Resource> = findings
+            .iter()
+            .flat_map(|f| &f.actions)
+            .filter(|a| a.lifts_exemption())
+            .map(Action::resource)
+            .collect();
         findings
             .into_iter()
             .map(|finding| {
@@ -175,10 +184,10 @@ impl Guards {
                     .actions
                     .iter()
                     .map(|action| {
-                        // The tag an action removes cannot protect itself from the removal.
+                        let resource = action.resource();
                         let exemption = exempt
-                            .get(&action.resource())
-                            .filter(|_| !action.lifts_exemption());
+                            .get(&resource)
+                            .filter(|_| !refused.contains(&resource));
                         let disposition = match (mode, exemption) {
                             (Mode::Off, _) => Disposition::Skip {
                                 why: format!("rule {} is off", finding.rule_id),

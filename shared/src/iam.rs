@@ -15,6 +15,7 @@ use crate::event::alarm::parse_time;
 use crate::exemption::Tags;
 use crate::identity::UserIdentity;
 use crate::outcome::{Outcome, Step, settle};
+use crate::plan::{Finding, Severity};
 use crate::resource::Resource;
 use crate::undo::{AwsCli, Undo};
 
@@ -62,6 +63,47 @@ pub async fn tags(iam: &Client, resource: &Resource) -> Result<Option<Tags>, Cal
     Ok(Some(tags.into_iter().map(|t| (t.key, t.value)).collect()))
 }
 
+/// The finding that contains a caller who `did` something (an escalation, blinding the trail):
+/// Critical, with the containment as its one action (`wrap`ped in the function's action type),
+/// or, for a caller out of Reflex's reach, with no action and what a person must do instead.
+pub fn contain_caller<A>(
+    rule_id: &'static str,
+    actor: &UserIdentity,
+    at: Option<DateTime<Utc>>,
+    did: &str,
+    wrap: impl FnOnce(Containment) -> A,
+) -> Finding<A> {
+    let (reason, actions) = match Containment::of(actor, at) {
+        Some(containment) => (
+            format!("{} {did}; containing the caller", actor.describe()),
+            vec![wrap(containment)],
+        ),
+        None => (
+            format!(
+                "{} {did}; Reflex cannot contain the caller, {}",
+                actor.describe(),
+                Containment::out_of_reach(actor)
+            ),
+            Vec::new(),
+        ),
+    };
+    Finding {
+        rule_id,
+        severity: Severity::Critical,
+        reason,
+        actions,
+    }
+}
+
+/// A session of an IAM Identity Center role: its issuer lives under the path AWS reserves for
+/// Identity Center (`role/aws-reserved/sso.amazonaws.com/...`), which no one else can create a
+/// role under, so a name chosen to look like one (`AWSReservedSSO_...` elsewhere) is not one.
+fn is_identity_center_role(actor: &UserIdentity) -> bool {
+    actor
+        .issuer_role()
+        .is_some_and(|issuer| issuer.arn.contains(":role/aws-reserved/sso.amazonaws.com/"))
+}
+
 /// When an incident happened: the CloudTrail call's `eventTime`, else the event's `time`.
 pub fn incident_time(event: &Event) -> Option<DateTime<Utc>> {
     event
@@ -92,11 +134,16 @@ pub enum Containment {
 impl Containment {
     /// How to contain this caller, for an incident at `at`; `None` for one that is neither an
     /// IAM user nor a role session (the root user, an AWS service).
+    /// An IAM Identity Center role is left out too: AWS refuses every change to it, so a
+    /// person acts in Identity Center instead ([`Containment::out_of_reach`] says how).
     pub fn of(actor: &UserIdentity, at: Option<DateTime<Utc>>) -> Option<Self> {
         if let Some(user) = actor.iam_user_name() {
             return Some(Containment::DeactivateUserAccessKeys {
                 user: user.to_string(),
             });
+        }
+        if is_identity_center_role(actor) {
+            return None;
         }
         actor
             .role_name()
@@ -104,6 +151,44 @@ impl Containment {
                 role: role.to_string(),
                 issued_before: at.map(cut_off_after),
             })
+    }
+
+    /// Why a caller [`Containment::of`] has no containment for is out of Reflex's reach, and
+    /// what a person does instead: the report says it, so a caller Reflex cannot contain is
+    /// never left alone in silence.
+    pub fn out_of_reach(actor: &UserIdentity) -> String {
+        let todo = match actor.kind.as_str() {
+            "Root" => {
+                "the account's root user, which IAM cannot restrict: change its password, delete \
+                 its access keys and check its MFA device now"
+            }
+            "AssumedRole" if is_identity_center_role(actor) => {
+                "an IAM Identity Center role, which AWS allows no one to change: revoke the \
+                 user's active sessions and permission set assignment in IAM Identity Center"
+            }
+            "FederatedUser" => {
+                let issuer = actor
+                    .session_context
+                    .as_ref()
+                    .and_then(|c| c.session_issuer.as_ref())
+                    .and_then(|i| i.user_name.as_deref())
+                    .unwrap_or("unknown");
+                return format!(
+                    "a federated user (GetFederationToken) whose session IAM cannot revoke: \
+                     deactivate the access keys of the IAM user that issued it ({issuer}) and \
+                     restrict that user's policies, which bound the session's"
+                );
+            }
+            "AWSService" => {
+                "an AWS service acting on someone's behalf: find who configured it (the stack, \
+                 pipeline or rule) and contain them"
+            }
+            _ => {
+                "neither an IAM user nor a role session of this account that Reflex can name: \
+                 contain it by hand"
+            }
+        };
+        todo.to_string()
     }
 
     pub fn describe(&self) -> String {
@@ -398,6 +483,53 @@ mod tests {
             "type": "Root", "arn": "arn:aws:iam::123456789012:root"
         }));
         assert_eq!(Containment::of(&root, at), None);
+        assert!(Containment::out_of_reach(&root).contains("root user"));
+    }
+
+    #[test]
+    fn an_identity_center_role_is_reported_not_contained_and_a_namesake_is_contained() {
+        let session = |issuer: &str| {
+            caller(serde_json::json!({
+                "type": "AssumedRole", "accountId": "123456789012",
+                "arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0a1b2c3d4e5f6a7b/jane",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": "123456789012",
+                    "arn": issuer, "userName": "AWSReservedSSO_Admin_0a1b2c3d4e5f6a7b"}}
+            }))
+        };
+        let sso = session(
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c3d4e5f6a7b",
+        );
+        assert_eq!(Containment::of(&sso, None), None);
+        let why = Containment::out_of_reach(&sso);
+        assert!(why.contains("IAM Identity Center"), "{why}");
+        // The same name anywhere else is an ordinary role anyone could have named so.
+        let namesake =
+            session("arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0a1b2c3d4e5f6a7b");
+        assert!(matches!(
+            Containment::of(&namesake, None),
+            Some(Containment::RevokeRoleSessions { .. })
+        ));
+    }
+
+    #[test]
+    fn federated_users_and_aws_services_are_reported_with_what_to_do() {
+        let federated = caller(serde_json::json!({
+            "type": "FederatedUser", "accountId": "123456789012",
+            "arn": "arn:aws:sts::123456789012:federated-user/contractor",
+            "sessionContext": {"sessionIssuer": {"type": "IAMUser", "userName": "broker",
+                "arn": "arn:aws:iam::123456789012:user/broker", "accountId": "123456789012"}}
+        }));
+        assert_eq!(Containment::of(&federated, None), None);
+        let why = Containment::out_of_reach(&federated);
+        assert!(
+            why.contains("federated user") && why.contains("(broker)"),
+            "{why}"
+        );
+        let service = caller(serde_json::json!({
+            "type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"
+        }));
+        assert_eq!(Containment::of(&service, None), None);
+        assert!(Containment::out_of_reach(&service).contains("AWS service"));
     }
 
     #[test]

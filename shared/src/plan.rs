@@ -43,8 +43,8 @@ pub trait Action: Serialize + Clone + Debug + Send + Sync {
 
     /// This action removes the exemption tag from its resource. The resource carries that tag
     /// (that is why the action exists), so the exemption must not hold it back: such an action
-    /// is never turned into an `exempt` step. Only the removal of a tag write a rule refused may
-    /// say `true` here.
+    /// is never turned into an `exempt` step, and neither is any other step of the same event on
+    /// that resource. Only the removal of a tag write a rule refused may say `true` here.
     fn lifts_exemption(&self) -> bool {
         false
     }

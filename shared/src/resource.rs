@@ -26,6 +26,12 @@ pub enum Resource {
     LogGroup(String),
     /// An Auto Scaling group, by name.
     AutoScalingGroup(String),
+    /// An S3 bucket, by name.
+    Bucket(String),
+    /// An EBS snapshot, by id.
+    Snapshot(String),
+    /// An AMI, by id.
+    Image(String),
 }
 
 impl Resource {
@@ -40,7 +46,10 @@ impl Resource {
             | Resource::SecurityGroup(id)
             | Resource::Trail(id)
             | Resource::LogGroup(id)
-            | Resource::AutoScalingGroup(id) => id,
+            | Resource::AutoScalingGroup(id)
+            | Resource::Bucket(id)
+            | Resource::Snapshot(id)
+            | Resource::Image(id) => id,
         }
     }
 
@@ -56,6 +65,9 @@ impl Resource {
             Resource::Trail(_) => "trail",
             Resource::LogGroup(_) => "log group",
             Resource::AutoScalingGroup(_) => "Auto Scaling group",
+            Resource::Bucket(_) => "bucket",
+            Resource::Snapshot(_) => "snapshot",
+            Resource::Image(_) => "image",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Properties of the guards over generated plans (issue #12): whatever findings the rules make,
 //! whatever resources are exempt, whatever each rule's mode and the blast radius,
 //!
-//! - no step on an exempt resource runs or is dry-run (only a removal of the exemption tag
-//!   itself, `Action::lifts_exemption`, passes its own resource's exemption);
+//! - no step on an exempt resource runs or is dry-run, unless the same event removes that
+//!   resource's exemption tag (`Action::lifts_exemption`: a tag written by a caller not allowed
+//!   to grant it), which then exempts no step of the event on it;
 //! - steps that run or are dry-run never exceed the blast radius, and they are the first ones
 //!   in plan order (nothing is skipped for the radius while a later step acts);
 //! - a rule that is off acts on nothing, a dry-run rule on nothing for real;
@@ -99,17 +100,31 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn no_step_on_an_exempt_resource_acts_unless_it_lifts_that_exemption(
+    fn no_step_on_an_exempt_resource_acts_unless_the_event_lifts_that_exemption(
         guards in guards(),
         findings in prop::collection::vec(finding(), 0..5),
         exempt in exempt(),
     ) {
+        let lifted: Vec<Resource> = findings
+            .iter()
+            .flat_map(|f| &f.actions)
+            .filter(|s| s.lifts)
+            .map(|s| s.resource.clone())
+            .collect();
         for guarded in guards.apply(findings, &exempt) {
             for (step, disposition) in &guarded.steps {
-                if exempt.contains_key(&step.resource) && !step.lifts {
+                let exempt_here = exempt.contains_key(&step.resource);
+                if exempt_here && !lifted.contains(&step.resource) {
                     prop_assert!(
                         !acts(disposition),
                         "{:?} on an exempt resource: {:?}", step, disposition
+                    );
+                }
+                // A refused tag holds back nothing on its resource.
+                if exempt_here && lifted.contains(&step.resource) {
+                    prop_assert!(
+                        !matches!(disposition, Disposition::Exempt { .. }),
+                        "{:?} held back by a refused tag", step
                     );
                 }
             }

@@ -16,6 +16,8 @@ use reflex_shared::report::{ActionReport, Report};
 pub const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 pub const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 pub const APP_POLICY: &str = "arn:aws:iam::123456789012:policy/app-policy";
+/// A customer-managed policy that escalates (all of IAM): attached, it makes anyone an admin.
+pub const OPS_TOOLING: &str = "arn:aws:iam::123456789012:policy/ops-tooling";
 /// The session the sample events use for Reflex's own role (`*-by-reflex.json`).
 pub const REFLEX_SESSION: &str =
     "arn:aws:sts::123456789012:assumed-role/reflex-revoke/reflex-revoke";
@@ -23,6 +25,7 @@ pub const BREAK_GLASS_PATTERN: &str = "arn:aws:iam::*:role/break-glass";
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const S3_READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"arn:aws:s3:::reports/*"}]}"#;
+const IAM_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","s3:ListAllMyBuckets"],"Resource":"*"}]}"#;
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
@@ -168,6 +171,12 @@ impl Account {
             .send()
             .await
             .expect("create policy");
+        iam.create_policy()
+            .policy_name("ops-tooling")
+            .policy_document(IAM_ALL)
+            .send()
+            .await
+            .expect("create policy");
     }
 
     /// Make the emulator's state what it is right after the call the event records (a failed
@@ -279,13 +288,51 @@ impl Account {
                 let id = out.access_key.map(|k| k.access_key_id).expect("key id");
                 event["detail"]["responseElements"]["accessKey"]["accessKeyId"] = id.into();
             }
+            // Without `userName` the caller gives itself a password.
             "CreateLoginProfile" => drop(
                 iam.create_login_profile()
-                    .user_name(s("userName"))
+                    .user_name(
+                        req["userName"]
+                            .as_str()
+                            .or(d["userIdentity"]["userName"].as_str())
+                            .unwrap_or_default(),
+                    )
                     .password("Replayed-Passw0rd!")
                     .password_reset_required(
                         req["passwordResetRequired"].as_bool().unwrap_or(false),
                     )
+                    .send()
+                    .await
+                    .expect("replay"),
+            ),
+            "UpdateLoginProfile" => {
+                let user = req["userName"]
+                    .as_str()
+                    .or(d["userIdentity"]["userName"].as_str())
+                    .unwrap_or_default();
+                // The sample's premise: the user had a console password to reset.
+                if !self.has_login_profile(user).await {
+                    iam.create_login_profile()
+                        .user_name(user)
+                        .password("Earlier-Passw0rd!")
+                        .send()
+                        .await
+                        .expect("replay");
+                }
+                iam.update_login_profile()
+                    .user_name(user)
+                    .password("Reset-By-Attacker-1!")
+                    .password_reset_required(
+                        req["passwordResetRequired"].as_bool().unwrap_or(false),
+                    )
+                    .send()
+                    .await
+                    .expect("replay");
+            }
+            "UpdateAssumeRolePolicy" => drop(
+                iam.update_assume_role_policy()
+                    .role_name(s("roleName"))
+                    .policy_document(s("policyDocument"))
                     .send()
                     .await
                     .expect("replay"),
@@ -334,6 +381,21 @@ impl Account {
             other => panic!("no replay for {other}"),
         }
         event
+    }
+
+    /// A role's trust policy as IAM has it now (decoded).
+    pub async fn trust_policy(&self, role: &str) -> Value {
+        let text = self
+            .iam
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .expect("get role")
+            .role
+            .and_then(|r| r.assume_role_policy_document)
+            .unwrap_or_default();
+        reflex_revoke::policy::parse_document_str(&text).expect("a JSON trust policy")
     }
 
     /// Configuration as a deployment would set it, aimed at this account's topic: the

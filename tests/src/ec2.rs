@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
-    Filter, InstanceAttributeName, IpPermission, IpRange, Ipv6Range,
-    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
-    RequestLaunchTemplateData, ShutdownBehavior, Tag,
+    AddPrefixListEntry, Filter, InstanceAttributeName, IpPermission, IpRange, Ipv6Range,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest, PrefixListId,
+    RequestLaunchTemplateData, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, ShutdownBehavior,
+    Tag,
 };
 use serde_json::{Value, json};
 
@@ -19,6 +20,12 @@ use crate::emulator::{ACCOUNT, REGION};
 pub const SAMPLE_INSTANCE: &str = "i-0c7e5f3a9b1d24680";
 /// The security group the sample `AuthorizeSecurityGroupIngress` events change.
 pub const SAMPLE_GROUP: &str = "sg-0a1b2c3d4e5f60001";
+/// The customer-managed prefix list the samples name (`authorize-ssh-to-prefix-list.json`).
+pub const SAMPLE_PREFIX_LIST: &str = "pl-0a1b2c3d4e5f60001";
+/// The rule the sample `ModifySecurityGroupRules` events change.
+pub const SAMPLE_MODIFIED_RULE: &str = "sgr-0f1e2d3c4b5a69005";
+/// What that rule allowed before the change, in the replay: SSH from a documentation network.
+pub const RULE_BEFORE_MODIFY: &str = "192.0.2.0/24";
 /// The Auto Scaling group of the web fleet.
 pub const FLEET: &str = "web-fleet";
 /// The tag Reflex creates its quarantine group with (`reflex_quarantine::actions`).
@@ -221,12 +228,24 @@ pub async fn replay_authorize(fleet: &Fleet, event: Value) -> Value {
     replay_authorize_on(&fleet.ec2, &fleet.web_group, event).await
 }
 
-/// [`replay_authorize`] on any group.
+/// [`replay_authorize`] on any group. A `ModifySecurityGroupRules` event is replayed too: see
+/// [`replay_modify_on`].
 pub async fn replay_authorize_on(ec2: &aws_sdk_ec2::Client, group: &str, event: Value) -> Value {
     let d = &event["detail"];
     if d.get("errorCode").is_some_and(|c| !c.is_null()) {
         return event;
     }
+    if d["eventName"] == "ModifySecurityGroupRules" {
+        return replay_modify_on(ec2, group, event).await;
+    }
+    // A prefix list the sample names is made, holding the whole IPv4 internet.
+    let mut event = event;
+    if event.to_string().contains(SAMPLE_PREFIX_LIST) {
+        let list = world_prefix_list(ec2).await;
+        event = serde_json::from_str(&event.to_string().replace(SAMPLE_PREFIX_LIST, &list))
+            .expect("still JSON");
+    }
+    let d = &event["detail"];
     let mut permissions = Vec::new();
     for p in d["requestParameters"]["ipPermissions"]["items"]
         .as_array()
@@ -251,13 +270,28 @@ pub async fn replay_authorize_on(ec2: &aws_sdk_ec2::Client, group: &str, event: 
                     .build(),
             );
         }
+        for r in p["prefixListIds"]["items"].as_array().into_iter().flatten() {
+            b = b.prefix_list_ids(
+                PrefixListId::builder()
+                    .prefix_list_id(r["prefixListId"].as_str().unwrap_or(""))
+                    .build(),
+            );
+        }
         permissions.push(b.build());
     }
     let before = rule_ids(ec2, group).await;
-    ec2.authorize_security_group_ingress()
-        .group_id(group)
-        .set_ip_permissions(Some(permissions))
-        .send()
+    let request = &d["requestParameters"];
+    let call = ec2.authorize_security_group_ingress().group_id(group);
+    // The older single-rule form, sent as such (as SDK scripts do).
+    let call = match request["cidrIp"].as_str() {
+        Some(cidr) => call
+            .ip_protocol(request["ipProtocol"].as_str().unwrap_or("-1"))
+            .set_from_port(request["fromPort"].as_i64().map(|p| p as i32))
+            .set_to_port(request["toPort"].as_i64().map(|p| p as i32))
+            .cidr_ip(cidr),
+        None => call.set_ip_permissions(Some(permissions)),
+    };
+    call.send()
         .await
         .expect("replay AuthorizeSecurityGroupIngress");
     // The rules the call created. (Read back rather than taken from the response: moto 5.2
@@ -287,9 +321,10 @@ pub async fn replay_authorize_on(ec2: &aws_sdk_ec2::Client, group: &str, event: 
                     "fromPort": r.from_port(),
                     "toPort": r.to_port(),
                 });
-                match (r.cidr_ipv4(), r.cidr_ipv6()) {
-                    (Some(v4), _) => item["cidrIpv4"] = v4.into(),
-                    (_, Some(v6)) => item["cidrIpv6"] = v6.into(),
+                match (r.cidr_ipv4(), r.cidr_ipv6(), r.prefix_list_id()) {
+                    (Some(v4), _, _) => item["cidrIpv4"] = v4.into(),
+                    (_, Some(v6), _) => item["cidrIpv6"] = v6.into(),
+                    (_, _, Some(pl)) => item["prefixListId"] = pl.into(),
                     _ => {}
                 }
                 item
@@ -298,6 +333,90 @@ pub async fn replay_authorize_on(ec2: &aws_sdk_ec2::Client, group: &str, event: 
         response["securityGroupRuleSet"] = json!({ "items": items });
     }
     event
+}
+
+/// A customer-managed prefix list holding `0.0.0.0/0` (and an office network): its id.
+pub async fn world_prefix_list(ec2: &aws_sdk_ec2::Client) -> String {
+    prefix_list(ec2, "partners", &["198.51.100.0/24", "0.0.0.0/0"]).await
+}
+
+/// A customer-managed IPv4 prefix list with `entries`: its id.
+pub async fn prefix_list(ec2: &aws_sdk_ec2::Client, name: &str, entries: &[&str]) -> String {
+    ec2.create_managed_prefix_list()
+        .prefix_list_name(name)
+        .address_family("IPv4")
+        .max_entries(10)
+        .set_entries(Some(
+            entries
+                .iter()
+                .map(|c| AddPrefixListEntry::builder().cidr(*c).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .expect("create managed prefix list")
+        .prefix_list
+        .and_then(|l| l.prefix_list_id)
+        .expect("prefix list id")
+}
+
+/// Make the emulator's state what it is right after the `ModifySecurityGroupRules` call the
+/// event records, on `group`: an inbound rule as it was before (SSH from
+/// [`RULE_BEFORE_MODIFY`]), changed as the event says. The event is returned naming that group
+/// and rule.
+pub async fn replay_modify_on(ec2: &aws_sdk_ec2::Client, group: &str, event: Value) -> Value {
+    let before = rule_ids(ec2, group).await;
+    ec2.authorize_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip(RULE_BEFORE_MODIFY).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the rule before ModifySecurityGroupRules");
+    let rule = rule_ids(ec2, group)
+        .await
+        .into_iter()
+        .find(|r| !before.contains(r))
+        .expect("the new rule");
+    let change = &event["detail"]["requestParameters"]["ModifySecurityGroupRulesRequest"]["SecurityGroupRule"]
+        ["SecurityGroupRule"];
+    modify_rule(
+        ec2,
+        group,
+        &rule,
+        change["CidrIpv4"].as_str().unwrap_or(RULE_BEFORE_MODIFY),
+    )
+    .await;
+    let text = event.to_string().replace(SAMPLE_MODIFIED_RULE, &rule);
+    for_group(serde_json::from_str(&text).expect("still JSON"), group)
+}
+
+/// `ModifySecurityGroupRules` on one inbound SSH rule: from `cidr` now.
+pub async fn modify_rule(ec2: &aws_sdk_ec2::Client, group: &str, rule: &str, cidr: &str) {
+    ec2.modify_security_group_rules()
+        .group_id(group)
+        .security_group_rules(
+            SecurityGroupRuleUpdate::builder()
+                .security_group_rule_id(rule)
+                .security_group_rule(
+                    SecurityGroupRuleRequest::builder()
+                        .ip_protocol("tcp")
+                        .from_port(22)
+                        .to_port(22)
+                        .cidr_ipv4(cidr)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("ModifySecurityGroupRules");
 }
 
 async fn describe_rules(
@@ -510,7 +629,10 @@ pub async fn group_rules(acct: &Account, group: &str) -> Vec<String> {
                     "in"
                 },
                 r.ip_protocol().unwrap_or("?"),
-                r.cidr_ipv4().or(r.cidr_ipv6()).unwrap_or("?")
+                r.cidr_ipv4()
+                    .or(r.cidr_ipv6())
+                    .or(r.prefix_list_id())
+                    .unwrap_or("?")
             )
         })
         .collect();

@@ -4,6 +4,7 @@ pub mod account;
 pub mod demo;
 pub mod ec2;
 pub mod emulator;
+pub mod exposure;
 pub mod member;
 pub mod pattern;
 pub mod policy;

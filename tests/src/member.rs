@@ -13,7 +13,7 @@ use crate::policy::Deployment;
 
 pub const MEMBER: &str = "222222222222";
 /// The functions that act in member accounts, each through a member role of its own.
-pub const FUNCTIONS: &[&str] = &["revoke", "scale", "harden", "quarantine"];
+pub const FUNCTIONS: &[&str] = &["revoke", "scale", "harden", "quarantine", "privatize"];
 /// revoke's member role (what `infra/member.yaml` creates, and the central stack's
 /// `REFLEX_MEMBER_ROLE_ARN` for revoke).
 pub const MEMBER_ROLE_ARN: &str = "arn:aws:iam::{account}:role/reflex/reflex-remediation-revoke";

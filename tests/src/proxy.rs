@@ -134,6 +134,37 @@ impl Seen {
 
 /// Field `name` of an `application/x-www-form-urlencoded` body, decoded (`+` is a space, then
 /// percent escapes).
+/// The operation of an S3 bucket request (REST: its method and subresource, path-style), from
+/// its request line: `PUT /bucket?policy HTTP/1.1` is `PutBucketPolicy`. Only the bucket
+/// operations Reflex and its tests make; any other is unnamed.
+fn s3_operation(request_line: &str) -> Option<&'static str> {
+    let mut words = request_line.split_whitespace();
+    let (method, target) = (words.next()?, words.next()?);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let bucket_only = path.trim_matches('/').split('/').count() == 1;
+    let sub = query
+        .split('&')
+        .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k))
+        .find(|k| ["policy", "acl", "publicAccessBlock", "tagging"].contains(k));
+    Some(match (method, sub) {
+        (_, _) if !bucket_only => return None,
+        ("GET", Some("policy")) => "GetBucketPolicy",
+        ("PUT", Some("policy")) => "PutBucketPolicy",
+        ("DELETE", Some("policy")) => "DeleteBucketPolicy",
+        ("GET", Some("acl")) => "GetBucketAcl",
+        ("PUT", Some("acl")) => "PutBucketAcl",
+        ("GET", Some("publicAccessBlock")) => "GetPublicAccessBlock",
+        ("PUT", Some("publicAccessBlock")) => "PutPublicAccessBlock",
+        ("DELETE", Some("publicAccessBlock")) => "DeletePublicAccessBlock",
+        ("GET", Some("tagging")) => "GetBucketTagging",
+        ("PUT", Some("tagging")) => "PutBucketTagging",
+        ("HEAD", None) => "HeadBucket",
+        ("PUT", None) => "CreateBucket",
+        ("DELETE", None) => "DeleteBucket",
+        _ => return None,
+    })
+}
+
 fn form_param(body: &str, name: &str) -> Option<String> {
     let decode = |text: &str| {
         percent_encoding::percent_decode_str(&text.replace('+', " "))
@@ -280,6 +311,9 @@ impl Request {
         let service = self.credential(3);
         let operation = match self.header("x-amz-target") {
             Some(target) => target.rsplit('.').next().unwrap_or(target).to_string(),
+            None if service == "s3" => s3_operation(self.head.lines().next().unwrap_or_default())
+                .unwrap_or("?")
+                .to_string(),
             None => form_param(&String::from_utf8_lossy(&self.body), "Action")
                 .unwrap_or_else(|| "?".to_string()),
         };
@@ -484,6 +518,34 @@ fn access_denied(request: &Request, call: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_bucket_requests_are_named_by_method_and_subresource() {
+        for (line, name) in [
+            ("PUT /acme-reports?policy HTTP/1.1", Some("PutBucketPolicy")),
+            (
+                "GET /acme-reports?policy= HTTP/1.1",
+                Some("GetBucketPolicy"),
+            ),
+            (
+                "DELETE /acme-reports?publicAccessBlock HTTP/1.1",
+                Some("DeletePublicAccessBlock"),
+            ),
+            (
+                "GET /acme-reports?x-id=GetBucketAcl&acl HTTP/1.1",
+                Some("GetBucketAcl"),
+            ),
+            (
+                "GET /acme-reports?tagging HTTP/1.1",
+                Some("GetBucketTagging"),
+            ),
+            ("HEAD /acme-reports HTTP/1.1", Some("HeadBucket")),
+            ("PUT /acme-reports/key?acl HTTP/1.1", None),
+            ("POST /acme-reports?delete HTTP/1.1", None),
+        ] {
+            assert_eq!(s3_operation(line), name, "{line}");
+        }
+    }
 
     #[test]
     fn a_form_field_is_decoded_and_found_by_its_whole_name() {

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use reflex_harden::Harden;
 use reflex_notify::Notify;
+use reflex_privatize::Privatize;
 use reflex_quarantine::Quarantine;
 use reflex_revoke::Revoke;
 use reflex_scale::Scale;
@@ -23,7 +24,7 @@ use reflex_shared::pipeline::Handler;
 use reflex_shared::report::Report;
 use reflex_shared::{Function, ReflexError};
 use reflex_tests::proxy::{Fault, FaultProxy};
-use reflex_tests::{Account, Emulator, ec2, sample, sample_files, trail};
+use reflex_tests::{Account, Emulator, ec2, exposure, sample, sample_files, trail};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -40,6 +41,7 @@ enum To {
     Scale,
     Harden,
     Quarantine,
+    Privatize,
     Notify,
 }
 
@@ -48,6 +50,7 @@ struct Handlers {
     scale: Handler<Scale>,
     harden: Handler<Harden>,
     quarantine: Handler<Quarantine>,
+    privatize: Handler<Privatize>,
     notify: Handler<Notify>,
 }
 
@@ -58,6 +61,7 @@ impl Handlers {
             To::Scale => self.scale.handle(event).await,
             To::Harden => self.harden.handle(event).await,
             To::Quarantine => self.quarantine.handle(event).await,
+            To::Privatize => self.privatize.handle(event).await,
             To::Notify => self.notify.handle(event).await,
         }
     }
@@ -143,14 +147,24 @@ async fn pool(acct: &Account, fleet: &ec2::Fleet) -> Vec<(To, Value)> {
     }
     for file in sample_files("quarantine") {
         let event = sample(&format!("quarantine/{file}"));
-        let event = if file.starts_with("authorize-") {
-            // Each opened on a group of its own: the samples open some of the same rules.
-            let group = ec2::seed_web_group(acct).await;
-            ec2::replay_authorize_on(&fleet.ec2, &group, event).await
-        } else {
-            ec2::for_instance(event, &fleet.instance_id)
-        };
+        let event =
+            if file.starts_with("authorize-") || file.starts_with("modify-security-group-rule") {
+                // Each opened on a group of its own: the samples open some of the same rules.
+                let group = ec2::seed_web_group(acct).await;
+                ec2::replay_authorize_on(&fleet.ec2, &group, event).await
+            } else {
+                ec2::for_instance(event, &fleet.instance_id)
+            };
         pool.push((To::Quarantine, event));
+    }
+    for file in sample_files("privatize") {
+        // Each exposing call replayed: one bucket for all, a snapshot and an image each.
+        let event = sample(&format!("privatize/{file}"));
+        let event = match file.starts_with("invalid-") {
+            true => event,
+            false => exposure::replay(acct, event).await,
+        };
+        pool.push((To::Privatize, event));
     }
     for file in sample_files("invalid") {
         pool.push((To::Revoke, sample(&format!("invalid/{file}"))));
@@ -217,6 +231,7 @@ async fn a_burst_of_mixed_events_loses_none_and_acts_on_duplicates_once() {
             ],
         )
         .await,
+        privatize: handler(&acct, &proxy, &[]).await,
         notify: handler(&acct, &proxy, &[]).await,
     });
     let pool = pool(&acct, &fleet).await;
@@ -232,6 +247,7 @@ async fn a_burst_of_mixed_events_loses_none_and_acts_on_duplicates_once() {
         ("ec2:CreateSnapshot", Fault::Status(500), 4),
         ("autoscaling:SetDesiredCapacity", Fault::Throttle, 4),
         ("cloudtrail:StartLogging", Fault::Status(503), 3),
+        ("s3:GetBucketTagging", Fault::Status(503), 3),
     ];
     for (call, fault, times) in &rules {
         proxy.fail(call, fault.clone(), *times);

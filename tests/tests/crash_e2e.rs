@@ -212,3 +212,46 @@ async fn quarantine_killed_before_each_step_reaches_ec2_finishes_on_the_retry() 
 async fn quarantine_killed_after_each_step_reached_ec2_finishes_on_the_retry() {
     quarantine_crashes(true).await;
 }
+
+/// The real privatize binary (its S3 client path-style, as with any endpoint set), killed while
+/// its bucket policy rewrite is on the way to S3: the retry finds the bucket private (the write
+/// arrived) or makes it so (it did not), with one report.
+#[tokio::test]
+async fn privatize_killed_during_the_policy_rewrite_finishes_on_the_retry_with_one_report() {
+    use reflex_tests::exposure;
+    let emulator = Emulator::start();
+    for applied in [false, true] {
+        emulator.reset();
+        let acct = Account::new(&emulator).await;
+        acct.seed().await;
+        let proxy = FaultProxy::start(&emulator.endpoint);
+        let event =
+            exposure::replay(&acct, sample("privatize/put-bucket-policy-public.json")).await;
+        let ended = crash_then_retry(
+            &acct,
+            &proxy,
+            ("reflex-privatize", "reflex-privatize"),
+            &event,
+            ("s3:PutBucketPolicy", 1),
+            applied,
+        )
+        .await;
+        assert_eq!(status(&ended), "remediated", "applied {applied}: {ended:?}");
+        let policy = exposure::bucket_state(&acct, exposure::BUCKET)
+            .await
+            .policy
+            .expect("the partner's statement is kept");
+        assert_eq!(
+            policy["Statement"].as_array().map(Vec::len),
+            Some(1),
+            "applied {applied}: {policy}"
+        );
+        assert_eq!(policy["Statement"][0]["Sid"], "PartnerList");
+        assert_eq!(
+            acct.reports().await.len(),
+            1,
+            "applied {applied}: one report"
+        );
+        assert_eq!(acct.finished_steps_once().await, 1);
+    }
+}

@@ -12,7 +12,14 @@ use serde_json::{Value, json};
 
 const CENTRAL: &str = "template.yaml";
 const MEMBER: &str = "member.yaml";
-const FUNCTIONS: &[&str] = &["revoke", "scale", "notify", "harden", "quarantine"];
+const FUNCTIONS: &[&str] = &[
+    "revoke",
+    "scale",
+    "notify",
+    "harden",
+    "quarantine",
+    "privatize",
+];
 
 fn path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -252,7 +259,7 @@ fn names_that_are_global_to_the_account_differ_by_region() {
             .map(|(id, _)| id.to_string())
             .collect()
     };
-    assert_eq!(member_in("us-east-1").len(), 4, "the four member roles");
+    assert_eq!(member_in("us-east-1").len(), 5, "the five member roles");
     assert_eq!(member_in("eu-west-1"), Vec::<String>::new());
     // And the policy protecting Reflex still names the dashboard it has.
     let deny = central.to_string();
@@ -621,6 +628,8 @@ fn a_rehearsal_creates_each_function_with_its_role_rules_permissions_and_alarms(
         // EC2 calls, GuardDuty findings, alarms, the operator's tag (disabled by default), and
         // writes of the exemption tag on instances and security groups.
         ("quarantine", 5),
+        // Bucket policy, ACL and public access block calls; snapshots and images shared with all.
+        ("privatize", 2),
     ];
     for (name, count) in expected_rules {
         let (id, f) = function(&central, name);

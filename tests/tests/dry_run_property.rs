@@ -27,6 +27,7 @@ use std::time::Instant;
 use globset::GlobBuilder;
 use reflex_harden::Harden;
 use reflex_notify::Notify;
+use reflex_privatize::Privatize;
 use reflex_quarantine::Quarantine;
 use reflex_revoke::Revoke;
 use reflex_scale::Scale;
@@ -37,7 +38,7 @@ use reflex_shared::report::{Report, Status};
 use reflex_tests::account::LEDGER_TABLE;
 use reflex_tests::emulator::ACCOUNT;
 use reflex_tests::proxy::{FaultProxy, Seen};
-use reflex_tests::{Account, Emulator, ec2, sample, sample_files, trail};
+use reflex_tests::{Account, Emulator, ec2, exposure, sample, sample_files, trail};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -157,6 +158,8 @@ fn the_checker_allows_reads_and_reflexs_bookkeeping_and_flags_every_other_call()
         ("monitoring:DescribeAlarms", ""),
         ("cloudtrail:GetTrailStatus", ""),
         ("cloudtrail:LookupEvents", ""),
+        ("s3:GetBucketTagging", ""),
+        ("s3:GetBucketPolicy", ""),
         ("sts:GetCallerIdentity", "Action=GetCallerIdentity"),
         ("sts:AssumeRole", "Action=AssumeRole"),
         ("dynamodb:UpdateItem", ledger.as_str()),
@@ -184,6 +187,10 @@ fn the_checker_allows_reads_and_reflexs_bookkeeping_and_flags_every_other_call()
         ("logs:PutRetentionPolicy", String::new()),
         ("logs:AssociateKmsKey", String::new()),
         ("monitoring:SetAlarmState", String::new()),
+        ("s3:PutBucketPolicy", String::new()),
+        ("s3:DeleteBucketPolicy", String::new()),
+        ("s3:PutPublicAccessBlock", String::new()),
+        ("ec2:ModifySnapshotAttribute", String::new()),
         // The ledger's table only, and the ledger's calls only.
         ("dynamodb:PutItem", other_table.clone()),
         ("dynamodb:DeleteTable", ledger.clone()),
@@ -659,7 +666,9 @@ async fn quarantine(emulator: Emulator) -> Tally {
     let fleet = ec2::seed_fleet(&bench.acct).await;
     let mut pool = Vec::new();
     for (path, event) in samples("quarantine") {
-        let event = if path.starts_with("quarantine/authorize-") {
+        let event = if path.starts_with("quarantine/authorize-")
+            || path.starts_with("quarantine/modify-security-group-rule")
+        {
             // Each opened on a group of its own, as burst.rs does.
             let group = ec2::seed_web_group(&bench.acct).await;
             ec2::replay_authorize_on(&fleet.ec2, &group, event).await
@@ -695,6 +704,25 @@ async fn quarantine(emulator: Emulator) -> Tally {
     bench.finish()
 }
 
+async fn privatize(emulator: Emulator) -> Tally {
+    let mut bench = Bench::<Privatize>::new(emulator, &[]).await;
+    // Each exposing call replayed (a snapshot and an image of their own each), in order: the
+    // bucket ends as the last of the calls on it left it, and each sample is delivered as it
+    // would be right after its call.
+    let mut pool = Vec::new();
+    for (path, event) in samples("privatize") {
+        let event = match path.starts_with("privatize/invalid-") {
+            true => event,
+            false => exposure::replay(&bench.acct, event).await,
+        };
+        pool.push((path, event));
+    }
+    pool.extend(from_elsewhere("privatize"));
+    bench.deliver_all(pool).await;
+    bench.control().await;
+    bench.finish()
+}
+
 async fn notify(emulator: Emulator) -> Tally {
     let mut bench = Bench::<Notify>::new(emulator, &[]).await;
     let mut pool = samples("notify");
@@ -707,28 +735,29 @@ async fn notify(emulator: Emulator) -> Tally {
 // The property
 
 /// The functions that act, and must show a dry run that plans steps and an enforce control.
-const ACTING: &[&str] = &["revoke", "scale", "harden", "quarantine"];
+const ACTING: &[&str] = &["revoke", "scale", "harden", "quarantine", "privatize"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dry_run_of_every_sample_calls_no_mutating_api() {
     let started = Instant::now();
-    // Five emulators, started side by side (each start blocks until moto is ready).
+    // Six emulators, started side by side (each start blocks until moto is ready).
     let mut emulators: Vec<Emulator> = std::thread::scope(|s| {
-        let starting: Vec<_> = (0..5).map(|_| s.spawn(Emulator::start)).collect();
+        let starting: Vec<_> = (0..6).map(|_| s.spawn(Emulator::start)).collect();
         starting
             .into_iter()
             .map(|t| t.join().expect("an emulator"))
             .collect()
     });
-    let mut next = || emulators.pop().expect("five emulators");
-    let (revoke, scale, harden, quarantine, notify) = tokio::join!(
+    let mut next = || emulators.pop().expect("six emulators");
+    let (revoke, scale, harden, quarantine, privatize, notify) = tokio::join!(
         revoke(next()),
         scale(next()),
         harden(next()),
         quarantine(next()),
+        privatize(next()),
         notify(next()),
     );
-    let tallies = [revoke, scale, harden, quarantine, notify];
+    let tallies = [revoke, scale, harden, quarantine, privatize, notify];
 
     println!();
     println!(

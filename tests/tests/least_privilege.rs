@@ -30,7 +30,7 @@ const CENTRAL_ONLY: &[&str] = &["dynamodb:", "sns:", "kms:", "sqs:", "sts:"];
 const CENTRAL_ACCOUNT: &str = "111111111111";
 const MEMBER_ACCOUNT: &str = "222222222222";
 /// The functions that act in member accounts; notify only reports, centrally.
-const ACTING: &[&str] = &["revoke", "scale", "harden", "quarantine"];
+const ACTING: &[&str] = &["revoke", "scale", "harden", "quarantine", "privatize"];
 const ORGANIZATION: &str = "o-abcdefghij";
 
 fn path(name: &str) -> PathBuf {
@@ -72,7 +72,7 @@ fn functions(central: &Deployment) -> Vec<(String, String, String)> {
         })
         .collect();
     out.sort();
-    assert_eq!(out.len(), 5, "five functions: {out:?}");
+    assert_eq!(out.len(), 6, "six functions: {out:?}");
     out
 }
 
@@ -197,6 +197,9 @@ fn each_member_role_allows_exactly_the_remediation_its_own_function_may_do() {
             differences.join("\n  ")
         );
         // And only in the member's own account.
+        // Snapshot, image and bucket ARNs name no account: only their owner can share a
+        // snapshot or an image, and a bucket statement is held to the account by its condition.
+        let in_this_account = json!({ "StringEquals": { "aws:ResourceAccount": MEMBER_ACCOUNT } });
         for function in ACTING {
             let id = role_id(function);
             for statement in member.permissions(&id) {
@@ -205,10 +208,14 @@ fn each_member_role_allows_exactly_the_remediation_its_own_function_may_do() {
                     .iter()
                     .filter(|_| statement.effect == "Allow")
                 {
+                    let bucket = resource.starts_with("arn:aws:s3:::")
+                        && statement.condition == in_this_account;
                     assert!(
                         resource == "*"
                             || resource.contains(&format!(":{MEMBER_ACCOUNT}:"))
-                            || resource.contains("::snapshot/"),
+                            || resource.contains("::snapshot/")
+                            || resource.contains("::image/")
+                            || bucket,
                         "{id} allows {:?} on {resource}, outside its account",
                         statement.actions
                     );
@@ -225,8 +232,45 @@ fn each_member_role_allows_exactly_the_remediation_its_own_function_may_do() {
     assert!(can("scale", "autoscaling:SetDesiredCapacity"));
     assert!(can("harden", "cloudtrail:StartLogging"));
     assert!(can("quarantine", "ec2:RevokeSecurityGroupIngress"));
-    for other in ["revoke", "harden", "quarantine"] {
+    assert!(can("privatize", "s3:PutBucketPolicy"));
+    for other in ["revoke", "harden", "quarantine", "privatize"] {
         assert!(!can(other, "autoscaling:SetDesiredCapacity"), "{other}");
+    }
+    // The power to rewrite bucket policies and sharing is privatize's alone.
+    for other in ["revoke", "scale", "harden", "quarantine"] {
+        for action in [
+            "s3:PutBucketPolicy",
+            "s3:PutBucketAcl",
+            "ec2:ModifySnapshotAttribute",
+            "ec2:ModifyImageAttribute",
+            "s3:PutBucketTagging",
+        ] {
+            assert!(!can(other, action), "{other} may {action}");
+        }
+    }
+    // Privatize removes the exemption tag from snapshots and images only: instances and
+    // security groups are quarantine's.
+    let privatize = member.permissions(&role_id("privatize"));
+    for (resource, allowed) in [
+        (
+            "arn:aws:ec2:us-east-1::snapshot/snap-0a1b2c3d4e5f60001",
+            true,
+        ),
+        ("arn:aws:ec2:us-east-1::image/ami-0a1b2c3d4e5f60001", true),
+        (
+            "arn:aws:ec2:us-east-1:222222222222:instance/i-0a1b2c3d4e5f60001",
+            false,
+        ),
+        (
+            "arn:aws:ec2:us-east-1:222222222222:security-group/sg-0a1b2c3d4e5f60001",
+            false,
+        ),
+    ] {
+        assert_eq!(
+            allows(&privatize, "ec2:DeleteTags", resource),
+            allowed,
+            "privatize ec2:DeleteTags on {resource}"
+        );
     }
     for iam_write in [
         "iam:DetachUserPolicy",
@@ -237,6 +281,10 @@ fn each_member_role_allows_exactly_the_remediation_its_own_function_may_do() {
         assert!(
             !can("quarantine", iam_write),
             "quarantine may not {iam_write}"
+        );
+        assert!(
+            !can("privatize", iam_write),
+            "privatize may not {iam_write}"
         );
     }
 }

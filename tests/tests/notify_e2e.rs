@@ -336,6 +336,66 @@ async fn a_guardduty_finding_not_about_an_instance_yields_one_message_low_ones_n
     assert_eq!(d.report.findings[0].severity, Severity::Low);
 }
 
+#[tokio::test]
+async fn an_instance_finding_below_quarantines_threshold_pages_through_notify_and_one_above_does_not()
+ {
+    let (_emu, acct) = account().await;
+    let d = only(deliver(&acct, "guardduty-portscan-from-instance-medium.json", &[]).await);
+    assert!(
+        d.subject.starts_with(
+            "[Reflex MEDIUM] Needs attention: GuardDuty Recon:EC2/Portscan (severity 5)"
+        ),
+        "{}",
+        d.subject
+    );
+    assert!(
+        reason(&d).contains("resource: instance i-0c7e5f3a9b1d24680"),
+        "{}",
+        reason(&d)
+    );
+    // A high finding about an instance is quarantine's to act on and report: notify sends
+    // nothing more, so the person is paged once.
+    acct.handler::<Notify>("enforce", &[])
+        .await
+        .handle(sample("quarantine/guardduty-bitcoin-tool-high.json"))
+        .await
+        .expect("handled");
+    let reports = acct.reports().await;
+    assert!(reports.is_empty(), "{reports:#?}");
+    // With quarantine's threshold raised above it (REFLEX_QUARANTINE_MIN_SEVERITY, set from the
+    // same template parameter for both functions), the same finding is notify's.
+    acct.handler::<Notify>("enforce", &[("REFLEX_QUARANTINE_MIN_SEVERITY", "9")])
+        .await
+        .handle(sample("quarantine/guardduty-bitcoin-tool-high.json"))
+        .await
+        .expect("handled");
+    let d = only(acct.reports().await);
+    assert_eq!(d.report.findings[0].severity, Severity::High);
+}
+
+#[tokio::test]
+async fn a_finding_forwarded_by_the_guardduty_administrator_names_the_members_account() {
+    let (_emu, acct) = account().await;
+    // The administrator's bus receives a member's finding: the envelope names the
+    // administrator, the finding its own account and region.
+    let mut event = sample("notify/guardduty-s3-exfiltration-high.json");
+    event["account"] = "999999999999".into();
+    event["region"] = "eu-west-1".into();
+    acct.handler::<Notify>("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .expect("handled");
+    let d = only(acct.reports().await);
+    assert_eq!(
+        (
+            d.report.event.account.as_str(),
+            d.report.event.region.as_str()
+        ),
+        ("123456789012", "us-east-1")
+    );
+}
+
 /// GuardDuty republishes an updated finding (same finding id, higher count) as a new event.
 fn republished(count: u64, severity: f64, event_id: &str) -> serde_json::Value {
     let mut event = sample("notify/guardduty-s3-exfiltration-high.json");

@@ -167,6 +167,52 @@ async fn a_role_or_user_created_with_the_exemption_tag_loses_it() {
     assert_eq!(acct.reports().await.len(), 2);
 }
 
+/// The tag and a trust open to everyone in one `CreateRole`: the tag was read before anything
+/// ran, but a tag refused in the same event exempts nothing, so the trust is closed at once
+/// rather than left open for a person.
+#[tokio::test]
+async fn a_role_created_with_the_exemption_tag_and_an_open_trust_loses_both() {
+    let (_emu, acct) = account().await;
+    let mut event = sample("revoke/create-role-with-exempt-tag.json");
+    event["detail"]["requestParameters"]["assumeRolePolicyDocument"] = json!(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#
+    );
+    let event = acct.replay(event).await;
+    let report = acct
+        .handler::<Revoke>("enforce", &[])
+        .await
+        .handle(event)
+        .await
+        .expect("handled");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    let steps: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .flat_map(|f| {
+            f.actions
+                .iter()
+                .map(move |a| (f.rule_id.as_str(), a.outcome.status()))
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("revoke.exemption-tag", "done"),
+            ("revoke.role-trust-opened", "done")
+        ]
+    );
+    assert!(
+        !acct
+            .tags_of(&role("shadow-admin"))
+            .await
+            .contains_key(EXEMPT_KEY)
+    );
+    assert_eq!(
+        acct.trust_policy("shadow-admin").await["Statement"],
+        json!([reflex_revoke::trust::deny_everyone()])
+    );
+}
+
 #[tokio::test]
 async fn an_exempt_principal_may_grant_the_exemption() {
     let (_emu, acct) = account().await;

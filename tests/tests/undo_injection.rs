@@ -205,6 +205,17 @@ fn cases(v: &str, w: &str, n: i32) -> Vec<Case> {
         )],
         &[v, w],
     );
+    let trust = json!({"Statement": [{"Sid": w, "Effect": "Allow", "Principal": {"AWS": v}, "Action": "sts:AssumeRole"}]});
+    add(
+        "revoke::trust_again",
+        revoke::trust_again(v, &trust),
+        vec![(
+            "iam",
+            "update-assume-role-policy",
+            vec![Arg("--role-name", s(v)), Json("--policy-document", trust)],
+        )],
+        &[v],
+    );
     add(
         "revoke::new_login_profile",
         revoke::new_login_profile(v),

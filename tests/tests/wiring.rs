@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use globset::GlobBuilder;
 use reflex_harden::Harden;
 use reflex_notify::Notify;
+use reflex_privatize::Privatize;
 use reflex_quarantine::Quarantine;
 use reflex_revoke::Revoke;
 use reflex_scale::Scale;
@@ -33,7 +34,14 @@ use serde_json::{Value, json};
 const UNROUTED_DIR: &str = "invalid";
 /// The directories with a test of their own below; any other is checked by
 /// `samples_in_other_directories_route_as_the_manifest_says`.
-const CHECKED_DIRS: &[&str] = &["revoke", "scale", "notify", "harden", "quarantine"];
+const CHECKED_DIRS: &[&str] = &[
+    "revoke",
+    "scale",
+    "notify",
+    "harden",
+    "quarantine",
+    "privatize",
+];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -440,6 +448,11 @@ fn quarantine_samples_route_as_the_manifest_says() {
     assert_dir_routed("quarantine");
 }
 
+#[test]
+fn privatize_samples_route_as_the_manifest_says() {
+    assert_dir_routed("privatize");
+}
+
 /// A directory added under events/ later is checked too, without its own test.
 #[test]
 fn samples_in_other_directories_route_as_the_manifest_says() {
@@ -757,6 +770,7 @@ fn every_function_takes_the_samples_routed_to_it() {
                         "scale" => takes::<Scale>(file),
                         "harden" => takes::<Harden>(file),
                         "quarantine" => takes::<Quarantine>(file),
+                        "privatize" => takes::<Privatize>(file),
                         "notify" => takes::<Notify>(file),
                         other => Err(format!("{MANIFEST} names an unknown function `{other}`")),
                     }

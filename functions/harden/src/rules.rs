@@ -1,7 +1,7 @@
 //! The harden rules: pure decisions from a trigger to findings. No AWS call, no failure;
 //! `executor.rs` reads the current state and acts on the plans.
 
-use reflex_shared::iam::Containment;
+use reflex_shared::iam::contain_caller;
 use reflex_shared::target::Target;
 use reflex_shared::{Finding, Severity};
 
@@ -198,20 +198,18 @@ fn retention_deleted(trigger: &Trigger, group: &str, settings: &Settings) -> Fin
 /// inactive, a role's sessions issued before now are denied. Weakening a trail or touching
 /// logs is remediated, not contained.
 fn contain_actor(trigger: &Trigger) -> Option<Finding<HardenAction>> {
-    let why = match trigger.change {
+    let did = match trigger.change {
         Change::LoggingStopped { .. } => "stopped a CloudTrail trail",
         Change::TrailDeleted { .. } => "deleted a CloudTrail trail",
         _ => return None,
     };
-    let containment = Containment::of(&trigger.actor, trigger.at)?;
-    Some(Finding {
-        rule_id: CONTAIN_ACTOR,
-        severity: Severity::Critical,
-        reason: format!("{} {why}; containing the caller", trigger.actor.describe()),
-        actions: vec![HardenAction::ContainActor {
-            action: containment,
-        }],
-    })
+    Some(contain_caller(
+        CONTAIN_ACTOR,
+        &trigger.actor,
+        trigger.at,
+        did,
+        |action| HardenAction::ContainActor { action },
+    ))
 }
 
 /// The caller for a sentence: user name, role session, or the ARN.

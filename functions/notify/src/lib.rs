@@ -67,8 +67,8 @@ impl Function for Notify {
         Notify
     }
 
-    fn interpret(event: &Event, _settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
-        trigger::interpret(event)
+    fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigger>, EventError> {
+        trigger::interpret(event, settings)
     }
 
     fn decide(trigger: &Trigger, facts: &Facts, settings: &Settings) -> Vec<Finding<NoAction>> {

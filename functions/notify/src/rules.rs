@@ -33,7 +33,7 @@ pub fn decide(trigger: &Trigger, _facts: &Facts, settings: &Settings) -> Vec<Fin
         Trigger::Alarm(a) => alarm(a, settings),
         Trigger::Insight(i) => insight(i, settings),
         Trigger::SignIn(call) => sign_in(call),
-        Trigger::GuardDuty(gd) => guardduty(gd, settings),
+        Trigger::GuardDuty(gd) => guardduty(gd),
     }
 }
 
@@ -197,13 +197,10 @@ fn sign_in(call: &ApiCall) -> Vec<Finding<NoAction>> {
     }
 }
 
-/// A GuardDuty finding at or above the configured severity: what, about which resource, the
-/// action GuardDuty saw and how often. (Findings about instances go to quarantine instead: the
-/// template's rule leaves them out.)
-fn guardduty(gd: &GuardDutyFinding, settings: &Settings) -> Vec<Finding<NoAction>> {
-    if gd.severity < settings.guardduty_min_severity {
-        return Vec::new();
-    }
+/// A GuardDuty finding notify reports (the trigger has left out those below notify's floor and
+/// the instance findings quarantine acts on): what, about which resource, the action GuardDuty
+/// saw and how often.
+fn guardduty(gd: &GuardDutyFinding) -> Vec<Finding<NoAction>> {
     let mut lines = vec![
         format!("GuardDuty: {}", gd.title),
         format!("type {} (severity {})", gd.finding_type, gd.severity),

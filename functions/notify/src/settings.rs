@@ -11,6 +11,12 @@ pub const GUARDDUTY_MIN_SEVERITY: &str = "REFLEX_NOTIFY_GUARDDUTY_MIN_SEVERITY";
 
 /// GuardDuty's medium band and above.
 pub const DEFAULT_GUARDDUTY_MIN_SEVERITY: f64 = 4.0;
+/// Quarantine's own threshold (the same variable, set from the same template parameter): a
+/// finding about an instance at or above it is quarantine's to act on and report; below it,
+/// notify's to report.
+pub const QUARANTINE_MIN_SEVERITY: &str = "REFLEX_QUARANTINE_MIN_SEVERITY";
+/// Quarantine's default threshold (GuardDuty's high band).
+pub const DEFAULT_QUARANTINE_MIN_SEVERITY: f64 = 7.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -18,6 +24,8 @@ pub struct Settings {
     pub resolved: bool,
     /// GuardDuty findings below this severity (0-10) are not reported.
     pub guardduty_min_severity: f64,
+    /// GuardDuty findings about an instance at or above this severity are quarantine's.
+    pub quarantine_min_severity: f64,
 }
 
 impl Default for Settings {
@@ -25,6 +33,7 @@ impl Default for Settings {
         Self {
             resolved: false,
             guardduty_min_severity: DEFAULT_GUARDDUTY_MIN_SEVERITY,
+            quarantine_min_severity: DEFAULT_QUARANTINE_MIN_SEVERITY,
         }
     }
 }
@@ -37,6 +46,11 @@ impl Settings {
                 env,
                 GUARDDUTY_MIN_SEVERITY,
                 DEFAULT_GUARDDUTY_MIN_SEVERITY,
+            )?,
+            quarantine_min_severity: config::guardduty_severity(
+                env,
+                QUARANTINE_MIN_SEVERITY,
+                DEFAULT_QUARANTINE_MIN_SEVERITY,
             )?,
         })
     }
@@ -54,10 +68,12 @@ mod tests {
         let s = Settings::from_env(&from_pairs(&[
             (NOTIFY_RESOLVED, "true"),
             (GUARDDUTY_MIN_SEVERITY, "7.5"),
+            (QUARANTINE_MIN_SEVERITY, "8"),
         ]))
         .unwrap();
         assert!(s.resolved);
         assert_eq!(s.guardduty_min_severity, 7.5);
+        assert_eq!(s.quarantine_min_severity, 8.0);
     }
 
     #[test]
@@ -66,6 +82,7 @@ mod tests {
             (NOTIFY_RESOLVED, "sometimes"),
             (GUARDDUTY_MIN_SEVERITY, "11"),
             (GUARDDUTY_MIN_SEVERITY, "high"),
+            (QUARANTINE_MIN_SEVERITY, "-1"),
         ] {
             let err = Settings::from_env(&from_pairs(&[(k, v)])).unwrap_err();
             assert_eq!(err.variable, k, "{v}");

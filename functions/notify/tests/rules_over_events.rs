@@ -5,10 +5,16 @@ use reflex_shared::{Finding, Function, Interpreted, Severity, event};
 use reflex_testkit::{sample, sample_event, sample_files};
 use serde_json::Value;
 
-/// Notify's trigger for a sample event of `events/notify/`; every one of them is one.
+/// Notify's trigger for a sample event of `events/notify/`; every one of them is one when no
+/// severity floor leaves a finding out.
 fn trigger(name: &str) -> Trigger {
     let event = sample_event(&format!("notify/{name}"));
-    match Notify::interpret(&event, &Settings::default()) {
+    let no_floors = Settings {
+        guardduty_min_severity: 0.0,
+        quarantine_min_severity: f64::INFINITY,
+        ..Default::default()
+    };
+    match Notify::interpret(&event, &no_floors) {
         Ok(Interpreted::Trigger(trigger)) => trigger,
         other => panic!("{name}: not a notify trigger: {other:?}"),
     }
@@ -27,7 +33,11 @@ fn findings_of(value: Value) -> Vec<Finding<NoAction>> {
 }
 
 fn findings(name: &str, settings: &Settings) -> Vec<Finding<NoAction>> {
-    rules::decide(&trigger(name), &(), settings)
+    let event = sample_event(&format!("notify/{name}"));
+    match Notify::interpret(&event, settings) {
+        Ok(Interpreted::Trigger(trigger)) => rules::decide(&trigger, &(), settings),
+        other => panic!("{name}: not a notify trigger: {other:?}"),
+    }
 }
 
 fn one(name: &str) -> Finding<NoAction> {
@@ -179,14 +189,23 @@ fn a_guardduty_finding_reports_what_about_which_resource_and_what_was_seen() {
     }
 }
 
+/// Why notify leaves a sample to others or to nobody, with these settings.
+fn ignored(name: &str, settings: &Settings) -> String {
+    match Notify::interpret(&sample_event(&format!("notify/{name}")), settings) {
+        Ok(Interpreted::Ignored(why)) => why,
+        other => panic!("{name}: not ignored: {other:?}"),
+    }
+}
+
 #[test]
-fn guardduty_findings_below_the_minimum_severity_are_not_reported() {
+fn guardduty_findings_below_the_minimum_severity_are_not_reported_and_the_logs_say_so() {
+    let why = ignored(
+        "guardduty-root-credential-usage-low.json",
+        &Settings::default(),
+    );
     assert!(
-        findings(
-            "guardduty-root-credential-usage-low.json",
-            &Settings::default()
-        )
-        .is_empty()
+        why.contains("severity 2, below notify's floor 4") && why.contains("no automatic response"),
+        "{why}"
     );
     let everything = Settings {
         guardduty_min_severity: 0.0,
@@ -200,6 +219,64 @@ fn guardduty_findings_below_the_minimum_severity_are_not_reported() {
         "{}",
         f[0].reason
     );
+}
+
+#[test]
+fn an_instance_finding_below_quarantines_threshold_reaches_a_person() {
+    // Quarantine ignores a medium port scan from an instance (below its 7): notify reports it.
+    let f = one("guardduty-portscan-from-instance-medium.json");
+    assert_eq!(
+        (f.rule_id, f.severity),
+        (rules::GUARDDUTY, Severity::Medium)
+    );
+    for expected in [
+        "type Recon:EC2/Portscan (severity 5)",
+        "resource: instance i-0c7e5f3a9b1d24680",
+        "41 time(s)",
+    ] {
+        assert!(f.reason.contains(expected), "{expected}\n{}", f.reason);
+    }
+    // A threshold lowered to 5 makes it quarantine's: notify leaves it, saying why, so one
+    // finding never pages twice.
+    let quarantine_takes_medium = Settings {
+        quarantine_min_severity: 5.0,
+        ..Default::default()
+    };
+    let why = ignored(
+        "guardduty-portscan-from-instance-medium.json",
+        &quarantine_takes_medium,
+    );
+    assert!(
+        why.contains("at or above quarantine's 5") && why.contains("quarantine acts on it"),
+        "{why}"
+    );
+}
+
+#[test]
+fn instance_findings_quarantine_acts_on_are_left_to_it_and_the_rest_reported() {
+    let settings = Settings::default();
+    for name in sample_files("quarantine")
+        .into_iter()
+        .filter(|n| n.starts_with("guardduty-"))
+    {
+        let event = sample_event(&format!("quarantine/{name}"));
+        let event::Event::GuardDuty { finding, .. } = &event else {
+            panic!("{name}: not a finding");
+        };
+        let quarantines =
+            finding.instance_id().is_some() && finding.severity >= settings.quarantine_min_severity;
+        match Notify::interpret(&event, &settings) {
+            Ok(Interpreted::Ignored(why)) => {
+                let low = finding.severity < settings.guardduty_min_severity;
+                assert!(quarantines || low, "{name} dropped: {why}");
+            }
+            Ok(Interpreted::Trigger(trigger)) => {
+                assert!(!quarantines, "{name} would page twice");
+                assert_eq!(rules::decide(&trigger, &(), &settings).len(), 1, "{name}");
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
 }
 
 #[test]

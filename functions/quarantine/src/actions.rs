@@ -121,7 +121,7 @@ impl Action for QuarantineAction {
             QuarantineAction::RevokeIngress { group_id, rules } => {
                 let list: Vec<String> = rules
                     .iter()
-                    .map(|r| format!("{} from {}", r.ports(), r.cidr))
+                    .map(|r| format!("{} from {}", r.ports(), r.source()))
                     .collect();
                 format!("revoke {} on security group {group_id}", list.join(", "))
             }

@@ -13,7 +13,8 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::describe_instance_attribute::DescribeInstanceAttributeOutput;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, Instance, InstanceAttributeName, IpPermission, IpRange,
-    Ipv6Range, NetworkInterface, ResourceType, SecurityGroup, Tag, TagSpecification,
+    Ipv6Range, NetworkInterface, ResourceType, SecurityGroup, SecurityGroupRule, Tag,
+    TagSpecification,
 };
 use chrono::{SecondsFormat, Utc};
 use reflex_shared::aws::{self, CallError, failure};
@@ -185,28 +186,51 @@ async fn revoke_ingress(ec2: &Client, group_id: &str, rules: &[OpenedRule]) -> S
     let current = facts::describe_group_rules(ec2, group_id)
         .await
         .map_err(|e| e.outcome("ec2:DescribeSecurityGroupRules"))?;
-    // Each opened rule still on the group, by its id or, failing that, by what it allows.
+    // Each opened rule still on the group as it was judged: by its id and what it allows (a rule
+    // changed since is not the rule judged: its change has an event of its own) or, without an
+    // id, by what it allows.
+    let inbound: Vec<_> = current
+        .iter()
+        .filter(|c| c.is_egress() != Some(true))
+        .collect();
+    let allows = |r: &OpenedRule, c: &SecurityGroupRule| {
+        r.same_rule(
+            c.ip_protocol().unwrap_or(""),
+            c.from_port(),
+            c.to_port(),
+            c.cidr_ipv4()
+                .or(c.cidr_ipv6())
+                .or(c.prefix_list_id())
+                .unwrap_or(""),
+        )
+    };
+    let mut changed = Vec::new();
     let present: Vec<(String, &OpenedRule)> = rules
         .iter()
         .filter_map(|r| {
-            let found = current
-                .iter()
-                .filter(|c| c.is_egress() != Some(true))
-                .find(|c| {
-                    (r.rule_id.is_some() && c.security_group_rule_id() == r.rule_id.as_deref())
-                        || r.same_rule(
-                            c.ip_protocol().unwrap_or(""),
-                            c.from_port(),
-                            c.to_port(),
-                            c.cidr_ipv4().or(c.cidr_ipv6()).unwrap_or(""),
-                        )
-                })?;
+            let found = match r.rule_id.as_deref() {
+                Some(id) => {
+                    let c = inbound
+                        .iter()
+                        .find(|c| c.security_group_rule_id() == Some(id))?;
+                    if !allows(r, c) {
+                        changed.push(format!("{id} was changed since"));
+                        return None;
+                    }
+                    c
+                }
+                None => inbound.iter().find(|c| allows(r, c))?,
+            };
             Some((found.security_group_rule_id()?.to_string(), r))
         })
         .collect();
     if present.is_empty() {
+        let since = match changed.as_slice() {
+            [] => String::new(),
+            c => format!(" ({})", c.join(", ")),
+        };
         return Ok(Outcome::already_done(format!(
-            "none of the opened rules remain on security group {group_id}"
+            "none of the opened rules remain on security group {group_id}{since}"
         )));
     }
     let ids: Vec<String> = present.iter().map(|(id, _)| id.clone()).collect();
@@ -219,7 +243,7 @@ async fn revoke_ingress(ec2: &Client, group_id: &str, rules: &[OpenedRule]) -> S
     let permissions: Vec<Value> = present.iter().map(|(_, r)| r.ip_permission()).collect();
     let revoked: Vec<String> = present
         .iter()
-        .map(|(id, r)| format!("{id} ({} from {})", r.ports(), r.cidr))
+        .map(|(id, r)| format!("{id} ({} from {})", r.ports(), r.source()))
         .collect();
     Ok(Outcome::done(
         format!(

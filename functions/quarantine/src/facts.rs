@@ -1,6 +1,7 @@
 //! Read-only EC2, Auto Scaling and CloudWatch lookups, read before the rules decide: the
 //! instances a quarantine request names, the alarm that asked for it and EC2's metric behind it,
-//! the rules already on a security group opened to the world; and the tags of an instance or
+//! the rules already on a security group opened to the world and the entries of the prefix lists
+//! its rules name; and the tags of an instance or
 //! security group, read by the pipeline for exemptions. The executor reads through the same
 //! helpers, so plan and action see state the same way.
 
@@ -29,10 +30,44 @@ pub const AUTO_SCALING_GROUP_TAG: &str = "aws:autoscaling:groupName";
 pub struct Facts {
     pub instances: BTreeMap<String, InstanceLookup>,
     pub alarm: Option<AlarmLookup>,
-    /// The group's ingress rules with a CIDR as EC2 lists them now; `None` when not read (the
-    /// call's rules are then judged alone).
+    /// The group's ingress rules with a CIDR or a prefix list as EC2 lists them now; `None` when
+    /// not read (the call's rules are then judged alone; a modified rule is not judged at all).
     pub group_rules: Option<Vec<OpenedRule>>,
+    /// Each prefix list the call's rules or the group's name, as EC2 has it now.
+    pub prefix_lists: BTreeMap<String, PrefixListLookup>,
 }
+
+impl Facts {
+    /// The entries of the customer-managed prefix lists read, for the world-open judgement.
+    pub fn prefix_entries(&self) -> crate::world_open::PrefixEntries {
+        self.prefix_lists
+            .iter()
+            .filter_map(|(id, l)| match l {
+                PrefixListLookup::Entries(e) => Some((id.clone(), e.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A managed prefix list a rule names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrefixListLookup {
+    /// Customer-managed (this account's, or shared with it): the CIDRs of its entries now.
+    Entries(Vec<String>),
+    /// Managed by AWS (owner `AWS`, named `com.amazonaws.*`): an AWS service's address ranges,
+    /// not the world. Its name.
+    AwsManaged(String),
+    /// EC2 does not know it (deleted since).
+    Missing,
+    /// The lookup failed; why.
+    Unreadable(String),
+}
+
+/// At most this many prefix lists are read for one event (the call's own first).
+pub const MAX_PREFIX_LISTS: usize = 20;
+/// An owner id EC2 gives the prefix lists AWS manages.
+pub const AWS_OWNER: &str = "AWS";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum InstanceLookup {
@@ -84,8 +119,15 @@ pub async fn gather(
                 facts.instances.insert(id.clone(), lookup);
             }
         }
-        Trigger::IngressOpened { group_id, .. } => {
+        Trigger::IngressOpened { group_id, rules } => {
             facts.group_rules = group_rules(ec2, group_id, notes).await;
+            let named = rules.iter().chain(facts.group_rules.iter().flatten());
+            facts.prefix_lists = prefix_lists(ec2, named, notes).await;
+        }
+        Trigger::RulesModified { group_id, .. } => {
+            facts.group_rules = group_rules(ec2, group_id, notes).await;
+            let named = facts.group_rules.iter().flatten();
+            facts.prefix_lists = prefix_lists(ec2, named, notes).await;
         }
         // The removal reads the tag as it is when it runs.
         Trigger::ExemptionTagSet(_) => {}
@@ -116,6 +158,95 @@ async fn group_rules(ec2: &Client, group_id: &str, notes: &mut Notes) -> Option<
     }
 }
 
+/// The prefix lists the rules name, each once, in order, at most [`MAX_PREFIX_LISTS`]. One that
+/// cannot be read for now is retried (its entries may be the world); for good (denied): said,
+/// and the rule lets in nothing of its own.
+async fn prefix_lists<'a>(
+    ec2: &Client,
+    rules: impl Iterator<Item = &'a OpenedRule>,
+    notes: &mut Notes,
+) -> BTreeMap<String, PrefixListLookup> {
+    let mut ids: Vec<&str> = Vec::new();
+    for id in rules.filter_map(OpenedRule::prefix_list) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.len() > MAX_PREFIX_LISTS {
+        notes.failed(
+            format!(
+                "the rules name {} prefix lists: only the first {MAX_PREFIX_LISTS} were read ({} not)",
+                ids.len(),
+                ids[MAX_PREFIX_LISTS..].join(", ")
+            ),
+            false,
+        );
+        ids.truncate(MAX_PREFIX_LISTS);
+    }
+    let mut out = BTreeMap::new();
+    for id in ids {
+        let lookup = match prefix_list(ec2, id).await {
+            Ok(found) => found,
+            Err(e) => {
+                notes.failed(
+                    format!("could not read prefix list {id} ({e}): its entries are not judged"),
+                    e.transient,
+                );
+                PrefixListLookup::Unreadable(e.why)
+            }
+        };
+        out.insert(id.to_string(), lookup);
+    }
+    out
+}
+
+/// A prefix list: whose it is and, when it is not AWS's, its entries now, through every page.
+pub async fn prefix_list(ec2: &Client, id: &str) -> Result<PrefixListLookup, CallError> {
+    let described = match ec2
+        .describe_managed_prefix_lists()
+        .prefix_list_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if is_missing_prefix_list(e.code()) => return Ok(PrefixListLookup::Missing),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(list) = described
+        .prefix_lists()
+        .iter()
+        .find(|l| l.prefix_list_id() == Some(id))
+    else {
+        return Ok(PrefixListLookup::Missing);
+    };
+    if list.owner_id() == Some(AWS_OWNER) {
+        let name = list.prefix_list_name().unwrap_or_default().to_string();
+        return Ok(PrefixListLookup::AwsManaged(name));
+    }
+    let entries = ec2
+        .get_managed_prefix_list_entries()
+        .prefix_list_id(id)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    match entries {
+        Ok(entries) => Ok(PrefixListLookup::Entries(
+            entries.into_iter().filter_map(|e| e.cidr).collect(),
+        )),
+        Err(e) if is_missing_prefix_list(e.code()) => Ok(PrefixListLookup::Missing),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn is_missing_prefix_list(code: Option<&str>) -> bool {
+    code.is_some_and(|c| {
+        c.eq_ignore_ascii_case("InvalidPrefixListID.NotFound")
+            || c.eq_ignore_ascii_case("InvalidPrefixListId.NotFound")
+    })
+}
+
 /// Every rule of a group, inbound and outbound, through every page.
 pub async fn describe_group_rules(
     ec2: &Client,
@@ -131,10 +262,10 @@ pub async fn describe_group_rules(
         .map_err(CallError::from)
 }
 
-/// An ingress rule as the rules read a call's: `None` when it names no CIDR (a group, a prefix
-/// list).
+/// An ingress rule as the rules read a call's: `None` when it names no address source (another
+/// group).
 pub fn as_opened_rule(r: &SecurityGroupRule) -> Option<OpenedRule> {
-    let cidr = r.cidr_ipv4().or(r.cidr_ipv6())?;
+    let cidr = r.cidr_ipv4().or(r.cidr_ipv6()).or(r.prefix_list_id())?;
     let mut rule = ingress::rule(
         r.ip_protocol().unwrap_or("-1"),
         r.from_port(),

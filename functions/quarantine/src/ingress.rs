@@ -1,14 +1,27 @@
-//! Reading an `AuthorizeSecurityGroupIngress` call as CloudTrail records it (once, by `trigger`);
-//! `world_open` judges what it opened. Pure: no AWS calls.
+//! Reading the calls that open a security group as CloudTrail records them (once, by `trigger`);
+//! `world_open` judges what they opened. Pure: no AWS calls.
 //!
-//! CloudTrail's shape: `requestParameters.groupId` (or `groupName`),
-//! `requestParameters.ipPermissions.items[]` each with `ipProtocol`, `fromPort`, `toPort`,
-//! `ipRanges.items[].cidrIp` and `ipv6Ranges.items[].cidrIpv6`; and in `responseElements`,
-//! `securityGroupRuleSet.items[]` with the `securityGroupRuleId` of every rule created.
+//! `AuthorizeSecurityGroupIngress`, in two shapes. `requestParameters.groupId` (or `groupName`),
+//! and either `ipPermissions.items[]`, each with `ipProtocol`, `fromPort`, `toPort` and sources
+//! `ipRanges.items[].cidrIp`, `ipv6Ranges.items[].cidrIpv6`, `prefixListIds.items[].prefixListId`
+//! (or `groups`: another group, never the world); or the older single-rule form, `cidrIp`,
+//! `ipProtocol`, `fromPort`, `toPort` (or `sourceSecurityGroupName`/`sourceSecurityGroupOwnerId`)
+//! beside an empty `ipPermissions` (`{}`), which SDK scripts still send. In `responseElements`,
+//! `securityGroupRuleSet.items[]` has the `securityGroupRuleId` of every rule created.
+//!
+//! `ModifySecurityGroupRules` (the console's edit of a rule), in the API's own capitalisation:
+//! `requestParameters.ModifySecurityGroupRulesRequest` with `GroupId` and `SecurityGroupRule`
+//! (one object, or a list for several), each `{SecurityGroupRuleId, SecurityGroupRule:
+//! {IpProtocol, FromPort, ToPort, CidrIpv4 | CidrIpv6 | PrefixListId | ReferencedGroupId,
+//! Description}}`; `responseElements.ModifySecurityGroupRulesResponse.return`. Only the rule ids
+//! are taken from it: what a rule allows is read back from EC2 (the text may be stale, and it
+//! does not say whether the rule is inbound).
 
 use reflex_shared::{ApiCall, EventError};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::exposure::Block;
 
 /// One source CIDR allowed in on a protocol and port range: one security group rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,7 +33,8 @@ pub struct OpenedRule {
     pub from_port: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_port: Option<i32>,
-    /// An IPv4 or IPv6 CIDR.
+    /// The source: an IPv4 or IPv6 CIDR, or a managed prefix list's id (`pl-...`), whose
+    /// entries are read before the rule is judged.
     pub cidr: String,
     /// The rule's id, from the call's response when CloudTrail recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,6 +46,19 @@ pub struct OpenedRule {
 impl OpenedRule {
     pub fn is_ipv6(&self) -> bool {
         self.cidr.contains(':')
+    }
+
+    /// The prefix list the rule lets in, when its source is one.
+    pub fn prefix_list(&self) -> Option<&str> {
+        is_prefix_list(&self.cidr).then_some(self.cidr.as_str())
+    }
+
+    /// The source for people: `0.0.0.0/0`, `prefix list pl-...`.
+    pub fn source(&self) -> String {
+        match self.prefix_list() {
+            Some(id) => format!("prefix list {id}"),
+            None => self.cidr.clone(),
+        }
     }
 
     /// `tcp 22`, `tcp 0-65535`, `all traffic`.
@@ -55,24 +82,23 @@ impl OpenedRule {
                 p["ToPort"] = t.into();
             }
         }
-        let mut range = if self.is_ipv6() {
-            serde_json::json!({ "CidrIpv6": self.cidr })
+        let (key, field) = if self.prefix_list().is_some() {
+            ("PrefixListIds", "PrefixListId")
+        } else if self.is_ipv6() {
+            ("Ipv6Ranges", "CidrIpv6")
         } else {
-            serde_json::json!({ "CidrIp": self.cidr })
+            ("IpRanges", "CidrIp")
         };
+        let mut range = serde_json::json!({ field: self.cidr });
         if let Some(d) = &self.description {
             range["Description"] = d.clone().into();
         }
-        let key = if self.is_ipv6() {
-            "Ipv6Ranges"
-        } else {
-            "IpRanges"
-        };
         p[key] = Value::Array(vec![range]);
         p
     }
 
-    /// Whether `other` is this rule (same protocol, ports and source).
+    /// Whether `other` is this rule (same protocol, ports and source; CIDRs compared by the
+    /// addresses they hold, so `1.2.3.4/0` is `0.0.0.0/0`, as EC2 may record either).
     pub fn same_rule(
         &self,
         protocol: &str,
@@ -81,11 +107,20 @@ impl OpenedRule {
         cidr: &str,
     ) -> bool {
         let protocol = normalise_protocol(protocol);
-        if protocol != self.protocol || !cidr.eq_ignore_ascii_case(&self.cidr) {
+        let same_source = match (Block::parse(cidr), Block::parse(&self.cidr)) {
+            (Some(a), Some(b)) => a == b,
+            _ => cidr.trim().eq_ignore_ascii_case(&self.cidr),
+        };
+        if protocol != self.protocol || !same_source {
             return false;
         }
         protocol == "-1" || (from == self.from_port && to == self.to_port)
     }
+}
+
+/// A managed prefix list's id, as a rule's source names it.
+pub fn is_prefix_list(source: &str) -> bool {
+    source.starts_with("pl-")
 }
 
 /// `6` → `tcp`, `all` → `-1`, and so on, as EC2 reports protocols back.
@@ -115,41 +150,54 @@ pub fn group_id(call: &ApiCall) -> Result<String, EventError> {
         })
 }
 
-/// Every CIDR rule the call opened, with its rule id when the response has it.
+/// Every rule with an address source (a CIDR or a prefix list) the call opened, in either form,
+/// with its rule id when the response has it. A call naming no rule in either form is refused; one
+/// whose rules name only other groups opened nothing to the world (no rule, no error).
 pub fn opened_rules(call: &ApiCall) -> Result<Vec<OpenedRule>, EventError> {
     let params = call
         .request_parameters
         .as_ref()
         .ok_or_else(|| missing("requestParameters"))?;
     let mut rules = Vec::new();
-    let permissions = params.get("ipPermissions");
-    if let Some(permissions) = permissions {
-        let permissions = items(permissions, "requestParameters.ipPermissions")?;
-        for (i, p) in permissions.iter().enumerate() {
-            let at = format!("requestParameters.ipPermissions.items[{i}]");
-            let protocol = p
-                .get("ipProtocol")
-                .and_then(scalar)
-                .ok_or_else(|| missing(&format!("{at}.ipProtocol")))?;
-            let from = port(p.get("fromPort"), &format!("{at}.fromPort"))?;
-            let to = port(p.get("toPort"), &format!("{at}.toPort"))?;
-            for (ranges, key) in [("ipRanges", "cidrIp"), ("ipv6Ranges", "cidrIpv6")] {
-                let Some(list) = p.get(ranges) else { continue };
-                for (j, r) in items(list, &format!("{at}.{ranges}"))?.iter().enumerate() {
-                    let cidr = r
-                        .get(key)
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| missing(&format!("{at}.{ranges}.items[{j}].{key}")))?;
-                    rules.push(rule(&protocol, from, to, cidr, r.get("description")));
-                }
+    let permissions = match params.get("ipPermissions") {
+        Some(p) => items(p, "requestParameters.ipPermissions")?,
+        None => &[],
+    };
+    for (i, p) in permissions.iter().enumerate() {
+        let at = format!("requestParameters.ipPermissions.items[{i}]");
+        let protocol = p
+            .get("ipProtocol")
+            .and_then(scalar)
+            .ok_or_else(|| missing(&format!("{at}.ipProtocol")))?;
+        let from = port(p.get("fromPort"), &format!("{at}.fromPort"))?;
+        let to = port(p.get("toPort"), &format!("{at}.toPort"))?;
+        for (sources, key) in [
+            ("ipRanges", "cidrIp"),
+            ("ipv6Ranges", "cidrIpv6"),
+            ("prefixListIds", "prefixListId"),
+        ] {
+            let Some(list) = p.get(sources) else { continue };
+            for (j, r) in items(list, &format!("{at}.{sources}"))?.iter().enumerate() {
+                let source = r
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| missing(&format!("{at}.{sources}.items[{j}].{key}")))?;
+                rules.push(rule(&protocol, from, to, source, r.get("description")));
             }
         }
     }
     // The older single-rule form: `cidrIp`, `ipProtocol`, `fromPort`, `toPort` beside the group,
     // read whether or not an (empty) `ipPermissions` comes with it. Its other form names a
-    // source group (`sourceSecurityGroupName`): no CIDR, nothing opened to the world.
-    match params.get("cidrIp").and_then(Value::as_str) {
+    // source group (`sourceSecurityGroupName`, `sourceSecurityGroupOwnerId`): no address range,
+    // nothing opened to the world.
+    let source_group = ["sourceSecurityGroupName", "sourceSecurityGroupOwnerId"]
+        .iter()
+        .any(|k| params.get(k).is_some_and(|v| !v.is_null()));
+    match params.get("cidrIp").filter(|v| !v.is_null()) {
         Some(cidr) => {
+            let cidr = cidr
+                .as_str()
+                .ok_or_else(|| invalid("requestParameters.cidrIp", "not a string"))?;
             let protocol = params
                 .get("ipProtocol")
                 .and_then(scalar)
@@ -158,8 +206,10 @@ pub fn opened_rules(call: &ApiCall) -> Result<Vec<OpenedRule>, EventError> {
             let to = port(params.get("toPort"), "requestParameters.toPort")?;
             rules.push(rule(&protocol, from, to, cidr, None));
         }
-        None if permissions.is_none() && params.get("sourceSecurityGroupName").is_none() => {
-            return Err(missing("requestParameters.ipPermissions"));
+        None if permissions.is_empty() && !source_group => {
+            return Err(missing(
+                "requestParameters.ipPermissions (or the older form's cidrIp)",
+            ));
         }
         None => {}
     }
@@ -207,6 +257,7 @@ fn attach_rule_ids(call: &ApiCall, rules: &mut [OpenedRule]) -> Result<(), Event
         let Some(cidr) = item
             .get("cidrIpv4")
             .or_else(|| item.get("cidrIpv6"))
+            .or_else(|| item.get("prefixListId"))
             .and_then(Value::as_str)
         else {
             continue;
@@ -222,6 +273,103 @@ fn attach_rule_ids(call: &ApiCall, rules: &mut [OpenedRule]) -> Result<(), Event
         }
     }
     Ok(())
+}
+
+/// One rule a `ModifySecurityGroupRules` call changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModifiedRule {
+    pub rule_id: String,
+    /// What the call's text says the rule became, for people only: the rule is judged as EC2
+    /// has it when read. `None` when it names no address range (another group) or cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<OpenedRule>,
+}
+
+/// The group and the rules a `ModifySecurityGroupRules` call changed.
+pub fn modified_rules(call: &ApiCall) -> Result<(String, Vec<ModifiedRule>), EventError> {
+    const MODIFY: &str = "ModifySecurityGroupRules";
+    let missing = |field: &str| {
+        EventError::missing(format!("detail.requestParameters.{field} (in {MODIFY})"))
+    };
+    let request = call
+        .request_parameters
+        .as_ref()
+        .and_then(|p| key(p, "ModifySecurityGroupRulesRequest"))
+        .ok_or_else(|| missing("ModifySecurityGroupRulesRequest"))?;
+    let at = "ModifySecurityGroupRulesRequest";
+    let group_id = key(request, "GroupId")
+        .and_then(Value::as_str)
+        .filter(|g| !g.trim().is_empty())
+        .ok_or_else(|| missing(&format!("{at}.GroupId")))?
+        .to_string();
+    let changes: &[Value] = match key(request, "SecurityGroupRule") {
+        Some(Value::Array(list)) => list,
+        Some(v @ Value::Object(o)) if o.contains_key("items") => {
+            items(v, &format!("{at}.SecurityGroupRule"))?
+        }
+        Some(one @ Value::Object(_)) => std::slice::from_ref(one),
+        Some(Value::Null) | None => &[],
+        Some(_) => {
+            return Err(invalid(
+                &format!("requestParameters.{at}.SecurityGroupRule"),
+                "not a rule or a list of rules",
+            ));
+        }
+    };
+    if changes.is_empty() {
+        return Err(missing(&format!("{at}.SecurityGroupRule")));
+    }
+    let rules = changes
+        .iter()
+        .enumerate()
+        .map(|(i, change)| {
+            let rule_id = key(change, "SecurityGroupRuleId")
+                .and_then(Value::as_str)
+                .filter(|id| !id.trim().is_empty())
+                .ok_or_else(|| {
+                    missing(&format!("{at}.SecurityGroupRule[{i}].SecurityGroupRuleId"))
+                })?
+                .to_string();
+            let claimed = key(change, "SecurityGroupRule").and_then(claimed_rule);
+            Ok(ModifiedRule { rule_id, claimed })
+        })
+        .collect::<Result<Vec<_>, EventError>>()?;
+    Ok((group_id, rules))
+}
+
+/// Whether a `ModifySecurityGroupRules` call says it changed nothing (`return` false).
+pub fn modify_returned_false(call: &ApiCall) -> bool {
+    let returned = call
+        .response_elements
+        .as_ref()
+        .and_then(|r| key(r, "ModifySecurityGroupRulesResponse"))
+        .and_then(|r| key(r, "return"));
+    match returned {
+        Some(Value::Bool(b)) => !b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+/// What the call's text says a rule became, when it names an address range.
+fn claimed_rule(v: &Value) -> Option<OpenedRule> {
+    let protocol = key(v, "IpProtocol").and_then(scalar)?;
+    let from = port(key(v, "FromPort"), "").ok()?;
+    let to = port(key(v, "ToPort"), "").ok()?;
+    let source = ["CidrIpv4", "CidrIpv6", "PrefixListId"]
+        .iter()
+        .find_map(|k| key(v, k).and_then(Value::as_str))?;
+    Some(rule(&protocol, from, to, source, key(v, "Description")))
+}
+
+/// A member of an object by name, whatever its capitalisation (`GroupId`, `groupId`).
+fn key<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    let o = v.as_object()?;
+    o.get(name).or_else(|| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 /// CloudTrail's list wrapper: `{"items": [...]}`; `{}` is an empty list.
@@ -365,5 +513,193 @@ mod tests {
         assert_eq!(err.error_type(), "InvalidField");
         let err = group_id(&call(json!({"groupName": "web"}), Value::Null)).unwrap_err();
         assert!(err.to_string().contains("groupId"), "{err}");
+    }
+
+    #[test]
+    fn the_older_form_as_sdk_scripts_send_it_is_the_rule_it_opens() {
+        // As CloudTrail records it: `ipPermissions` empty, the rule beside it, the CIDR with its
+        // host bits (EC2 takes `1.2.3.4/0` as the whole internet).
+        let c = call(
+            json!({"groupId": "sg-1", "ipPermissions": {}, "ipProtocol": "tcp",
+                   "fromPort": 22, "toPort": 22, "cidrIp": "208.236.235.254/0"}),
+            json!({"_return": true, "securityGroupRuleSet": {"items": [
+                {"groupId": "sg-1", "securityGroupRuleId": "sgr-1", "isEgress": false,
+                 "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                 "cidrIpv4": "208.236.235.254/0"}]}}),
+        );
+        let rules = opened_rules(&c).unwrap();
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        assert_eq!(rules[0].ports(), "tcp 22");
+        assert_eq!(rules[0].rule_id.as_deref(), Some("sgr-1"));
+        assert!(rules[0].same_rule("6", Some(22), Some(22), "0.0.0.0/0"));
+        // Without `ipPermissions` at all, and all traffic with no ports.
+        let c = call(
+            json!({"groupId": "sg-1", "ipProtocol": "-1", "cidrIp": "0.0.0.0/0"}),
+            Value::Null,
+        );
+        assert_eq!(opened_rules(&c).unwrap()[0].ports(), "all traffic");
+    }
+
+    #[test]
+    fn a_source_group_in_either_form_opens_nothing_to_the_world() {
+        for request in [
+            json!({"groupId": "sg-1", "ipPermissions": {}, "sourceSecurityGroupOwnerId": "123456789012",
+                   "sourceSecurityGroupName": "web"}),
+            json!({"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp",
+                   "fromPort": 22, "toPort": 22, "groups": {"items": [{"groupId": "sg-2"}]},
+                   "ipRanges": {}, "ipv6Ranges": {}, "prefixListIds": {}}]}}),
+        ] {
+            assert_eq!(opened_rules(&call(request, Value::Null)).unwrap(), []);
+        }
+    }
+
+    #[test]
+    fn a_call_in_neither_form_is_refused() {
+        for request in [
+            json!({"groupId": "sg-1"}),
+            json!({"groupId": "sg-1", "ipPermissions": {}}),
+            json!({"groupId": "sg-1", "ipPermissions": {"items": []}, "fromPort": 22}),
+        ] {
+            let err = opened_rules(&call(request.clone(), Value::Null)).unwrap_err();
+            assert_eq!(err.error_type(), "MissingField", "{request}");
+            assert!(err.to_string().contains("ipPermissions"), "{err}");
+        }
+        // The older form without its protocol, or with a CIDR that is not text.
+        let err = opened_rules(&call(
+            json!({"groupId": "sg-1", "ipPermissions": {}, "cidrIp": "0.0.0.0/0", "fromPort": 22}),
+            Value::Null,
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("requestParameters.ipProtocol"),
+            "{err}"
+        );
+        let err = opened_rules(&call(
+            json!({"groupId": "sg-1", "ipProtocol": "tcp", "cidrIp": ["0.0.0.0/0"]}),
+            Value::Null,
+        ))
+        .unwrap_err();
+        assert_eq!(err.error_type(), "InvalidField");
+    }
+
+    #[test]
+    fn ipv6_and_prefix_list_sources_are_read_with_their_rule_ids() {
+        let c = call(
+            json!({"groupId": "sg-1", "ipPermissions": {"items": [
+                {"ipProtocol": "tcp", "fromPort": 3389, "toPort": 3389, "groups": {}, "ipRanges": {},
+                 "ipv6Ranges": {"items": [{"cidrIpv6": "::/0", "description": "rdp"}]},
+                 "prefixListIds": {"items": [{"prefixListId": "pl-0123456789abcdef0"}]}}]}}),
+            json!({"_return": true, "securityGroupRuleSet": {"items": [
+                {"groupId": "sg-1", "securityGroupRuleId": "sgr-pl", "isEgress": false,
+                 "ipProtocol": "tcp", "fromPort": 3389, "toPort": 3389,
+                 "prefixListId": "pl-0123456789abcdef0"},
+                {"groupId": "sg-1", "securityGroupRuleId": "sgr-v6", "isEgress": false,
+                 "ipProtocol": "tcp", "fromPort": 3389, "toPort": 3389, "cidrIpv6": "::/0"}]}}),
+        );
+        let rules = opened_rules(&c).unwrap();
+        let shown: Vec<(String, Option<&str>)> = rules
+            .iter()
+            .map(|r| (r.source(), r.rule_id.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("::/0".to_string(), Some("sgr-v6")),
+                (
+                    "prefix list pl-0123456789abcdef0".to_string(),
+                    Some("sgr-pl")
+                ),
+            ]
+        );
+        assert!(rules[0].is_ipv6() && rules[0].prefix_list().is_none());
+        assert_eq!(rules[1].prefix_list(), Some("pl-0123456789abcdef0"));
+        // The undo puts the prefix list back, not an address range.
+        assert_eq!(
+            rules[1].ip_permission(),
+            json!({"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389,
+                   "PrefixListIds": [{"PrefixListId": "pl-0123456789abcdef0"}]})
+        );
+        assert_eq!(
+            rules[0].ip_permission()["Ipv6Ranges"],
+            json!([{"CidrIpv6": "::/0", "Description": "rdp"}])
+        );
+    }
+
+    fn modify(request: Value, response: Value) -> ApiCall {
+        let mut c = call(request, response);
+        c.event_name = "ModifySecurityGroupRules".into();
+        c
+    }
+
+    #[test]
+    fn modify_security_group_rules_is_read_as_cloudtrail_records_it() {
+        let c = modify(
+            json!({"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1", "SecurityGroupRule": {
+                "SecurityGroupRuleId": "sgr-1", "SecurityGroupRule": {"IpProtocol": "tcp",
+                "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0", "Description": "ssh"}}}}),
+            json!({"ModifySecurityGroupRulesResponse": {"requestId": "r", "return": true}}),
+        );
+        let (group, rules) = modified_rules(&c).unwrap();
+        assert_eq!(group, "sg-1");
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].rule_id, "sgr-1");
+        let claimed = rules[0].claimed.as_ref().unwrap();
+        assert_eq!(
+            (claimed.ports(), claimed.source()),
+            ("tcp 22".into(), "0.0.0.0/0".into())
+        );
+        assert!(!modify_returned_false(&c));
+        // Several rules as a list, keys in another capitalisation, ports as text, a rule made
+        // to reference another group (nothing claimed), `return` false.
+        let c = modify(
+            json!({"ModifySecurityGroupRulesRequest": {"groupId": "sg-1", "securityGroupRule": [
+                {"securityGroupRuleId": "sgr-1", "securityGroupRule": {"ipProtocol": "tcp",
+                 "fromPort": "22", "toPort": "22", "cidrIpv6": "::/0"}},
+                {"SecurityGroupRuleId": "sgr-2", "SecurityGroupRule": {"IpProtocol": "tcp",
+                 "FromPort": 22, "ToPort": 22, "ReferencedGroupId": "sg-2"}}]}}),
+            json!({"ModifySecurityGroupRulesResponse": {"return": "false"}}),
+        );
+        let (_, rules) = modified_rules(&c).unwrap();
+        let ids: Vec<&str> = rules.iter().map(|r| r.rule_id.as_str()).collect();
+        assert_eq!(ids, ["sgr-1", "sgr-2"]);
+        assert_eq!(rules[0].claimed.as_ref().unwrap().source(), "::/0");
+        assert_eq!(rules[1].claimed, None);
+        assert!(modify_returned_false(&c));
+    }
+
+    #[test]
+    fn a_malformed_modify_security_group_rules_is_refused_naming_the_field() {
+        for (request, field) in [
+            (
+                json!({"GroupId": "sg-1"}),
+                "ModifySecurityGroupRulesRequest",
+            ),
+            (
+                json!({"ModifySecurityGroupRulesRequest": {"SecurityGroupRule": {"SecurityGroupRuleId": "sgr-1"}}}),
+                "ModifySecurityGroupRulesRequest.GroupId",
+            ),
+            (
+                json!({"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1"}}),
+                "ModifySecurityGroupRulesRequest.SecurityGroupRule",
+            ),
+            (
+                json!({"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1", "SecurityGroupRule": [{"SecurityGroupRule": {}}]}}),
+                "SecurityGroupRule[0].SecurityGroupRuleId",
+            ),
+        ] {
+            let err = modified_rules(&modify(request, Value::Null)).unwrap_err();
+            assert_eq!(err.error_type(), "MissingField", "{field}");
+            assert!(err.to_string().contains(field), "{err}");
+            assert!(
+                err.to_string().contains("ModifySecurityGroupRules)"),
+                "{err}"
+            );
+        }
+        let err = modified_rules(&modify(
+            json!({"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1", "SecurityGroupRule": "sgr-1"}}),
+            Value::Null,
+        ))
+        .unwrap_err();
+        assert_eq!(err.error_type(), "InvalidField");
     }
 }

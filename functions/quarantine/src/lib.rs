@@ -5,12 +5,14 @@
 //!
 //! - `settings`: sensitive ports, severity threshold, listed alarms, the operator's tag
 //! - `trigger`: an event as quarantine's trigger, validated once (pure); `ingress` reads what a
-//!   CloudTrail `AuthorizeSecurityGroupIngress` call opened, `world_open` judges whether the
-//!   group's rules let the internet in on a sensitive port (`exposure`: how much of it a set of
-//!   CIDRs covers), `alarm` whether a listed alarm's change is CloudWatch's own
+//!   CloudTrail `AuthorizeSecurityGroupIngress` call opened (either of its shapes) or which rules
+//!   a `ModifySecurityGroupRules` call changed, `world_open` judges whether the group's rules let
+//!   the internet in on a sensitive port (`exposure`: how much of it a set of CIDRs covers; a
+//!   prefix list's entries are read as facts), `alarm` whether a listed alarm's change is
+//!   CloudWatch's own
 //! - `facts`: read-only EC2, Auto Scaling and CloudWatch lookups (the instances a trigger
-//!   names, the alarm and EC2's metric behind it, a group's rules, the tags of what an action
-//!   touches)
+//!   names, the alarm and EC2's metric behind it, a group's rules and the prefix lists they name,
+//!   the tags of what an action touches)
 //! - `rules`: the rules, one id each (pure, cannot fail)
 //! - `actions`: the EC2 and Auto Scaling changes quarantine makes; `executor`: making them;
 //!   `undo`: the commands that reverse them (pure)

@@ -5,7 +5,9 @@
 //!
 //! - `quarantine.world-open-ingress`: a security group whose rules on a sensitive port, with the
 //!   ones a call just added, let in at least the configured share of the public address space
-//!   (`world_open`): revoke the largest of them until they no longer do.
+//!   (`world_open`): revoke the largest of them until they no longer do. The same judgement for
+//!   a rule changed by `ModifySecurityGroupRules`, read back as EC2 has it now (never as the
+//!   event's text says), inbound rules only.
 //! - `quarantine.guardduty-finding`, `quarantine.instance-alarm`, `quarantine.operator-tag`:
 //!   quarantine an instance, one finding whose actions are the steps, isolation first. An
 //!   alarm's change must be proven CloudWatch's own evaluation of EC2's metric (`alarm`), or a
@@ -17,8 +19,8 @@ use reflex_shared::{Finding, Severity};
 
 use crate::actions::{Interface, QUARANTINED_AT_TAG, QuarantineAction};
 use crate::alarm;
-use crate::facts::{Facts, InstanceFacts, InstanceLookup};
-use crate::ingress::OpenedRule;
+use crate::facts::{Facts, InstanceFacts, InstanceLookup, PrefixListLookup};
+use crate::ingress::{ModifiedRule, OpenedRule};
 use crate::settings::Settings;
 use crate::trigger::{Cause, ExemptionWrite, Request, Trigger};
 use crate::world_open;
@@ -45,7 +47,14 @@ pub fn decide(
 ) -> Vec<Finding<QuarantineAction>> {
     match trigger {
         Trigger::IngressOpened { group_id, rules } => {
-            world_open_ingress(group_id, rules, facts.group_rules.as_deref(), settings)
+            let lead = format!("security group {group_id} was opened to the internet");
+            let current = facts.group_rules.as_deref();
+            world_open_ingress(group_id, &lead, rules, current, facts, settings)
+                .into_iter()
+                .collect()
+        }
+        Trigger::RulesModified { group_id, rules } => {
+            rules_modified(group_id, rules, facts, settings)
                 .into_iter()
                 .collect()
         }
@@ -91,17 +100,50 @@ fn exemption_tag(write: &ExemptionWrite, settings: &Settings) -> Finding<Quarant
     }
 }
 
+/// The rules a `ModifySecurityGroupRules` call changed, as EC2 has them now, judged as if just
+/// opened. Not judged: a rule that is outbound, names another group, or is gone since (none is
+/// among the group's inbound rules with an address source), and any rule when the group's rules
+/// could not be read (said in the notes): the event's text alone is not trusted.
+fn rules_modified(
+    group_id: &str,
+    modified: &[ModifiedRule],
+    facts: &Facts,
+    settings: &Settings,
+) -> Option<Finding<QuarantineAction>> {
+    let current = facts.group_rules.as_deref()?;
+    let now: Vec<OpenedRule> = modified
+        .iter()
+        .filter_map(|m| {
+            current
+                .iter()
+                .find(|r| r.rule_id.as_deref() == Some(m.rule_id.as_str()))
+                .cloned()
+        })
+        .collect();
+    let ids: Vec<&str> = now.iter().filter_map(|r| r.rule_id.as_deref()).collect();
+    let lead = format!(
+        "rule{} {} of security group {group_id} {} changed to let the internet in",
+        if ids.len() > 1 { "s" } else { "" },
+        ids.join(", "),
+        if ids.len() > 1 { "were" } else { "was" },
+    );
+    world_open_ingress(group_id, &lead, &now, Some(current), facts, settings)
+}
+
 /// The rules that open a sensitive port to the world, with the group's others, revoked until
 /// they no longer do; the others are left alone.
 fn world_open_ingress(
     group_id: &str,
+    lead: &str,
     opened: &[OpenedRule],
     current: Option<&[OpenedRule]>,
+    facts: &Facts,
     settings: &Settings,
 ) -> Option<Finding<QuarantineAction>> {
-    let exposures = world_open::judge(
+    let exposures = world_open::judge_with(
         opened,
         current,
+        &facts.prefix_entries(),
         &settings.sensitive_ports,
         settings.world_open_share,
     );
@@ -113,10 +155,25 @@ fn world_open_ingress(
         .iter()
         .map(world_open::Exposure::describe)
         .collect();
-    let mut reason = format!(
-        "security group {group_id} was opened to the internet: {}",
-        exposed.join("; ")
-    );
+    let mut reason = format!("{lead}: {}", exposed.join("; "));
+    let lists: Vec<String> = revoke
+        .iter()
+        .filter_map(OpenedRule::prefix_list)
+        .map(|id| match facts.prefix_lists.get(id) {
+            Some(PrefixListLookup::Entries(e)) => {
+                let shown: Vec<&str> = e.iter().take(5).map(String::as_str).collect();
+                let more = match e.len() {
+                    n if n > 5 => format!(" and {} more", n - 5),
+                    _ => String::new(),
+                };
+                format!("{id} holds {}{more}", shown.join(", "))
+            }
+            _ => id.to_string(),
+        })
+        .collect();
+    if !lists.is_empty() {
+        reason += &format!("\n(prefix list {})", lists.join("; "));
+    }
     if current.is_none() {
         reason += "\n(its other rules could not be read: the call's rules were judged alone)";
     }

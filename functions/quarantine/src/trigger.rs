@@ -10,7 +10,7 @@ use reflex_shared::{ApiCall, Event, EventError, Interpreted, Severity};
 use serde_json::Value;
 
 use crate::alarm::AlarmClaim;
-use crate::ingress::{self, OpenedRule};
+use crate::ingress::{self, ModifiedRule, OpenedRule};
 use crate::settings::Settings;
 
 /// An event quarantine's rules judge.
@@ -21,6 +21,12 @@ pub enum Trigger {
     IngressOpened {
         group_id: String,
         rules: Vec<OpenedRule>,
+    },
+    /// `ModifySecurityGroupRules` that changed rules of a group: each rule is judged as EC2 has
+    /// it now (an egress rule, or one gone since, opens nothing).
+    RulesModified {
+        group_id: String,
+        rules: Vec<ModifiedRule>,
     },
     /// A request to quarantine instances.
     Quarantine(Request),
@@ -75,6 +81,7 @@ pub fn interpret(event: &Event, settings: &Settings) -> Result<Interpreted<Trigg
     match event {
         Event::ApiCall { call, .. } => match call.event_name.as_str() {
             "AuthorizeSecurityGroupIngress" => ingress_opened(call),
+            "ModifySecurityGroupRules" => rules_modified(call),
             "CreateTags" => tags_written(call, settings, id),
             other => Ok(ignored(format!("quarantine has no rule for ec2:{other}"))),
         },
@@ -121,6 +128,20 @@ fn ingress_opened(call: &ApiCall) -> Result<Interpreted<Trigger>, EventError> {
         )));
     }
     Ok(Interpreted::Trigger(Trigger::IngressOpened {
+        group_id,
+        rules,
+    }))
+}
+
+/// The group and the rules a `ModifySecurityGroupRules` call changed.
+fn rules_modified(call: &ApiCall) -> Result<Interpreted<Trigger>, EventError> {
+    let (group_id, rules) = ingress::modified_rules(call)?;
+    if ingress::modify_returned_false(call) {
+        return Ok(ignored(format!(
+            "the call on security group {group_id} returned false: it changed nothing"
+        )));
+    }
+    Ok(Interpreted::Trigger(Trigger::RulesModified {
         group_id,
         rules,
     }))
@@ -293,4 +314,185 @@ fn list<'a>(params: &'a Value, key: &str) -> Result<&'a [Value], EventError> {
 
 fn create_tags_missing(field: &str) -> EventError {
     EventError::missing(format!("detail.requestParameters.{field} (in CreateTags)"))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each form a security group is opened by, from its sample as CloudTrail records it, through
+    //! the rules with the facts EC2 would give (pure).
+
+    use super::*;
+    use crate::actions::QuarantineAction;
+    use crate::facts::{Facts, PrefixListLookup};
+    use crate::rules;
+    use reflex_testkit::sample_event;
+
+    const GROUP: &str = "sg-0a1b2c3d4e5f60001";
+    const LIST: &str = "pl-0a1b2c3d4e5f60001";
+
+    fn trigger(name: &str) -> Trigger {
+        match interpret(
+            &sample_event(&format!("quarantine/{name}")),
+            &Settings::default(),
+        ) {
+            Ok(Interpreted::Trigger(t)) => t,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    /// The rule ids revoked, and the finding's reason.
+    fn decided(trigger: &Trigger, facts: &Facts) -> Option<(Vec<String>, String)> {
+        let findings = rules::decide(trigger, facts, &Settings::default());
+        let f = findings.first()?;
+        let ids = f
+            .actions
+            .iter()
+            .flat_map(|a| match a {
+                QuarantineAction::RevokeIngress { group_id, rules } => {
+                    assert_eq!(group_id, GROUP);
+                    rules
+                        .iter()
+                        .map(|r| r.rule_id.clone().unwrap())
+                        .collect::<Vec<String>>()
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        Some((ids, f.reason.clone()))
+    }
+
+    fn on_group(id: &str, source: &str) -> OpenedRule {
+        let mut r = ingress::rule("tcp", Some(22), Some(22), source, None);
+        r.rule_id = Some(id.into());
+        r
+    }
+
+    #[test]
+    fn the_older_form_to_the_world_is_revoked_and_to_a_private_network_is_not() {
+        let t = trigger("authorize-old-form-ssh-to-world.json");
+        let Trigger::IngressOpened { group_id, rules } = &t else {
+            panic!("{t:?}")
+        };
+        assert_eq!(group_id, GROUP);
+        assert_eq!(rules.len(), 1);
+        let (ids, reason) = decided(&t, &Facts::default()).expect("revoked");
+        assert_eq!(ids, ["sgr-0f1e2d3c4b5a69001"]);
+        assert!(reason.contains("tcp 22 (SSH) from 0.0.0.0/0"), "{reason}");
+        let t = trigger("authorize-old-form-ssh-to-private-cidr.json");
+        assert_eq!(decided(&t, &Facts::default()), None);
+    }
+
+    #[test]
+    fn ssh_to_every_ipv6_address_is_revoked() {
+        let t = trigger("authorize-ssh-to-world-ipv6-only.json");
+        let (ids, reason) = decided(&t, &Facts::default()).expect("revoked");
+        assert_eq!(ids, ["sgr-0f1e2d3c4b5a69003"]);
+        assert!(reason.contains("of the public IPv6 space"), "{reason}");
+    }
+
+    #[test]
+    fn a_prefix_list_is_judged_by_its_entries_and_an_aws_managed_one_is_not_the_world() {
+        let t = trigger("authorize-ssh-to-prefix-list.json");
+        let facts = |lookup: PrefixListLookup| Facts {
+            group_rules: Some(vec![on_group("sgr-0f1e2d3c4b5a69004", LIST)]),
+            prefix_lists: [(LIST.to_string(), lookup)].into(),
+            ..Facts::default()
+        };
+        let world = facts(PrefixListLookup::Entries(vec![
+            "10.0.0.0/8".into(),
+            "0.0.0.0/0".into(),
+        ]));
+        let (ids, reason) = decided(&t, &world).expect("revoked");
+        assert_eq!(ids, ["sgr-0f1e2d3c4b5a69004"]);
+        assert!(
+            reason.contains(&format!("from prefix list {LIST}")),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(&format!("{LIST} holds 10.0.0.0/8, 0.0.0.0/0")),
+            "{reason}"
+        );
+        // Two halves of the internet in one list are the world too.
+        let halves = facts(PrefixListLookup::Entries(vec![
+            "0.0.0.0/1".into(),
+            "128.0.0.0/1".into(),
+        ]));
+        assert!(decided(&t, &halves).is_some());
+        for harmless in [
+            PrefixListLookup::Entries(vec!["198.51.100.0/24".into(), "10.0.0.0/8".into()]),
+            PrefixListLookup::Entries(vec![]),
+            PrefixListLookup::AwsManaged("com.amazonaws.global.cloudfront.origin-facing".into()),
+            PrefixListLookup::Missing,
+        ] {
+            assert_eq!(decided(&t, &facts(harmless.clone())), None, "{harmless:?}");
+        }
+        // A list of the group's already there, with the call's half, is the world.
+        let mut half = ingress::rule("tcp", Some(22), Some(22), "0.0.0.0/1", None);
+        half.rule_id = Some("sgr-half".into());
+        let mut beside = facts(PrefixListLookup::Entries(vec!["128.0.0.0/1".into()]));
+        beside.group_rules.as_mut().unwrap().push(half.clone());
+        let t = Trigger::IngressOpened {
+            group_id: GROUP.into(),
+            rules: vec![half],
+        };
+        let (mut ids, _) = decided(&t, &beside).expect("revoked");
+        ids.sort();
+        assert_eq!(ids, ["sgr-0f1e2d3c4b5a69004", "sgr-half"]);
+    }
+
+    #[test]
+    fn a_modified_rule_is_judged_as_ec2_has_it_now_never_as_the_event_says() {
+        let t = trigger("modify-security-group-rule-ssh-to-world.json");
+        let Trigger::RulesModified { group_id, rules } = &t else {
+            panic!("{t:?}")
+        };
+        assert_eq!(group_id, GROUP);
+        assert_eq!(rules[0].rule_id, "sgr-0f1e2d3c4b5a69005");
+        let with = |rules: Vec<OpenedRule>| Facts {
+            group_rules: Some(rules),
+            ..Facts::default()
+        };
+        // Open to the world now: revoked.
+        let now = with(vec![on_group("sgr-0f1e2d3c4b5a69005", "0.0.0.0/0")]);
+        let (ids, reason) = decided(&t, &now).expect("revoked");
+        assert_eq!(ids, ["sgr-0f1e2d3c4b5a69005"]);
+        assert!(
+            reason.starts_with(&format!(
+                "rule sgr-0f1e2d3c4b5a69005 of security group {GROUP} was changed to let the internet in"
+            )),
+            "{reason}"
+        );
+        // Narrowed since, gone since (or outbound: not among the inbound rules), or not readable:
+        // nothing, whatever the event says.
+        for facts in [
+            with(vec![on_group("sgr-0f1e2d3c4b5a69005", "10.20.0.0/16")]),
+            with(vec![on_group("sgr-other", "10.20.0.0/16")]),
+            Facts::default(),
+        ] {
+            assert_eq!(decided(&t, &facts), None, "{facts:?}");
+        }
+        // The event says private; EC2 says the world (a later edit): EC2 is believed.
+        let t = trigger("modify-security-group-rule-ssh-to-private-cidr.json");
+        assert!(decided(&t, &now).is_some());
+        assert_eq!(
+            decided(
+                &t,
+                &with(vec![on_group("sgr-0f1e2d3c4b5a69005", "10.20.0.0/16")])
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_modify_call_that_returned_false_changed_nothing() {
+        let mut event =
+            reflex_testkit::sample("quarantine/modify-security-group-rule-ssh-to-world.json");
+        event["detail"]["responseElements"]["ModifySecurityGroupRulesResponse"]["return"] =
+            false.into();
+        let event = reflex_shared::event::parse(event).unwrap();
+        assert!(matches!(
+            interpret(&event, &Settings::default()),
+            Ok(Interpreted::Ignored(why)) if why.contains("returned false")
+        ));
+    }
 }

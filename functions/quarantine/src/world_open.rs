@@ -7,6 +7,10 @@
 //! `128.0.0.0/1`, or many `/8`s added over several calls, are the internet too. So the rules an
 //! `AuthorizeSecurityGroupIngress` call added are judged with the group's rules already there.
 //!
+//! A rule whose source is a customer-managed prefix list lets in the list's entries, read from
+//! EC2 before judging (an AWS-managed list, `com.amazonaws.*`, holds AWS's service ranges and
+//! lets in no one's public traffic of its own): a list holding `0.0.0.0/0` is the world.
+//!
 //! What is revoked: the largest contributors first (on a tie, a rule this call added before
 //! one that was there), until what is left lets in less than the share. The smallest change
 //! that closes the port to the world: an office's `/24` next to an attacker's `/1`s stays.
@@ -80,9 +84,9 @@ impl Exposure {
             .iter()
             .map(|(r, opened)| {
                 if *opened {
-                    r.cidr.clone()
+                    r.source()
                 } else {
-                    format!("{} (already there)", r.cidr)
+                    format!("{} (already there)", r.source())
                 }
             })
             .collect();
@@ -95,12 +99,18 @@ impl Exposure {
     }
 }
 
-/// A rule opened by the call (`opened`) or already on the group, with its addresses.
+/// The entries (CIDRs) of each customer-managed prefix list read, by id. A list not here (AWS's,
+/// gone, unreadable) lets in no address range of its own.
+pub type PrefixEntries = BTreeMap<String, Vec<String>>;
+
+/// A rule opened by the call (`opened`) or already on the group, with its addresses of one
+/// family (a prefix list's entries may be many).
 #[derive(Debug, Clone)]
 struct Candidate {
     rule: OpenedRule,
     opened: bool,
-    block: Block,
+    family: Family,
+    blocks: Vec<Block>,
     /// Its own share of the public space.
     share: f64,
 }
@@ -113,7 +123,23 @@ pub fn judge(
     ports: &SensitivePorts,
     threshold: Share,
 ) -> Vec<Exposure> {
-    let candidates = candidates(opened, current.unwrap_or(&[]));
+    judge_with(opened, current, &PrefixEntries::new(), ports, threshold)
+}
+
+/// [`judge`], with the entries of the prefix lists the rules name.
+pub fn judge_with(
+    opened: &[OpenedRule],
+    current: Option<&[OpenedRule]>,
+    prefix_lists: &PrefixEntries,
+    ports: &SensitivePorts,
+    threshold: Share,
+) -> Vec<Exposure> {
+    let candidates = candidates(opened, current.unwrap_or(&[]), prefix_lists);
+    let blocks = |set: &[usize]| -> Vec<Block> {
+        set.iter()
+            .flat_map(|&i| candidates[i].blocks.iter().copied())
+            .collect()
+    };
     // Each probe's set of public rules; probes with the same set of rules are one exposure.
     let mut by_rules: BTreeMap<(Family, Vec<usize>), Vec<Probe>> = BTreeMap::new();
     for probe in probes(opened, &candidates, ports) {
@@ -121,7 +147,7 @@ pub fn judge(
             let reaching: Vec<usize> = (0..candidates.len())
                 .filter(|&i| {
                     let c = &candidates[i];
-                    c.block.family == family && c.share > 0.0 && reaches(&c.rule, probe)
+                    c.family == family && c.share > 0.0 && reaches(&c.rule, probe)
                 })
                 .collect();
             // The call must have let some of the public in on this port itself.
@@ -132,7 +158,7 @@ pub fn judge(
     }
     let mut exposures = Vec::new();
     for ((family, mut reaching), probes) in by_rules {
-        let share = exposure::public_share(family, reaching.iter().map(|&i| candidates[i].block));
+        let share = exposure::public_share(family, blocks(&reaching));
         if !threshold.reached_by(share) {
             continue;
         }
@@ -143,10 +169,7 @@ pub fn judge(
         });
         let mut left = reaching.clone();
         let mut revoke = Vec::new();
-        while threshold.reached_by(exposure::public_share(
-            family,
-            left.iter().map(|&i| candidates[i].block),
-        )) {
+        while threshold.reached_by(exposure::public_share(family, blocks(&left))) {
             let largest = left.remove(0);
             revoke.push(candidates[largest].rule.clone());
         }
@@ -176,30 +199,51 @@ pub fn to_revoke(exposures: &[Exposure]) -> Vec<OpenedRule> {
 }
 
 /// The call's rules and the group's, each rule once (a rule of the group that is one the call
-/// added counts as the call's), with a CIDR: rules naming a group or a prefix list let in no
-/// address range of their own here.
-fn candidates(opened: &[OpenedRule], current: &[OpenedRule]) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = Vec::new();
+/// added counts as the call's), with the addresses it lets in, one candidate per family: a CIDR,
+/// or a prefix list's entries. Rules naming a group let in no address range of their own here.
+fn candidates(
+    opened: &[OpenedRule],
+    current: &[OpenedRule],
+    prefix_lists: &PrefixEntries,
+) -> Vec<Candidate> {
+    let mut rules: Vec<(OpenedRule, bool)> = Vec::new();
     let tagged = opened
         .iter()
         .map(|r| (r, true))
         .chain(current.iter().map(|r| (r, false)));
     for (rule, is_opened) in tagged {
-        let Some(block) = Block::parse(&rule.cidr) else {
-            continue;
-        };
-        if let Some(known) = out.iter_mut().find(|c| same(&c.rule, rule)) {
-            if known.rule.rule_id.is_none() {
-                known.rule.rule_id = rule.rule_id.clone();
+        if let Some((known, _)) = rules.iter_mut().find(|(r, _)| same(r, rule)) {
+            if known.rule_id.is_none() {
+                known.rule_id = rule.rule_id.clone();
             }
             continue;
         }
-        out.push(Candidate {
-            share: exposure::public_share(block.family, [block]),
-            rule: rule.clone(),
-            opened: is_opened,
-            block,
-        });
+        rules.push((rule.clone(), is_opened));
+    }
+    let mut out = Vec::new();
+    for (rule, opened) in rules {
+        let all: Vec<Block> = match rule.prefix_list() {
+            Some(id) => prefix_lists
+                .get(id)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| Block::parse(c))
+                .collect(),
+            None => Block::parse(&rule.cidr).into_iter().collect(),
+        };
+        for family in [Family::V4, Family::V6] {
+            let blocks: Vec<Block> = all.iter().copied().filter(|b| b.family == family).collect();
+            if blocks.is_empty() {
+                continue;
+            }
+            out.push(Candidate {
+                share: exposure::public_share(family, blocks.iter().copied()),
+                rule: rule.clone(),
+                opened,
+                family,
+                blocks,
+            });
+        }
     }
     out
 }

@@ -124,6 +124,13 @@ pub enum IamAction {
         key: String,
         value: String,
     },
+    /// Remove from the role's current trust policy exactly what lets in principals outside
+    /// `own_account` and `trusted_accounts` (see [`crate::trust`]).
+    RestrictRoleTrust {
+        role: String,
+        own_account: String,
+        trusted_accounts: Vec<String>,
+    },
     /// Containment of the caller who escalated (the core's, shared with harden).
     #[serde(untagged)]
     Contain(Containment),
@@ -158,6 +165,10 @@ impl Action for IamAction {
             IamAction::RemoveExemptionTag { from, key, .. } => {
                 format!("remove the exemption tag {key} from {from}")
             }
+            IamAction::RestrictRoleTrust { role, .. } => format!(
+                "remove from the trust policy of role {role} what lets in principals outside \
+                 this account and the trusted ones"
+            ),
             IamAction::Contain(containment) => containment.describe(),
         }
     }
@@ -173,6 +184,7 @@ impl Action for IamAction {
             IamAction::DeactivateAccessKey { user, .. }
             | IamAction::DeleteLoginProfile { user }
             | IamAction::RemoveUserFromGroup { user, .. } => Resource::User(user.clone()),
+            IamAction::RestrictRoleTrust { role, .. } => Resource::Role(role.clone()),
             IamAction::Contain(containment) => containment.resource(),
         }
     }
@@ -181,6 +193,20 @@ impl Action for IamAction {
     fn lifts_exemption(&self) -> bool {
         matches!(self, IamAction::RemoveExemptionTag { .. })
     }
+}
+
+/// Whether a managed policy is AWS's own (`arn:aws:iam::aws:policy/...`), not the account's.
+pub fn is_aws_managed(policy_arn: &str) -> bool {
+    policy_arn.split(':').nth(4) == Some("aws")
+}
+
+/// Roles IAM Identity Center (path `/aws-reserved/`) or an AWS service (path
+/// `/aws-service-role/`) owns: IAM refuses changes to them, so Reflex reports instead. Known by
+/// the path, which only AWS can create roles under, never by a name (`AWSReservedSSO_...`) that
+/// a role elsewhere may carry to look like one; a path unknown (an event naming only the role)
+/// is left to the executor, which reads it.
+pub fn is_reserved_role(path: Option<&str>) -> bool {
+    path.is_some_and(|p| p.starts_with("/aws-reserved/") || p.starts_with("/aws-service-role/"))
 }
 
 /// `AdministratorAccess` from `arn:aws:iam::aws:policy/AdministratorAccess`.

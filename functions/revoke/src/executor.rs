@@ -10,8 +10,9 @@ use reflex_shared::outcome::settle;
 use reflex_shared::{Outcome, Step};
 use serde_json::json;
 
-use crate::actions::{IamAction, Identity, Principal};
+use crate::actions::{IamAction, Identity, Principal, is_reserved_role};
 use crate::policy::{escalation, parse_document_str};
+use crate::trust::{self, Trusted};
 use crate::undo::{self, Document};
 
 pub async fn execute(iam: &Client, action: &IamAction) -> Outcome {
@@ -32,6 +33,17 @@ pub async fn execute(iam: &Client, action: &IamAction) -> Outcome {
         IamAction::RemoveUserFromGroup { user, group } => remove_from_group(iam, user, group).await,
         IamAction::RemoveExemptionTag { from, key, value } => {
             remove_exemption_tag(iam, from, key, value).await
+        }
+        IamAction::RestrictRoleTrust {
+            role,
+            own_account,
+            trusted_accounts,
+        } => {
+            let trusted = Trusted {
+                own_account,
+                accounts: trusted_accounts,
+            };
+            restrict_trust(iam, role, trusted).await
         }
         IamAction::Contain(containment) => Ok(containment.execute(iam).await),
     })
@@ -336,5 +348,61 @@ async fn remove_exemption_tag(iam: &Client, from: &Principal, key: &str, value: 
         format!("removed the exemption tag {key}={current} from {from}"),
         Some(json!({ "tags": { key: current } })),
         undo::tag_again(from, key, &current),
+    ))
+}
+
+/// Remove from the role's trust policy as it is now exactly what opens it, by the rules' own
+/// judge: a trust fixed (or replaced) since the event is left as it is.
+async fn restrict_trust(iam: &Client, role: &str, trusted: Trusted<'_>) -> Step {
+    let gone = || Outcome::already_done(format!("role {role} no longer exists"));
+    let current = iam
+        .get_role()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| iam::fault("GetRole", &e).or_gone(gone))?
+        .role
+        .ok_or_else(gone)?;
+    // Not attempted, but not quiet either: the trust stays open, so a person must see it.
+    if is_reserved_role(Some(&current.path)) {
+        return Err(Outcome::failed(
+            format!(
+                "role {role} (path {}) is owned by IAM Identity Center or an AWS service: IAM \
+                 refuses changes to it, so Reflex did not try; a person must review its trust",
+                current.path
+            ),
+            Some("UnmodifiableEntity".into()),
+        ));
+    }
+    // IAM hands the document URL-encoded.
+    let text = current.assume_role_policy_document.unwrap_or_default();
+    let Some(document) = parse_document_str(&text) else {
+        return Err(Outcome::failed(
+            format!(
+                "the trust policy of role {role} is not readable JSON: a person must review it"
+            ),
+            None,
+        ));
+    };
+    let judged = trust::judge(&document, trusted);
+    if !judged.is_open() {
+        return Ok(Outcome::already_done(format!(
+            "the trust policy of role {role} no longer lets in anyone outside this account and \
+             the trusted ones"
+        )));
+    }
+    iam.update_assume_role_policy()
+        .role_name(role)
+        .policy_document(judged.restricted.to_string())
+        .send()
+        .await
+        .map_err(|e| iam::fault("UpdateAssumeRolePolicy", &e).or_gone(gone))?;
+    Ok(Outcome::done(
+        format!(
+            "removed from the trust policy of role {role} what let it be assumed {}",
+            judged.describe()
+        ),
+        Some(json!({ "assume_role_policy_document": document.to_string() })),
+        undo::trust_again(role, &document),
     ))
 }

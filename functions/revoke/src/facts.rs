@@ -1,11 +1,13 @@
 //! Read-only IAM lookups the trigger needs before the rules can decide: a group's policies
-//! (`AddUserToGroup`) and the document of a version made default (`SetDefaultPolicyVersion`).
+//! (`AddUserToGroup`), the document of a version made default (`SetDefaultPolicyVersion`) and
+//! the default document of a customer-managed policy attached (`Attach*Policy`).
 
 use aws_sdk_iam::Client;
 use reflex_shared::Notes;
 use reflex_shared::aws::CallError;
 use serde_json::Value;
 
+use crate::actions::is_aws_managed;
 use crate::policy::parse_document_str;
 use crate::trigger::{Change, Trigger};
 
@@ -16,6 +18,8 @@ pub struct Facts {
     pub group_policies: Option<GroupPolicies>,
     /// For `SetDefaultPolicyVersion`: the document of the version made default.
     pub version_document: Option<Value>,
+    /// For `Attach*Policy` of a customer-managed policy: its default version's document.
+    pub attached_document: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -53,6 +57,18 @@ pub async fn gather(iam: &Client, trigger: &Trigger, notes: &mut Notes) -> Facts
                 e.transient,
             ),
         },
+        // AWS's own policies are judged by name; the account's own by what they grant. Unread,
+        // the policy would look harmless and stay attached: a fault that may pass retries the
+        // event, a final one (the policy deleted since, access denied) is a note.
+        Change::PolicyAttached { policy_arn, .. } if !is_aws_managed(policy_arn) => {
+            match default_version_document(iam, policy_arn).await {
+                Ok(doc) => facts.attached_document = doc,
+                Err(e) => notes.failed(
+                    format!("could not read the default version of {policy_arn}: {e}"),
+                    e.transient,
+                ),
+            }
+        }
         _ => {}
     }
     facts

@@ -5,7 +5,8 @@
 //!
 //! - `settings`: the function's variables, read once at cold start
 //! - `trigger`: an IAM call as revoke's trigger, validated once (pure); `policy` reads policy
-//!   documents
+//!   documents against `escalation`'s table of privilege-escalation methods; `trust` judges
+//!   who a role's trust policy lets in (pure)
 //! - `facts`: read-only IAM lookups a trigger needs
 //! - `rules`: the rules, one id each (pure, cannot fail)
 //! - `actions`: the IAM changes revoke makes; `executor`: making them; `undo`: the commands
@@ -13,12 +14,14 @@
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
+pub mod escalation;
 pub mod executor;
 pub mod facts;
 pub mod policy;
 pub mod rules;
 pub mod settings;
 pub mod trigger;
+pub mod trust;
 pub mod undo;
 
 use aws_config::SdkConfig;

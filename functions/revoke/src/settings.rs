@@ -1,14 +1,18 @@
-//! Revoke's settings: which managed policies count as privileged, whether to contain the
-//! caller who escalated, and the exemption tag whose writes revoke refuses.
+//! Revoke's settings: which managed policies count as privileged, which other accounts a role
+//! may trust, whether to contain the caller who escalated, and the exemption tag whose writes
+//! revoke refuses.
 
 use reflex_shared::ConfigError;
 use reflex_shared::config::{self, Env};
 use reflex_shared::exemption::ExemptTag;
+use reflex_shared::identity::is_account_id;
 
 use crate::actions::policy_name;
 
 /// Extra privileged managed policies (names or ARNs), comma-separated.
 pub const PRIVILEGED_POLICIES: &str = "REFLEX_PRIVILEGED_POLICIES";
+/// Accounts other than its own a role may trust (12-digit ids), comma-separated.
+pub const TRUSTED_ACCOUNTS: &str = "REFLEX_TRUSTED_ACCOUNTS";
 pub use reflex_shared::config::CONTAIN_ACTOR;
 
 /// Managed policies that are privileged whatever the configuration adds.
@@ -18,6 +22,9 @@ pub const DEFAULT_PRIVILEGED_POLICIES: &[&str] = &["AdministratorAccess", "IAMFu
 pub struct Settings {
     /// Policy names (`PowerUserAccess`) or full ARNs, in addition to the defaults.
     pub privileged_policies: Vec<String>,
+    /// Accounts, besides the role's own, that a role's trust policy may name without a finding
+    /// (a partner, the organization's security account).
+    pub trusted_accounts: Vec<String>,
     /// Also contain the caller who escalated (off by default).
     pub contain_actor: bool,
     /// The core's exemption tag (`REFLEX_EXEMPT_TAG`): a write of it by a caller not exempt by
@@ -32,6 +39,7 @@ impl Default for Settings {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            trusted_accounts: Vec::new(),
             contain_actor: false,
             exempt_tag: ExemptTag::default(),
         }
@@ -49,6 +57,15 @@ impl Settings {
                 ));
             }
             settings.privileged_policies.push(p);
+        }
+        for account in config::list(env, TRUSTED_ACCOUNTS) {
+            if !is_account_id(&account) {
+                return Err(ConfigError::new(
+                    TRUSTED_ACCOUNTS,
+                    format!("`{account}` is not a 12-digit AWS account id"),
+                ));
+            }
+            settings.trusted_accounts.push(account);
         }
         settings.contain_actor = config::flag(env, CONTAIN_ACTOR, false)?;
         settings.exempt_tag = ExemptTag::from_env(env)?;
@@ -84,6 +101,7 @@ mod tests {
                 "PowerUserAccess, arn:aws:iam::123456789012:policy/ops",
             ),
             (CONTAIN_ACTOR, "true"),
+            (TRUSTED_ACCOUNTS, "210987654321, 111122223333"),
             (config::EXEMPT_TAG, "security:skip=Yes"),
         ]))
         .unwrap();
@@ -92,6 +110,7 @@ mod tests {
         assert!(s.is_privileged("arn:aws:iam::123456789012:policy/ops"));
         assert!(!s.is_privileged("arn:aws:iam::999999999999:policy/ops"));
         assert!(s.contain_actor);
+        assert_eq!(s.trusted_accounts, ["210987654321", "111122223333"]);
     }
 
     #[test]
@@ -99,6 +118,9 @@ mod tests {
         for (k, v) in [
             (PRIVILEGED_POLICIES, "arn:aws:iam::aws:role/Admin"),
             (CONTAIN_ACTOR, "sometimes"),
+            (TRUSTED_ACCOUNTS, "210987654321,partner"),
+            (TRUSTED_ACCOUNTS, "arn:aws:iam::210987654321:root"),
+            (TRUSTED_ACCOUNTS, "21098765432"),
         ] {
             let err = Settings::from_env(&from_pairs(&[(k, v)])).unwrap_err();
             assert_eq!(err.variable, k, "{v}");

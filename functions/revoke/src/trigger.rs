@@ -44,11 +44,33 @@ pub enum Change {
     AccessKeyCreated { user: String, access_key_id: String },
     /// `CreateLoginProfile` for a user other than the caller.
     LoginProfileCreated { user: String },
+    /// `UpdateLoginProfile` for a user other than the caller: their console password reset,
+    /// and the caller knows the new one.
+    PasswordReset { user: String },
+    /// `UpdateAssumeRolePolicy`: a role's trust policy replaced.
+    TrustUpdated(RoleTrust),
+    /// `CreateRole`: a role and its trust policy, and the exemption tag's value when the call
+    /// writes one that exempts (as written).
+    RoleCreated {
+        trust: RoleTrust,
+        exemption: Option<String>,
+    },
     /// `AddUserToGroup`: the group's policies are a fact to look up.
     UserAddedToGroup { user: String, group: String },
-    /// `TagUser`, `TagRole`, `CreateUser`, `CreateRole` writing the exemption tag with a value
+    /// `TagUser`, `TagRole`, `CreateUser` writing the exemption tag with a value
     /// that exempts (`value`, as written).
     ExemptionTagSet { on: Principal, value: String },
+}
+
+/// A role's trust policy as a call wrote it, and the account the role is in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleTrust {
+    pub role: String,
+    /// The role's path, when the call names it (`CreateRole`).
+    pub path: Option<String>,
+    pub document: Value,
+    /// The event's account: the role's own, which its trust may always name.
+    pub account: String,
 }
 
 /// The call as revoke's trigger, or why revoke has nothing to judge in it.
@@ -111,12 +133,29 @@ pub fn interpret(
                 user: user.to_string(),
             },
         },
-        "TagUser" | "TagRole" | "CreateUser" | "CreateRole" => {
-            match exemption_tag_set(call, exempt_tag)? {
-                Ok(change) => change,
-                Err(why) => return Ok(Interpreted::Ignored(why)),
+        // Without `userName` the caller changes its own password.
+        "UpdateLoginProfile" => match another_user(call) {
+            None => {
+                return Ok(Interpreted::Ignored(format!(
+                    "{} changed their own console password, not another user's",
+                    call.user_identity.describe()
+                )));
             }
+            Some(user) => Change::PasswordReset {
+                user: user.to_string(),
+            },
+        },
+        "UpdateAssumeRolePolicy" => {
+            Change::TrustUpdated(role_trust(call, event, "policyDocument")?)
         }
+        "CreateRole" => Change::RoleCreated {
+            trust: role_trust(call, event, "assumeRolePolicyDocument")?,
+            exemption: exempt_tag.written_in(call.request_parameters.as_ref()),
+        },
+        "TagUser" | "TagRole" | "CreateUser" => match exemption_tag_set(call, exempt_tag)? {
+            Ok(change) => change,
+            Err(why) => return Ok(Interpreted::Ignored(why)),
+        },
         "AddUserToGroup" => Change::UserAddedToGroup {
             group: call.require_request_str("groupName")?.to_string(),
             user: call.require_request_str("userName")?.to_string(),
@@ -185,21 +224,36 @@ fn exemption_tag_set(
 
 /// The policy document in the request, or a clear error if it is absent or unreadable.
 fn request_document(call: &ApiCall) -> Result<Value, EventError> {
+    document_at(call, "policyDocument")
+}
+
+/// The policy document in request parameter `key`, or a clear error.
+fn document_at(call: &ApiCall, key: &str) -> Result<Value, EventError> {
     let raw = call
         .request_parameters
         .as_ref()
-        .and_then(|p| p.get("policyDocument"))
+        .and_then(|p| p.get(key))
         .ok_or_else(|| {
             EventError::missing(format!(
-                "detail.requestParameters.policyDocument (in {})",
+                "detail.requestParameters.{key} (in {})",
                 call.event_name
             ))
         })?;
     policy::parse_document(raw).ok_or_else(|| {
         EventError::invalid(
-            "detail.requestParameters.policyDocument",
+            format!("detail.requestParameters.{key}"),
             "not a JSON policy document",
         )
+    })
+}
+
+/// The role and trust policy an `UpdateAssumeRolePolicy` or `CreateRole` call wrote.
+fn role_trust(call: &ApiCall, event: &Event, key: &str) -> Result<RoleTrust, EventError> {
+    Ok(RoleTrust {
+        role: call.require_request_str("roleName")?.to_string(),
+        path: call.request_str("path").map(String::from),
+        document: document_at(call, key)?,
+        account: event.place().0.to_string(),
     })
 }
 
@@ -216,4 +270,111 @@ fn for_themselves(call: &ApiCall, what: &str) -> String {
         "{} created {what} for themselves, not for another user",
         call.user_identity.describe()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reflex_testkit::sample;
+    use serde_json::json;
+
+    fn interpret_raw(raw: Value) -> Result<Interpreted<Trigger>, EventError> {
+        let event = reflex_shared::event::parse(raw).unwrap();
+        interpret(&event, &ExemptTag::default())
+    }
+
+    fn change(file: &str) -> Change {
+        match interpret_raw(sample(file)) {
+            Ok(Interpreted::Trigger(t)) => t.change,
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+
+    fn ignored(raw: Value) -> String {
+        match interpret_raw(raw) {
+            Ok(Interpreted::Ignored(why)) => why,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Both shapes of a credential for oneself: without `userName` (as CloudTrail records a
+    /// call on the caller's own user) and with the caller's own name. Ignored, never an error.
+    #[test]
+    fn a_login_profile_for_oneself_is_ignored_in_both_shapes() {
+        let nameless = sample("revoke/create-login-profile-for-self.json");
+        assert_eq!(
+            nameless["detail"]["requestParameters"].get("userName"),
+            None,
+            "the sample is recorded as CloudTrail records a call on oneself"
+        );
+        let mut own_name = nameless.clone();
+        own_name["detail"]["requestParameters"]["userName"] = json!("Mallory");
+        for raw in [nameless, own_name] {
+            assert!(ignored(raw).contains("for themselves"));
+        }
+        assert_eq!(
+            change("revoke/create-login-profile-for-another-user.json"),
+            Change::LoginProfileCreated {
+                user: "alice".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_password_reset_is_judged_only_for_another_user() {
+        assert_eq!(
+            change("revoke/update-login-profile-for-another-user.json"),
+            Change::PasswordReset {
+                user: "alice".into()
+            }
+        );
+        let own = sample("revoke/update-login-profile-for-self.json");
+        assert_eq!(own["detail"]["requestParameters"].get("userName"), None);
+        assert!(ignored(own.clone()).contains("their own console password"));
+        let mut named = own;
+        named["detail"]["requestParameters"]["userName"] = json!("mallory");
+        assert!(ignored(named).contains("their own console password"));
+    }
+
+    #[test]
+    fn trust_policies_are_read_with_the_role_and_the_events_account() {
+        let Change::TrustUpdated(trust) =
+            change("revoke/update-assume-role-policy-to-everyone.json")
+        else {
+            panic!("a trust update");
+        };
+        assert_eq!(trust.role, "app-role");
+        assert_eq!(trust.account, "123456789012");
+        assert_eq!(trust.document["Statement"][1]["Principal"]["AWS"], "*");
+        let Change::RoleCreated { trust, exemption } =
+            change("revoke/create-role-open-to-everyone.json")
+        else {
+            panic!("a role created");
+        };
+        assert_eq!(
+            (trust.role.as_str(), trust.path.as_deref()),
+            ("partner-access", Some("/"))
+        );
+        assert_eq!(exemption, None);
+        assert!(matches!(
+            change("revoke/create-role-with-exempt-tag.json"),
+            Change::RoleCreated { exemption: Some(v), .. } if v == "true"
+        ));
+        // Missing or unreadable: a clear error, before anything happens.
+        for (key, value, says) in [
+            ("policyDocument", None, "MissingField"),
+            ("policyDocument", Some(json!("{not json")), "InvalidField"),
+            ("roleName", None, "MissingField"),
+        ] {
+            let mut raw = sample("revoke/update-assume-role-policy-to-everyone.json");
+            let params = raw["detail"]["requestParameters"].as_object_mut().unwrap();
+            match value {
+                Some(v) => drop(params.insert(key.into(), v)),
+                None => drop(params.remove(key)),
+            }
+            let err = interpret_raw(raw).unwrap_err();
+            assert_eq!(err.error_type(), says, "{key}: {err}");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
 }

@@ -83,6 +83,15 @@ pub fn new_login_profile(user: &str) -> Undo {
     )
 }
 
+/// Undo of restricting a role's trust: the whole prior trust policy written back.
+pub fn trust_again(role: &str, document: &Value) -> Undo {
+    Undo::run(
+        AwsCli::new("iam", "update-assume-role-policy")
+            .arg("--role-name", role)
+            .json("--policy-document", document),
+    )
+}
+
 /// Undo of removing a user from a group: add them again.
 pub fn add_to_group_again(user: &str, group: &str) -> Undo {
     Undo::run(

@@ -4,6 +4,7 @@
 
 pub mod harden;
 pub mod notify;
+pub mod privatize;
 pub mod quarantine;
 pub mod revoke;
 pub mod scale;
@@ -22,6 +23,7 @@ pub async fn run() {
     notify::run(&emulator).await;
     harden::run(&emulator).await;
     quarantine::run(&emulator).await;
+    privatize::run(&emulator).await;
 }
 
 /// Verdict, guard, each finding with its actions and outcomes, and notes.

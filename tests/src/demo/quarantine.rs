@@ -51,6 +51,14 @@ pub async fn run(emulator: &Emulator) {
             "authorize-ssh-to-upper-half-of-the-internet.json",
             "mallory opens SSH to 0.0.0.0/1, then in a second call to 128.0.0.0/1: the whole internet",
         ),
+        (
+            "authorize-old-form-ssh-to-world.json",
+            "a script opens SSH to the world in the older single-rule form (ipPermissions empty)",
+        ),
+        (
+            "modify-security-group-rule-ssh-to-world.json",
+            "in the console, mallory edits an SSH rule from 192.0.2.0/24 to 0.0.0.0/0",
+        ),
     ] {
         println!("-- {file} ({why})");
         if file.contains("upper-half") {

@@ -179,14 +179,25 @@ async fn read_back(acct: &Account, d: &Value) -> String {
                     .unwrap_or_else(|| "deleted".into())
             )
         }
-        "CreateLoginProfile" => format!(
-            "user {} console login: {}",
-            s("userName"),
-            if acct.has_login_profile(&s("userName")).await {
-                "enabled"
-            } else {
-                "none"
-            }
+        "CreateLoginProfile" | "UpdateLoginProfile" => {
+            // Without `userName`: the caller's own.
+            let user = req["userName"]
+                .as_str()
+                .or(d["userIdentity"]["userName"].as_str())
+                .unwrap_or_default();
+            format!(
+                "user {user} console login: {}",
+                if acct.has_login_profile(user).await {
+                    "enabled"
+                } else {
+                    "none"
+                }
+            )
+        }
+        "UpdateAssumeRolePolicy" | "CreateRole" => format!(
+            "role {} trust policy: {}",
+            s("roleName"),
+            acct.trust_policy(&s("roleName")).await["Statement"]
         ),
         "AddUserToGroup" => format!(
             "user {} groups: {:?}",
@@ -206,8 +217,10 @@ fn short(arn: &str) -> String {
 /// Request parameters on one line, policy documents elided.
 fn compact(v: &Value) -> String {
     let mut v = v.clone();
-    if let Some(doc) = v.get_mut("policyDocument") {
-        *doc = Value::String("{...}".into());
+    for key in ["policyDocument", "assumeRolePolicyDocument"] {
+        if let Some(doc) = v.get_mut(key) {
+            *doc = Value::String("{...}".into());
+        }
     }
     v.to_string()
 }
