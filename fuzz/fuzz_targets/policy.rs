@@ -5,13 +5,15 @@
 //! documents); the verdict is deterministic and explained; a harmless statement added to
 //! a document changes nothing, a statement allowing everything escalates unless a `Deny` is
 //! there to cancel it, one denying everything leaves no escalation, and one statement reads
-//! the same alone or in a list; IAM action matching is case-insensitive.
+//! the same alone or in a list; IAM action matching is case-insensitive. Read as a role's trust
+//! policy, what revoke would write back opens nothing more.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reflex_revoke::policy::{analyse, escalation, parse_document_str, wildcard_match};
+use reflex_revoke::trust::{Trusted, judge};
 use serde_json::{Value, json};
 
 fuzz_target!(|data: &[u8]| {
@@ -39,6 +41,22 @@ fuzz_target!(|data: &[u8]| {
     );
     if let Some(why) = &verdict {
         assert!(!why.trim().is_empty(), "an escalation without a reason");
+    }
+
+    // The same text as a role's trust policy (revoke's trust judge): what the executor writes
+    // back opens nothing more, so a retry finds the job done.
+    let trusted = Trusted {
+        own_account: "123456789012",
+        accounts: &[],
+    };
+    let judged = judge(&document, trusted);
+    if judged.is_open() {
+        let again = judge(&judged.restricted, trusted);
+        assert!(
+            !again.is_open(),
+            "the restricted trust still opens: {:?}",
+            again.openings
+        );
     }
 
     if let Some(statement) = document.get("Statement") {

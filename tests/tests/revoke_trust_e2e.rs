@@ -139,17 +139,33 @@ async fn a_trusted_account_configured_is_left_in_the_trust() {
 }
 
 #[tokio::test]
-async fn an_identity_provider_without_a_condition_is_removed() {
-    let (_emu, acct) = account().await;
-    let (first, _) = twice(
-        &acct,
-        "revoke/update-assume-role-policy-to-identity-provider-without-condition.json",
-        "enforce",
-    )
-    .await;
-    assert_eq!(outcome(&first, 0, 0).status(), "done");
-    let lambda: Value = serde_json::from_str(LAMBDA_TRUST).unwrap();
-    assert_eq!(statements(&acct.trust_policy("app-role").await), [lambda]);
+async fn an_identity_provider_without_a_condition_or_github_without_a_subject_is_removed() {
+    // GitHub Actions' provider pinned to its audience only lets every repository's workflows in.
+    for (file, says) in [
+        (
+            "revoke/update-assume-role-policy-to-identity-provider-without-condition.json",
+            "no condition on the statement",
+        ),
+        (
+            "revoke/update-assume-role-policy-to-github-without-subject.json",
+            "no condition pins token.actions.githubusercontent.com:sub",
+        ),
+    ] {
+        let (_emu, acct) = account().await;
+        let (first, _) = twice(&acct, file, "enforce").await;
+        assert_eq!(outcome(&first, 0, 0).status(), "done", "{file}: {first:#?}");
+        assert!(
+            first.findings[0].reason.contains(says),
+            "{file}: {}",
+            first.findings[0].reason
+        );
+        let lambda: Value = serde_json::from_str(LAMBDA_TRUST).unwrap();
+        assert_eq!(
+            statements(&acct.trust_policy("app-role").await),
+            [lambda],
+            "{file}"
+        );
+    }
 }
 
 /// Nothing safe left: IAM refuses a trust policy without statements, so one that denies

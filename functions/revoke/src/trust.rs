@@ -47,6 +47,10 @@ pub enum Opening {
     Unreadable { principal: String },
     /// An identity provider in a statement without any condition.
     FederatedWithoutCondition { provider: String },
+    /// An OpenID Connect provider whose statement does not pin who (`key`, the provider's `sub`
+    /// claim, or a Cognito identity pool's `aud`): an audience alone lets in every repository,
+    /// project or account the provider serves (GitHub Actions' trust on `aud` only).
+    FederatedWithoutSubject { provider: String, key: String },
 }
 
 impl fmt::Display for Opening {
@@ -72,6 +76,11 @@ impl fmt::Display for Opening {
             Opening::FederatedWithoutCondition { provider } => write!(
                 f,
                 "to every identity of provider {provider} (no condition on the statement)"
+            ),
+            Opening::FederatedWithoutSubject { provider, key } => write!(
+                f,
+                "to every identity of provider {provider} (no condition pins {key} to whom it \
+                 lets in)"
             ),
         }
     }
@@ -166,10 +175,8 @@ fn judge_statement(
                 let judged = |v: &str| -> Option<Opening> {
                     if kind.eq_ignore_ascii_case("AWS") {
                         aws_opening(v, restricted, trusted)
-                    } else if kind.eq_ignore_ascii_case("Federated") && !has_condition {
-                        Some(Opening::FederatedWithoutCondition {
-                            provider: v.to_string(),
-                        })
+                    } else if kind.eq_ignore_ascii_case("Federated") {
+                        federated_opening(v, has_condition, condition)
                     } else {
                         None
                     }
@@ -300,6 +307,73 @@ fn restricts(condition: Option<&Value>, trusted: Trusted<'_>) -> bool {
                 keys.iter()
                     .any(|(key, values)| key_restricts(key, values, trusted))
             })
+    })
+}
+
+/// An identity provider's opening, if the statement does not narrow whom of its identities it
+/// lets in. A SAML or other provider: any condition (AWS's own guidance is `SAML:aud`). An OIDC
+/// provider (`...:oidc-provider/HOST`) needs a condition on `HOST:sub`, and Cognito identity
+/// pools (`cognito-identity.amazonaws.com`) on its `aud` (the pool), with a value narrower than a
+/// bare wildcard.
+fn federated_opening(
+    provider: &str,
+    has_condition: bool,
+    condition: Option<&Value>,
+) -> Option<Opening> {
+    let key = if let Some((_, host)) = provider.split_once(":oidc-provider/") {
+        format!("{host}:sub")
+    } else if provider.eq_ignore_ascii_case("cognito-identity.amazonaws.com") {
+        "cognito-identity.amazonaws.com:aud".to_string()
+    } else {
+        return (!has_condition).then(|| Opening::FederatedWithoutCondition {
+            provider: provider.to_string(),
+        });
+    };
+    if !has_condition {
+        return Some(Opening::FederatedWithoutCondition {
+            provider: provider.to_string(),
+        });
+    }
+    (!pins(condition, &key)).then(|| Opening::FederatedWithoutSubject {
+        provider: provider.to_string(),
+        key,
+    })
+}
+
+/// Whether a positive string condition pins `key` to values narrower than a bare wildcard: not
+/// `*`, and not a claim's kind alone (`repo:*`, any repository).
+fn pins(condition: Option<&Value>, key: &str) -> bool {
+    let Some(Value::Object(operators)) = condition else {
+        return false;
+    };
+    let narrow = |v: &str| {
+        let before = v.split(['*', '?']).next().unwrap_or_default();
+        let kind_only = before
+            .strip_suffix(':')
+            .unwrap_or(before)
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        !(before.is_empty() || (v.len() > before.len() && kind_only))
+    };
+    operators.iter().any(|(operator, block)| {
+        let operator = operator
+            .strip_prefix("ForAnyValue:")
+            .unwrap_or(operator)
+            .to_ascii_lowercase();
+        matches!(
+            operator.as_str(),
+            "stringequals" | "stringequalsignorecase" | "stringlike"
+        ) && block.as_object().is_some_and(|keys| {
+            keys.iter().any(|(k, values)| {
+                let values: Vec<String> = match values {
+                    Value::Array(list) => list.iter().filter_map(text).collect(),
+                    one => text(one).into_iter().collect(),
+                };
+                k.eq_ignore_ascii_case(key)
+                    && !values.is_empty()
+                    && values.iter().all(|v| narrow(v))
+            })
+        })
     })
 }
 
@@ -456,6 +530,33 @@ mod tests {
         scoped["Condition"] =
             json!({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"}});
         assert!(openings(scoped).is_empty());
+        // The audience alone, or a subject of any repository: every GitHub workflow may assume.
+        let sub_missing = Opening::FederatedWithoutSubject {
+            provider: github.into(),
+            key: "token.actions.githubusercontent.com:sub".into(),
+        };
+        for condition in [
+            json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}),
+            json!({"StringLike": {"token.actions.githubusercontent.com:sub": "*"}}),
+            json!({"StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/app:*", "repo:*"]}}),
+            json!({"StringNotEquals": {"token.actions.githubusercontent.com:sub": "repo:evil/x:*"}}),
+        ] {
+            let mut statement = allow(json!({"Federated": github}));
+            statement["Condition"] = condition.clone();
+            assert_eq!(
+                openings(statement),
+                std::slice::from_ref(&sub_missing),
+                "{condition}"
+            );
+        }
+        // A SAML provider with its audience condition, a Cognito pool pinned: fine.
+        let mut okta = allow(json!({"Federated": saml}));
+        okta["Condition"] =
+            json!({"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}});
+        assert!(openings(okta).is_empty());
+        let mut pool = allow(json!({"Federated": "cognito-identity.amazonaws.com"}));
+        pool["Condition"] = json!({"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"}});
+        assert!(openings(pool).is_empty());
         assert!(openings(allow(json!({"Service": [LAMBDA, "ec2.amazonaws.com"]}))).is_empty());
         assert!(openings(allow(json!({"Service": "*"}))).is_empty());
         // A deny is never an opening.
