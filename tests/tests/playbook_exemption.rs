@@ -351,6 +351,37 @@ fn the_readme_scp_is_valid_json_that_denies_writes_of_the_exemption_key() {
             "{statement}"
         );
     }
+    // The roles that remove a tag nobody exempt set are named as the templates name them (a
+    // name that no role has would leave Reflex unable to remove the tag).
+    let removers = statements[1]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+        .as_array()
+        .unwrap();
+    let member =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/member.yaml"))
+            .expect("member.yaml");
+    let central = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .expect("template.yaml");
+    assert!(
+        member.contains("Default: reflex-remediation\n"),
+        "the member roles' default prefix"
+    );
+    for function in ["revoke", "quarantine", "privatize"] {
+        assert!(member.contains(&format!(
+            "RoleName: !Sub \"${{RemediationRoleName}}-{function}\""
+        )));
+        assert!(central.contains(&format!(
+            "RoleName: !Sub reflex-{function}-${{AWS::Region}}"
+        )));
+        for arn in [
+            format!("arn:aws:iam::*:role/reflex/reflex-remediation-{function}"),
+            format!("arn:aws:iam::111111111111:role/reflex/reflex-{function}-us-east-1"),
+        ] {
+            assert!(removers.contains(&arn.clone().into()), "{arn} missing");
+        }
+    }
     for tag_statement in &statements[..2] {
         assert_eq!(
             tag_statement["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"],
