@@ -35,6 +35,12 @@ pub const MEMBER_ROLE_ARN: &str = target::MEMBER_ROLE_ARN;
 
 pub const DEFAULT_MAX_ACTIONS: usize = 10;
 
+/// GuardDuty findings about an instance at or above this severity are quarantine's to act on;
+/// notify reads it too and reports those below, so one finding reaches one of them.
+pub const QUARANTINE_MIN_SEVERITY: &str = "REFLEX_QUARANTINE_MIN_SEVERITY";
+/// GuardDuty's high band.
+pub const DEFAULT_QUARANTINE_MIN_SEVERITY: f64 = 7.0;
+
 /// The settings every function shares.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {

@@ -391,17 +391,11 @@ pub async fn snapshot_sharing(acct: &Account, id: &str) -> Vec<String> {
         .send()
         .await
         .expect("describe snapshot attribute");
-    let mut who: Vec<String> = out
-        .create_volume_permissions()
-        .iter()
-        .map(|p| match (p.group(), p.user_id()) {
-            (Some(g), _) => format!("group:{}", g.as_str()),
-            (None, Some(u)) => format!("user:{u}"),
-            _ => "?".into(),
-        })
-        .collect();
-    who.sort();
-    who
+    listed(
+        out.create_volume_permissions()
+            .iter()
+            .map(|p| (p.group(), p.user_id())),
+    )
 }
 
 /// Who may launch an image: `group:all`, `user:111122223333`.
@@ -413,10 +407,19 @@ pub async fn image_sharing(acct: &Account, id: &str) -> Vec<String> {
         .send()
         .await
         .expect("describe image attribute");
-    let mut who: Vec<String> = out
-        .launch_permissions()
-        .iter()
-        .map(|p| match (p.group(), p.user_id()) {
+    listed(
+        out.launch_permissions()
+            .iter()
+            .map(|p| (p.group(), p.user_id())),
+    )
+}
+
+/// Permissions (a group, or an account) as sorted text: `group:all`, `user:111122223333`.
+fn listed<'a>(
+    permissions: impl Iterator<Item = (Option<&'a PermissionGroup>, Option<&'a str>)>,
+) -> Vec<String> {
+    let mut who: Vec<String> = permissions
+        .map(|(group, user)| match (group, user) {
             (Some(g), _) => format!("group:{}", g.as_str()),
             (None, Some(u)) => format!("user:{u}"),
             _ => "?".into(),

@@ -389,17 +389,38 @@ async fn a_second_delivery_is_already_handled_and_without_a_ledger_already_done(
         "put-bucket-acl-public-read.json",
     ] {
         let event = replayed(&acct, file).await;
-        for expected in ["done", "already-done"] {
-            let report = no_ledger.handle(event.clone()).await.unwrap();
-            assert_eq!(only_outcome(&report).status(), expected, "{file}");
-        }
+        let report = no_ledger.handle(event.clone()).await.unwrap();
+        assert_eq!(only_outcome(&report).status(), "done", "{file}");
+        let fixed = bucket(&acct).await;
+        let report = no_ledger.handle(event).await.unwrap();
+        assert_eq!(only_outcome(&report).status(), "already-done", "{file}");
+        assert_eq!(
+            bucket(&acct).await,
+            fixed,
+            "{file}: the second delivery changed it"
+        );
     }
-    assert_eq!(bucket(&acct).await.policy, after.policy);
+    let end = bucket(&acct).await;
+    assert_eq!(end.policy, after.policy);
+    assert_eq!(end.block, Some([true; 4]));
+    assert!(
+        end.group_grants.iter().all(|g| !g.contains("AllUsers")),
+        "{end:?}"
+    );
 
     let event = replayed(&acct, "modify-snapshot-attribute-public.json").await;
+    let id = event["detail"]["requestParameters"]["snapshotId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for expected in ["done", "already-done"] {
         let report = no_ledger.handle(event.clone()).await.unwrap();
         assert_eq!(only_outcome(&report).status(), expected);
+        assert!(
+            !exposure::snapshot_sharing(&acct, &id)
+                .await
+                .contains(&"group:all".to_string())
+        );
     }
 }
 
@@ -457,14 +478,17 @@ async fn a_bucket_exempt_by_tag_is_left_public_and_the_exemption_reported() {
     let delivered = acct.reports().await;
     assert_eq!(delivered.len(), 1, "an exemption is never silent");
     assert_eq!(delivered[0].report.status, Status::Exempt);
-    // Another tag exempts nothing.
-    assert_eq!(
-        exposure::bucket_tags(&acct, BUCKET)
-            .await
-            .get("reflex:exempt")
-            .map(String::as_str),
-        Some("true")
-    );
+    // The same key with a value that does not exempt: the bucket is made private.
+    exposure::tag_bucket(&acct, BUCKET, "reflex:exempt", "false").await;
+    let event = replayed(&acct, "put-bucket-policy-public.json").await;
+    let report = acct
+        .handler::<Privatize>("enforce", &[("REFLEX_LEDGER_TABLE", "")])
+        .await
+        .handle(event)
+        .await
+        .expect("handled");
+    assert_eq!(report.status, Status::Remediated, "{report:#?}");
+    assert_ne!(bucket(&acct).await, before);
 }
 
 #[tokio::test]
@@ -495,12 +519,15 @@ async fn a_snapshot_exempt_by_tag_stays_shared() {
 #[tokio::test]
 async fn loop_guard_leaves_reflex_own_policy_alone_and_a_failed_call_is_not_remediated() {
     let (_emu, acct) = account().await;
-    let report = run(&acct, "put-bucket-policy-by-reflex.json").await;
+    let event = replayed(&acct, "put-bucket-policy-by-reflex.json").await;
+    let before = bucket(&acct).await;
+    assert!(before.policy.is_some());
+    let report = handle(&acct, "enforce", event).await;
     assert_eq!(
         report.skipped.as_ref().map(EventSkip::name),
         Some("loop-guard")
     );
-    assert!(bucket(&acct).await.policy.is_some(), "left as it is");
+    assert_eq!(bucket(&acct).await, before, "left as it is");
 
     let report = run(&acct, "put-bucket-policy-access-denied.json").await;
     assert_eq!(

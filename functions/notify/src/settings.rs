@@ -11,12 +11,9 @@ pub const GUARDDUTY_MIN_SEVERITY: &str = "REFLEX_NOTIFY_GUARDDUTY_MIN_SEVERITY";
 
 /// GuardDuty's medium band and above.
 pub const DEFAULT_GUARDDUTY_MIN_SEVERITY: f64 = 4.0;
-/// Quarantine's own threshold (the same variable, set from the same template parameter): a
-/// finding about an instance at or above it is quarantine's to act on and report; below it,
-/// notify's to report.
-pub const QUARANTINE_MIN_SEVERITY: &str = "REFLEX_QUARANTINE_MIN_SEVERITY";
-/// Quarantine's default threshold (GuardDuty's high band).
-pub const DEFAULT_QUARANTINE_MIN_SEVERITY: f64 = 7.0;
+/// Quarantine's own threshold (one variable, set from one template parameter): a finding about
+/// an instance at or above it is quarantine's to act on and report; below it, notify's.
+pub use reflex_shared::config::{DEFAULT_QUARANTINE_MIN_SEVERITY, QUARANTINE_MIN_SEVERITY};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {

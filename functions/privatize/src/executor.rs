@@ -405,17 +405,14 @@ async fn remove_bucket_exemption_tag(s3: &S3, bucket: &str, key: &str, value: &s
     else {
         return Ok(gone());
     };
-    let rest: Vec<aws_sdk_s3::types::Tag> = before
+    // Every other tag is put back, or nothing is written: S3 replaces the set whole, so a tag
+    // dropped here would be erased from the bucket.
+    let rest = before
         .iter()
         .filter(|(k, _)| k.as_str() != key)
-        .filter_map(|(k, v)| {
-            aws_sdk_s3::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .ok()
-        })
-        .collect();
+        .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Outcome::failed(format!("the tags of bucket {bucket}: {e}"), None))?;
     if rest.is_empty() {
         s3.delete_bucket_tagging()
             .bucket(bucket)

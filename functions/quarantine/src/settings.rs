@@ -8,14 +8,14 @@ use reflex_shared::exemption::ExemptTag;
 pub use crate::exposure::Share;
 
 pub const SENSITIVE_PORTS: &str = "REFLEX_SENSITIVE_PORTS";
-pub const MIN_SEVERITY: &str = "REFLEX_QUARANTINE_MIN_SEVERITY";
+pub const MIN_SEVERITY: &str = config::QUARANTINE_MIN_SEVERITY;
 pub const ALARMS: &str = "REFLEX_QUARANTINE_ALARMS";
 pub const TRIGGER_TAG: &str = "REFLEX_QUARANTINE_TAG";
 pub const WORLD_OPEN_SHARE: &str = "REFLEX_WORLD_OPEN_SHARE";
 
 pub const DEFAULT_SENSITIVE_PORTS: &str =
     "22,23,3389,5900,445,3306,5432,1433,1521,27017,6379,11211,9200,2379,all";
-pub const DEFAULT_MIN_SEVERITY: f64 = 7.0;
+pub const DEFAULT_MIN_SEVERITY: f64 = config::DEFAULT_QUARANTINE_MIN_SEVERITY;
 /// A /8's worth of public IPv4 addresses (about 16.7 million of some 3.7 billion) reaching a
 /// sensitive port is the whole internet for a scanner; a legitimate allow-list (an office, a
 /// partner, a cloud region's NAT addresses) is thousands of times smaller.

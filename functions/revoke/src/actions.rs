@@ -200,15 +200,6 @@ pub fn is_aws_managed(policy_arn: &str) -> bool {
     policy_arn.split(':').nth(4) == Some("aws")
 }
 
-/// Roles IAM Identity Center (path `/aws-reserved/`) or an AWS service (path
-/// `/aws-service-role/`) owns: IAM refuses changes to them, so Reflex reports instead. Known by
-/// the path, which only AWS can create roles under, never by a name (`AWSReservedSSO_...`) that
-/// a role elsewhere may carry to look like one; a path unknown (an event naming only the role)
-/// is left to the executor, which reads it.
-pub fn is_reserved_role(path: Option<&str>) -> bool {
-    path.is_some_and(|p| p.starts_with("/aws-reserved/") || p.starts_with("/aws-service-role/"))
-}
-
 /// `AdministratorAccess` from `arn:aws:iam::aws:policy/AdministratorAccess`.
 pub fn policy_name(policy_arn: &str) -> &str {
     policy_arn.rsplit('/').next().unwrap_or(policy_arn)

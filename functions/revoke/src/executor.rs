@@ -5,12 +5,13 @@
 //! (`NoSuchEntity` means the revoke is already done; anything else is a failure).
 
 use aws_sdk_iam::Client;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use reflex_shared::iam::{self, deactivate_access_keys};
 use reflex_shared::outcome::settle;
 use reflex_shared::{Outcome, Step};
 use serde_json::json;
 
-use crate::actions::{IamAction, Identity, Principal, is_reserved_role};
+use crate::actions::{IamAction, Identity, Principal};
 use crate::policy::{escalation, parse_document_str};
 use crate::trust::{self, Trusted};
 use crate::undo::{self, Document};
@@ -363,17 +364,6 @@ async fn restrict_trust(iam: &Client, role: &str, trusted: Trusted<'_>) -> Step 
         .map_err(|e| iam::fault("GetRole", &e).or_gone(gone))?
         .role
         .ok_or_else(gone)?;
-    // Not attempted, but not quiet either: the trust stays open, so a person must see it.
-    if is_reserved_role(Some(&current.path)) {
-        return Err(Outcome::failed(
-            format!(
-                "role {role} (path {}) is owned by IAM Identity Center or an AWS service: IAM \
-                 refuses changes to it, so Reflex did not try; a person must review its trust",
-                current.path
-            ),
-            Some("UnmodifiableEntity".into()),
-        ));
-    }
     // IAM hands the document URL-encoded.
     let text = current.assume_role_policy_document.unwrap_or_default();
     let Some(document) = parse_document_str(&text) else {
@@ -396,7 +386,20 @@ async fn restrict_trust(iam: &Client, role: &str, trusted: Trusted<'_>) -> Step 
         .policy_document(judged.restricted.to_string())
         .send()
         .await
-        .map_err(|e| iam::fault("UpdateAssumeRolePolicy", &e).or_gone(gone))?;
+        .map_err(|e| {
+            // IAM Identity Center's and service-linked roles: IAM itself refuses, whatever the
+            // role's name or path claims; the trust stays open, so a person must see it.
+            if e.code() == Some("UnmodifiableEntity") {
+                return Outcome::failed(
+                    format!(
+                        "IAM refuses changes to role {role} (UnmodifiableEntity): it is owned by \
+                         IAM Identity Center or an AWS service; a person must review its trust"
+                    ),
+                    Some("UnmodifiableEntity".into()),
+                );
+            }
+            iam::fault("UpdateAssumeRolePolicy", &e).or_gone(gone)
+        })?;
     Ok(Outcome::done(
         format!(
             "removed from the trust policy of role {role} what let it be assumed {}",

@@ -5,7 +5,7 @@
 use reflex_shared::iam::contain_caller;
 use reflex_shared::{Finding, Severity};
 
-use crate::actions::{IamAction, Principal, is_aws_managed, is_reserved_role, policy_name};
+use crate::actions::{IamAction, Principal, is_aws_managed, policy_name};
 use crate::facts::{Facts, GroupPolicies};
 use crate::policy;
 use crate::settings::Settings;
@@ -261,23 +261,17 @@ fn role_trust_opened(
     } else {
         format!("opened the trust policy of role {role}")
     };
-    let mut reason = format!("{} {did} {}", trigger.actor.describe(), judged.describe());
-    let actions = if is_reserved_role(trust.path.as_deref()) {
-        reason += "; the role is owned by IAM Identity Center or an AWS service and cannot be \
-                   changed: a person must review it";
-        Vec::new()
-    } else {
-        vec![IamAction::RestrictRoleTrust {
-            role: role.clone(),
-            own_account: trust.account.clone(),
-            trusted_accounts: settings.trusted_accounts.clone(),
-        }]
-    };
+    // Always planned, whatever the role's name or path says: a role IAM protects (IAM Identity
+    // Center's, a service's) is known only by IAM refusing the change, and then reported.
     Some(Finding {
         rule_id: ROLE_TRUST_OPENED,
         severity: Severity::High,
-        reason,
-        actions,
+        reason: format!("{} {did} {}", trigger.actor.describe(), judged.describe()),
+        actions: vec![IamAction::RestrictRoleTrust {
+            role: role.clone(),
+            own_account: trust.account.clone(),
+            trusted_accounts: settings.trusted_accounts.clone(),
+        }],
     })
 }
 

@@ -59,10 +59,13 @@ impl Settings {
             settings.privileged_policies.push(p);
         }
         for account in config::list(env, TRUSTED_ACCOUNTS) {
-            if !is_account_id(&account) {
+            if !is_account_id(&account) && !is_organization_id(&account) {
                 return Err(ConfigError::new(
                     TRUSTED_ACCOUNTS,
-                    format!("`{account}` is not a 12-digit AWS account id"),
+                    format!(
+                        "`{account}` is neither a 12-digit AWS account id nor an organization id \
+                         (o-...)"
+                    ),
                 ));
             }
             settings.trusted_accounts.push(account);
@@ -82,6 +85,17 @@ impl Settings {
             }
         })
     }
+}
+
+/// An AWS Organizations id as IAM conditions name it: `o-` and 10 to 32 lowercase letters or
+/// digits.
+pub fn is_organization_id(text: &str) -> bool {
+    text.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
 }
 
 #[cfg(test)]
@@ -111,6 +125,9 @@ mod tests {
         assert!(!s.is_privileged("arn:aws:iam::999999999999:policy/ops"));
         assert!(s.contain_actor);
         assert_eq!(s.trusted_accounts, ["210987654321", "111122223333"]);
+        let with_org =
+            Settings::from_env(&from_pairs(&[(TRUSTED_ACCOUNTS, "o-a1b2c3d4e5")])).unwrap();
+        assert_eq!(with_org.trusted_accounts, ["o-a1b2c3d4e5"]);
     }
 
     #[test]

@@ -66,8 +66,6 @@ pub enum Change {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleTrust {
     pub role: String,
-    /// The role's path, when the call names it (`CreateRole`).
-    pub path: Option<String>,
     pub document: Value,
     /// The event's account: the role's own, which its trust may always name.
     pub account: String,
@@ -251,7 +249,6 @@ fn document_at(call: &ApiCall, key: &str) -> Result<Value, EventError> {
 fn role_trust(call: &ApiCall, event: &Event, key: &str) -> Result<RoleTrust, EventError> {
     Ok(RoleTrust {
         role: call.require_request_str("roleName")?.to_string(),
-        path: call.request_str("path").map(String::from),
         document: document_at(call, key)?,
         account: event.place().0.to_string(),
     })
@@ -351,10 +348,7 @@ mod tests {
         else {
             panic!("a role created");
         };
-        assert_eq!(
-            (trust.role.as_str(), trust.path.as_deref()),
-            ("partner-access", Some("/"))
-        );
+        assert_eq!(trust.role, "partner-access");
         assert_eq!(exemption, None);
         assert!(matches!(
             change("revoke/create-role-with-exempt-tag.json"),

@@ -23,7 +23,8 @@ use std::fmt;
 use reflex_shared::identity::is_account_id;
 use serde_json::{Map, Value, json};
 
-/// The accounts a role may trust: its own and the configured allow-list.
+/// The accounts a role may trust: its own and the configured allow-list (which may also name
+/// organization ids, for `aws:PrincipalOrgID` conditions).
 #[derive(Debug, Clone, Copy)]
 pub struct Trusted<'a> {
     pub own_account: &'a str,
@@ -385,8 +386,12 @@ fn key_restricts(key: &str, values: &Value, trusted: Trusted<'_>) -> bool {
     let literal = |v: &str| !v.is_empty() && !v.contains(['*', '?']);
     let all = |ok: &dyn Fn(&str) -> bool| !values.is_empty() && values.iter().all(|v| ok(v));
     match key.to_ascii_lowercase().as_str() {
-        "aws:principalorgid" => all(&|v| literal(v)),
-        "aws:principalorgpaths" => all(&|v| literal(v.split('/').next().unwrap_or_default())),
+        // Only an organization configured as trusted: any organization id is a literal, and an
+        // attacker's own organization would let every account of theirs in.
+        "aws:principalorgid" => all(&|v| literal(v) && trusted.trusts(v.trim())),
+        "aws:principalorgpaths" => {
+            all(&|v| trusted.trusts(v.trim().split('/').next().unwrap_or_default()))
+        }
         "aws:principalaccount" | "aws:sourceaccount" => all(&|v| trusted.trusts(v.trim())),
         "aws:principalarn" | "aws:sourcearn" => {
             all(&|v| arn_account(v.trim()).is_some_and(|a| trusted.trusts(a)))
@@ -418,8 +423,11 @@ mod tests {
         json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"})
     }
 
+    /// The organization configured as trusted beside the partner account.
+    const ORGANIZATION: &str = "o-a1b2c3d4e5";
+
     fn openings(statement: Value) -> Vec<Opening> {
-        let partner = vec![PARTNER.to_string()];
+        let partner = vec![PARTNER.to_string(), ORGANIZATION.to_string()];
         judge(&doc(json!([statement])), trusted(&partner)).openings
     }
 
@@ -459,6 +467,9 @@ mod tests {
             json!({"StringEquals": {"aws:PrincipalAccount": STRANGER}}),
             json!({"StringEquals": {"aws:PrincipalAccount": [OWN, STRANGER]}}),
             json!({"StringLike": {"aws:PrincipalOrgID": "o-*"}}),
+            // Another organization (an attacker's own): every account of theirs would be in.
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-attacker0001"}}),
+            json!({"StringLike": {"aws:PrincipalOrgPaths": "o-attacker0001/*"}}),
             json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
             json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
             json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}}),

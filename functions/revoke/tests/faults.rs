@@ -724,3 +724,67 @@ async fn a_tag_call_without_its_tags_is_a_bad_event_and_calls_nothing() {
     assert!(!err.is_transient());
     assert!(err.to_string().contains("requestParameters.tags"), "{err}");
 }
+
+/// A role IAM protects (IAM Identity Center's, a service-linked role) is known by IAM refusing
+/// the change, never by its name or path: the refusal is reported as final, for a person, and the
+/// invocation succeeds (a retry would be refused the same way).
+#[tokio::test]
+async fn a_trust_iam_refuses_to_change_is_reported_for_a_person() {
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
+    use aws_sdk_iam::types::Role;
+
+    let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
+    let tags = no_tags();
+    let role_tags = mock!(Client::list_role_tags).then_output(|| {
+        ListRoleTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .expect("tags are set")
+    });
+    let get_role = mock!(Client::get_role).then_output(move || {
+        GetRoleOutput::builder()
+            .role(
+                Role::builder()
+                    .role_name("app-role")
+                    .path("/aws-reserved/sso.amazonaws.com/")
+                    .role_id("AROAEXAMPLEPROTECTED1")
+                    .arn("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/app-role")
+                    .create_date(aws_sdk_iam::primitives::DateTime::from_secs(0))
+                    .assume_role_policy_document(open)
+                    .build()
+                    .expect("a role"),
+            )
+            .build()
+    });
+    let refused = mock!(Client::update_assume_role_policy)
+        .sequence()
+        .http_status(
+            400,
+            Some(iam_error(
+                "UnmodifiableEntity",
+                "Cannot perform the operation on the protected role 'app-role'",
+            )),
+        )
+        .build();
+    let iam = mocked_iam(&[&tags, &role_tags, &get_role, &refused]);
+    let report = handler(Settings::default(), iam)
+        .handle(event("update-assume-role-policy-to-everyone.json"))
+        .await
+        .expect("handled: a refusal for good is reported, not retried");
+    match outcomes(&report)[..] {
+        [
+            Outcome::Failed {
+                why,
+                error_code,
+                retryable,
+            },
+        ] => {
+            assert_eq!(error_code.as_deref(), Some("UnmodifiableEntity"));
+            assert!(!retryable);
+            assert!(why.contains("a person must review its trust"), "{why}");
+        }
+        ref other => panic!("{other:?}"),
+    }
+    assert_eq!(report.status, Status::Failed);
+}

@@ -12,10 +12,18 @@ fn interpreted(raw: Value) -> Interpreted<Trigger> {
     Revoke::interpret(&event, &Settings::default()).expect("a valid call")
 }
 
+/// The deployment's settings: the samples' organization is its own, configured as trusted.
+fn settings() -> Settings {
+    Settings {
+        trusted_accounts: vec!["o-a1b2c3d4e5".into()],
+        ..Settings::default()
+    }
+}
+
 /// The rules' findings for a call revoke reads as a trigger (never one it ignores).
 fn decided(raw: Value, facts: &Facts) -> Vec<Finding<IamAction>> {
     match interpreted(raw) {
-        Interpreted::Trigger(trigger) => rules::decide(&trigger, facts, &Settings::default()),
+        Interpreted::Trigger(trigger) => rules::decide(&trigger, facts, &settings()),
         Interpreted::Ignored(why) => panic!("ignored, not judged: {why}"),
     }
 }

@@ -84,13 +84,23 @@ fn a_trust_opened_to_everyone_a_stranger_or_a_provider_is_restricted() {
 
 #[test]
 fn a_trust_kept_to_services_the_own_account_or_the_organization_is_no_finding() {
+    let own_organization = Settings {
+        trusted_accounts: vec!["o-a1b2c3d4e5".into()],
+        ..Settings::default()
+    };
     for file in [
         "revoke/update-assume-role-policy-to-own-account.json",
         "revoke/update-assume-role-policy-to-organization.json",
         "revoke/create-role-for-a-service.json",
     ] {
-        assert!(findings(file).is_empty(), "{file}");
+        assert!(
+            findings_of(sample(file), &Facts::default(), &own_organization).is_empty(),
+            "{file}"
+        );
     }
+    // An organization not configured as trusted (an attacker's own, say) restricts nothing.
+    let f = findings("revoke/update-assume-role-policy-to-organization.json");
+    assert_eq!(f[0].rule_id, rules::ROLE_TRUST_OPENED, "{f:?}");
 }
 
 #[test]
@@ -130,15 +140,16 @@ fn a_member_accounts_role_may_trust_that_account_not_the_central_one() {
 }
 
 #[test]
-fn a_role_under_an_aws_reserved_path_is_reported_and_a_namesake_elsewhere_is_restricted() {
-    // At creation the path is in the call: only AWS can create roles under /aws-reserved/.
+fn a_roles_name_or_path_never_spares_it() {
+    // A name made to look like IAM Identity Center's, or a path a caller wrote, proves nothing:
+    // the change is planned, and only IAM refusing it (UnmodifiableEntity) makes it a report.
     let mut raw = sample("revoke/create-role-open-to-everyone.json");
     raw["detail"]["requestParameters"]["path"] = json!("/aws-reserved/sso.amazonaws.com/");
     let f = findings_of(raw, &Facts::default(), &Settings::default());
-    assert!(f[0].actions.is_empty());
-    assert!(f[0].reason.contains("cannot be changed"), "{}", f[0].reason);
-    // A name made to look like Identity Center's is no reason to leave a trust open: the
-    // executor reads the role's real path before it changes anything.
+    assert!(
+        matches!(&f[0].actions[..], [IamAction::RestrictRoleTrust { .. }]),
+        "{f:?}"
+    );
     let mut raw = sample("revoke/update-assume-role-policy-to-everyone.json");
     raw["detail"]["requestParameters"]["roleName"] =
         json!("AWSReservedSSO_AdministratorAccess_0123456789abcdef");
