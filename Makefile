@@ -6,6 +6,7 @@
 VENV ?= .venv
 SAM_VENV ?= .venv-sam
 CHECKOV_VENV ?= .venv-checkov
+CUSTODIAN_VENV ?= .venv-custodian
 PYTHON ?= python3
 
 TEMPLATES = infra/template.yaml infra/member.yaml
@@ -14,7 +15,7 @@ TEMPLATES = infra/template.yaml infra/member.yaml
 OFFLINE = AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline \
 	AWS_SECRET_ACCESS_KEY=offline AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: setup setup-infra demo test lint lint-templates build
+.PHONY: setup setup-infra setup-custodian demo test lint lint-templates build bench bench-quick
 
 setup: $(VENV)/.installed
 
@@ -35,6 +36,14 @@ $(CHECKOV_VENV)/.installed: infra/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
 	touch $@
 
+## Cloud Custodian, the peer reflex-bench times next to Reflex, in its own venv (.venv-custodian).
+setup-custodian: $(CUSTODIAN_VENV)/.installed
+
+$(CUSTODIAN_VENV)/.installed: bench/custodian/requirements.txt
+	$(PYTHON) -m venv $(CUSTODIAN_VENV)
+	$(CUSTODIAN_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/custodian/requirements.txt
+	touch $@
+
 ## Start the emulator, seed a sample account, replay every sample event, print what was remediated.
 demo: setup
 	cargo run --quiet -p reflex-tests --bin reflex-demo
@@ -42,6 +51,19 @@ demo: setup
 ## Unit tests, emulator-backed end-to-end tests, and the real binaries under cargo-lambda.
 test: setup
 	cargo test --workspace
+
+## The benchmark suite (bench/): cold starts beside a hello-world Lambda, the first remediation
+## beside Cloud Custodian on the same event and emulator, per-event cost (criterion), peak memory,
+## AWS calls per remediation and artifact sizes; a table on stdout, JSON in bench/out/.
+## A release build of every function first (long the first time). BENCH_ARGS adds options
+## (`make bench BENCH_ARGS="--arm64 --contributors"`; `--help` lists them).
+BENCH_ARGS ?=
+bench: setup setup-custodian
+	cargo run --quiet -p reflex-bench -- $(BENCH_ARGS)
+
+## The same suite on a tiny input with the dev build, as CI runs it to keep the command working.
+bench-quick: setup setup-custodian
+	cargo run --quiet -p reflex-bench -- --quick --profile dev $(BENCH_ARGS)
 
 ## cfn-lint, SAM's own validation and linting, and checkov on the templates (skips, each with its
 ## reason, are in the templates' Metadata); then rustfmt and clippy.

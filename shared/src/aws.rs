@@ -25,11 +25,15 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// Load the SDK configuration once per cold start, every call bounded in time.
+/// Load the SDK configuration once per cold start, every call bounded in time, every client
+/// sharing one HTTP connector whose TLS set-up starts now in the background ([`crate::http`]).
 /// `AWS_ENDPOINT_URL` points it at an emulator.
 pub async fn load_sdk_config() -> SdkConfig {
+    let timeouts = timeouts();
+    let http = crate::http::OneHttpClient::warming(&timeouts);
     aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeouts())
+        .timeout_config(timeouts)
+        .http_client(http.shared())
         .load()
         .await
 }

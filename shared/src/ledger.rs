@@ -385,17 +385,19 @@ impl Ledger {
     }
 
     /// The claim is done: the finding with every step's outcome and the prior state needed to
-    /// undo it. Its report has not gone out yet.
+    /// undo it. `reported`: its report needs no sending (`false`: it has not gone out yet, and
+    /// [`Ledger::reported`] says when it has).
     pub async fn finish(
         &self,
         key: &ClaimKey,
         finding: &FindingReport,
         revision: Option<Revision>,
+        reported: bool,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         let mut expression = String::from(
             "SET #state = :done, finding = :finding, steps = :steps, finished_at = :now, \
-             reported = :no",
+             reported = :reported",
         );
         let mut update = self
             .update(key)
@@ -404,7 +406,7 @@ impl Ledger {
             .expression_attribute_values(":finding", s(fit(finding)))
             .expression_attribute_values(":steps", s(fit(&finding.actions)))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":no", AttributeValue::Bool(false));
+            .expression_attribute_values(":reported", AttributeValue::Bool(reported));
         if let Some(r) = revision {
             expression += ", revision_severity = :severity, revision_count = :count";
             update = update

@@ -10,7 +10,8 @@
 //! - the flow of one event: `pipeline` (with the ledger's claims), `ledger`
 //! - what goes out: `report`, `publish` (SNS), `audit`, `metrics`, `undo` (the commands in
 //!   reports that reverse a change, every value quoted)
-//! - AWS plumbing: `aws`, `iam` (tags, containment), `lambda` (a function's `main`)
+//! - AWS plumbing: `aws`, `http` (one HTTP connector per process, set up off the critical
+//!   path), `iam` (tags, containment), `lambda` (a function's `main`)
 
 pub mod audit;
 pub mod aws;
@@ -20,6 +21,7 @@ pub mod event;
 pub mod exemption;
 pub mod function;
 pub mod guard;
+pub mod http;
 pub mod iam;
 pub mod identity;
 pub mod lambda;

@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What happens to a call a rule catches.
 #[derive(Debug, Clone)]
@@ -186,6 +186,18 @@ struct Shared {
     seen: BTreeMap<String, usize>,
     /// How many times each call was faulted.
     faulted: BTreeMap<String, usize>,
+    /// Every call answered, with when it arrived and when its answer went back, in the order
+    /// the answers went back.
+    timeline: Vec<Timed>,
+}
+
+/// One call through the proxy, timed: what the benchmark counts to tell how many of a
+/// remediation's calls ran one after another.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    pub call: String,
+    pub arrived: Instant,
+    pub answered: Instant,
 }
 
 pub struct FaultProxy {
@@ -276,6 +288,11 @@ impl FaultProxy {
     }
 
     /// How many faults the proxy injected, in all.
+    /// Every call answered so far, timed, in the order the answers went back.
+    pub fn timeline(&self) -> Vec<Timed> {
+        self.shared.lock().unwrap().timeline.clone()
+    }
+
     pub fn faults_injected(&self) -> usize {
         self.shared.lock().unwrap().faulted.values().sum()
     }
@@ -336,6 +353,7 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
     let _ = client.set_nodelay(true);
     // One connection carries many requests (the SDK keeps it alive).
     while let Some(request) = read_request(&mut reader) {
+        let arrived = Instant::now();
         let call = request.call();
         let fault = {
             let mut shared = shared.lock().unwrap();
@@ -384,9 +402,16 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
             let _ = client.shutdown(Shutdown::Both);
             return;
         };
+        // Taken before the answer goes out: the client's next call cannot arrive before it.
+        let answered = Instant::now();
         if client.write_all(&response).is_err() {
             return;
         }
+        shared.lock().unwrap().timeline.push(Timed {
+            call,
+            arrived,
+            answered,
+        });
     }
 }
 

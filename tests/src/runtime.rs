@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -26,6 +26,10 @@ struct State {
     queue: VecDeque<(String, String, u64)>,
     ended: HashMap<String, Ended>,
     next: u64,
+    /// When each `GET /next` arrived, in order (the first one ends a cold start's init).
+    polled_at: Vec<Instant>,
+    /// When each invocation's response or error arrived.
+    ended_at: HashMap<String, Instant>,
 }
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
@@ -75,6 +79,17 @@ impl RuntimeApi {
             .unwrap();
         state.ended.get(id).cloned()
     }
+
+    /// When each `GET /next` arrived so far, in order: the first one is where a process's init
+    /// ends (for the benchmark's cold starts).
+    pub fn polled_at(&self) -> Vec<Instant> {
+        self.shared.0.lock().unwrap().polled_at.clone()
+    }
+
+    /// When invocation `id` ended, if it has.
+    pub fn ended_at(&self, id: &str) -> Option<Instant> {
+        self.shared.0.lock().unwrap().ended_at.get(id).copied()
+    }
 }
 
 fn serve(client: TcpStream, shared: &Shared) {
@@ -119,6 +134,7 @@ fn answer(path: &str, body: &[u8], shared: &Shared) -> String {
     let (lock, cvar) = &**shared;
     if path.ends_with("/runtime/invocation/next") {
         let mut state = lock.lock().unwrap();
+        state.polled_at.push(Instant::now());
         state = cvar.wait_while(state, |s| s.queue.is_empty()).unwrap();
         let (id, event, deadline) = state.queue.pop_front().unwrap();
         return format!(
@@ -142,7 +158,10 @@ fn answer(path: &str, body: &[u8], shared: &Shared) -> String {
                 }
             }
         };
-        lock.lock().unwrap().ended.insert(id.to_string(), ended);
+        let mut state = lock.lock().unwrap();
+        state.ended_at.insert(id.to_string(), Instant::now());
+        state.ended.insert(id.to_string(), ended);
+        drop(state);
         cvar.notify_all();
     }
     "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -211,6 +230,11 @@ impl Function {
         Self {
             child: command.spawn().expect("starting the function's binary"),
         }
+    }
+
+    /// The process id, to read its memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL, as Lambda ends a run at its timeout or a crash ends it: no cleanup at all.

@@ -39,6 +39,17 @@ impl Revision {
     }
 }
 
+/// The content digest where the key may need it: an event whose envelope carries an id is keyed
+/// by it, so the digest (the whole event serialized and hashed: more than the rules cost) is
+/// skipped for it. `None` goes with [`Event::key`] only for such an event.
+pub fn digest_unless_named(raw: &Value) -> Option<String> {
+    let named = raw
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| !id.trim().is_empty());
+    (!named).then(|| content_digest(raw))
+}
+
 /// The digest of an event as EventBridge delivered it: the key of an event that carries no id.
 pub fn content_digest(raw: &Value) -> String {
     let hash = Sha256::digest(raw.to_string().as_bytes());
@@ -89,6 +100,16 @@ mod tests {
         with_id["id"] = "e-1".into();
         let event = crate::event::parse(with_id.clone()).unwrap();
         assert_eq!(event.key(&content_digest(&with_id)).key, "e-1");
+        // The digest is computed only where the key may need it, with the same result.
+        assert_eq!(digest_unless_named(&with_id), None);
+        assert_eq!(event.key("").key, "e-1");
+        assert_eq!(digest_unless_named(&a), Some(content_digest(&a)));
+        let mut blank_id = a.clone();
+        blank_id["id"] = "  ".into();
+        assert_eq!(
+            digest_unless_named(&blank_id),
+            Some(content_digest(&blank_id))
+        );
     }
 
     #[test]

@@ -17,6 +17,12 @@
 //! report     audit log · EMF metrics · one SNS report         audit, metrics, publish
 //! ```
 //!
+//! Calls that do not depend on each other run at once; what they decide does not change. The
+//! caller's tag is read while the facts are gathered and decided, and the touched resources'
+//! tags together; the report's notes keep the order of the rows above whatever answers first.
+//! The findings' ends are written in the ledger while the report is published (the crash
+//! windows: [`Handler::conclude`]).
+//!
 //! What is guaranteed when something fails (the README's promises say the same):
 //!
 //! - Nothing is done twice: a finding is claimed before it acts; a redelivery of a finished
@@ -41,6 +47,7 @@ pub mod steps;
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use futures_util::future::join_all;
 use serde_json::Value;
 
 use crate::audit;
@@ -82,12 +89,50 @@ pub struct Handler<F: Function> {
     pub emit_metrics: bool,
 }
 
-/// The claims this delivery settles once the report is out (or needs no sending).
+/// The claims earlier deliveries finished that this one settles once the report is out (or
+/// needs no sending).
 #[derive(Default)]
 struct ToMarkReported {
     claims: Vec<ClaimKey>,
     /// Where a republished finding was told about again: the revision told.
     revision: Option<event::Revision>,
+}
+
+/// The end of a claim this delivery held, written in the ledger once every finding is final.
+struct End {
+    key: ClaimKey,
+    finding: FindingReport,
+}
+
+impl End {
+    /// A step failed for now: the claim is given up to the retry rather than finished.
+    fn is_interrupted(&self) -> bool {
+        self.finding
+            .actions
+            .iter()
+            .any(|a| a.outcome.is_retryable())
+    }
+}
+
+/// A caller whose exemption tag is read: the principal, and who it is in words.
+struct Caller {
+    resource: Resource,
+    who: String,
+}
+
+/// One exemption tag read: the tag found (`None`: not exempt) and, when the tags could not be
+/// read, the note saying so.
+struct TagRead {
+    tag: Option<String>,
+    note: Option<String>,
+}
+
+/// The findings, with the notes of gathering their facts and the tags of every resource they
+/// touch (`None`: the caller's, read alongside).
+struct Judged<A> {
+    findings: Vec<Finding<A>>,
+    facts_notes: Vec<String>,
+    tags: Vec<(Resource, Option<TagRead>)>,
 }
 
 impl<F: Function> Handler<F> {
@@ -99,7 +144,7 @@ impl<F: Function> Handler<F> {
 
     /// Handle one raw EventBridge event by `deadline` and return its report.
     pub async fn handle_by(&self, raw: Value, deadline: Deadline) -> Result<Report, ReflexError> {
-        let digest = key::content_digest(&raw);
+        let digest = key::digest_unless_named(&raw);
         let event = event::parse(raw)?;
         if !event.is_one_of(F::ACCEPTS) {
             return Err(event.unsupported().into());
@@ -124,33 +169,16 @@ impl<F: Function> Handler<F> {
                 "acting in {target}: the undo commands are for that account and region"
             ));
         }
-        // Each resource's exemption tag is read once per event, caller and targets alike.
-        let mut read = ExemptTags::new();
-        let caller_exempt = self
-            .exempt_caller(&*function, &event, &mut read, &mut report)
+        let screened = self
+            .screen(&*function, &event, &trigger, &deadline, &mut report)
             .await?;
-
-        let facts = self
-            .gather(&*function, &trigger, &deadline, &mut report)
-            .await?;
-        let findings = F::decide(&trigger, &facts, &self.settings);
-        if findings.is_empty() {
+        let Some((findings, exempt)) = screened else {
             return Ok(self.finish(report, None));
-        }
-        let mut exempt = self
-            .exempt_resources(&*function, &findings, &mut read, &mut report)
-            .await?;
-        // A caller exempt by its tag holds back every step, reported as `exempt`: a tag is
-        // written in the account, by someone, so using it is never silent (an ARN pattern,
-        // configuration, skips the event above).
-        if let Some(why) = caller_exempt {
-            for resource in touched(&findings) {
-                exempt.entry(resource).or_insert_with(|| why.clone());
-            }
-        }
+        };
 
-        let key = event.key(&digest);
+        let key = event.key(digest.as_deref().unwrap_or_default());
         let mut settle = ToMarkReported::default();
+        let mut ends = Vec::new();
         let mut held_elsewhere = Vec::new();
         let mut for_now = Vec::new();
         for guarded in self.guards.apply(findings, &exempt) {
@@ -167,7 +195,7 @@ impl<F: Function> Handler<F> {
                 Ok(claim) => claim,
                 Err(e) => {
                     // Findings finished before this one wait, unreported, for the retry.
-                    self.let_go(&settle).await;
+                    self.give_up(&settle, &ends, key.revision).await;
                     return Err(ReflexError::Ledger(e.why));
                 }
             };
@@ -197,24 +225,23 @@ impl<F: Function> Handler<F> {
                     .await
                 }
                 claim => {
-                    let finding = self
+                    let (finding, end) = self
                         .act(
                             &*function,
                             guarded,
                             (&claim, &target),
-                            &key,
                             &deadline,
                             &mut report,
                         )
                         .await;
-                    match finding.actions.iter().find(|a| a.outcome.is_retryable()) {
-                        Some(step) => for_now.push(format!(
+                    if let Some(step) = finding.actions.iter().find(|a| a.outcome.is_retryable()) {
+                        for_now.push(format!(
                             "{}: {}",
                             step.description,
                             step.outcome.explanation().unwrap_or("failed for now")
-                        )),
-                        None => settle.claims.extend(claim.held().cloned()),
+                        ));
                     }
+                    ends.extend(end);
                     finding
                 }
             };
@@ -223,43 +250,144 @@ impl<F: Function> Handler<F> {
         report.settle(F::ALERT_SEVERITY);
         self.log(&report);
         let unfinished = if !held_elsewhere.is_empty() {
-            Err(ReflexError::InProgress(held_elsewhere.join(", ")))
+            Some(ReflexError::InProgress(held_elsewhere.join(", ")))
         } else if !for_now.is_empty() {
-            Err(ReflexError::Interrupted(for_now.join("; ")))
+            Some(ReflexError::Interrupted(for_now.join("; ")))
         } else {
-            self.publish(&mut report).await
+            None
         };
-        if let Err(e) = unfinished {
-            self.let_go(&settle).await;
+        if let Some(e) = unfinished {
+            self.give_up(&settle, &ends, key.revision).await;
             return Err(e);
         }
-        self.mark_reported(&settle, &mut report).await;
+        self.conclude(report, &settle, &ends, key.revision).await
+    }
+
+    /// Write the ends of the claims this delivery held and send the report, then mark the
+    /// claims reported.
+    ///
+    /// The ends are written while the report is published (`reported` only once both calls
+    /// returned and the publish succeeded). A crash (or a timeout) in between leaves:
+    /// - neither: the claim is taken over once its lease runs out; its steps are kept as the
+    ///   progress recorded them and the report is sent. Nothing done twice, nothing lost.
+    /// - the end, no report: `done`, not `reported`; the retry sends the recorded report.
+    /// - the report, no end: the retry resumes the claim from its recorded progress (no step
+    ///   redone) and reports again. A second report, never a lost one: the same window as a
+    ///   crash between the publish and `reported`, which sequential calls have too.
+    ///
+    /// An end that could not be written is a note in the returned report, not in the published
+    /// one (it went out meanwhile). Its claim is marked reported all the same: on a claim still
+    /// `claimed` that means nothing (a redelivery reads `reported` only on a `done` claim, and
+    /// finishing sets it again); on one whose write landed after all (a timeout), it keeps a
+    /// redelivery from sending the report again.
+    ///
+    /// A report that needs no sending is not published: each claim ends reported in one write.
+    async fn conclude(
+        &self,
+        mut report: Report,
+        settle: &ToMarkReported,
+        ends: &[End],
+        revision: Option<event::Revision>,
+    ) -> Result<Report, ReflexError> {
+        if !report.is_notifiable() {
+            for note in self.record_ends(ends, revision, true).await {
+                report.note(note);
+            }
+            self.mark_reported(&settle.claims, settle.revision, &mut report)
+                .await;
+            return Ok(report);
+        }
+        let (unrecorded, published) = tokio::join!(
+            self.record_ends(ends, revision, false),
+            self.publish(&mut report)
+        );
+        for note in unrecorded {
+            report.note(note);
+        }
+        if let Err(e) = published {
+            self.let_go(settle, ends).await;
+            return Err(e);
+        }
+        let finished = ends.iter().filter(|end| !end.is_interrupted());
+        let claims: Vec<ClaimKey> = (settle.claims.iter().cloned())
+            .chain(finished.map(|end| end.key.clone()))
+            .collect();
+        self.mark_reported(&claims, settle.revision, &mut report)
+            .await;
         Ok(report)
     }
 
-    /// This delivery fails on purpose: the findings it finished wait, unreported, for the retry,
-    /// which need not wait for their leases to run out.
-    async fn let_go(&self, settle: &ToMarkReported) {
+    /// This delivery fails on purpose: the ends of its claims are written first, then the
+    /// findings it finished wait, unreported, for the retry.
+    async fn give_up(
+        &self,
+        settle: &ToMarkReported,
+        ends: &[End],
+        revision: Option<event::Revision>,
+    ) {
+        for note in self.record_ends(ends, revision, false).await {
+            tracing::warn!("{note}");
+        }
+        self.let_go(settle, ends).await;
+    }
+
+    /// The findings this delivery finished, unreported, wait for the retry, which need not wait
+    /// for their leases to run out.
+    async fn let_go(&self, settle: &ToMarkReported, ends: &[End]) {
         let Some(ledger) = &self.ledger else { return };
-        for key in &settle.claims {
+        let finished = ends.iter().filter(|end| !end.is_interrupted());
+        let claims = settle.claims.iter().chain(finished.map(|end| &end.key));
+        for key in claims {
             if let Err(e) = ledger.let_go(key).await {
                 tracing::warn!(claim = ?key, error = %e, "could not end the lease; the retry waits for it");
             }
         }
     }
 
+    /// Write the end of each claim this delivery held: `done` (`reported`: its report needs no
+    /// sending), or `interrupted` when a step failed for now (the retry resumes). Each claim is
+    /// its own item: all are written at once. The notes of the writes that failed.
+    async fn record_ends(
+        &self,
+        ends: &[End],
+        revision: Option<event::Revision>,
+        reported: bool,
+    ) -> Vec<String> {
+        let Some(ledger) = &self.ledger else {
+            return Vec::new();
+        };
+        let written = join_all(ends.iter().map(|end| async move {
+            if end.is_interrupted() {
+                ledger.interrupt(&end.key, &end.finding.actions).await
+            } else {
+                let now = Utc::now();
+                (ledger.finish(&end.key, &end.finding, revision, reported, now)).await
+            }
+        }))
+        .await;
+        written
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| {
+                format!(
+                    "could not record the outcome in ledger {}: {e}",
+                    ledger.table()
+                )
+            })
+            .collect()
+    }
+
     /// Claim held (or no ledger): within the rate limit, run the finding's steps, resuming
-    /// after what an earlier delivery finished, then record the end in the ledger: `done`, or
-    /// `interrupted` when a step failed for now (the retry resumes).
+    /// after what an earlier delivery finished. The claim's end, to write in the ledger once
+    /// every finding is final (see [`Handler::record_ends`]).
     async fn act(
         &self,
         function: &F,
         mut guarded: GuardedFinding<F::Action>,
         (claim, target): (&ClaimState, &Target),
-        event: &EventKey,
         deadline: &Deadline,
         report: &mut Report,
-    ) -> FindingReport {
+    ) -> (FindingReport, Option<End>) {
         let held = claim.held().zip(self.ledger.as_ref());
         let mut attention = None;
         let mut counting_failed = None;
@@ -312,22 +440,11 @@ impl<F: Function> Handler<F> {
         };
         let mut finding = finding_report(guarded, actions, false);
         finding.attention = attention;
-        if let Some((key, ledger)) = held {
-            let recorded = if finding.actions.iter().any(|a| a.outcome.is_retryable()) {
-                ledger.interrupt(key, &finding.actions).await
-            } else {
-                ledger
-                    .finish(key, &finding, event.revision, Utc::now())
-                    .await
-            };
-            if let Err(e) = recorded {
-                report.note(format!(
-                    "could not record the outcome in ledger {}: {e}",
-                    ledger.table()
-                ));
-            }
-        }
-        finding
+        let end = held.map(|(key, _)| End {
+            key: key.clone(),
+            finding: finding.clone(),
+        });
+        (finding, end)
     }
 
     /// A finding an earlier delivery finished: nothing is done again. Its recorded report is
@@ -384,16 +501,21 @@ impl<F: Function> Handler<F> {
         }
     }
 
-    /// The report went out (or had nothing to send): say so on each claim it covered.
-    async fn mark_reported(&self, settle: &ToMarkReported, report: &mut Report) {
+    /// The report went out (or had nothing to send): say so on each claim it covered, all at
+    /// once.
+    async fn mark_reported(
+        &self,
+        claims: &[ClaimKey],
+        revision: Option<event::Revision>,
+        report: &mut Report,
+    ) {
         let Some(ledger) = &self.ledger else { return };
-        for key in &settle.claims {
-            if let Err(e) = ledger.reported(key, settle.revision).await {
-                report.note(format!(
-                    "could not mark the report as sent in ledger {}: {e}",
-                    ledger.table()
-                ));
-            }
+        let marked = join_all(claims.iter().map(|key| ledger.reported(key, revision))).await;
+        for e in marked.into_iter().filter_map(Result::err) {
+            report.note(format!(
+                "could not mark the report as sent in ledger {}: {e}",
+                ledger.table()
+            ));
         }
     }
 
@@ -408,19 +530,119 @@ impl<F: Function> Handler<F> {
         }
     }
 
-    /// The facts the trigger needs, within the time the invocation has for them. A lookup that
-    /// failed for now (or ran out of time) fails the event before anything is done.
+    /// The findings and the resources exempt from them, or `None` when there is nothing to do.
+    ///
+    /// Each resource's exemption tag is read once per event, caller and targets alike. The
+    /// caller's depends on nothing the facts say: it is read while they are gathered and
+    /// decided; the touched resources' tags are read together. A read that fails for now fails
+    /// the event before anything is done, the caller's reported first; the notes keep the
+    /// order of the sequential reads (the caller's, the facts', the resources') whatever
+    /// answers first.
+    async fn screen(
+        &self,
+        function: &F,
+        event: &Event,
+        trigger: &F::Trigger,
+        deadline: &Deadline,
+        report: &mut Report,
+    ) -> Result<Option<(Vec<Finding<F::Action>>, BTreeMap<Resource, String>)>, ReflexError> {
+        let caller = self.caller_to_screen(event);
+        let caller_resource = caller.as_ref().map(|c| &c.resource);
+        let read_caller = async {
+            match caller_resource {
+                Some(resource) => Some(self.exempt_tag_on(function, resource).await),
+                None => None,
+            }
+        };
+        let (caller_read, judged) = tokio::join!(
+            read_caller,
+            self.judge(function, trigger, deadline, caller_resource)
+        );
+        let caller_read = caller_read.transpose()?;
+        let judged = judged?;
+        let caller_tag = caller_read.and_then(|read| {
+            if let Some(note) = read.note {
+                report.note(note);
+            }
+            read.tag
+        });
+        report.notes.extend(judged.facts_notes);
+        if judged.findings.is_empty() {
+            return Ok(None);
+        }
+        let mut exempt = BTreeMap::new();
+        for (resource, read) in judged.tags {
+            let tag = match read {
+                Some(read) => {
+                    if let Some(note) = read.note {
+                        report.note(note);
+                    }
+                    read.tag
+                }
+                None => caller_tag.clone(),
+            };
+            if let Some(tag) = tag {
+                let why = format!("{resource} carries the exemption tag {tag}");
+                exempt.insert(resource, why);
+            }
+        }
+        // A caller exempt by its tag holds back every step, reported as `exempt`: a tag is
+        // written in the account, by someone, so using it is never silent (an ARN pattern,
+        // configuration, skips the event above).
+        if let Some((caller, tag)) = caller.zip(caller_tag) {
+            let why = format!(
+                "the caller {} ({}) carries the exemption tag {tag}",
+                caller.who, caller.resource
+            );
+            for resource in touched(&judged.findings) {
+                exempt.entry(resource).or_insert_with(|| why.clone());
+            }
+        }
+        Ok(Some((judged.findings, exempt)))
+    }
+
+    /// Gather the facts, decide, and read the exemption tags of every resource the findings
+    /// touch, at once; the `caller`'s, read alongside, is not read again.
+    async fn judge(
+        &self,
+        function: &F,
+        trigger: &F::Trigger,
+        deadline: &Deadline,
+        caller: Option<&Resource>,
+    ) -> Result<Judged<F::Action>, ReflexError> {
+        let (facts, facts_notes) = self.gather(function, trigger, deadline).await?;
+        let findings = F::decide(trigger, &facts, &self.settings);
+        let touched = touched(&findings);
+        let reads = join_all(touched.iter().map(|resource| async move {
+            match Some(resource) == caller {
+                true => Ok(None),
+                false => self.exempt_tag_on(function, resource).await.map(Some),
+            }
+        }))
+        .await;
+        // The first failure in the resources' order, as one after another would have met it.
+        let tags = (touched.into_iter().zip(reads))
+            .map(|(resource, read)| read.map(|read| (resource, read)))
+            .collect::<Result<_, _>>()?;
+        Ok(Judged {
+            findings,
+            facts_notes,
+            tags,
+        })
+    }
+
+    /// The facts the trigger needs, within the time the invocation has for them, and the notes
+    /// of gathering them. A lookup that failed for now (or ran out of time) fails the event
+    /// before anything is done.
     async fn gather(
         &self,
         function: &F,
         trigger: &F::Trigger,
         deadline: &Deadline,
-        report: &mut Report,
-    ) -> Result<F::Facts, ReflexError> {
+    ) -> Result<(F::Facts, Vec<String>), ReflexError> {
         let budget = deadline.remaining().saturating_sub(deadline::STEP_RESERVE);
         let mut notes = Notes::default();
         let gathered = tokio::time::timeout(budget, function.gather(trigger, &mut notes)).await;
-        report.notes.extend(notes.lines().iter().cloned());
         let facts = gathered.map_err(|_| {
             ReflexError::Lookup(format!(
                 "the lookups did not finish within {}s",
@@ -429,24 +651,15 @@ impl<F: Function> Handler<F> {
         })?;
         match notes.failed_for_now() {
             Some(why) => Err(ReflexError::Lookup(why)),
-            None => Ok(facts),
+            None => Ok((facts, notes.lines().to_vec())),
         }
     }
 
-    /// Why the caller is exempt by the exemption tag it carries, if it does.
-    async fn exempt_caller(
-        &self,
-        function: &F,
-        event: &Event,
-        read: &mut ExemptTags,
-        report: &mut Report,
-    ) -> Result<Option<String>, ReflexError> {
-        let Some(call) = event.api_call() else {
-            return Ok(None);
-        };
-        let Some(caller) = call.user_identity.principal() else {
-            return Ok(None);
-        };
+    /// The caller whose exemption tag is read, if the event is an API call by a principal
+    /// that can carry tags.
+    fn caller_to_screen(&self, event: &Event) -> Option<Caller> {
+        let call = event.api_call()?;
+        let resource = call.user_identity.principal()?;
         // A write of the exemption tag is judged whatever tag its caller carries: a caller who
         // tagged itself would otherwise be exempt from the very event that says so. Only an ARN
         // pattern (configuration, screened earlier) exempts the writer.
@@ -455,36 +668,12 @@ impl<F: Function> Handler<F> {
             .written_in(call.request_parameters.as_ref())
             .is_some()
         {
-            return Ok(None);
+            return None;
         }
-        let tag = self.exempt_tag_on(function, &caller, read, report).await?;
-        Ok(tag.map(|tag| {
-            format!(
-                "the caller {} ({caller}) carries the exemption tag {tag}",
-                call.user_identity.describe()
-            )
-        }))
-    }
-
-    /// Every resource the findings' actions touch that carries the exemption tag, and why.
-    async fn exempt_resources(
-        &self,
-        function: &F,
-        findings: &[Finding<F::Action>],
-        read: &mut ExemptTags,
-        report: &mut Report,
-    ) -> Result<BTreeMap<Resource, String>, ReflexError> {
-        let mut exempt = BTreeMap::new();
-        for resource in touched(findings) {
-            if let Some(tag) = self
-                .exempt_tag_on(function, &resource, read, report)
-                .await?
-            {
-                let why = format!("{resource} carries the exemption tag {tag}");
-                exempt.insert(resource, why);
-            }
-        }
-        Ok(exempt)
+        Some(Caller {
+            resource,
+            who: call.user_identity.describe(),
+        })
     }
 
     /// The exemption tag on `resource`, as `key=value`, if it carries it. A tag unreadable by
@@ -495,28 +684,22 @@ impl<F: Function> Handler<F> {
         &self,
         function: &F,
         resource: &Resource,
-        read: &mut ExemptTags,
-        report: &mut Report,
-    ) -> Result<Option<String>, ReflexError> {
-        if let Some(known) = read.get(resource) {
-            return Ok(known.clone());
-        }
-        let tag = match function.tags(resource).await {
-            Ok(tags) => tags.and_then(|t| self.exempt_tag.found_in(&t)),
-            Err(e) if e.transient => {
-                return Err(ReflexError::Lookup(format!(
-                    "could not read the tags of {resource}: {e}"
-                )));
-            }
-            Err(e) => {
-                report.note(format!(
+    ) -> Result<TagRead, ReflexError> {
+        match function.tags(resource).await {
+            Ok(tags) => Ok(TagRead {
+                tag: tags.and_then(|t| self.exempt_tag.found_in(&t)),
+                note: None,
+            }),
+            Err(e) if e.transient => Err(ReflexError::Lookup(format!(
+                "could not read the tags of {resource}: {e}"
+            ))),
+            Err(e) => Ok(TagRead {
+                tag: None,
+                note: Some(format!(
                     "could not read the tags of {resource}, treated as not exempt: {e}"
-                ));
-                None
-            }
-        };
-        read.insert(resource.clone(), tag.clone());
-        Ok(tag)
+                )),
+            }),
+        }
     }
 
     fn ledger_table(&self) -> &str {
@@ -659,6 +842,3 @@ fn finding_report<A>(
         actions,
     }
 }
-
-/// The exemption tag found on each resource read so far (`None`: not exempt).
-type ExemptTags = BTreeMap<Resource, Option<String>>;
