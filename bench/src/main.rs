@@ -27,7 +27,7 @@ mod table;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use reflex_tests::Emulator;
 use reflex_tests::emulator::workspace_root;
@@ -612,32 +612,9 @@ fn renamed(event: &Value, i: usize) -> Value {
     event
 }
 
-/// `cargo build --profile PROFILE -p PACKAGE`, alone, as `sam build` builds each function (its
-/// own feature set); the binary's path.
+/// A package's binary of the same name, built alone as `sam build` builds a function.
 fn build(profile: &str, package: &str) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--message-format=json",
-            "--profile",
-            profile,
-            "-p",
-            package,
-        ])
-        .args(["--bin", package])
-        .current_dir(workspace_root())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("running cargo build: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("cargo build of {package} failed"));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| format!("cargo built no executable for {package}"))
+    reflex_tests::runtime::build(profile, package, package)
 }
 
 fn chrono_date() -> String {

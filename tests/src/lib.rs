@@ -80,3 +80,13 @@ pub fn outcome<'a>(report: &'a Report, prefix: &str) -> &'a Outcome {
         .unwrap_or_else(|| panic!("no action starting with {prefix:?}: {report:#?}"))
         .outcome
 }
+
+/// A seeded account in a fresh emulator, with a fault proxy in front of it for the handler's
+/// calls: what the fault and concurrency tests start from.
+pub async fn seeded_behind_a_proxy() -> (Emulator, Account, proxy::FaultProxy) {
+    let emulator = Emulator::start();
+    let acct = Account::new(&emulator).await;
+    acct.seed().await;
+    let proxy = proxy::FaultProxy::start(&emulator.endpoint);
+    (emulator, acct, proxy)
+}

@@ -177,29 +177,30 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
     if let Some(path) = built.get(name) {
         return path.clone();
     }
+    let path = build("dev", package, name).unwrap_or_else(|e| panic!("{e}"));
+    built.insert(name.to_string(), path.clone());
+    path
+}
+
+/// `cargo build --profile PROFILE -p PACKAGE --bin NAME`, alone (with the package's own feature
+/// set, as `sam build` builds a function), in the workspace's target directory; the binary.
+pub fn build(profile: &str, package: &str, name: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args([
-            "build",
-            "--offline",
-            "--message-format=json",
-            "-p",
-            package,
-            "--bin",
-            name,
-        ])
+        .args(["build", "--message-format=json", "--profile", profile])
+        .args(["-p", package, "--bin", name])
         .current_dir(crate::emulator::workspace_root())
         .stderr(Stdio::inherit())
         .output()
-        .expect("running cargo build");
-    assert!(out.status.success(), "cargo build of {name} failed");
-    let path = String::from_utf8_lossy(&out.stdout)
+        .map_err(|e| format!("running cargo build: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo build of {name} failed"));
+    }
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo built no executable for {name}"));
-    built.insert(name.to_string(), path.clone());
-    path
+        .ok_or_else(|| format!("cargo built no executable for {name}"))
 }
 
 /// A function's binary running against a runtime API, killed (SIGKILL) when dropped.

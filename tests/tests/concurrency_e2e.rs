@@ -25,10 +25,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let emulator = Emulator::start();
-    let acct = Account::new(&emulator).await;
-    acct.seed().await;
-    let proxy = FaultProxy::start(&emulator.endpoint);
+    let (emulator, acct, proxy) = reflex_tests::seeded_behind_a_proxy().await;
     World {
         _emulator: emulator,
         acct,
