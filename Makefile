@@ -15,7 +15,7 @@ TEMPLATES = infra/template.yaml infra/member.yaml
 OFFLINE = AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline \
 	AWS_SECRET_ACCESS_KEY=offline AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 
-.PHONY: setup setup-infra setup-custodian demo test lint lint-templates build bench bench-quick
+.PHONY: setup setup-infra setup-custodian demo test lint lint-templates build bench bench-quick bench-backtest
 
 setup: $(VENV)/.installed
 
@@ -44,9 +44,11 @@ $(CUSTODIAN_VENV)/.installed: bench/custodian/requirements.txt
 	$(CUSTODIAN_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/custodian/requirements.txt
 	touch $@
 
-## Start the emulator, seed a sample account, replay every sample event, print what was remediated.
+## Start the emulator, seed a sample account, replay every sample event, print what was remediated;
+## then the `reflex` command line on one attack: plan, invoke, undo (scripts/cli-demo).
 demo: setup
 	cargo run --quiet -p reflex-tests --bin reflex-demo
+	scripts/cli-demo
 
 ## Unit tests, emulator-backed end-to-end tests, and the real binaries under cargo-lambda.
 test: setup
@@ -65,6 +67,16 @@ bench: setup setup-custodian
 bench-quick: setup setup-custodian
 	cargo run --quiet -p reflex-bench -- --quick --profile dev $(BENCH_ARGS)
 
+## `reflex backtest` beside its floor (the same files only decompressed and parsed as JSON, on
+## every core) over generated CloudTrail archives of 100 MB and 2 GB, with its peak memory. Built
+## with the `backtest` profile (the hot path optimized, no LTO). The archives are generated once
+## (scripts/cloudtrail-archive, about 25 minutes for 2 GB) and reused; BACKTEST_ARGS adds options
+## (`--sizes 100MB,500MB`, `--dir DIR`).
+BACKTEST_ARGS ?=
+bench-backtest:
+	cargo build --quiet --profile backtest -p reflex -p reflex-bench-backtest
+	cargo run --quiet --profile backtest -p reflex-bench-backtest -- $(BACKTEST_ARGS)
+
 ## cfn-lint, SAM's own validation and linting, and checkov on the templates (skips, each with its
 ## reason, are in the templates' Metadata); then rustfmt and clippy.
 lint: lint-templates
@@ -79,6 +91,15 @@ lint-templates: setup setup-infra
 	done
 	$(OFFLINE) $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --quiet \
 		--compact $(addprefix -f ,$(TEMPLATES))
+
+## One function's real binary on one event file, as Lambda would run it (cargo lambda watch +
+## invoke --data-file), against the emulator seeded as in the demo; prints the response.
+## `make invoke FUNCTION=revoke EVENT=events/revoke/attach-admin-to-user.json`; PROFILE=name
+## (and REGION=, ENV_FILE= for the REFLEX_* configuration) runs it against a real account.
+.PHONY: invoke
+invoke: setup
+	scripts/invoke-local $(FUNCTION) $(EVENT) $(if $(PROFILE),--profile $(PROFILE)) \
+		$(if $(REGION),--region $(REGION)) $(if $(ENV_FILE),--env-file $(ENV_FILE))
 
 ## Deployable artifacts: `sam build` (rust-cargolambda) into .aws-sam/build/<Function>/bootstrap,
 ## with SAM CLI from .venv-sam and cargo-lambda and zig from ./.venv; settings in samconfig.toml.

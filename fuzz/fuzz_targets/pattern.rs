@@ -1,4 +1,5 @@
-//! The EventBridge pattern matcher of the wiring tests (`tests/src/pattern.rs`), two ways:
+//! The EventBridge pattern matcher (`routing/src/pattern.rs`, which the command line and the
+//! wiring tests share), two ways:
 //!
 //! - `[pattern, event]`: any pattern, checked as `PutRule` would, against any event. Checks:
 //!   checking is deterministic and a refusal says why; matching is deterministic, an

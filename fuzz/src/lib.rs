@@ -1,24 +1,16 @@
-//! What Reflex's fuzz targets share: the code under test that lives outside a library crate
-//! (the EventBridge pattern matcher and the template reader of `reflex-tests`, compiled in from
-//! their sources so the fuzz build does not link the emulator harness), the rules of the SAM
-//! templates, and the checks each function's interpretation must pass.
+//! What Reflex's fuzz targets share: the rules of the SAM templates (read by `reflex-routing`,
+//! whose EventBridge pattern matcher the command line and the wiring tests use) and the checks
+//! each function's interpretation must pass.
 
 use std::fmt::Debug;
 use std::sync::OnceLock;
 
 use reflex_shared::event::Event;
 use reflex_shared::{EventError, Function, Interpreted};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// `tests/src/pattern.rs`, the matcher the wiring tests use: only `std` and `serde_json`.
-#[path = "../../tests/src/pattern.rs"]
-#[allow(dead_code)]
-pub mod pattern;
-
-/// `tests/src/template.rs`: the YAML templates as CloudFormation reads them.
-#[path = "../../tests/src/template.rs"]
-#[allow(dead_code)]
-pub mod template;
+/// The matcher and the template reader the command line and the wiring tests use.
+pub use reflex_routing::{pattern, template};
 
 use pattern::Pattern;
 
@@ -122,9 +114,7 @@ pub fn template_rules() -> &'static [TemplateRule] {
             ("template.yaml", include_str!("../../infra/template.yaml")),
             ("member.yaml", include_str!("../../infra/member.yaml")),
         ] {
-            let template = template::yaml_to_json_document(text)
-                .unwrap_or_else(|e| panic!("infra/{file}: {e}"));
-            rules_of(file, &template, &mut rules);
+            rules_of(file, text, &mut rules);
         }
         assert!(
             rules.iter().filter(|r| r.function.is_some()).count() >= 5
@@ -135,107 +125,12 @@ pub fn template_rules() -> &'static [TemplateRule] {
     })
 }
 
-fn rules_of(file: &str, template: &Value, rules: &mut Vec<TemplateRule>) {
-    let empty = Map::new();
-    let parameters = template["Parameters"].as_object().unwrap_or(&empty);
-    let resources = template["Resources"].as_object().unwrap_or(&empty);
-    let mut add = |name: String, function: Option<String>, pattern: &Value| {
-        let pattern = resolve(pattern, parameters).unwrap_or_else(|| {
-            panic!("{name}: an intrinsic function fuzz/src/lib.rs cannot resolve")
-        });
-        let pattern = Pattern::parse(&pattern).unwrap_or_else(|e| panic!("{name}: {e}"));
-        rules.push(TemplateRule {
-            name,
-            function,
-            pattern,
-        });
-    };
-    for (id, resource) in resources {
-        match resource["Type"].as_str() {
-            Some("AWS::Serverless::Function") => {
-                let function = resource
-                    .pointer("/Metadata/BuildProperties/Binary")
-                    .and_then(Value::as_str)
-                    .map(|b| b.strip_prefix("reflex-").unwrap_or(b).to_string());
-                let events = resource["Properties"]["Events"]
-                    .as_object()
-                    .unwrap_or(&empty);
-                for (event, source) in events {
-                    if source["Type"] == "EventBridgeRule" {
-                        add(
-                            format!("{file}: {id}.Events.{event}"),
-                            function.clone(),
-                            &source["Properties"]["Pattern"],
-                        );
-                    }
-                }
-            }
-            Some("AWS::Events::Rule") => add(
-                format!("{file}: {id}"),
-                None,
-                &resource["Properties"]["EventPattern"],
-            ),
-            _ => {}
-        }
-    }
-}
-
-/// A pattern with the intrinsic functions patterns use replaced by their values: `Ref` to a
-/// parameter (its default), `Fn::Split`, `Fn::Select`. `None` for any other.
-fn resolve(value: &Value, parameters: &Map<String, Value>) -> Option<Value> {
-    let Value::Object(map) = value else {
-        return match value {
-            Value::Array(items) => items
-                .iter()
-                .map(|item| resolve(item, parameters))
-                .collect::<Option<Vec<_>>>()
-                .map(Value::Array),
-            other => Some(other.clone()),
-        };
-    };
-    let intrinsic = map
-        .keys()
-        .next()
-        .filter(|k| map.len() == 1 && (*k == "Ref" || k.starts_with("Fn::")));
-    let Some(intrinsic) = intrinsic else {
-        return map
-            .iter()
-            .map(|(k, v)| Some((k.clone(), resolve(v, parameters)?)))
-            .collect::<Option<Map<_, _>>>()
-            .map(Value::Object);
-    };
-    let argument = &map[intrinsic];
-    match intrinsic.as_str() {
-        "Ref" => {
-            let default = &parameters.get(argument.as_str()?)?["Default"];
-            Some(match default {
-                Value::String(_) => default.clone(),
-                Value::Null => return None,
-                other => Value::String(other.to_string()),
-            })
-        }
-        "Fn::Split" => {
-            let [separator, text] = argument.as_array()?.as_slice() else {
-                return None;
-            };
-            let text = resolve(text, parameters)?;
-            Some(
-                text.as_str()?
-                    .split(separator.as_str()?)
-                    .map(|s| Value::String(s.to_string()))
-                    .collect(),
-            )
-        }
-        "Fn::Select" => {
-            let [index, list] = argument.as_array()?.as_slice() else {
-                return None;
-            };
-            let index = index.as_u64().or_else(|| index.as_str()?.parse().ok())?;
-            resolve(list, parameters)?
-                .as_array()?
-                .get(usize::try_from(index).ok()?)
-                .cloned()
-        }
-        _ => None,
-    }
+fn rules_of(file: &str, text: &str, rules: &mut Vec<TemplateRule>) {
+    let read = reflex_routing::rules_of(text, &Default::default())
+        .unwrap_or_else(|e| panic!("infra/{file}: {e}"));
+    rules.extend(read.into_iter().map(|rule| TemplateRule {
+        name: format!("{file}: {}", rule.name),
+        function: rule.function,
+        pattern: rule.pattern,
+    }));
 }

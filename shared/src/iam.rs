@@ -6,7 +6,7 @@ use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::StatusType;
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::aws::{self, CallError, Fault};
@@ -115,7 +115,7 @@ pub fn incident_time(event: &Event) -> Option<DateTime<Utc>> {
 
 /// Containment of a caller: a user's access keys go inactive; a role's sessions issued before
 /// the incident are denied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Containment {
     /// Every active access key of the user goes inactive.
@@ -126,7 +126,7 @@ pub enum Containment {
     /// incident moves it forward. `None` (an event without a time): the time it is carried out.
     RevokeRoleSessions {
         role: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         issued_before: Option<String>,
     },
 }
@@ -249,7 +249,7 @@ pub fn revoke_sessions_document(issued_before: &str) -> Value {
 }
 
 /// A role policy document as IAM returns it (URL-encoded) or as it was put (JSON).
-fn policy_json(text: &str) -> Option<Value> {
+pub fn policy_json(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok().or_else(|| {
         let decoded = percent_encoding::percent_decode_str(text)
             .decode_utf8()

@@ -28,9 +28,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Up
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+mod undos;
+
+pub use undos::{Entry, EntryKind, UndoRecord};
+
 use crate::aws::error_text;
 use crate::event::Revision;
 use crate::report::{ActionReport, FindingReport};
+use crate::target::Target;
 
 pub const TABLE: &str = "REFLEX_LEDGER_TABLE";
 pub const TTL_DAYS: &str = "REFLEX_LEDGER_TTL_DAYS";
@@ -223,14 +228,38 @@ impl Ledger {
         now: DateTime<Utc>,
         lease_until: i64,
     ) -> Result<Claim, LedgerError> {
-        let update = self
-            .update(key)
-            .update_expression(
-                "SET #state = :claimed, lease_until = :lease, claimed_at = :now_text, \
+        self.claim_in(key, (function, summary), None, now, lease_until)
+            .await
+    }
+
+    /// [`Ledger::claim`], recording where the function acts (`target`), so that `reflex undo`
+    /// takes the remediation back in that account and region.
+    pub async fn claim_in(
+        &self,
+        key: &ClaimKey,
+        (function, summary): (&str, &str),
+        target: Option<&Target>,
+        now: DateTime<Utc>,
+        lease_until: i64,
+    ) -> Result<Claim, LedgerError> {
+        let placed = if target.is_some() {
+            ", account = :account, #region = :region"
+        } else {
+            ""
+        };
+        let mut update = self.update(key).update_expression(format!(
+            "SET #state = :claimed, lease_until = :lease, claimed_at = :now_text, \
                  claimed_epoch = :now, kind = :kind, #function = :function, event_id = :event, \
                  rule_id = :rule, summary = :summary, expires_at = :expires, \
-                 attempts = if_not_exists(attempts, :zero) + :one",
-            )
+                 attempts = if_not_exists(attempts, :zero) + :one{placed}",
+        ));
+        if let Some(target) = target {
+            update = update
+                .expression_attribute_names("#region", "region")
+                .expression_attribute_values(":account", s(&target.account))
+                .expression_attribute_values(":region", s(&target.region));
+        }
+        let update = update
             .condition_expression(
                 "attribute_not_exists(pk) OR #state = :interrupted \
                  OR (#state = :claimed AND lease_until < :now) \

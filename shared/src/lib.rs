@@ -10,6 +10,7 @@
 //! - the flow of one event: `pipeline` (with the ledger's claims), `ledger`
 //! - what goes out: `report`, `publish` (SNS), `audit`, `metrics`, `undo` (the commands in
 //!   reports that reverse a change, every value quoted)
+//! - taking a remediation back: `reverse` (each function's reversal of its recorded steps)
 //! - AWS plumbing: `aws`, `http` (one HTTP connector per process, set up off the critical
 //!   path), `iam` (tags, containment), `lambda` (a function's `main`)
 
@@ -33,6 +34,7 @@ pub mod plan;
 pub mod publish;
 pub mod report;
 pub mod resource;
+pub mod reverse;
 pub mod target;
 pub mod undo;
 

@@ -5,14 +5,15 @@ pub mod demo;
 pub mod ec2;
 pub mod emulator;
 pub mod exposure;
+pub mod manifest;
 pub mod member;
-pub mod pattern;
+pub use reflex_routing::pattern;
 pub mod policy;
 pub mod proxy;
 pub mod render;
 pub mod runtime;
 pub mod shell;
-pub mod template;
+pub use reflex_routing::template;
 pub mod trail;
 
 pub use account::{Account, Delivered};

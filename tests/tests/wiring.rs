@@ -11,11 +11,10 @@
 //! sample the central rules route somewhere must be forwarded, and none they route nowhere.
 //! `REFLEX_WIRING_MEMBER_TEMPLATE=path/to/member.yaml` checks another copy of it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use globset::GlobBuilder;
 use reflex_harden::Harden;
 use reflex_notify::Notify;
 use reflex_privatize::Privatize;
@@ -23,11 +22,11 @@ use reflex_quarantine::Quarantine;
 use reflex_revoke::Revoke;
 use reflex_scale::Scale;
 use reflex_shared::{Function, config};
+use reflex_tests::manifest::{MANIFEST, Variant, covers, is_glob, manifest};
 use reflex_tests::pattern::Pattern;
 use reflex_tests::render::render;
 use reflex_tests::sample;
 use reflex_tests::template::yaml_to_json_document;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Sample events that are malformed or unsupported: never routed, so not in the manifest.
@@ -155,85 +154,7 @@ fn wiring() -> &'static Wiring {
 // ---------------------------------------------------------------------------------------------
 // The manifest: events/routes.toml
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Manifest {
-    /// A path under `events/`, or a glob, and the functions its events must reach.
-    routes: BTreeMap<String, Vec<String>>,
-    #[serde(default, rename = "variant")]
-    variants: Vec<Variant>,
-}
-
-/// A near miss: a sample with fields changed, and the functions it must reach (often none).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Variant {
-    from: String,
-    /// JSON pointer into the event = the value to put there.
-    #[serde(default)]
-    set: BTreeMap<String, Value>,
-    /// JSON pointers of fields to remove.
-    #[serde(default)]
-    remove: Vec<String>,
-    to: Vec<String>,
-    why: String,
-}
-
-const MANIFEST: &str = "events/routes.toml";
-
-fn manifest() -> &'static Manifest {
-    static MANIFEST_: OnceLock<Manifest> = OnceLock::new();
-    MANIFEST_.get_or_init(|| {
-        let text = std::fs::read_to_string(workspace().join(MANIFEST))
-            .unwrap_or_else(|e| panic!("{MANIFEST}: {e}"));
-        toml::from_str(&text).unwrap_or_else(|e| panic!("{MANIFEST}: {e}"))
-    })
-}
-
-fn is_glob(key: &str) -> bool {
-    key.contains(['*', '?', '[', '{'])
-}
-
-/// Whether the glob `key` covers `file` (both relative to `events/`; `*` does not cross `/`).
-fn covers(key: &str, file: &str) -> bool {
-    GlobBuilder::new(key)
-        .literal_separator(true)
-        .build()
-        .unwrap_or_else(|e| panic!("{MANIFEST}: `{key}` is not a valid glob: {e}"))
-        .compile_matcher()
-        .is_match(file)
-}
-
-impl Manifest {
-    /// The functions `file` (relative to `events/`) must reach: its own entry, else the one glob
-    /// that covers it.
-    fn expected(&self, file: &str) -> Result<BTreeSet<String>, String> {
-        if let Some(functions) = self.routes.get(file) {
-            return Ok(functions.iter().cloned().collect());
-        }
-        let globs: Vec<_> = self
-            .routes
-            .iter()
-            .filter(|(key, _)| is_glob(key) && covers(key, file))
-            .collect();
-        match globs.as_slice() {
-            [(_, functions)] => Ok(functions.iter().cloned().collect()),
-            [] => Err(format!(
-                "events/{file}: not in {MANIFEST}; add it (or a glob covering it) with the \
-                 functions it must reach, [] for none"
-            )),
-            several => Err(format!(
-                "events/{file}: covered by several globs in {MANIFEST} ({}); give the file its \
-                 own entry",
-                several
-                    .iter()
-                    .map(|(key, _)| format!("\"{key}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        }
-    }
-}
+// `Manifest`, `Variant`, `manifest()`, `is_glob` and `covers`: `reflex_tests::manifest`.
 
 // ---------------------------------------------------------------------------------------------
 // Sample events

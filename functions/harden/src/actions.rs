@@ -3,9 +3,9 @@
 
 use reflex_shared::iam::Containment;
 use reflex_shared::{Action, Resource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum HardenAction {
     /// `trail` as the event named it: a name or a trail ARN (the API takes either).

@@ -8,13 +8,14 @@
 //! - `facts`: none: the rules judge the event alone
 //! - `rules`: the rules, one id each (pure, cannot fail)
 //! - `actions`: the trail, log group and containment changes harden makes; `executor`: making
-//!   them; `undo`: the commands that reverse them (pure); `tags`: the tags of trails and log
-//!   groups, for exemptions
+//!   them; `undo`: the commands that reverse them (pure); `reverse`: taking them back from the
+//!   ledger (`reflex undo`); `tags`: the tags of trails and log groups, for exemptions
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
 pub mod executor;
 pub mod facts;
+pub mod reverse;
 pub mod rules;
 pub mod settings;
 pub mod tags;
@@ -26,6 +27,8 @@ use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event};
 use reflex_shared::exemption::Tags;
+use reflex_shared::report::ActionReport;
+use reflex_shared::reverse::{Irreversible, Reverse};
 use reflex_shared::{
     ConfigError, EventError, Finding, Function, Interpreted, Notes, Outcome, Place, Resource,
 };
@@ -106,5 +109,25 @@ impl Function for Harden {
 
     async fn execute(&self, action: &HardenAction) -> Outcome {
         executor::execute(&self.cloudtrail, &self.logs, &self.iam, action).await
+    }
+}
+
+impl Reverse for Harden {
+    type Reversal = reverse::HardenReversal;
+
+    fn reversal(step: &ActionReport) -> Result<Self::Reversal, Irreversible> {
+        reverse::reversal(step)
+    }
+
+    fn describe_reversal(reversal: &Self::Reversal) -> String {
+        reverse::describe(reversal)
+    }
+
+    async fn reverse(&self, reversal: &Self::Reversal) -> Outcome {
+        reverse::reverse(&self.logs, &self.iam, reversal).await
+    }
+
+    fn recorded_action(step: &ActionReport) -> Result<HardenAction, Irreversible> {
+        reverse::recorded_action(step)
     }
 }

@@ -86,3 +86,31 @@ impl Function for Notify {
         executor::execute(action).await
     }
 }
+
+/// Notify changes nothing in an account (it only reports), so nothing of its can be taken back.
+impl reflex_shared::reverse::Reverse for Notify {
+    type Reversal = ();
+
+    fn reversal(
+        step: &reflex_shared::report::ActionReport,
+    ) -> Result<(), reflex_shared::reverse::Irreversible> {
+        Err(reflex_shared::reverse::Irreversible::new(format!(
+            "step `{}`: notify changes nothing, it only reports",
+            step.step
+        )))
+    }
+
+    fn describe_reversal(_: &()) -> String {
+        "nothing: notify changes nothing".into()
+    }
+
+    async fn reverse(&self, _: &()) -> Outcome {
+        Outcome::already_done("notify changes nothing")
+    }
+
+    fn recorded_action(
+        step: &reflex_shared::report::ActionReport,
+    ) -> Result<NoAction, reflex_shared::reverse::Irreversible> {
+        reflex_shared::reverse::action("notify", step)
+    }
+}

@@ -2,9 +2,9 @@
 //! current state first, changes only what is public in it, and records what it replaced.
 
 use reflex_shared::{Action, Resource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PrivatizeAction {
     /// Remove the bucket policy's public statements (delete the policy if none other remains).

@@ -25,6 +25,7 @@ pub mod actions;
 pub mod executor;
 pub mod facts;
 pub mod policy;
+pub mod reverse;
 pub mod rules;
 pub mod settings;
 pub mod tags;

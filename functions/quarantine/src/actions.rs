@@ -47,7 +47,7 @@ pub struct Interface {
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum QuarantineAction {
     /// Revoke the world-open rules an `AuthorizeSecurityGroupIngress` call added.

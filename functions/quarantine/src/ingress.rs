@@ -18,13 +18,13 @@
 //! does not say whether the rule is inbound).
 
 use reflex_shared::{ApiCall, EventError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::exposure::Block;
 
 /// One source CIDR allowed in on a protocol and port range: one security group rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenedRule {
     /// Normalised: `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all traffic) or a protocol number.
     pub protocol: String,

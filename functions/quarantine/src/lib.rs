@@ -24,6 +24,7 @@ pub mod executor;
 pub mod exposure;
 pub mod facts;
 pub mod ingress;
+pub mod reverse;
 pub mod rules;
 pub mod settings;
 pub mod trigger;

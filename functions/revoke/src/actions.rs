@@ -2,10 +2,10 @@
 
 use reflex_shared::iam::Containment;
 use reflex_shared::{Action, Resource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An IAM identity a policy can be attached to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase")]
 pub enum Identity {
     User(String),
@@ -46,7 +46,7 @@ impl std::fmt::Display for Identity {
 
 /// An IAM user or role: the identities that carry tags (an IAM group carries none), so the only
 /// ones an exemption tag can be written on. Serialized as an [`Identity`] is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase")]
 pub enum Principal {
     User(String),
@@ -91,7 +91,7 @@ impl std::fmt::Display for Principal {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum IamAction {
     DetachManagedPolicy {

@@ -10,7 +10,7 @@
 //! - `facts`: read-only IAM lookups a trigger needs
 //! - `rules`: the rules, one id each (pure, cannot fail)
 //! - `actions`: the IAM changes revoke makes; `executor`: making them; `undo`: the commands
-//!   that reverse them (pure)
+//!   that reverse them (pure); `reverse`: taking them back from the ledger (`reflex undo`)
 //! - this file: the wiring into the core's pipeline ([`Function`])
 
 pub mod actions;
@@ -18,6 +18,7 @@ pub mod escalation;
 pub mod executor;
 pub mod facts;
 pub mod policy;
+pub mod reverse;
 pub mod rules;
 pub mod settings;
 pub mod trigger;
@@ -29,6 +30,8 @@ use reflex_shared::aws::CallError;
 use reflex_shared::config::Env;
 use reflex_shared::event::{Accepts, Event};
 use reflex_shared::exemption::Tags;
+use reflex_shared::report::ActionReport;
+use reflex_shared::reverse::{Irreversible, Reverse};
 use reflex_shared::{
     ConfigError, EventError, Finding, Function, Interpreted, Notes, Outcome, Place, Resource,
 };
@@ -86,5 +89,25 @@ impl Function for Revoke {
 
     async fn execute(&self, action: &IamAction) -> Outcome {
         executor::execute(&self.iam, action).await
+    }
+}
+
+impl Reverse for Revoke {
+    type Reversal = reverse::RevokeReversal;
+
+    fn reversal(step: &ActionReport) -> Result<Self::Reversal, Irreversible> {
+        reverse::reversal(step)
+    }
+
+    fn describe_reversal(reversal: &Self::Reversal) -> String {
+        reverse::describe(reversal)
+    }
+
+    async fn reverse(&self, reversal: &Self::Reversal) -> Outcome {
+        reverse::reverse(&self.iam, reversal).await
+    }
+
+    fn recorded_action(step: &ActionReport) -> Result<IamAction, Irreversible> {
+        reverse::recorded_action(step)
     }
 }

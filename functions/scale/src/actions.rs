@@ -1,11 +1,11 @@
 //! The one change `scale` makes: set a group's desired capacity, recording why.
 
 use reflex_shared::{Action, Resource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::facts::GroupState;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScaleAction {
     pub group: String,
     pub from: i32,

@@ -14,6 +14,7 @@
 pub mod actions;
 pub mod executor;
 pub mod facts;
+pub mod reverse;
 pub mod rules;
 pub mod settings;
 pub mod trigger;

@@ -10,6 +10,7 @@ use crate::guard::{Disposition, GuardedFinding, Mode};
 use crate::ledger::{Claim, ClaimKey, Finished, Ledger, LedgerError};
 use crate::plan::Severity;
 use crate::report::ActionReport;
+use crate::target::Target;
 
 /// Where a finding stands in the ledger for this delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +67,7 @@ pub async fn claim<A>(
     event: &EventKey,
     guarded: &GuardedFinding<A>,
     alert: Severity,
-    (function, summary): (&str, &str),
+    (function, summary, target): (&str, &str, &Target),
     deadline: &Deadline,
 ) -> Result<ClaimState, LedgerError> {
     let needed = is_needed(guarded, alert);
@@ -84,7 +85,13 @@ pub async fn claim<A>(
         return Ok(ClaimState::NotNeeded);
     }
     match ledger
-        .claim(&key, function, summary, Utc::now(), deadline.lease_until())
+        .claim_in(
+            &key,
+            (function, summary),
+            Some(target),
+            Utc::now(),
+            deadline.lease_until(),
+        )
         .await
     {
         Ok(Claim::Acquired { progress }) => Ok(ClaimState::Acquired { key, progress }),

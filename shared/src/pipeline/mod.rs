@@ -187,7 +187,7 @@ impl<F: Function> Handler<F> {
                 &key,
                 &guarded,
                 F::ALERT_SEVERITY,
-                (F::NAME, &report.event.what),
+                (F::NAME, &report.event.what, &target),
                 &deadline,
             )
             .await

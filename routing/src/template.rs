@@ -1,6 +1,7 @@
-//! CloudFormation templates as JSON, as written, for the tests that read `infra/`: the short-form
-//! tags (`!Ref`, `!Sub`, ...) in their long form, as CloudFormation reads them. A template as a
-//! deployment creates it, parameters and conditions applied, is [`crate::render`]'s.
+//! CloudFormation templates as JSON, as written, for the tests and the command line that read
+//! `infra/`: the short-form tags (`!Ref`, `!Sub`, ...) in their long form, as CloudFormation
+//! reads them. A template as a deployment creates it, parameters and conditions applied, is
+//! `reflex_tests::render`'s (SAM's own translator).
 
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use serde_json::{Map, Value, json};
