@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 
 use reflex_shared::event::Event;
 use reflex_shared::{EventError, Function, Interpreted};
-use serde_json::Value;
 
 /// The matcher and the template reader the command line and the wiring tests use.
 pub use reflex_routing::{pattern, template};
