@@ -10,7 +10,7 @@ mod common;
 
 use reflex_quarantine::Quarantine;
 
-use common::{Run, assert_undone_once, entry, made_statuses, the_remediation, undo};
+use common::{Run, assert_undone_once, made_statuses, the_remediation, undo};
 use reflex_shared::report::{Report, Status};
 use reflex_tests::ec2::{self, FLEET, Fleet};
 use reflex_tests::{Account, Emulator, sample};
