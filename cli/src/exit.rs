@@ -6,7 +6,8 @@ use std::process::ExitCode;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  nothing found: no rule would act or acted, nothing to undo
-  1  error: bad input, a configuration or AWS error (the message says which)
+  1  error: bad input, a configuration or AWS error (the message says which), or a step
+     of an undo that failed
   2  found: a rule would act or acted, a report would go out, an undo was made";
 
 /// How a subcommand ended, when it did not fail.
@@ -16,6 +17,8 @@ pub enum Exit {
     Nothing,
     /// A rule would act or acted; a report would be sent; an undo was made.
     Found,
+    /// Done as far as it went, and what failed is shown (a step of an undo).
+    Failed,
 }
 
 impl Exit {
@@ -23,6 +26,7 @@ impl Exit {
         match self {
             Exit::Nothing => ExitCode::SUCCESS,
             Exit::Found => ExitCode::from(2),
+            Exit::Failed => ExitCode::from(1),
         }
     }
 
@@ -45,7 +49,7 @@ impl Output {
         if self.json {
             println!("{}", serde_json::json!({ "error": error }));
         } else {
-            eprintln!("reflex: {error}");
+            eprintln!("reflex: {}", reflex_shared::report::one_line(error));
         }
         ExitCode::from(1)
     }

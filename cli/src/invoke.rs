@@ -20,7 +20,7 @@ use reflex_shared::Function;
 use reflex_shared::config;
 use reflex_shared::guard::{Guards, Mode};
 use reflex_shared::pipeline::handler_from_env;
-use reflex_shared::report::Report;
+use reflex_shared::report::{Report, one_line};
 use serde_json::{Value, json};
 
 use crate::catalog::{self, Visit};
@@ -257,7 +257,8 @@ fn print_report(output: &Output, source: &str, target: &Target, ran: &Ran) {
         (None, false) => "not published: no report is sent for this status".into(),
     };
     emit(&format!(
-        "== {source} -> {} ({})\n   {}\n   status: {}\n   {published}\n\nSubject: {}\n\n{}\n",
+        "== {} -> {} ({})\n   {}\n   status: {}\n   {published}\n\nSubject: {}\n\n{}\n",
+        one_line(source),
         target.function,
         target.rules.join(", "),
         mode_words(ran),
@@ -274,7 +275,7 @@ fn print_unrouted(output: &Output, source: &str) {
         let line = json!({ "source": source, "function": null, "rules": [], "note": why });
         emit(&format!("{line}\n"));
     } else {
-        emit(&format!("== {source}: {why}\n\n"));
+        emit(&format!("== {}: {why}\n\n", one_line(source)));
     }
 }
 
@@ -284,8 +285,12 @@ fn print_error(output: &Output, source: &str, function: Option<&str>, why: &str)
         emit(&format!("{line}\n"));
     } else {
         match function {
-            Some(function) => eprintln!("reflex: {source} -> {function}: {why}"),
-            None => eprintln!("reflex: {source}: {why}"),
+            Some(function) => eprintln!(
+                "reflex: {} -> {function}: {}",
+                one_line(source),
+                one_line(why)
+            ),
+            None => eprintln!("reflex: {}: {}", one_line(source), one_line(why)),
         }
     }
 }

@@ -385,6 +385,33 @@ fn an_event_no_rule_routes_exits_0() {
 }
 
 #[test]
+fn text_the_sender_chose_stays_on_its_line_and_sends_no_terminal_codes() {
+    // The sample escalation, its envelope rewritten as anyone who can put an event on a bus
+    // may: a line break that fakes a plan line, an ANSI escape.
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("revoke/attach-admin-to-user.json")).unwrap(),
+    )
+    .unwrap();
+    let fake = "\n  => nothing would act\u{1b}[2J";
+    // The envelope's `source` is taken as sent (no rule routes it: the event is still shown).
+    event["source"] = Value::String(format!("aws.iam{fake}"));
+    let text = serde_json::to_vec(&event).unwrap();
+
+    let output = reflex(&["plan", "-"], &[], Some(&text));
+
+    let out = stdout(&output);
+    assert!(
+        out.contains("from aws.iam\\n"),
+        "the event is shown, escaped: {out}"
+    );
+    assert!(!out.contains('\u{1b}'), "{out}");
+    assert!(
+        !out.lines().any(|l| l.trim() == "=> nothing would act"),
+        "a value started a line of its own: {out}"
+    );
+}
+
+#[test]
 fn a_harmless_policy_in_enforce_mode_exits_0() {
     let config = TempFile::new("enforce-harmless.env", &["REFLEX_MODE=enforce"]);
     let output = reflex(

@@ -12,6 +12,7 @@ use reflex_revoke::actions::Identity;
 use reflex_shared::report::Status;
 use reflex_tests::account::{ADMIN, APP_POLICY};
 use reflex_tests::member::{self, MEMBER, MEMBER_ROLE_ARN};
+use reflex_tests::proxy::Fault;
 use reflex_tests::trail::{self, PAYMENTS, TRAIL};
 use reflex_tests::{Account, Emulator, sample};
 use serde_json::Value;
@@ -117,6 +118,55 @@ async fn a_detached_policy_is_attached_again_once_and_the_undo_of_the_undo_detac
         3,
         "undo, redo, undo"
     );
+}
+
+#[tokio::test]
+async fn an_undo_step_that_fails_for_now_is_not_recorded_and_the_same_command_finishes_it() {
+    let (emu, acct, proxy) = reflex_tests::seeded_behind_a_proxy().await;
+    let event = revoked(&acct, "attach-admin-to-user.json", &[]).await;
+    let [claim] = claims_of(&acct, &event)
+        .await
+        .try_into()
+        .expect("one remediation");
+    // IAM throttles the re-attach past the SDK's retries.
+    proxy.fail("iam:AttachUserPolicy", Fault::Throttle, 100);
+    let through_proxy = [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())];
+    let args = ["--json", "undo", "--yes", event.as_str()];
+
+    let throttled = reflex_with(&emu, &acct, &through_proxy, &args);
+
+    assert_eq!(throttled.code, 1, "{throttled:#?}");
+    assert_eq!(
+        throttled.json["made"][0]["unfinished"], true,
+        "{throttled:#?}"
+    );
+    assert_eq!(
+        throttled.json["made"][0]["recorded"], false,
+        "{throttled:#?}"
+    );
+    assert!(proxy.faulted("iam:AttachUserPolicy") > 0);
+    assert!(
+        !acct
+            .attached_policies(&alice())
+            .await
+            .contains(&ADMIN.into())
+    );
+    assert!(
+        entry(&acct, &claim).await.get("undone_by").is_none(),
+        "an unfinished undo does not mark the remediation undone"
+    );
+
+    proxy.clear();
+    let finished = reflex_with(&emu, &acct, &through_proxy, &args);
+
+    assert_eq!(finished.code, 2, "{finished:#?}");
+    assert_eq!(made_statuses(&finished, 0), ["done"]);
+    assert!(
+        acct.attached_policies(&alice())
+            .await
+            .contains(&ADMIN.into())
+    );
+    assert_undone_once(&acct, &claim).await;
 }
 
 #[tokio::test]

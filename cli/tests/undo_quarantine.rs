@@ -224,6 +224,7 @@ async fn undo_leaves_groups_someone_changed_since_alone() {
         })
         .unwrap_or_else(|| panic!("{run:#?}"));
     assert_eq!(isolation["outcome"]["status"], "failed", "{run:#?}");
+    assert_eq!(run.code, 1, "a step that failed is an error: {run:#?}");
     assert!(
         isolation["outcome"]["why"]
             .as_str()

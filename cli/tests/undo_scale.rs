@@ -89,6 +89,7 @@ async fn undo_leaves_a_capacity_that_changed_since_alone() {
     let run = undo_event(&emu, &acct, &event);
 
     assert_eq!(made_statuses(&run, 0), ["failed"], "{run:#?}");
+    assert_eq!(run.code, 1, "a step that failed is an error: {run:#?}");
     let why = run.json["made"][0]["steps"][0]["outcome"]["why"]
         .as_str()
         .unwrap_or_default();

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
+use reflex_shared::report::one_line;
 use serde_json::{Value, json};
 
 /// How many paths or records each reason names as examples.
@@ -265,7 +266,7 @@ impl Summary {
             if self.by_route.is_empty() { "." } else { ":" }
         );
         for (route, n) in &self.by_route {
-            let _ = writeln!(out, "  {n:>10}  {route}");
+            let _ = writeln!(out, "  {n:>10}  {}", one_line(route));
         }
         let _ = writeln!(out);
         if self.rules.is_empty() {
@@ -284,8 +285,11 @@ impl Summary {
                     c.held_back
                 );
                 let list = |t: &TopN| -> String {
-                    let top: Vec<String> =
-                        t.top().iter().map(|(k, n)| format!("{k} ({n})")).collect();
+                    let top: Vec<String> = t
+                        .top()
+                        .iter()
+                        .map(|(k, n)| format!("{} ({n})", one_line(k)))
+                        .collect();
                     if top.is_empty() {
                         "-".into()
                     } else {
@@ -318,9 +322,9 @@ impl Summary {
         ] {
             let _ = writeln!(out, "{what}: {}", reasons.total());
             for (reason, (n, examples)) in &reasons.by_reason {
-                let _ = writeln!(out, "  {n:>10}  {reason}");
+                let _ = writeln!(out, "  {n:>10}  {}", one_line(reason));
                 for example in examples {
-                    let _ = writeln!(out, "              {example}");
+                    let _ = writeln!(out, "              {}", one_line(example));
                 }
             }
         }
@@ -367,5 +371,30 @@ mod tests {
             a.records_skipped.by_reason["x"],
             (2, vec!["p0".into(), "p1".into()])
         );
+    }
+
+    #[test]
+    fn names_from_the_logs_stay_on_their_line_and_send_no_terminal_codes() {
+        // An actor, a resource and a file name as anyone who can write a log file or name a
+        // user may choose them: a line break that fakes a summary line, an ANSI escape.
+        let fake = "mallory\nReports that would have been sent: 0\u{1b}[2J";
+        let mut summary = Summary::default();
+        let mut counts = RuleCounts::default();
+        counts.actors.add(fake, 1);
+        counts.resources.add(fake, 1);
+        summary
+            .rules
+            .insert(("revoke".into(), "revoke.rule".into()), counts);
+        summary.files_skipped.add("not JSON", || fake.into());
+        let text = summary.text(1.0);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("Reports that would have been sent"))
+                .count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(text.matches("mallory\\nReports").count(), 3, "{text}");
     }
 }

@@ -14,12 +14,17 @@ use crate::judge::{self, Judgement, Stopped};
 /// The plan of one event as text, ending with a blank line.
 pub fn text(plan: &EventPlan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}", plan.source);
+    let _ = writeln!(out, "{}", one_line(&plan.source));
     match &plan.outcome {
         Err(bad) => {
             let _ = writeln!(out, "  not an event: {}", one_line(&bad.message));
             if let Some(field) = &bad.field {
-                let _ = writeln!(out, "  field        {field} ({})", bad.error_type);
+                let _ = writeln!(
+                    out,
+                    "  field        {} ({})",
+                    one_line(field),
+                    bad.error_type
+                );
             }
         }
         Ok(planned) => planned_text(&mut out, planned),
@@ -31,23 +36,27 @@ pub fn text(plan: &EventPlan) -> String {
 fn planned_text(out: &mut String, planned: &Planned) {
     let e = &planned.summary;
     let _ = writeln!(out, "  event    {}", one_line(&e.what));
+    // Every field of the event, as its sender wrote it, kept on its line.
     let _ = writeln!(
         out,
-        "           {} from {}, account {}, {}{}",
-        e.detail_type,
-        e.source,
-        e.account,
-        e.region,
-        e.time
-            .as_deref()
-            .map(|t| format!(", {t}"))
-            .unwrap_or_default()
+        "           {}",
+        one_line(&format!(
+            "{} from {}, account {}, {}{}",
+            e.detail_type,
+            e.source,
+            e.account,
+            e.region,
+            e.time
+                .as_deref()
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default()
+        ))
     );
     let _ = writeln!(
         out,
         "           by {} ({})",
         one_line(&e.actor),
-        e.actor_type
+        one_line(&e.actor_type)
     );
     if planned.routes.is_empty() {
         let _ = writeln!(

@@ -43,7 +43,8 @@ reflex undo --yes --json 'event#7f0c2a9e-1b2c-4d5e-8f90-123456789abc#revoke.priv
 reflex undo 'undo#20261202T141500Z-0a1b2c3d'   # the undo of an undo: remediate again\n\n\
 Exit codes:\n  \
 0  nothing to undo: already undone, nothing changed, or not confirmed\n  \
-1  error: an unknown id, no --yes without a terminal, a ledger or AWS error\n  \
+1  error: an unknown id, no --yes without a terminal, a ledger or AWS error, or a step\n     \
+of the undo failed (shown; one that failed for now is not recorded: run it again)\n  \
 2  an undo (or redo) was made and recorded"
 )]
 pub struct Args {
@@ -131,16 +132,35 @@ async fn undo(args: Args, config: &Config, output: &Output) -> Result<Exit, Stri
             by: by.clone(),
             steps,
         };
-        let recorded = ledger.record_undo(&record, now).await.map_err(|e| {
-            format!(
-                "the changes were made but the ledger could not record them ({}): {}",
-                record.id, e.why
-            )
-        })?;
-        made.push(show::Made { record, recorded });
+        // A step that failed for now (throttled, a 5xx) leaves the undo unfinished: it is not
+        // recorded, so the entry is not marked undone and the same command finishes it (every
+        // reversal reads the current state first: the steps already back stay as they are).
+        let unfinished = record.steps.iter().any(|s| s.outcome.is_retryable());
+        let recorded = if unfinished {
+            false
+        } else {
+            ledger.record_undo(&record, now).await.map_err(|e| {
+                format!(
+                    "the changes were made but the ledger could not record them ({}): {}",
+                    record.id, e.why
+                )
+            })?
+        };
+        made.push(show::Made {
+            record,
+            recorded,
+            unfinished,
+        });
+        if unfinished {
+            break;
+        }
     }
     show::made(output, &id, &found.settled, &jobs, &made);
-    Ok(Exit::Found)
+    let failed = made
+        .iter()
+        .flat_map(|m| &m.record.steps)
+        .any(|s| s.outcome.is_failed());
+    Ok(if failed { Exit::Failed } else { Exit::Found })
 }
 
 fn open_ledger(config: &Config, sdk: &SdkConfig) -> Result<Ledger, String> {

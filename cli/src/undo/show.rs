@@ -7,11 +7,22 @@ use super::dispatch::{Op, Verdict};
 use super::resolve::{Job, Settled};
 use crate::exit::Output;
 
+/// One line for people: the ledger's text (names, descriptions, reasons, all chosen at least in
+/// part by whoever made the change) kept on its line by the shared report's `one_line`, so no
+/// value starts a line of its own or sends a terminal control sequence.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", reflex_shared::report::one_line(&format!($($arg)*)))
+    };
+}
+
 /// An undo or redo carried out. `recorded`: `false` when another undo of the same entry was
 /// recorded meanwhile (its changes found things already back).
 pub struct Made {
     pub record: UndoRecord,
     pub recorded: bool,
+    /// A step failed for now: not recorded, to be finished by running the command again.
+    pub unfinished: bool,
 }
 
 fn op_name(op: Op) -> &'static str {
@@ -58,7 +69,7 @@ pub fn list(output: &Output, entries: &[Entry], limit: usize) {
         return;
     }
     if shown.is_empty() {
-        println!("No remediation recorded in the ledger.");
+        say!("No remediation recorded in the ledger.");
         return;
     }
     for e in shown {
@@ -76,18 +87,18 @@ pub fn list(output: &Output, entries: &[Entry], limit: usize) {
             _ => String::new(),
         };
         match e.kind {
-            EntryKind::Remediation => println!("{}{state}", e.id),
-            _ => println!(
+            EntryKind::Remediation => say!("{}{state}", e.id),
+            _ => say!(
                 "{}  {} of {}{state}",
                 e.id,
                 e.kind.as_str(),
                 e.undoes.as_deref().unwrap_or("?")
             ),
         }
-        println!("  {when}  {} / {}  {}", e.function, e.rule_id, e.summary);
+        say!("  {when}  {} / {}  {}", e.function, e.rule_id, e.summary);
         if let Ok(steps) = &e.steps {
             for s in steps.iter().filter(|s| s.outcome.is_done()) {
-                println!("    - {} ({})", s.description, s.outcome.status());
+                say!("    - {} ({})", s.description, s.outcome.status());
             }
         }
     }
@@ -99,28 +110,32 @@ pub fn plan(output: &Output, settled: &[Settled], jobs: &[Job]) {
         return;
     }
     for s in settled {
-        println!("{}: {}", s.entry, s.why);
+        say!("{}: {}", s.entry, s.why);
     }
     for job in jobs {
         let what = match job.op {
             Op::Undo => "Undo",
             Op::Redo => "Redo (the undo of an undo: the remediation again)",
         };
-        println!(
+        say!(
             "{what} {} ({} / {}, event {}) in {}",
-            job.undoes, job.function, job.rule_id, job.event_id, job.target
+            job.undoes,
+            job.function,
+            job.rule_id,
+            job.event_id,
+            job.target
         );
         if !job.summary.is_empty() {
-            println!("  what happened: {}", job.summary);
+            say!("  what happened: {}", job.summary);
         }
         if let Some(note) = &job.target_note {
-            println!("  note: {note}");
+            say!("  note: {note}");
         }
         for (n, p) in job.plan.iter().enumerate() {
             match &p.verdict {
-                Verdict::Change { change, .. } => println!("  {}. {change}", n + 1),
+                Verdict::Change { change, .. } => say!("  {}. {change}", n + 1),
                 Verdict::Refused { why } => {
-                    println!("  {}. REFUSED: {} — {why}", n + 1, p.recorded)
+                    say!("  {}. REFUSED: {} — {why}", n + 1, p.recorded)
                 }
             }
         }
@@ -157,7 +172,7 @@ pub fn nothing(output: &Output, id: &str, settled: &[Settled], jobs: &[Job]) {
             json!({ "id": id, "changed": false, "settled": settled, "planned": jobs, "made": [] })
         );
     } else {
-        println!("Nothing to undo for {id}: nothing changed.");
+        say!("Nothing to undo for {id}: nothing changed.");
     }
 }
 
@@ -165,7 +180,7 @@ pub fn declined(output: &Output) {
     if output.json {
         println!("{}", json!({ "changed": false, "declined": true }));
     } else {
-        println!("Not confirmed: nothing changed.");
+        say!("Not confirmed: nothing changed.");
     }
 }
 
@@ -181,6 +196,7 @@ pub fn made(output: &Output, id: &str, settled: &[Settled], jobs: &[Job], made: 
                     "undoes": m.record.undoes,
                     "original": m.record.original,
                     "recorded": m.recorded,
+                    "unfinished": m.unfinished,
                     "steps": m.record.steps,
                 })
             })
@@ -192,7 +208,7 @@ pub fn made(output: &Output, id: &str, settled: &[Settled], jobs: &[Job], made: 
         return;
     }
     for m in made {
-        println!(
+        say!(
             "{} {} ({}):",
             if m.record.kind == EntryKind::Redo {
                 "Redid"
@@ -203,20 +219,26 @@ pub fn made(output: &Output, id: &str, settled: &[Settled], jobs: &[Job], made: 
             m.record.id
         );
         for s in &m.record.steps {
-            println!(
+            say!(
                 "  {}: {} — {}",
                 s.outcome.label(),
                 s.description,
                 s.outcome.explanation().unwrap_or("")
             );
         }
-        if m.recorded {
-            println!(
+        if m.unfinished {
+            say!(
+                "  not finished: a step failed for now; nothing is recorded. Run the same command \
+                 again to finish (what is already back stays as it is)"
+            );
+        } else if m.recorded {
+            say!(
                 "  recorded as {}; `reflex undo {}` takes it back",
-                m.record.id, m.record.id
+                m.record.id,
+                m.record.id
             );
         } else {
-            println!(
+            say!(
                 "  another undo of {} was recorded meanwhile: this one is not recorded",
                 m.record.undoes
             );
